@@ -1,0 +1,222 @@
+//! The deployable output: `.acme/output/` with `manifest.json`, `static/`, `prerender/` and
+//! `server/`. See [`layout`] for the folders and [`manifest`] for the schema.
+
+pub mod layout;
+pub mod manifest;
+pub mod plan;
+pub mod public;
+pub mod writer;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::classify::DeployKind;
+use crate::error::{Error, Result};
+use crate::model::{BuildContext, OutputType, Revalidate};
+
+use layout::{MANIFEST_FILE, SCHEMA_VERSION};
+use manifest::{AdapterInfo, Features, Manifest, ServeConfig};
+
+/// Options of [`write_output`].
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Destination; replaced atomically.
+    pub output_dir: PathBuf,
+    /// Version of the adapter package, recorded in the manifest.
+    pub adapter_version: String,
+}
+
+/// Counts for one deploy kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindSummary {
+    /// The kind.
+    pub kind: DeployKind,
+    /// Files of that kind.
+    pub count: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// What [`write_output`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSummary {
+    /// Files written.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files hardlinked from the build.
+    pub linked: u64,
+    /// Files copied.
+    pub copied: u64,
+    /// Per kind, in [`DeployKind::ALL`] order, kinds with no file left out.
+    pub kinds: Vec<KindSummary>,
+    /// Outputs by Next type (functions, prerenders, static files).
+    pub outputs: u64,
+    /// The manifest's content hash.
+    pub content_hash: String,
+}
+
+/// Parses, validates, plans and writes: the whole job of `onBuildComplete`.
+pub fn build_from_json(json: &str, opts: &WriteOptions) -> Result<BuildSummary> {
+    let ctx = BuildContext::from_json(json)?;
+    crate::routing::validate(&ctx)?;
+    write_output(&ctx, opts)
+}
+
+/// Writes the output directory for a validated context.
+pub fn write_output(ctx: &BuildContext, opts: &WriteOptions) -> Result<BuildSummary> {
+    let plan = plan::plan(ctx)?;
+    let staging = writer::staging_dir(&opts.output_dir)?;
+    let result = fill(ctx, opts, &staging, plan).and_then(|summary| {
+        writer::publish(&staging, &opts.output_dir)?;
+        Ok(summary)
+    });
+    if result.is_err() {
+        // Best effort: the staging directory is ours and worthless once we failed.
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Plan) -> Result<BuildSummary> {
+    let written = writer::write_all(staging, &plan.placements)?;
+    let mut entries = plan.entries;
+
+    let size_of = |dest: &str| -> u64 {
+        plan.placements
+            .binary_search_by(|p| p.dest.as_str().cmp(dest))
+            .map(|i| written[i].size)
+            .unwrap_or(0)
+    };
+    for s in &mut entries.static_files {
+        s.size = size_of(&s.file);
+    }
+    for p in &mut entries.prerenders {
+        if let Some(seed) = &mut p.seed {
+            seed.size = size_of(&seed.file);
+        }
+    }
+
+    let mut manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        adapter: AdapterInfo {
+            name: "@acme/next-adapter".into(),
+            version: opts.adapter_version.clone(),
+        },
+        build_id: ctx.build_id.clone(),
+        next_version: ctx.next_version.clone(),
+        project_dir: project_dir_rel(ctx)?,
+        config: ServeConfig {
+            base_path: ctx.config.base_path.clone(),
+            trailing_slash: ctx.config.trailing_slash,
+            i18n: ctx.config.i18n.clone(),
+            images: ctx.config.images.clone(),
+            deployment_id: ctx.config.deployment_id.clone().filter(|d| !d.is_empty()),
+            skip_middleware_url_normalize: ctx.config.skip_middleware_url_normalize,
+            skip_trailing_slash_redirect: ctx.config.skip_trailing_slash_redirect,
+            powered_by_header: ctx.config.powered_by_header,
+            compress: ctx.config.compress,
+            generate_etags: ctx.config.generate_etags,
+        },
+        features: features(ctx),
+        routing: ctx.routing.clone(),
+        middleware_matchers: ctx.middleware_matchers(),
+        functions: entries.functions,
+        static_files: entries.static_files,
+        prerenders: entries.prerenders,
+        server_files: plan
+            .placements
+            .iter()
+            .filter(|p| p.dest.starts_with(layout::SERVER_DIR))
+            .count(),
+        content_hash: String::new(),
+    };
+
+    // The content hash covers the manifest as written (minus the hash) and every file's bytes,
+    // so two outputs with the same hash serve the same responses.
+    let body = to_json(&manifest)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(body.as_bytes());
+    for (p, w) in plan.placements.iter().zip(&written) {
+        hasher.update(p.dest.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(w.hash.as_bytes());
+        hasher.update(b"\n");
+    }
+    manifest.content_hash = hasher.finalize().to_hex().to_string();
+    let path = staging.join(MANIFEST_FILE);
+    fs::write(&path, to_json(&manifest)?).map_err(Error::io("write", &path))?;
+
+    let kinds: Vec<KindSummary> = writer::tally(&plan.placements, &written)
+        .into_iter()
+        .map(|(kind, count, bytes)| KindSummary { kind, count, bytes })
+        .collect();
+    let linked = written.iter().filter(|w| w.linked).count() as u64;
+    let outputs = ctx.outputs.functions().count()
+        + ctx.outputs.prerenders.len()
+        + ctx.outputs.static_files.len();
+    Ok(BuildSummary {
+        files: written.len() as u64,
+        bytes: written.iter().map(|w| w.size).sum(),
+        linked,
+        copied: written.len() as u64 - linked,
+        kinds,
+        outputs: outputs as u64,
+        content_hash: manifest.content_hash,
+    })
+}
+
+fn to_json(m: &Manifest) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(m).map_err(|e| Error::Internal(format!("manifest serialization: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn project_dir_rel(ctx: &BuildContext) -> Result<String> {
+    let rel = ctx
+        .project_dir
+        .strip_prefix(&ctx.repo_root)
+        .map_err(|_| Error::InvalidOutput {
+            output: "projectDir".into(),
+            reason: format!(
+                "{} is not inside repoRoot {}",
+                ctx.project_dir.display(),
+                ctx.repo_root.display()
+            ),
+        })?;
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+fn features(ctx: &BuildContext) -> Features {
+    let o = &ctx.outputs;
+    Features {
+        app_router: !o.app_pages.is_empty() || !o.app_routes.is_empty(),
+        pages_router: !o.pages.is_empty() || !o.pages_api.is_empty(),
+        middleware: o.middleware.as_ref().map(|m| m.runtime),
+        edge_functions: o
+            .functions()
+            .filter(|(ty, f)| *ty != OutputType::Middleware && f.runtime == crate::model::Runtime::Edge)
+            .count(),
+        isr: o.prerenders.iter().any(|p| {
+            matches!(
+                p.fallback.as_ref().and_then(|f| f.initial_revalidate),
+                Some(Revalidate::After(_))
+            )
+        }),
+        ppr: o.prerenders.iter().any(|p| {
+            p.config.rendering_mode.as_deref() == Some("PARTIALLY_STATIC")
+                || p.fallback.as_ref().is_some_and(|f| f.postponed_state.is_some())
+        }),
+        i18n: ctx.config.i18n.is_some(),
+        base_path: !ctx.config.base_path.is_empty(),
+        image_optimization: ctx
+            .config
+            .images
+            .as_ref()
+            .is_some_and(|i| i.get("unoptimized") != Some(&serde_json::Value::Bool(true))),
+    }
+}

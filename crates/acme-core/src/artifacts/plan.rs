@@ -1,0 +1,351 @@
+//! Planning: every file the output will hold, where it comes from, and the manifest that lists it.
+//!
+//! Planning touches the filesystem only to walk `public/` and to stat sources; writing happens in
+//! [`super::writer`], so a context that cannot be deployed fails before anything is written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::classify::{classify_function, classify_static, has_seed, DeployKind};
+use crate::error::{Error, Result};
+use crate::model::{check_relative_key, BuildContext, FunctionOutput, OutputType, Runtime};
+
+use super::layout::{join, pathname_to_file, PRERENDER_DIR, SERVER_DIR, STATIC_DIR};
+use super::manifest::{EdgeEntry, FunctionEntry, PrerenderEntry, SeedEntry, StaticEntry};
+use super::public::walk_public;
+
+/// How a file gets into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Hardlink (falls back to a copy across filesystems): for files nothing rewrites in place.
+    Link,
+    /// Copy: for files `next start` or an editor may rewrite in place (seeds, public files).
+    Copy,
+}
+
+/// One file of the output.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Path inside the output directory, `/`-separated.
+    pub dest: String,
+    /// Absolute source path.
+    pub src: PathBuf,
+    /// What it is, for the summary.
+    pub kind: DeployKind,
+    /// Link or copy.
+    pub method: Method,
+    /// The output that asked for it (for error messages).
+    pub owner: String,
+    /// A content hash Next already computed, when there is one.
+    pub known_hash: Option<String>,
+}
+
+/// The manifest sections that name files, filled in during planning.
+#[derive(Debug, Default)]
+pub struct PlannedEntries {
+    /// Functions.
+    pub functions: Vec<FunctionEntry>,
+    /// Static and public files (sizes filled in after writing).
+    pub static_files: Vec<StaticEntry>,
+    /// Prerenders (seed sizes filled in after writing).
+    pub prerenders: Vec<PrerenderEntry>,
+}
+
+/// Everything to write.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Unique by `dest`, sorted by `dest`.
+    pub placements: Vec<Placement>,
+    /// Manifest sections.
+    pub entries: PlannedEntries,
+}
+
+struct Planner<'a> {
+    ctx: &'a BuildContext,
+    by_dest: HashMap<String, Placement>,
+    entries: PlannedEntries,
+}
+impl<'a> Planner<'a> {
+    fn place(&mut self, p: Placement) -> Result<()> {
+        if let Some(existing) = self.by_dest.get(&p.dest) {
+            if existing.src == p.src {
+                return Ok(());
+            }
+            return Err(Error::Conflict {
+                dest: p.dest,
+                first: format!("{} ({})", existing.owner, existing.src.display()),
+                second: format!("{} ({})", p.owner, p.src.display()),
+            });
+        }
+        self.by_dest.insert(p.dest.clone(), p);
+        Ok(())
+    }
+
+    /// Where a server file goes: by its repo-relative key when the key is clean, else by its
+    /// absolute path relative to the repo root (Next 16.4 gives edge assets keys relative to the
+    /// working directory, starting with `../`).
+    fn server_dest(&self, owner: &str, key: Option<&str>, abs: &Path) -> Result<String> {
+        if let Some(key) = key {
+            if check_relative_key(owner, key).is_ok() {
+                return Ok(join(SERVER_DIR, key));
+            }
+        }
+        let rel = abs.strip_prefix(&self.ctx.repo_root).map_err(|_| Error::InvalidOutput {
+            output: owner.to_string(),
+            reason: format!(
+                "file {} is outside the repository root {} and its key {:?} is not a relative path",
+                abs.display(),
+                self.ctx.repo_root.display(),
+                key.unwrap_or("")
+            ),
+        })?;
+        let rel = rel_to_slash(owner, rel)?;
+        check_relative_key(owner, &rel)?;
+        Ok(join(SERVER_DIR, &rel))
+    }
+
+    fn function(&mut self, ty: OutputType, f: &FunctionOutput) -> Result<()> {
+        let kind = classify_function(ty, f);
+        let entry = self.server_dest(&f.id, None, &f.file_path)?;
+        self.place(Placement {
+            dest: entry.clone(),
+            src: f.file_path.clone(),
+            kind,
+            method: Method::Link,
+            owner: f.id.clone(),
+            known_hash: None,
+        })?;
+        let mut scripts = Vec::new();
+        for (key, abs) in &f.assets {
+            let dest = self.server_dest(&f.id, Some(key), abs)?;
+            if dest.ends_with(".js") {
+                scripts.push(dest.clone());
+            }
+            self.place(Placement {
+                dest,
+                src: abs.clone(),
+                kind: DeployKind::ServerFile,
+                method: Method::Link,
+                owner: f.id.clone(),
+                known_hash: f.assets_hashes.get(key).cloned(),
+            })?;
+        }
+        let mut wasm = BTreeMap::new();
+        for (name, abs) in &f.wasm_assets {
+            let dest = self.server_dest(&f.id, None, abs)?;
+            wasm.insert(name.clone(), dest.clone());
+            self.place(Placement {
+                dest,
+                src: abs.clone(),
+                kind: DeployKind::ServerFile,
+                method: Method::Link,
+                owner: f.id.clone(),
+                known_hash: None,
+            })?;
+        }
+        let edge = match (&f.runtime, &f.edge_runtime) {
+            (Runtime::Edge, Some(er)) => {
+                let module_path = self.server_dest(&f.id, None, &er.module_path)?;
+                if !scripts.contains(&entry) {
+                    scripts.push(entry.clone());
+                }
+                scripts.sort();
+                scripts.dedup();
+                Some(EdgeEntry {
+                    module_path,
+                    entry_key: er.entry_key.clone(),
+                    handler_export: er.handler_export.clone(),
+                    scripts,
+                    wasm,
+                })
+            }
+            _ => None,
+        };
+        self.entries.functions.push(FunctionEntry {
+            id: f.id.clone(),
+            output_type: ty,
+            kind,
+            pathname: f.pathname.clone(),
+            source_page: f.source_page.clone(),
+            runtime: f.runtime,
+            entry,
+            config: f.config.clone(),
+            edge,
+        });
+        Ok(())
+    }
+}
+
+/// Builds the plan for a validated context.
+pub fn plan(ctx: &BuildContext) -> Result<Plan> {
+    let mut planner = Planner {
+        ctx,
+        by_dest: HashMap::new(),
+        entries: PlannedEntries::default(),
+    };
+    for (ty, f) in ctx.outputs.functions() {
+        planner.function(ty, f)?;
+    }
+    planner.static_files()?;
+    planner.public_files()?;
+    planner.prerenders()?;
+    let Planner {
+        by_dest, mut entries, ..
+    } = planner;
+    let mut placements: Vec<Placement> = by_dest.into_values().collect();
+    placements.sort_by(|a, b| a.dest.cmp(&b.dest));
+    check_file_dir_clashes(&placements)?;
+    entries.functions.sort_by(|a, b| a.id.cmp(&b.id));
+    entries.static_files.sort_by(|a, b| a.pathname.cmp(&b.pathname));
+    entries.prerenders.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Plan {
+        placements,
+        entries,
+    })
+}
+
+/// A file at `a/b` and another at `a/b/c` cannot both exist.
+fn check_file_dir_clashes(sorted: &[Placement]) -> Result<()> {
+    let all: HashMap<&str, &Placement> = sorted.iter().map(|p| (p.dest.as_str(), p)).collect();
+    for p in sorted {
+        let mut dir = p.dest.as_str();
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            if let Some(file) = all.get(parent) {
+                return Err(Error::Conflict {
+                    dest: parent.to_string(),
+                    first: format!("{} (a file)", file.owner),
+                    second: format!("{} (needs it to be a folder for {})", p.owner, p.dest),
+                });
+            }
+            dir = parent;
+        }
+    }
+    Ok(())
+}
+
+fn rel_to_slash(owner: &str, rel: &Path) -> Result<String> {
+    let mut out = String::new();
+    for part in rel.components() {
+        let part = part.as_os_str().to_str().ok_or_else(|| Error::InvalidOutput {
+            output: owner.to_string(),
+            reason: format!("path {} is not valid UTF-8", rel.display()),
+        })?;
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(part);
+    }
+    Ok(out)
+}
+
+fn content_type_for(pathname: &str, src: &Path) -> String {
+    let from_url = mime_guess::from_path(pathname).first_raw();
+    let guessed = from_url.or_else(|| mime_guess::from_path(src).first_raw());
+    match guessed {
+        Some(m) if m.starts_with("text/") || m == "application/javascript" || m == "application/json" => {
+            format!("{m}; charset=utf-8")
+        }
+        Some(m) => m.to_string(),
+        None if pathname.ends_with(".rsc") => "text/x-component".to_string(),
+        None => "application/octet-stream".to_string(),
+    }
+}
+
+impl Planner<'_> {
+    fn static_files(&mut self) -> Result<()> {
+        for s in &self.ctx.outputs.static_files {
+            let kind = classify_static(s);
+            let dest = join(STATIC_DIR, &pathname_to_file(&s.pathname, &s.file_path));
+            self.place(Placement {
+                dest: dest.clone(),
+                src: s.file_path.clone(),
+                kind,
+                method: if kind == DeployKind::StaticAsset { Method::Link } else { Method::Copy },
+                owner: s.id.clone(),
+                known_hash: s.immutable_hash.clone(),
+            })?;
+            let pathname = s.pathname.clone();
+            self.entries.static_files.push(StaticEntry {
+                content_type: content_type_for(&dest, &s.file_path),
+                pathname,
+                file: dest,
+                immutable: kind == DeployKind::StaticAsset,
+                kind,
+                size: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn public_files(&mut self) -> Result<()> {
+        for f in walk_public(&self.ctx.project_dir.join("public"))? {
+            let dest = join(STATIC_DIR, f.pathname.trim_start_matches('/'));
+            self.place(Placement {
+                dest: dest.clone(),
+                src: f.path.clone(),
+                kind: DeployKind::PublicFile,
+                method: Method::Copy,
+                owner: format!("public{}", f.pathname),
+                known_hash: None,
+            })?;
+            self.entries.static_files.push(StaticEntry {
+                content_type: content_type_for(&f.pathname, &f.path),
+                pathname: f.pathname,
+                file: dest,
+                immutable: false,
+                kind: DeployKind::PublicFile,
+                size: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn prerenders(&mut self) -> Result<()> {
+        for p in &self.ctx.outputs.prerenders {
+            let fallback = p.fallback.as_ref();
+            let seed = match fallback.and_then(|f| f.file_path.as_ref()) {
+                Some(src) if has_seed(p) => {
+                    let dest = join(PRERENDER_DIR, &pathname_to_file(&p.pathname, src));
+                    self.place(Placement {
+                        dest: dest.clone(),
+                        src: src.clone(),
+                        kind: DeployKind::PrerenderSeed,
+                        method: Method::Copy,
+                        owner: p.id.clone(),
+                        known_hash: None,
+                    })?;
+                    Some(SeedEntry {
+                        file: dest,
+                        status: fallback.and_then(|f| f.initial_status),
+                        headers: fallback.and_then(|f| f.initial_headers.clone()).unwrap_or_default(),
+                        postponed_state: fallback.and_then(|f| f.postponed_state.clone()),
+                        size: 0,
+                    })
+                }
+                _ => None,
+            };
+            self.entries.prerenders.push(PrerenderEntry {
+                id: p.id.clone(),
+                pathname: p.pathname.clone(),
+                parent_output_id: p.parent_output_id.clone(),
+                group_id: p.group_id,
+                route: p.route.clone(),
+                route_type: p.route_type.clone(),
+                response: p.response.clone(),
+                compute: p.compute.clone(),
+                fallback_mode: p.parent_fallback_mode.clone(),
+                seed,
+                revalidate: fallback.and_then(|f| f.initial_revalidate),
+                expire: fallback.and_then(|f| f.initial_expiration),
+                allow_query: p.config.allow_query.clone(),
+                allow_header: p.config.allow_header.clone(),
+                bypass_for: p.config.bypass_for.clone(),
+                bypass_token: p.config.bypass_token.clone(),
+                rendering_mode: p.config.rendering_mode.clone(),
+                partial_fallback: p.config.partial_fallback,
+                ppr_chain_headers: p.ppr_chain.as_ref().map(|c| c.headers.clone()),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! Routing: Next's route regexes are JavaScript regexes, compiled here with ECMAScript semantics.
+//!
+//! At build time every pattern is compiled once so that a pattern the runtime could not honour
+//! fails the build, naming the phase and index, instead of failing requests later.
+
+use crate::error::{Error, Result};
+use crate::model::{BuildContext, RouteHas};
+
+/// Compiles a JavaScript regex source with the flags Next uses for route matching.
+pub fn compile_js_regex(source: &str) -> std::result::Result<regress::Regex, String> {
+    regress::Regex::with_flags(source, "").map_err(|e| e.to_string())
+}
+
+/// Compiles every `sourceRegex` and every `has`/`missing` value regex of the routing table.
+pub fn validate(ctx: &BuildContext) -> Result<()> {
+    for (phase, routes) in ctx.routing.phases() {
+        for (index, route) in routes.iter().enumerate() {
+            let fail = |pattern: &str, message: String| Error::InvalidRouteRegex {
+                phase: phase.to_string(),
+                index,
+                pattern: pattern.to_string(),
+                message,
+            };
+            compile_js_regex(&route.source_regex).map_err(|m| fail(&route.source_regex, m))?;
+            for cond in route.has.iter().chain(&route.missing).flatten() {
+                if let Some(v) = condition_regex(cond) {
+                    compile_js_regex(v).map_err(|m| fail(v, m))?;
+                }
+            }
+        }
+    }
+    for (index, m) in ctx.middleware_matchers().iter().enumerate() {
+        compile_js_regex(&m.source_regex).map_err(|message| Error::InvalidRouteRegex {
+            phase: "middlewareMatchers".into(),
+            index,
+            pattern: m.source_regex.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn condition_regex(cond: &RouteHas) -> Option<&str> {
+    match cond {
+        RouteHas::Header { value, .. } | RouteHas::Cookie { value, .. } | RouteHas::Query { value, .. } => {
+            value.as_deref()
+        }
+        RouteHas::Host { value } => Some(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn js_features_compile() {
+        for src in [
+            r"^(?:\/(_next\/data\/[^/]{1,}))?(?:\/((?!_next\/static|_next\/image|favicon.ico).*))(\.json|\.rsc|\.segments\/.+\.segment\.rsc)?[\/#\?]?$",
+            r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+        ] {
+            assert!(compile_js_regex(src).is_ok(), "{src}");
+        }
+        assert!(compile_js_regex("(unclosed").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+'use strict'
+
+// The thin adapter: everything Next hands us goes to the Rust core as one JSON document.
+// JS only strips what cannot cross (functions, symbols, bigints) and prints the summary.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { version } = require('./package.json')
+
+const ADAPTER_NAME = 'acme'
+
+let nativeBinding
+function native() {
+  // Loaded on first use so that `require('@acme/next-adapter')` in next.config stays cheap
+  // and a missing binary fails the build step that needs it, with the loader's message.
+  if (!nativeBinding) nativeBinding = require('./binding.js')
+  return nativeBinding
+}
+
+function jsonReplacer(_key, value) {
+  switch (typeof value) {
+    case 'function':
+    case 'symbol':
+      return undefined
+    case 'bigint':
+      return value.toString()
+    default:
+      if (value instanceof RegExp) return value.source
+      if (value instanceof Set) return [...value]
+      if (value instanceof Map) return Object.fromEntries(value)
+      return value
+  }
+}
+
+/** Serializes the onBuildComplete context the way the Rust core expects it. */
+function serializeContext(ctx) {
+  return JSON.stringify(ctx, jsonReplacer)
+}
+
+function outputDirFor(ctx) {
+  const fromEnv = process.env.ACME_OUTPUT_DIR
+  if (fromEnv) return path.resolve(ctx.projectDir || process.cwd(), fromEnv)
+  return path.join(ctx.projectDir, '.acme', 'output')
+}
+
+function formatBytes(n) {
+  const units = ['B', 'KB', 'MB', 'GB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
+}
+
+function formatSummary(summary, outputDir, ms) {
+  const rel = path.relative(process.cwd(), outputDir) || '.'
+  const lines = [`acme: wrote ${rel} in ${ms.toFixed(0)} ms`]
+  for (const row of summary.kinds) {
+    lines.push(`  ${row.kind.padEnd(18)} ${String(row.count).padStart(6)}  ${formatBytes(row.bytes).padStart(10)}`)
+  }
+  lines.push(
+    `  ${'total'.padEnd(18)} ${String(summary.files).padStart(6)}  ${formatBytes(summary.bytes).padStart(10)}` +
+      `  (${summary.linked} hardlinked, ${summary.copied} copied)`,
+  )
+  lines.push(`  content hash ${summary.contentHash}`)
+  return lines.join('\n')
+}
+
+// The core prefixes its messages with a stable code: `[ACME_INVALID_CONTEXT] …`.
+function nativeError(err) {
+  const match = /^\[(ACME_[A-Z_]+)\] ([\s\S]*)$/.exec(err.message)
+  const wrapped = new Error(`@acme/next-adapter: ${match ? match[2] : err.message}`)
+  wrapped.code = match ? match[1] : 'ACME_INTERNAL'
+  return wrapped
+}
+
+/** @type {import('./index').AcmeAdapter} */
+const adapter = {
+  name: ADAPTER_NAME,
+
+  modifyConfig(config) {
+    return config
+  },
+
+  async onBuildComplete(ctx) {
+    const started = process.hrtime.bigint()
+    const json = serializeContext(ctx)
+    if (process.env.ACME_CAPTURE_CONTEXT) {
+      fs.writeFileSync(process.env.ACME_CAPTURE_CONTEXT, json)
+    }
+    const outputDir = outputDirFor(ctx)
+    let summary
+    try {
+      summary = await native().writeOutput(json, { outputDir, adapterVersion: version })
+    } catch (err) {
+      throw nativeError(err)
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    if (process.env.ACME_QUIET !== '1') console.log(formatSummary(summary, outputDir, ms))
+    return undefined
+  },
+}
+
+module.exports = adapter
+module.exports.default = adapter
+module.exports.serializeContext = serializeContext

@@ -1,0 +1,120 @@
+//! The napi binding: thin wrappers over `acme-core`. Types here mirror core types via `From`.
+
+mod error;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task};
+use napi_derive::napi;
+
+/// Options of `writeOutput`.
+#[napi(object)]
+pub struct WriteOutputOptions {
+    /// Absolute output directory; replaced atomically.
+    pub output_dir: String,
+    /// Version of the adapter package, recorded in the manifest.
+    pub adapter_version: String,
+}
+
+/// Files and bytes of one deploy kind.
+#[napi(object)]
+pub struct KindSummary {
+    /// `static-asset`, `public-file`, `prerender-seed`, `server-file`, …
+    pub kind: String,
+    /// Number of files.
+    pub count: f64,
+    /// Bytes.
+    pub bytes: f64,
+}
+
+/// What `writeOutput` did.
+#[napi(object)]
+pub struct BuildSummary {
+    /// Files written.
+    pub files: f64,
+    /// Bytes written.
+    pub bytes: f64,
+    /// Files hardlinked from the build.
+    pub linked: f64,
+    /// Files copied.
+    pub copied: f64,
+    /// Per deploy kind.
+    pub kinds: Vec<KindSummary>,
+    /// Outputs Next reported.
+    pub outputs: f64,
+    /// Content hash of the output.
+    pub content_hash: String,
+}
+
+impl From<acme_core::KindSummary> for KindSummary {
+    fn from(k: acme_core::KindSummary) -> Self {
+        KindSummary {
+            kind: k.kind.as_str().to_string(),
+            count: k.count as f64,
+            bytes: k.bytes as f64,
+        }
+    }
+}
+
+impl From<acme_core::BuildSummary> for BuildSummary {
+    fn from(s: acme_core::BuildSummary) -> Self {
+        BuildSummary {
+            files: s.files as f64,
+            bytes: s.bytes as f64,
+            linked: s.linked as f64,
+            copied: s.copied as f64,
+            kinds: s.kinds.into_iter().map(Into::into).collect(),
+            outputs: s.outputs as f64,
+            content_hash: s.content_hash,
+        }
+    }
+}
+
+impl From<WriteOutputOptions> for acme_core::WriteOptions {
+    fn from(o: WriteOutputOptions) -> Self {
+        acme_core::WriteOptions {
+            output_dir: PathBuf::from(o.output_dir),
+            adapter_version: o.adapter_version,
+        }
+    }
+}
+
+/// The work of `writeOutput`, run on libuv's thread pool.
+pub struct WriteOutputTask {
+    context_json: String,
+    options: acme_core::WriteOptions,
+}
+
+impl Task for WriteOutputTask {
+    type Output = acme_core::BuildSummary;
+    type JsValue = BuildSummary;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (json, opts) = (&self.context_json, &self.options);
+        catch_unwind(AssertUnwindSafe(|| acme_core::build_from_json(json, opts)))
+            .unwrap_or_else(|panic| Err(error::from_panic(panic)))
+            .map_err(error::to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(output.into())
+    }
+}
+
+/// Parses the serialized `onBuildComplete` context, validates it and writes the output directory.
+/// Runs off the JS thread; rejects with an error naming the output and field on bad input.
+#[napi(ts_return_type = "Promise<BuildSummary>")]
+pub fn write_output(context_json: String, options: WriteOutputOptions) -> AsyncTask<WriteOutputTask> {
+    AsyncTask::new(WriteOutputTask {
+        context_json,
+        options: options.into(),
+    })
+}
+
+/// Version of the native core.
+#[napi]
+pub fn native_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
