@@ -57,8 +57,13 @@ function formatSummary(summary, outputDir, ms) {
   const rel = path.relative(process.cwd(), outputDir) || '.'
   const lines = [`acme: wrote ${rel} in ${ms.toFixed(0)} ms`]
   for (const row of summary.kinds) {
-    lines.push(`  ${row.kind.padEnd(18)} ${String(row.count).padStart(6)}  ${formatBytes(row.bytes).padStart(10)}`)
+    let line = `  ${row.kind.padEnd(18)} ${String(row.count).padStart(6)}  ${formatBytes(row.bytes).padStart(10)}`
+    if (row.kind === 'prerender-seed') {
+      line += `  (${summary.seedBlobs} distinct, ${formatBytes(summary.seedRawBytes)} before dedup + gzip)`
+    }
+    lines.push(line)
   }
+  lines.push(`  ${'manifest'.padEnd(18)} ${'1'.padStart(6)}  ${formatBytes(summary.manifestBytes).padStart(10)}`)
   lines.push(
     `  ${'total'.padEnd(18)} ${String(summary.files).padStart(6)}  ${formatBytes(summary.bytes).padStart(10)}` +
       `  (${summary.linked} hardlinked, ${summary.copied} copied)`,
@@ -92,7 +97,11 @@ const adapter = {
     const outputDir = outputDirFor(ctx)
     let summary
     try {
-      summary = await native().writeOutput(json, { outputDir, adapterVersion: version })
+      summary = await native().writeOutput(json, {
+        outputDir,
+        adapterVersion: version,
+        copyFiles: process.env.ACME_COPY_FILES === '1',
+      })
     } catch (err) {
       throw nativeError(err)
     }

@@ -4,8 +4,8 @@ use std::path::Path;
 
 /// Folder of files served by URL (`_next/static`, `public/`, static HTML).
 pub const STATIC_DIR: &str = "static";
-/// Folder of prerender seeds, addressable by pathname through the manifest.
-pub const PRERENDER_DIR: &str = "prerender";
+/// The pack of prerender seeds, addressable by pathname through the manifest.
+pub const SEED_PACK: &str = "prerender/seeds.pack";
 /// Folder of server code, laid out as in the repository so `require` resolves as at build time.
 pub const SERVER_DIR: &str = "server";
 /// The manifest file at the top of the output.

@@ -41,6 +41,13 @@ pub struct Manifest {
     pub static_files: Vec<StaticEntry>,
     /// Every prerender, sorted by id.
     pub prerenders: Vec<PrerenderEntry>,
+    /// Cache rules shared by prerenders (`PrerenderEntry::cache_config` indexes it): thousands of
+    /// prerenders share a handful, so they are listed once.
+    pub cache_configs: Vec<CacheConfig>,
+    /// Seed header sets shared by prerenders (`SeedEntry::headers` indexes it).
+    pub header_sets: Vec<BTreeMap<String, OneOrMany>>,
+    /// Where the seed bytes are.
+    pub seed_pack: SeedPack,
     /// Number of files below `server/`.
     pub server_files: usize,
     /// Hash of the manifest (without this field) and of every file's content.
@@ -206,6 +213,17 @@ pub struct PrerenderEntry {
     /// Seconds until expired.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expire: Option<f64>,
+    /// Index into `Manifest::cache_configs`.
+    pub cache_config: usize,
+    /// PPR resume headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppr_chain_headers: Option<BTreeMap<String, String>>,
+}
+
+/// Cache rules of a prerender.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheConfig {
     /// Query keys in the cache key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_query: Option<Vec<String>>,
@@ -224,25 +242,30 @@ pub struct PrerenderEntry {
     /// Partial fallback shell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_fallback: Option<bool>,
-    /// PPR resume headers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ppr_chain_headers: Option<BTreeMap<String, String>>,
 }
 
 /// The seeded cache entry of a prerender.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeedEntry {
-    /// File relative to the output directory.
-    pub file: String,
+    /// Index into `SeedPack::blobs`.
+    pub blob: usize,
     /// Status to serve it with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Headers to serve it with.
-    pub headers: BTreeMap<String, OneOrMany>,
+    /// Index into `Manifest::header_sets`.
+    pub headers: usize,
     /// PPR postponed state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postponed_state: Option<String>,
-    /// Size in bytes.
-    pub size: u64,
+}
+
+/// The seed pack file and its blobs.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedPack {
+    /// The pack, relative to the output directory.
+    pub file: String,
+    /// Distinct seed contents.
+    pub blobs: Vec<super::pack::Blob>,
 }

@@ -3,6 +3,7 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod pack;
 pub mod plan;
 pub mod public;
 pub mod writer;
@@ -14,8 +15,8 @@ use crate::classify::DeployKind;
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, OutputType, Revalidate};
 
-use layout::{MANIFEST_FILE, SCHEMA_VERSION};
-use manifest::{AdapterInfo, Features, Manifest, ServeConfig};
+use layout::{MANIFEST_FILE, SCHEMA_VERSION, SEED_PACK};
+use manifest::{AdapterInfo, Features, Manifest, SeedPack, ServeConfig};
 
 /// Options of [`write_output`].
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct WriteOptions {
     pub output_dir: PathBuf,
     /// Version of the adapter package, recorded in the manifest.
     pub adapter_version: String,
+    /// Copy every file instead of hardlinking it from the build.
+    pub copy_files: bool,
 }
 
 /// Counts for one deploy kind.
@@ -40,7 +43,7 @@ pub struct KindSummary {
 /// What [`write_output`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSummary {
-    /// Files written.
+    /// Files in the output directory (the manifest and the seed pack included).
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
@@ -48,8 +51,17 @@ pub struct BuildSummary {
     pub linked: u64,
     /// Files copied.
     pub copied: u64,
-    /// Per kind, in [`DeployKind::ALL`] order, kinds with no file left out.
+    /// Per kind, in [`DeployKind::ALL`] order, kinds with no file left out. Seeds count their
+    /// prerenders and the bytes of the pack.
     pub kinds: Vec<KindSummary>,
+    /// Prerenders with a seed.
+    pub seeds: u64,
+    /// Distinct seed contents in the pack.
+    pub seed_blobs: u64,
+    /// Seed bytes before deduplication and compression.
+    pub seed_raw_bytes: u64,
+    /// Bytes of `manifest.json`.
+    pub manifest_bytes: u64,
     /// Outputs by Next type (functions, prerenders, static files).
     pub outputs: u64,
     /// The manifest's content hash.
@@ -58,17 +70,47 @@ pub struct BuildSummary {
 
 /// Parses, validates, plans and writes: the whole job of `onBuildComplete`.
 pub fn build_from_json(json: &str, opts: &WriteOptions) -> Result<BuildSummary> {
+    let t = Timer::start();
     let ctx = BuildContext::from_json(json)?;
+    t.lap("parse context");
     crate::routing::validate(&ctx)?;
+    t.lap("compile route regexes");
     write_output(&ctx, opts)
+}
+
+/// Phase timings on stderr when `ACME_TIMINGS=1`: where a slow build spends its time.
+struct Timer {
+    on: bool,
+    last: std::cell::Cell<std::time::Instant>,
+}
+
+impl Timer {
+    fn start() -> Self {
+        Timer {
+            on: std::env::var_os("ACME_TIMINGS").is_some_and(|v| v == "1"),
+            last: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+
+    fn lap(&self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("acme: {what}: {:.1} ms", (now - self.last.get()).as_secs_f64() * 1e3);
+            self.last.set(now);
+        }
+    }
 }
 
 /// Writes the output directory for a validated context.
 pub fn write_output(ctx: &BuildContext, opts: &WriteOptions) -> Result<BuildSummary> {
+    let t = Timer::start();
     let plan = plan::plan(ctx)?;
+    t.lap("plan");
+    writer::sweep_leftovers(&opts.output_dir);
     let staging = writer::staging_dir(&opts.output_dir)?;
-    let result = fill(ctx, opts, &staging, plan).and_then(|summary| {
+    let result = fill(ctx, opts, &staging, plan, &t).and_then(|summary| {
         writer::publish(&staging, &opts.output_dir)?;
+        t.lap("publish");
         Ok(summary)
     });
     if result.is_err() {
@@ -78,8 +120,9 @@ pub fn write_output(ctx: &BuildContext, opts: &WriteOptions) -> Result<BuildSumm
     result
 }
 
-fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Plan) -> Result<BuildSummary> {
-    let written = writer::write_all(staging, &plan.placements)?;
+fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Plan, t: &Timer) -> Result<BuildSummary> {
+    let written = writer::write_all(staging, &plan.placements, opts.copy_files)?;
+    t.lap("write files");
     let mut entries = plan.entries;
 
     let size_of = |dest: &str| -> u64 {
@@ -91,9 +134,11 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
     for s in &mut entries.static_files {
         s.size = size_of(&s.file);
     }
+    let packed = pack::write_pack(&staging.join(SEED_PACK), &entries.seeds)?;
+    t.lap("write seed pack");
     for p in &mut entries.prerenders {
         if let Some(seed) = &mut p.seed {
-            seed.size = size_of(&seed.file);
+            seed.blob = packed.blob_of[seed.blob];
         }
     }
 
@@ -124,6 +169,12 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
         functions: entries.functions,
         static_files: entries.static_files,
         prerenders: entries.prerenders,
+        cache_configs: entries.cache_configs,
+        header_sets: entries.header_sets,
+        seed_pack: SeedPack {
+            file: if packed.blobs.is_empty() { String::new() } else { SEED_PACK.to_string() },
+            blobs: packed.blobs.clone(),
+        },
         server_files: plan
             .placements
             .iter()
@@ -132,8 +183,8 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
         content_hash: String::new(),
     };
 
-    // The content hash covers the manifest as written (minus the hash) and every file's bytes,
-    // so two outputs with the same hash serve the same responses.
+    // The content hash covers the manifest as written (minus the hash) and every file's bytes
+    // (seeds through their blob hashes, in the manifest), so equal hashes serve equal responses.
     let body = to_json(&manifest)?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(body.as_bytes());
@@ -145,29 +196,45 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
     }
     manifest.content_hash = hasher.finalize().to_hex().to_string();
     let path = staging.join(MANIFEST_FILE);
-    fs::write(&path, to_json(&manifest)?).map_err(Error::io("write", &path))?;
+    let manifest_json = to_json(&manifest)?;
+    fs::write(&path, &manifest_json).map_err(Error::io("write", &path))?;
+    t.lap("write manifest");
 
-    let kinds: Vec<KindSummary> = writer::tally(&plan.placements, &written)
+    let mut kinds: Vec<KindSummary> = writer::tally(&plan.placements, &written)
         .into_iter()
         .map(|(kind, count, bytes)| KindSummary { kind, count, bytes })
         .collect();
+    if !entries.seeds.is_empty() {
+        kinds.push(KindSummary {
+            kind: DeployKind::PrerenderSeed,
+            count: entries.seeds.len() as u64,
+            bytes: packed.pack_bytes,
+        });
+        kinds.sort_by_key(|k| DeployKind::ALL.iter().position(|&d| d == k.kind));
+    }
     let linked = written.iter().filter(|w| w.linked).count() as u64;
     let outputs = ctx.outputs.functions().count()
         + ctx.outputs.prerenders.len()
         + ctx.outputs.static_files.len();
+    let extra_files = 1 + u64::from(!packed.blobs.is_empty());
     Ok(BuildSummary {
-        files: written.len() as u64,
-        bytes: written.iter().map(|w| w.size).sum(),
+        files: written.len() as u64 + extra_files,
+        bytes: written.iter().map(|w| w.size).sum::<u64>() + packed.pack_bytes + manifest_json.len() as u64,
         linked,
         copied: written.len() as u64 - linked,
         kinds,
+        seeds: entries.seeds.len() as u64,
+        seed_blobs: packed.blobs.len() as u64,
+        seed_raw_bytes: packed.raw_bytes,
+        manifest_bytes: manifest_json.len() as u64,
         outputs: outputs as u64,
         content_hash: manifest.content_hash,
     })
 }
 
+// Compact: a large app's manifest is megabytes, and `acme-next inspect` is the readable view.
 fn to_json(m: &Manifest) -> Result<String> {
-    let mut s = serde_json::to_string_pretty(m).map_err(|e| Error::Internal(format!("manifest serialization: {e}")))?;
+    let mut s = serde_json::to_string(m).map_err(|e| Error::Internal(format!("manifest serialization: {e}")))?;
     s.push('\n');
     Ok(s)
 }

@@ -8,20 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::{classify_function, classify_static, has_seed, DeployKind};
 use crate::error::{Error, Result};
-use crate::model::{check_relative_key, BuildContext, FunctionOutput, OutputType, Runtime};
+use crate::model::{check_relative_key, BuildContext, FunctionOutput, OneOrMany, OutputType, Runtime};
 
-use super::layout::{join, pathname_to_file, PRERENDER_DIR, SERVER_DIR, STATIC_DIR};
-use super::manifest::{EdgeEntry, FunctionEntry, PrerenderEntry, SeedEntry, StaticEntry};
+use super::layout::{join, pathname_to_file, SERVER_DIR, STATIC_DIR};
+use super::manifest::{CacheConfig, EdgeEntry, FunctionEntry, PrerenderEntry, SeedEntry, StaticEntry};
+use super::pack::SeedSource;
 use super::public::walk_public;
-
-/// How a file gets into the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Hardlink (falls back to a copy across filesystems): for files nothing rewrites in place.
-    Link,
-    /// Copy: for files `next start` or an editor may rewrite in place (seeds, public files).
-    Copy,
-}
 
 /// One file of the output.
 #[derive(Debug, Clone)]
@@ -32,8 +24,6 @@ pub struct Placement {
     pub src: PathBuf,
     /// What it is, for the summary.
     pub kind: DeployKind,
-    /// Link or copy.
-    pub method: Method,
     /// The output that asked for it (for error messages).
     pub owner: String,
     /// A content hash Next already computed, when there is one.
@@ -47,8 +37,14 @@ pub struct PlannedEntries {
     pub functions: Vec<FunctionEntry>,
     /// Static and public files (sizes filled in after writing).
     pub static_files: Vec<StaticEntry>,
-    /// Prerenders (seed sizes filled in after writing).
+    /// Prerenders, sorted by id; `seed.blob` indexes `seeds` until the pack is written.
     pub prerenders: Vec<PrerenderEntry>,
+    /// Distinct cache rules.
+    pub cache_configs: Vec<CacheConfig>,
+    /// Distinct seed header sets.
+    pub header_sets: Vec<BTreeMap<String, OneOrMany>>,
+    /// Seeds to pack, in prerender order.
+    pub seeds: Vec<SeedSource>,
 }
 
 /// Everything to write.
@@ -111,7 +107,6 @@ impl<'a> Planner<'a> {
             dest: entry.clone(),
             src: f.file_path.clone(),
             kind,
-            method: Method::Link,
             owner: f.id.clone(),
             known_hash: None,
         })?;
@@ -125,7 +120,6 @@ impl<'a> Planner<'a> {
                 dest,
                 src: abs.clone(),
                 kind: DeployKind::ServerFile,
-                method: Method::Link,
                 owner: f.id.clone(),
                 known_hash: f.assets_hashes.get(key).cloned(),
             })?;
@@ -138,7 +132,6 @@ impl<'a> Planner<'a> {
                 dest,
                 src: abs.clone(),
                 kind: DeployKind::ServerFile,
-                method: Method::Link,
                 owner: f.id.clone(),
                 known_hash: None,
             })?;
@@ -197,11 +190,25 @@ pub fn plan(ctx: &BuildContext) -> Result<Plan> {
     check_file_dir_clashes(&placements)?;
     entries.functions.sort_by(|a, b| a.id.cmp(&b.id));
     entries.static_files.sort_by(|a, b| a.pathname.cmp(&b.pathname));
-    entries.prerenders.sort_by(|a, b| a.id.cmp(&b.id));
+    check_url_clashes(&entries.static_files)?;
     Ok(Plan {
         placements,
         entries,
     })
+}
+
+/// Two files served at one URL: which one `next start` would pick is not ours to guess.
+fn check_url_clashes(sorted: &[StaticEntry]) -> Result<()> {
+    for pair in sorted.windows(2) {
+        if pair[0].pathname == pair[1].pathname {
+            return Err(Error::Conflict {
+                dest: pair[0].pathname.clone(),
+                first: pair[0].file.clone(),
+                second: pair[1].file.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A file at `a/b` and another at `a/b/c` cannot both exist.
@@ -260,7 +267,6 @@ impl Planner<'_> {
                 dest: dest.clone(),
                 src: s.file_path.clone(),
                 kind,
-                method: if kind == DeployKind::StaticAsset { Method::Link } else { Method::Copy },
                 owner: s.id.clone(),
                 known_hash: s.immutable_hash.clone(),
             })?;
@@ -284,7 +290,6 @@ impl Planner<'_> {
                 dest: dest.clone(),
                 src: f.path.clone(),
                 kind: DeployKind::PublicFile,
-                method: Method::Copy,
                 owner: format!("public{}", f.pathname),
                 known_hash: None,
             })?;
@@ -301,29 +306,47 @@ impl Planner<'_> {
     }
 
     fn prerenders(&mut self) -> Result<()> {
-        for p in &self.ctx.outputs.prerenders {
+        let mut sorted: Vec<_> = self.ctx.outputs.prerenders.iter().collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut configs: HashMap<CacheConfig, usize> = HashMap::new();
+        let mut header_sets: HashMap<String, usize> = HashMap::new();
+        for p in sorted {
             let fallback = p.fallback.as_ref();
             let seed = match fallback.and_then(|f| f.file_path.as_ref()) {
                 Some(src) if has_seed(p) => {
-                    let dest = join(PRERENDER_DIR, &pathname_to_file(&p.pathname, src));
-                    self.place(Placement {
-                        dest: dest.clone(),
+                    let headers = fallback.and_then(|f| f.initial_headers.clone()).unwrap_or_default();
+                    let key = serde_json::to_string(&headers).map_err(|e| Error::Internal(e.to_string()))?;
+                    let next = self.entries.header_sets.len();
+                    let index = *header_sets.entry(key).or_insert(next);
+                    if index == next {
+                        self.entries.header_sets.push(headers);
+                    }
+                    self.entries.seeds.push(SeedSource {
                         src: src.clone(),
-                        kind: DeployKind::PrerenderSeed,
-                        method: Method::Copy,
                         owner: p.id.clone(),
-                        known_hash: None,
-                    })?;
+                    });
                     Some(SeedEntry {
-                        file: dest,
+                        blob: self.entries.seeds.len() - 1,
                         status: fallback.and_then(|f| f.initial_status),
-                        headers: fallback.and_then(|f| f.initial_headers.clone()).unwrap_or_default(),
+                        headers: index,
                         postponed_state: fallback.and_then(|f| f.postponed_state.clone()),
-                        size: 0,
                     })
                 }
                 _ => None,
             };
+            let config = CacheConfig {
+                allow_query: p.config.allow_query.clone(),
+                allow_header: p.config.allow_header.clone(),
+                bypass_for: p.config.bypass_for.clone(),
+                bypass_token: p.config.bypass_token.clone(),
+                rendering_mode: p.config.rendering_mode.clone(),
+                partial_fallback: p.config.partial_fallback,
+            };
+            let next = self.entries.cache_configs.len();
+            let cache_config = *configs.entry(config.clone()).or_insert(next);
+            if cache_config == next {
+                self.entries.cache_configs.push(config);
+            }
             self.entries.prerenders.push(PrerenderEntry {
                 id: p.id.clone(),
                 pathname: p.pathname.clone(),
@@ -337,12 +360,7 @@ impl Planner<'_> {
                 seed,
                 revalidate: fallback.and_then(|f| f.initial_revalidate),
                 expire: fallback.and_then(|f| f.initial_expiration),
-                allow_query: p.config.allow_query.clone(),
-                allow_header: p.config.allow_header.clone(),
-                bypass_for: p.config.bypass_for.clone(),
-                bypass_token: p.config.bypass_token.clone(),
-                rendering_mode: p.config.rendering_mode.clone(),
-                partial_fallback: p.config.partial_fallback,
+                cache_config,
                 ppr_chain_headers: p.ppr_chain.as_ref().map(|c| c.headers.clone()),
             });
         }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::classify::DeployKind;
 use crate::error::{Error, Result};
 
-use super::plan::{Method, Placement};
+use super::plan::Placement;
 
 /// What happened to one placement.
 #[derive(Debug, Clone)]
@@ -28,7 +28,10 @@ pub struct Written {
 }
 
 /// Writes every placement below `staging`, in parallel. Results are in plan order.
-pub fn write_all(staging: &Path, placements: &[Placement]) -> Result<Vec<Written>> {
+///
+/// Files are hardlinked from the build (a copy where linking fails, e.g. across filesystems), or
+/// always copied when `copy` is set. Nothing in the output is ever written in place afterwards.
+pub fn write_all(staging: &Path, placements: &[Placement], copy: bool) -> Result<Vec<Written>> {
     // Create every folder once, parents first, so the parallel writers never race on them.
     let mut dirs: Vec<&str> = placements
         .iter()
@@ -40,10 +43,10 @@ pub fn write_all(staging: &Path, placements: &[Placement]) -> Result<Vec<Written
         let path = staging.join(d);
         fs::create_dir_all(&path).map_err(Error::io("create directory", &path))?;
     }
-    placements.par_iter().map(|p| write_one(staging, p)).collect()
+    placements.par_iter().map(|p| write_one(staging, p, copy)).collect()
 }
 
-fn write_one(staging: &Path, p: &Placement) -> Result<Written> {
+fn write_one(staging: &Path, p: &Placement, copy: bool) -> Result<Written> {
     let dest = staging.join(&p.dest);
     let missing = |e: io::Error| -> Error {
         let reason = if e.kind() == io::ErrorKind::NotFound {
@@ -65,7 +68,7 @@ fn write_one(staging: &Path, p: &Placement) -> Result<Written> {
             reason: "is not a regular file".into(),
         });
     }
-    let linked = p.method == Method::Link && fs::hard_link(&p.src, &dest).is_ok();
+    let linked = !copy && fs::hard_link(&p.src, &dest).is_ok();
     let hash = if linked {
         match &p.known_hash {
             Some(h) => format!("next:{h}"),
@@ -128,7 +131,9 @@ pub fn staging_dir(out_dir: &Path) -> Result<PathBuf> {
 /// Replaces `out_dir` with `staging`. The old output is moved aside first and removed only after
 /// the new one is in place; if the swap fails the old one is put back.
 pub fn publish(staging: &Path, out_dir: &Path) -> Result<()> {
-    let aside = staging.with_extension("previous");
+    let mut aside_name = staging.file_name().unwrap_or_default().to_os_string();
+    aside_name.push(".previous");
+    let aside = staging.with_file_name(aside_name);
     let had_old = match fs::rename(out_dir, &aside) {
         Ok(()) => true,
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
@@ -152,7 +157,51 @@ pub fn publish(staging: &Path, out_dir: &Path) -> Result<()> {
         });
     }
     if had_old {
-        fs::remove_dir_all(&aside).map_err(Error::io("remove previous output", &aside))?;
+        remove_in_background(aside);
     }
     Ok(())
+}
+
+/// Deleting a large previous output takes seconds on some disks and nobody waits for it: it is
+/// removed on a background thread. If the process exits first, the next build sweeps it up
+/// (see [`sweep_leftovers`]).
+fn remove_in_background(dir: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("acme-remove-previous".into())
+        .spawn({
+            let dir = dir.clone();
+            move || {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        });
+    if spawned.is_err() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// Removes previous outputs whose background removal did not finish, and staging directories
+/// of builds that died (older than an hour, so a concurrent build's staging is left alone).
+/// Only names this module creates (`.<name>.staging-…`) are touched.
+pub fn sweep_leftovers(out_dir: &Path) {
+    let (Some(parent), Some(name)) = (out_dir.parent(), out_dir.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.staging-");
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(n) = file_name.to_str() else { continue };
+        if !n.starts_with(&prefix) {
+            continue;
+        }
+        let abandoned = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if n.ends_with(".previous") || abandoned {
+            remove_in_background(e.path());
+        }
+    }
 }

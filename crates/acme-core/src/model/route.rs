@@ -34,7 +34,7 @@ pub struct Route {
 }
 
 /// A `has` / `missing` condition of a route, a middleware matcher or a prerender bypass.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RouteHas {
     /// A request header, optionally with a value regex.

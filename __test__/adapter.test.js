@@ -1,0 +1,310 @@
+'use strict'
+
+// The adapter end to end: real `next build` of the fixture apps through `@acme/next-adapter`,
+// then assertions on what `.acme/output/` holds, and that it runs on its own once copied.
+
+const { test, describe, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const zlib = require('node:zlib')
+
+const { ROOT, buildFixture, fixtureDir } = require('./helpers/fixtures')
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-adapter-test-'))
+after(() => fs.rmSync(tmp, { recursive: true, force: true }))
+
+function readJson(p) {
+  return JSON.parse(fs.readFileSync(p, 'utf8'))
+}
+
+function walk(dir, base = dir, out = []) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) walk(p, base, out)
+    else out.push(path.relative(base, p).split(path.sep).join('/'))
+  }
+  return out
+}
+
+/** The decoded bytes of a prerender's seed, read from the seed pack by (offset, length). */
+function seedBytes(outputDir, manifest, seed) {
+  const blob = manifest.seedPack.blobs[seed.blob]
+  const fd = fs.openSync(path.join(outputDir, manifest.seedPack.file), 'r')
+  try {
+    const buf = Buffer.alloc(blob.length)
+    fs.readSync(fd, buf, 0, blob.length, blob.offset)
+    const raw = blob.encoding === 'gzip' ? zlib.gunzipSync(buf) : buf
+    assert.equal(raw.length, blob.size)
+    return raw
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Checks every output of a captured context against the written output directory. */
+function assertOutputComplete(ctx, outputDir) {
+  const manifest = readJson(path.join(outputDir, 'manifest.json'))
+  const projectDir = ctx.projectDir
+  assert.equal(manifest.buildId, ctx.buildId)
+  assert.equal(manifest.nextVersion, ctx.nextVersion)
+
+  const functions = [
+    ...ctx.outputs.pages,
+    ...ctx.outputs.pagesApi,
+    ...ctx.outputs.appPages,
+    ...ctx.outputs.appRoutes,
+    ...(ctx.outputs.middleware ? [ctx.outputs.middleware] : []),
+  ]
+  const byId = new Map(manifest.functions.map((f) => [f.id, f]))
+  assert.equal(manifest.functions.length, functions.length, 'one manifest entry per function')
+  for (const fn of functions) {
+    const entry = byId.get(fn.id)
+    assert.ok(entry, `function ${fn.id} in manifest`)
+    assert.equal(entry.runtime, fn.runtime)
+    assert.equal(entry.pathname, fn.pathname)
+    const entryFile = path.join(outputDir, entry.entry)
+    assert.deepEqual(fs.readFileSync(entryFile), fs.readFileSync(fn.filePath), `entry of ${fn.id}`)
+    for (const [key, abs] of Object.entries(fn.assets)) {
+      const rel = key.startsWith('../') ? path.relative(ctx.repoRoot, abs) : key
+      const placed = path.join(outputDir, 'server', rel)
+      assert.ok(fs.existsSync(placed), `asset ${key} of ${fn.id}`)
+      assert.equal(fs.statSync(placed).size, fs.statSync(abs).size, `asset ${key} of ${fn.id}`)
+    }
+    if (fn.runtime === 'edge') {
+      assert.equal(entry.edge.entryKey, fn.edgeRuntime.entryKey)
+      assert.equal(entry.edge.handlerExport, fn.edgeRuntime.handlerExport)
+      for (const s of entry.edge.scripts) assert.ok(fs.existsSync(path.join(outputDir, s)), s)
+      assert.equal(
+        entry.edge.scripts.length,
+        new Set(Object.values(fn.assets).filter((a) => a.endsWith('.js')).concat(fn.filePath)).size,
+        `every .js asset of ${fn.id} is listed for evaluation`,
+      )
+    }
+  }
+
+  const statics = new Map(manifest.staticFiles.map((s) => [s.pathname, s]))
+  for (const s of ctx.outputs.staticFiles) {
+    const entry = statics.get(s.pathname)
+    assert.ok(entry, `static ${s.pathname}`)
+    assert.deepEqual(fs.readFileSync(path.join(outputDir, entry.file)), fs.readFileSync(s.filePath), s.pathname)
+  }
+
+  const publicDir = path.join(projectDir, 'public')
+  const publicFiles = fs.existsSync(publicDir) ? walk(publicDir) : []
+  assert.ok(publicFiles.length > 0, 'fixture has public files')
+  for (const rel of publicFiles) {
+    const entry = statics.get(`/${rel}`)
+    assert.ok(entry, `public file /${rel} in manifest`)
+    assert.equal(entry.kind, 'public-file')
+    assert.deepEqual(fs.readFileSync(path.join(outputDir, entry.file)), fs.readFileSync(path.join(publicDir, rel)))
+  }
+
+  const prerenders = new Map(manifest.prerenders.map((p) => [p.id, p]))
+  assert.equal(manifest.prerenders.length, ctx.outputs.prerenders.length)
+  for (const p of ctx.outputs.prerenders) {
+    const entry = prerenders.get(p.id)
+    assert.ok(entry, `prerender ${p.id}`)
+    assert.equal(entry.pathname, p.pathname)
+    if (p.fallback && p.fallback.filePath) {
+      assert.ok(entry.seed, `seed of ${p.id}`)
+      assert.deepEqual(seedBytes(outputDir, manifest, entry.seed), fs.readFileSync(p.fallback.filePath), `seed of ${p.id}`)
+      assert.deepEqual(manifest.headerSets[entry.seed.headers], p.fallback.initialHeaders || {})
+      if (p.fallback.initialRevalidate !== undefined) assert.equal(entry.revalidate, p.fallback.initialRevalidate)
+      if (p.fallback.initialExpiration !== undefined) assert.equal(entry.expire, p.fallback.initialExpiration)
+    } else {
+      assert.equal(entry.seed, undefined)
+    }
+    const cache = manifest.cacheConfigs[entry.cacheConfig]
+    assert.equal(cache.bypassToken, p.config.bypassToken)
+    assert.deepEqual(cache.allowQuery, p.config.allowQuery)
+    assert.deepEqual(cache.allowHeader, p.config.allowHeader)
+  }
+  return manifest
+}
+
+/** Copies an output directory somewhere with no node_modules above it and serves its node functions. */
+async function serveCopy(outputDir, name) {
+  const copy = path.join(tmp, name)
+  fs.cpSync(outputDir, copy, { recursive: true })
+  const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'serve-entries.js'), copy], {
+    cwd: tmp,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(Number(String(d).trim())))
+    child.once('exit', (code) => reject(new Error(`serve-entries exited ${code}`)))
+  })
+  return {
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve)
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+test('the package is a NextAdapter', () => {
+  const adapter = require('@acme/next-adapter')
+  assert.equal(adapter, require(path.join(ROOT, 'index.js')))
+  assert.equal(adapter.name, 'acme')
+  assert.equal(typeof adapter.modifyConfig, 'function')
+  assert.equal(typeof adapter.onBuildComplete, 'function')
+  assert.equal(require.resolve('@acme/next-adapter', { paths: [fixtureDir('app-router')] }), path.join(ROOT, 'index.js'))
+})
+
+describe('app-router fixture', () => {
+  let build
+  let ctx
+  before(() => {
+    const capture = path.join(tmp, 'app-router.context.json')
+    build = buildFixture('app-router', { ACME_CAPTURE_CONTEXT: capture })
+    assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`)
+    ctx = readJson(capture)
+  })
+
+  test('prints a build summary', () => {
+    assert.match(build.stdout, /acme: wrote \.acme\/output in \d+ ms/)
+    assert.match(build.stdout, /public-file\s+5\s/)
+    assert.match(build.stdout, /prerender-seed\s+\d+\s+[\d.]+ KB\s+\(\d+ distinct/)
+    assert.match(build.stdout, /content hash [0-9a-f]{64}/)
+  })
+
+  test('.acme/output holds every output, public file and traced asset', () => {
+    const manifest = assertOutputComplete(ctx, build.outputDir)
+    assert.equal(manifest.features.appRouter, true)
+    assert.equal(manifest.features.middleware, 'edge')
+    assert.equal(manifest.features.isr, true)
+    assert.ok(manifest.features.edgeFunctions >= 1)
+    assert.ok(manifest.middlewareMatchers.length >= 1)
+    assert.deepEqual(manifest.routing.beforeFiles, ctx.routing.beforeFiles)
+    assert.equal(manifest.projectDir, '__test__/fixtures/app-router')
+    const img = manifest.config.images
+    assert.deepEqual(img.remotePatterns, ctx.config.images.remotePatterns)
+    const blog = manifest.prerenders.find((p) => p.pathname === '/blog/first')
+    assert.equal(blog.fallbackMode.mode, 'blocking')
+    const headers = manifest.headerSets[blog.seed.headers]
+    assert.match(headers['x-next-cache-tags'], /_N_T_\/blog\/first/)
+    assert.equal(headers['content-type'], 'text/html; charset=utf-8')
+    assert.match(seedBytes(build.outputDir, manifest, blog.seed).toString(), /<html/)
+    const products = manifest.prerenders.find((p) => p.pathname === '/products/1')
+    assert.equal(products.fallbackMode.mode, 'notFound')
+  })
+
+  test('the output runs on its own once copied elsewhere', async () => {
+    const server = await serveCopy(build.outputDir, 'app-router-copy')
+    try {
+      const hello = await fetch(server.url('/api/hello'))
+      assert.equal(hello.status, 200)
+      assert.equal((await hello.json()).hello, 'world')
+      const page = await fetch(server.url('/dynamic'), { headers: { 'user-agent': 'acme-test-agent' } })
+      assert.equal(page.status, 200)
+      const html = await page.text()
+      assert.match(html, /<h1>Dynamic<\/h1>/)
+      assert.match(html, /acme-test-agent/)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  test('malformed contexts are rejected with the field named, and a good output survives', async () => {
+    const adapter = require('@acme/next-adapter')
+    const outputDir = path.join(tmp, 'keep')
+    process.env.ACME_OUTPUT_DIR = outputDir
+    process.env.ACME_QUIET = '1'
+    try {
+      await adapter.onBuildComplete(ctx)
+      // ACME_OUTPUT_DIR wins over the default location.
+      assert.ok(fs.existsSync(path.join(outputDir, 'static', 'robots.txt')))
+      const good = fs.readFileSync(path.join(outputDir, 'manifest.json'))
+
+      const bad = structuredClone(ctx)
+      bad.outputs.prerenders[1].groupId = 'seven'
+      await assert.rejects(adapter.onBuildComplete(bad), (err) => {
+        assert.equal(err.code, 'ACME_INVALID_CONTEXT')
+        assert.match(err.message, /^@acme\/next-adapter: invalid build context at `outputs\.prerenders\[1\]\.groupId`/)
+        return true
+      })
+
+      const missing = structuredClone(ctx)
+      missing.outputs.staticFiles[0].filePath = path.join(tmp, 'nope.js')
+      await assert.rejects(adapter.onBuildComplete(missing), (err) => {
+        assert.equal(err.code, 'ACME_MISSING_FILE')
+        assert.ok(err.message.includes(ctx.outputs.staticFiles[0].id), err.message)
+        assert.match(err.message, /does not exist/)
+        return true
+      })
+
+      const old = { ...ctx, nextVersion: '15.3.0' }
+      await assert.rejects(adapter.onBuildComplete(old), { code: 'ACME_UNSUPPORTED_NEXT_VERSION' })
+
+      assert.deepEqual(fs.readFileSync(path.join(outputDir, 'manifest.json')), good)
+      assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith('.keep')), [], 'no staging left')
+    } finally {
+      delete process.env.ACME_OUTPUT_DIR
+      delete process.env.ACME_QUIET
+    }
+  })
+
+  test('functions in next.config do not break serialization', () => {
+    const { serializeContext } = require('@acme/next-adapter')
+    const json = serializeContext({ config: { webpack: () => {}, n: 1n, re: /a+/, s: new Set([1]) }, x: Symbol('y') })
+    assert.deepEqual(JSON.parse(json), { config: { n: '1', re: 'a+', s: [1] } })
+  })
+  test('a rebuild replaces the output with the same shape (runs last: it replaces the build)', () => {
+    const manifest = readJson(path.join(build.outputDir, 'manifest.json'))
+    const res = buildFixture('app-router')
+    assert.equal(res.status, 0, res.stderr)
+    const second = readJson(path.join(res.outputDir, 'manifest.json'))
+    // Build ids, preview keys and chunk hashes change per build; the shape does not.
+    const shape = (m) => ({
+      functions: m.functions.map((f) => [f.id, f.runtime, f.kind]),
+      prerenders: m.prerenders.map((p) => [p.id, p.revalidate, p.fallbackMode]),
+      statics: m.staticFiles.filter((s) => s.kind === 'public-file').map((s) => [s.pathname, s.size]),
+    })
+    assert.deepEqual(shape(second), shape(manifest))
+    assert.notEqual(second.buildId, manifest.buildId)
+  })
+})
+
+describe('pages-router fixture', () => {
+  let build
+  let ctx
+  before(() => {
+    const capture = path.join(tmp, 'pages-router.context.json')
+    build = buildFixture('pages-router', { ACME_CAPTURE_CONTEXT: capture })
+    assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`)
+    ctx = readJson(capture)
+  })
+
+  test('.acme/output holds every output, public file and traced asset', () => {
+    const manifest = assertOutputComplete(ctx, build.outputDir)
+    assert.equal(manifest.features.pagesRouter, true)
+    assert.equal(manifest.features.appRouter, false)
+    const modes = new Set(manifest.prerenders.map((p) => p.fallbackMode && p.fallbackMode.mode))
+    for (const mode of ['blocking', 'notFound', 'static']) assert.ok(modes.has(mode), `fallback mode ${mode}`)
+    const data = manifest.prerenders.find((p) => p.pathname === `/_next/data/${ctx.buildId}/isr.json`)
+    assert.ok(JSON.parse(seedBytes(build.outputDir, manifest, data.seed)).pageProps, 'getStaticProps data is seeded')
+    assert.equal(data.revalidate, 30)
+    const home = manifest.staticFiles.find((s) => s.pathname === '/index')
+    assert.equal(home.file, 'static/index.html')
+    assert.equal(home.contentType, 'text/html; charset=utf-8')
+  })
+
+  test('the output runs on its own once copied elsewhere', async () => {
+    const server = await serveCopy(build.outputDir, 'pages-router-copy')
+    try {
+      const api = await fetch(server.url('/api/hello?x=1'))
+      assert.equal(api.status, 200)
+      assert.deepEqual(await api.json(), { hello: 'world', method: 'GET', query: { x: '1' } })
+      const ssr = await fetch(server.url('/ssr'), { headers: { 'user-agent': 'pages-agent' } })
+      assert.equal(ssr.status, 200)
+      assert.match(await ssr.text(), /pages-agent/)
+    } finally {
+      await server.stop()
+    }
+  })
+})

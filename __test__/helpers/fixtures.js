@@ -1,0 +1,49 @@
+'use strict'
+
+// Builds fixture apps for real with the `next` package from npm, through the adapter.
+
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const NEXT_BIN = path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next')
+const FIXTURES = path.join(ROOT, '__test__', 'fixtures')
+
+function fixtureDir(name) {
+  return path.join(FIXTURES, name)
+}
+
+/**
+ * Runs `next build` in a fixture from scratch. Returns { status, stdout, stderr, dir, outputDir }.
+ * Extra environment variables (e.g. ACME_CAPTURE_CONTEXT) are passed through.
+ */
+function buildFixture(name, env = {}) {
+  const dir = fixtureDir(name)
+  fs.rmSync(path.join(dir, '.next'), { recursive: true, force: true })
+  const res = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
+    cwd: dir,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  })
+  return {
+    status: res.status,
+    stdout: res.stdout,
+    stderr: res.stderr,
+    dir,
+    outputDir: env.ACME_OUTPUT_DIR || path.join(dir, '.acme', 'output'),
+  }
+}
+
+/** Builds a fixture unless its output already exists (for suites that only read it). */
+function ensureBuilt(name) {
+  const manifest = path.join(fixtureDir(name), '.acme', 'output', 'manifest.json')
+  if (!fs.existsSync(manifest)) {
+    const res = buildFixture(name)
+    if (res.status !== 0) throw new Error(`next build of ${name} failed:\n${res.stdout}\n${res.stderr}`)
+  }
+  return path.dirname(manifest)
+}
+
+module.exports = { ROOT, NEXT_BIN, fixtureDir, buildFixture, ensureBuilt }

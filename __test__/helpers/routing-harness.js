@@ -1,0 +1,310 @@
+'use strict'
+
+// Shared by __test__/routing.test.js and bench/routing.js: fixture builds, the deterministic
+// request corpus, a simulated middleware, and the comparison of @next/routing's resolveRoutes
+// (the oracle) with our napi Router.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
+const NEXT_BIN = path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next')
+
+function fixtureDir(name) {
+  return path.join(ROOT, '__test__', 'fixtures', name)
+}
+
+/** Builds the fixture when its manifest is missing. Returns the manifest path. */
+function ensureBuilt(name) {
+  const manifest = path.join(fixtureDir(name), '.acme', 'output', 'manifest.json')
+  if (!fs.existsSync(manifest)) {
+    const r = spawnSync(process.execPath, [NEXT_BIN, 'build'], { cwd: fixtureDir(name), stdio: 'inherit' })
+    if (r.status !== 0) throw new Error(`next build failed for ${name}`)
+  }
+  return manifest
+}
+
+/** The pathnames the oracle needs, computed independently of the Rust side. */
+function oraclePathnames(m) {
+  const bp = m.config.basePath || ''
+  const out = new Set()
+  for (const f of m.functions) if (f.kind !== 'middleware') out.add(f.pathname)
+  for (const s of m.staticFiles) {
+    // artifacts lists public files without basePath; they are served below it.
+    const p = s.kind === 'public-file' && bp && !s.pathname.startsWith(bp + '/') ? bp + s.pathname : s.pathname
+    out.add(p)
+  }
+  for (const p of m.prerenders) out.add(p.pathname)
+  return [...out]
+}
+
+function loadFixture(name) {
+  const file = ensureBuilt(name)
+  const text = fs.readFileSync(file, 'utf8')
+  const manifest = JSON.parse(text)
+  return { name, text, manifest, pathnames: oraclePathnames(manifest) }
+}
+
+// --- deterministic PRNG (mulberry32) ---
+function rng(seed) {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return {
+    next,
+    int: (n) => Math.floor(next() * n),
+    pick: (arr) => arr[Math.floor(next() * arr.length)],
+    chance: (p) => next() < p,
+  }
+}
+
+const HOSTILE = [
+  '/..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/secret', '/a/../about', '/./about', '//about', '/about//',
+  '/%00', '/%', '/%zz', '/%C3', '/%E2%82%AC', '/\u00e9t\u00e9', '/a b', '/a"b<c>', '/;x=1', '/about;jsessionid=1',
+  '/\\about', '/about%2Fx', '/about%2f', '/ABOUT', '/About/', '/' + 'a'.repeat(600), '/' + 'a/'.repeat(200),
+  '/' + '%41'.repeat(300), '/_next/../about', '/_next/static/../../about', '/favicon.ico/', '/robots.txt/',
+  '/index', '/index.rsc', '/about.rsc', '/about.segments/_tree.segment.rsc', '/_next/image?url=%2Fimages%2Flogo.svg&w=64&q=75',
+  '/api', '/api/', '/api/hello/', '/api/../api/hello', '/$1', '/:path*', '/[slug]', '/blog/[slug]', '/blog/%5Bslug%5D',
+]
+
+const QUERIES = [
+  '', '', '', '?a=1', '?a=1&a=2', '?go=home', '?go=away', '?tag=abc', '?tag=ABC1', '?nxtPslug=evil', '?nxtPid=9',
+  '?x=%20y', '?x=a+b', '?q=%E2%82%AC', '?empty=', '?=v', '?a=1&&b=2', '?path=zzz', '?p=1#frag', '?__proto__=1',
+  '?nextInternalLocale=fr', '?val=no',
+]
+
+function pathsFor(fx) {
+  const m = fx.manifest
+  const bp = m.config.basePath || ''
+  const id = m.buildId
+  const base = [...fx.pathnames]
+  const extra = {
+    'app-router': [
+      '/', '/about', '/old-blog/hello', '/old-blog/a/b', '/temp-redirect', '/legacy', '/before-files-about',
+      '/after-files', '/after-files/a/b', '/header-rewrite', '/fallback-rewrite/first', '/fallback-rewrite/x/y',
+      '/blog/first', '/blog/zzz', '/blog/zzz.rsc', '/products/1', '/products/9', '/rewrite-me', '/old',
+      '/mw-response', '/mw-cookie', '/mw-external', '/about/', '/cached', '/dynamic', '/isr', '/does-not-exist',
+      `/_next/data/${id}/about.json`, `/_next/data/${id}/index.json`, '/_next/static/chunks/missing.js',
+      '/.well-known/security.txt', '/images/logo.svg', '/data/file.json',
+    ],
+    'pages-router': [
+      '/', '/ssr', '/isr', '/posts/1', '/posts/3', '/posts/404', '/fallback/prebuilt', '/fallback/new', '/docs/intro',
+      '/docs/other', '/api/hello', '/api/edge', '/hello.txt', `/_next/data/${id}/index.json`,
+      `/_next/data/${id}/posts/1.json`, `/_next/data/${id}/posts/7.json`, `/_next/data/${id}/ssr.json`,
+      `/_next/data/${id}/docs/intro.json`, `/_next/data/${id}/docs/nope.json`, `/_next/data/wrong/ssr.json`, '/nope',
+    ],
+    'i18n-basepath': [
+      '', '/', '/about', '/about/', '/fr', '/fr/', '/fr/about', '/fr/about/', '/de-DE/about/', '/de-de/about/', '/DE-DE/',
+      '/en/about/', '/ssr/', '/fr/ssr/', '/posts/1/', '/fr/posts/1/', '/de-DE/posts/2/', '/posts/99/', '/fr/posts/99',
+      '/old/1/', '/fr/old/1/', '/en/old/2', '/fr/legacy/', '/before/x/', '/fr/before/a/b/', '/after/1/', '/fr/after/7/',
+      '/fb/a/b/', '/fr/fb/z/', '/api/hello/', '/api/hello', '/hello.txt', '/hello.txt/', '/nope/', '/fr/nope/',
+      `/_next/data/${id}/en/posts/1.json`, `/_next/data/${id}/fr.json`, '/_next/static/x.js', '/about/?tag=abc',
+    ].map((p) => bp + p).concat(['/', '/about', '/basefoo', '/base-x/about/', '/fr/about/']),
+  }[fx.name]
+  return { base, extra }
+}
+
+function mutate(r, p) {
+  switch (r.int(10)) {
+    case 0: return p.endsWith('/') ? p.slice(0, -1) : p + '/'
+    case 1: return p.replace(/[a-z]/, (c) => c.toUpperCase())
+    case 2: return p.replace(/[a-z]/, (c) => '%' + c.charCodeAt(0).toString(16))
+    case 3: return p.replace(/\//, '//')
+    case 4: return p + '/..'
+    case 5: return p + '.rsc'
+    case 6: return p + '/%2e%2e/x'
+    case 7: return p + '/' + r.pick(['%E2%82%AC', 'x%20y', '%2F', 'x.json', 'index', '_next'])
+    default: return p
+  }
+}
+
+const ACCEPT = ['fr', 'fr-CA,fr;q=0.9', 'de', 'de-DE;q=0.8,en;q=0.5', 'en-US', 'es,de;q=0.1', '*', 'DE-de', 'fr;q=0', 'xx, fr ;q=0.5']
+
+function headersFor(r, fx) {
+  const h = {}
+  if (r.chance(0.2)) h.rsc = '1'
+  if (r.chance(0.1)) h['next-router-prefetch'] = '1'
+  if (r.chance(0.1)) h['next-router-segment-prefetch'] = r.pick(['/_tree', '/_full', '/about/__PAGE__'])
+  const cookies = []
+  if (r.chance(0.15)) cookies.push('session=abc')
+  if (r.chance(0.15)) cookies.push('NEXT_LOCALE=' + r.pick(['fr', 'de-DE', 'EN', 'xx', '%zz']))
+  if (r.chance(0.05)) cookies.push('__prerender_bypass=' + r.pick(['nope', previewId(fx)]))
+  if (r.chance(0.05)) cookies.push('weird')
+  if (cookies.length) h.cookie = cookies.join('; ')
+  if (r.chance(0.1)) h['x-rewrite-me'] = r.pick(['yes', 'true', 'no', 'yesyes'])
+  if (r.chance(0.1)) h['x-no-cors'] = '1'
+  if (r.chance(0.25)) h['accept-language'] = r.pick(ACCEPT)
+  if (r.chance(0.05)) h['x-nextjs-data'] = '1'
+  if (r.chance(0.03)) h['x-prerender-revalidate'] = previewId(fx)
+  return h
+}
+
+function previewId(fx) {
+  const mm = fx.manifest.middlewareMatchers[0]
+  const v = mm && (mm.missing || []).find((c) => c.key === 'x-prerender-revalidate')
+  return v ? v.value : 'none'
+}
+
+/** A deterministic corpus of `count` requests for one fixture. */
+function corpus(fx, count, seed = 1) {
+  const r = rng(seed)
+  const { base, extra } = pathsFor(fx)
+  const hosts = fx.name === 'i18n-basepath' ? ['localhost', 'fr.example.test', 'FR.example.test', 'other.test:3000'] : ['localhost', 'example.com']
+  const out = []
+  for (let i = 0; i < count; i++) {
+    const roll = r.next()
+    let p = roll < 0.35 ? r.pick(base) : roll < 0.85 ? r.pick(extra) : r.pick(HOSTILE)
+    if (!p.startsWith('/')) p = '/' + p
+    if (r.chance(0.35)) p = mutate(r, p)
+    const q = p.includes('?') ? '' : r.pick(QUERIES)
+    const host = r.pick(hosts)
+    const headers = headersFor(r, fx)
+    headers.host = host
+    out.push({ method: r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'OPTIONS']), url: `http://${host}${p}${q}`, headers })
+  }
+  return out
+}
+
+// --- simulated middleware (app-router's middleware.js, plus two synthetic cases) ---
+let nextServer
+function simulateMiddleware(fx, ctx) {
+  nextServer ??= require('next/server')
+  const { NextResponse } = nextServer
+  const { responseToMiddlewareResult } = require('@next/routing')
+  const url = ctx.url
+  const pathname = url.pathname
+  let res
+  if (pathname === '/rewrite-me') res = NextResponse.rewrite(new URL('/about', url))
+  else if (pathname === '/old') res = NextResponse.redirect(new URL('/about', url))
+  else if (pathname === '/mw-response') res = NextResponse.json({ from: 'middleware' }, { status: 200, headers: { 'x-mw': 'response' } })
+  else if (pathname === '/mw-external') res = NextResponse.rewrite(new URL('https://upstream.example/x?y=1'))
+  else {
+    const headers = new Headers(ctx.headers)
+    headers.set('x-from-middleware', '1')
+    res = NextResponse.next({ request: { headers } })
+    if (pathname === '/mw-cookie') {
+      res.cookies.set('a', '1')
+      res.cookies.set('b', '2')
+    }
+  }
+  return responseToMiddlewareResult(res, new Headers(ctx.headers), url)
+}
+
+function flatHeaders(h) {
+  const out = []
+  if (!h) return out
+  for (const [k, v] of h) out.push(k, v)
+  return out
+}
+
+/** The oracle's MiddlewareResult as the napi MiddlewareOutcome. */
+function toOutcome(mr) {
+  return {
+    bodySent: !!mr.bodySent,
+    requestHeaders: mr.requestHeaders ? flatHeaders(mr.requestHeaders) : undefined,
+    responseHeaders: mr.responseHeaders ? flatHeaders(mr.responseHeaders) : undefined,
+    redirect: mr.redirect ? { url: mr.redirect.url.toString(), status: mr.redirect.status } : undefined,
+    rewrite: mr.rewrite ? mr.rewrite.toString() : undefined,
+  }
+}
+
+function sortedEntries(obj) {
+  if (!obj) return null
+  return Object.keys(obj).sort().filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]])
+}
+
+function headerEntries(h) {
+  if (!h) return []
+  const out = []
+  if (typeof h.forEach === 'function' && !(h instanceof Array) && typeof h.get === 'function') {
+    for (const [k, v] of h) out.push([k, v])
+  } else {
+    for (const k of Object.keys(h)) for (const v of [].concat(h[k])) out.push([k, v])
+  }
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+}
+
+/** Runs one request through the oracle. Returns a normalised result. */
+async function runOracle(fx, req, resolveRoutes) {
+  const m = fx.manifest
+  let mwUrl = null
+  let mwResult = null
+  let result
+  try {
+    const url = new URL(req.url)
+    result = await resolveRoutes({
+      url,
+      buildId: m.buildId,
+      basePath: m.config.basePath || '',
+      i18n: m.config.i18n,
+      headers: new Headers(req.headers),
+      requestBody: null,
+      pathnames: fx.pathnames,
+      routes: { ...m.routing, middlewareMatchers: m.middlewareMatchers },
+      invokeMiddleware: async (ctx) => {
+        mwUrl = ctx.url.toString()
+        mwResult = simulateMiddleware(fx, ctx)
+        return mwResult
+      },
+    })
+  } catch (e) {
+    return { error: String(e && e.message), mwUrl, mwResult }
+  }
+  return {
+    norm: {
+      pathname: result.resolvedPathname ?? null,
+      invocation: result.invocationTarget ? result.invocationTarget.pathname : null,
+      query: result.resolvedPathname ? sortedEntries(result.resolvedQuery) : null,
+      status: result.status ?? null,
+      redirect: result.redirect ? { location: result.redirect.url.toString(), status: result.redirect.status } : null,
+      external: result.externalRewrite ? result.externalRewrite.toString() : null,
+      middlewareResponded: !!result.middlewareResponded,
+      headers: result.middlewareResponded ? [] : headerEntries(result.resolvedHeaders),
+      routeMatches: sortedEntries(result.routeMatches),
+    },
+    mwUrl,
+    mwResult,
+  }
+}
+
+/** Runs one request through our Router, feeding it the oracle's middleware result. */
+function runOurs(router, req, oracle) {
+  let d = router.resolve(req)
+  let mwUrl = null
+  if (d.kind === 'middleware') {
+    mwUrl = d.middlewareUrl
+    if (!oracle.mwResult) return { mwUrl, norm: { middlewareWithoutOracle: true } }
+    d = router.resumeAfterMiddleware(d.continuation, toOutcome(oracle.mwResult))
+  }
+  return { mwUrl, decision: d, norm: normOurs(d, oracle.norm) }
+}
+
+function normOurs(d, o) {
+  const query = {}
+  for (const k of Object.keys(d.query)) query[k] = d.query[k]
+  return {
+    pathname: d.resolvedPathname ?? null,
+    invocation: d.invocationPathname ?? null,
+    query: d.resolvedPathname ? sortedEntries(query) : null,
+    status: d.status ?? null,
+    // The oracle reports `redirect` only for destination and locale redirects; Location-header
+    // redirects appear as status + headers in both.
+    redirect: o && o.redirect && d.redirect ? { location: d.redirect.location, status: d.redirect.status } : null,
+    external: d.externalUrl ?? null,
+    middlewareResponded: d.kind === 'middlewareResponded',
+    headers: headerEntries(d.headers),
+    routeMatches: sortedEntries(d.routeMatches),
+  }
+}
+
+module.exports = {
+  ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome,
+  oraclePathnames, headerEntries,
+}

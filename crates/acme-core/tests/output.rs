@@ -1,0 +1,204 @@
+#![allow(missing_docs, clippy::unwrap_used)]
+//! Writing `.acme/output` from a synthetic build: layout, manifest, determinism, atomicity.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use acme_core::{build_from_json, Error, WriteOptions};
+use serde_json::Value;
+
+fn opts(out: &Path) -> WriteOptions {
+    WriteOptions {
+        output_dir: out.to_path_buf(),
+        adapter_version: "0.0.0-test".into(),
+        copy_files: false,
+    }
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn writes_every_output_public_file_and_asset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out = tmp.path().join("app/.acme/output");
+    let summary = build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+
+    for rel in [
+        "static/_next/static/chunks/abc.js",
+        "static/404.html",
+        "static/robots.txt",
+        "static/.well-known/security.txt",
+        "prerender/seeds.pack",
+        "server/app/.next/server/app/page.js",
+        "server/node_modules/next/dist/server/lib.js",
+        // The setup-node-env stub is placed by key, so the runtime can require it by that name.
+        "server/node_modules/next/setup-node-env.js",
+        // Edge asset keys start with `../`; they are placed by their path in the repository.
+        "server/app/.next/server/edge/chunk.js",
+    ] {
+        assert!(out.join(rel).is_file(), "{rel} missing");
+    }
+    assert_eq!(fs::read_to_string(out.join("static/robots.txt")).unwrap(), "User-agent: *");
+    assert_eq!(summary.files, 10, "8 placed files, the seed pack and the manifest");
+    assert_eq!(summary.seeds, 1);
+
+    let m = manifest(&out);
+    assert_eq!(m["schemaVersion"], 1);
+    assert_eq!(m["buildId"], "b1");
+    assert_eq!(m["projectDir"], "app");
+    let edge = m["functions"].as_array().unwrap().iter().find(|f| f["runtime"] == "edge").unwrap();
+    assert_eq!(edge["edge"]["entryKey"], "middleware_app/api/edge/route");
+    assert_eq!(edge["edge"]["scripts"][0], "server/app/.next/server/edge/chunk.js");
+    let isr = &m["prerenders"][0];
+    assert_eq!(isr["revalidate"], 60.0);
+    assert_eq!(isr["expire"], 3600.0);
+    assert_eq!(isr["fallbackMode"]["mode"], "blocking");
+    let blob = &m["seedPack"]["blobs"][isr["seed"]["blob"].as_u64().unwrap() as usize];
+    let pack = fs::read(out.join(m["seedPack"]["file"].as_str().unwrap())).unwrap();
+    let (offset, length) = (blob["offset"].as_u64().unwrap() as usize, blob["length"].as_u64().unwrap() as usize);
+    assert_eq!(blob["encoding"], "identity", "small seeds are stored as is");
+    assert_eq!(&pack[offset..offset + length], b"<p>isr</p>");
+    let headers = &m["headerSets"][isr["seed"]["headers"].as_u64().unwrap() as usize];
+    assert_eq!(headers["x-next-cache-tags"], "a,b");
+    assert_eq!(m["cacheConfigs"][isr["cacheConfig"].as_u64().unwrap() as usize]["bypassToken"], "tok");
+    let robots = m["staticFiles"].as_array().unwrap().iter().find(|s| s["pathname"] == "/robots.txt").unwrap();
+    assert_eq!(robots["kind"], "public-file");
+    assert_eq!(robots["contentType"], "text/plain; charset=utf-8");
+    assert_eq!(robots["size"], 13);
+    assert_eq!(m["features"]["isr"], true);
+    assert_eq!(m["features"]["appRouter"], true);
+    assert_eq!(m["features"]["edgeFunctions"], 1);
+    assert_eq!(m["contentHash"].as_str().unwrap(), summary.content_hash);
+    assert_eq!(m["contentHash"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn copy_files_gives_an_independent_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out = tmp.path().join("out");
+    let summary = build_from_json(&ctx.to_string(), &WriteOptions { copy_files: true, ..opts(&out) }).unwrap();
+    assert_eq!(summary.linked, 0);
+    fs::write(tmp.path().join("app/public/robots.txt"), "changed after the build").unwrap();
+    assert_eq!(fs::read_to_string(out.join("static/robots.txt")).unwrap(), "User-agent: *");
+}
+
+#[test]
+fn server_files_are_hardlinked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out = tmp.path().join("out");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+    let lib = tmp.path().join("node_modules/next/dist/server/lib.js");
+    assert_eq!(ino(&lib), ino(&out.join("server/node_modules/next/dist/server/lib.js")));
+}
+
+#[test]
+fn same_build_gives_byte_identical_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path()).to_string();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let sa = build_from_json(&ctx, &opts(&a)).unwrap();
+    let sb = build_from_json(&ctx, &opts(&b)).unwrap();
+    assert_eq!(fs::read(a.join("manifest.json")).unwrap(), fs::read(b.join("manifest.json")).unwrap());
+    assert_eq!(sa.content_hash, sb.content_hash);
+
+    // One changed byte in a served file changes the content hash.
+    fs::write(tmp.path().join("app/public/robots.txt"), "User-agent: x").unwrap();
+    let sc = build_from_json(&ctx, &opts(&tmp.path().join("c"))).unwrap();
+    assert_ne!(sa.content_hash, sc.content_hash);
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn failed_build_keeps_the_previous_output_and_leaves_no_staging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    let parent = tmp.path().join("dist");
+    let out = parent.join("output");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let good = fs::read(out.join("manifest.json")).unwrap();
+
+    ctx["outputs"]["staticFiles"][1]["filePath"] = tmp.path().join("app/.next/server/pages/gone.html").display().to_string().into();
+    let err = build_from_json(&ctx.to_string(), &opts(&out)).unwrap_err();
+    match &err {
+        Error::MissingFile { output, path, reason } => {
+            assert_eq!(output, "/404");
+            assert!(path.ends_with("gone.html"));
+            assert_eq!(reason, "does not exist");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(fs::read(out.join("manifest.json")).unwrap(), good);
+    assert_eq!(entries(&parent), ["output"], "no staging or previous directory left behind");
+}
+
+#[test]
+fn rebuild_replaces_the_output_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out = tmp.path().join("o");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    fs::write(out.join("static/stale.txt"), "from an older build").unwrap();
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    assert!(!out.join("static/stale.txt").exists());
+    // The previous output is removed in the background; a third build sweeps up what is left.
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while entries(tmp.path()).iter().any(|n| n.starts_with(".o.")) {
+        assert!(std::time::Instant::now() < deadline, "leftovers: {:?}", entries(tmp.path()));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_outputs_claiming_one_file_is_a_conflict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    // A Next static file at the URL of a public file.
+    let extra = serde_json::json!({
+        "type": "STATIC_FILE", "id": "robots", "pathname": "/robots.txt",
+        "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
+    });
+    ctx["outputs"]["staticFiles"].as_array_mut().unwrap().push(extra);
+    let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
+    assert!(matches!(&err, Error::Conflict { dest, .. } if dest == "/robots.txt"), "{err}");
+    assert!(err.to_string().contains("static/robots.txt.html"), "{err}");
+    assert!(!tmp.path().join("o").exists());
+}
+
+#[test]
+fn file_where_a_folder_is_needed_is_a_conflict() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("app/public/robots.txt.d")).unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    let extra = serde_json::json!({
+        "type": "STATIC_FILE", "id": "nested", "pathname": "/robots.txt/inner.html",
+        "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
+    });
+    ctx["outputs"]["staticFiles"].as_array_mut().unwrap().push(extra);
+    let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
+    assert!(matches!(&err, Error::Conflict { dest, .. } if dest == "static/robots.txt"), "{err}");
+}
+
+#[test]
+fn asset_outside_the_repository_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    ctx["outputs"]["appRoutes"][0]["assets"] = serde_json::json!({ "../../../etc/passwd": "/etc/passwd" });
+    let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
+    assert!(matches!(&err, Error::InvalidOutput { output, .. } if output == "app/api/edge/route"), "{err}");
+    assert!(err.to_string().contains("outside the repository root"), "{err}");
+}

@@ -1,0 +1,6 @@
+'use strict'
+
+/** @type {import('next').NextConfig} */
+module.exports = {
+  adapterPath: require.resolve('@acme/next-adapter'),
+}
