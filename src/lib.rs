@@ -16,6 +16,8 @@ pub struct WriteOutputOptions {
     pub output_dir: String,
     /// Version of the adapter package, recorded in the manifest.
     pub adapter_version: String,
+    /// Copy every file instead of hardlinking it from the build.
+    pub copy_files: Option<bool>,
 }
 
 /// Files and bytes of one deploy kind.
@@ -42,6 +44,14 @@ pub struct BuildSummary {
     pub copied: f64,
     /// Per deploy kind.
     pub kinds: Vec<KindSummary>,
+    /// Prerenders with a seed.
+    pub seeds: f64,
+    /// Distinct seed contents in the pack.
+    pub seed_blobs: f64,
+    /// Seed bytes before deduplication and compression.
+    pub seed_raw_bytes: f64,
+    /// Bytes of manifest.json.
+    pub manifest_bytes: f64,
     /// Outputs Next reported.
     pub outputs: f64,
     /// Content hash of the output.
@@ -66,6 +76,10 @@ impl From<acme_core::BuildSummary> for BuildSummary {
             linked: s.linked as f64,
             copied: s.copied as f64,
             kinds: s.kinds.into_iter().map(Into::into).collect(),
+            seeds: s.seeds as f64,
+            seed_blobs: s.seed_blobs as f64,
+            seed_raw_bytes: s.seed_raw_bytes as f64,
+            manifest_bytes: s.manifest_bytes as f64,
             outputs: s.outputs as f64,
             content_hash: s.content_hash,
         }
@@ -77,6 +91,7 @@ impl From<WriteOutputOptions> for acme_core::WriteOptions {
         acme_core::WriteOptions {
             output_dir: PathBuf::from(o.output_dir),
             adapter_version: o.adapter_version,
+            copy_files: o.copy_files.unwrap_or(false),
         }
     }
 }
