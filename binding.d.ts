@@ -9,6 +9,21 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Decides what Next would do with a request, from the output's `manifest.json`. */
+export declare class Router {
+  /** Compiles the routing table of `manifest.json` (its text). */
+  constructor(manifestJson: string)
+  /**
+   * Resolves a request. When `kind` is `middleware`, run middleware with `middlewareUrl` and
+   * call `resumeAfterMiddleware(decision.continuation, outcome)`.
+   */
+  resolve(request: RouterRequest): RouterDecision
+  /** Continues a `middleware` decision with what middleware did. */
+  resumeAfterMiddleware(continuation: string, outcome: MiddlewareOutcome): RouterDecision
+  /** Every pathname the output serves. */
+  pathnames(): Array<string>
+}
+
 /** What `writeOutput` did. */
 export interface BuildSummary {
   /** Files written. */
@@ -21,6 +36,14 @@ export interface BuildSummary {
   copied: number
   /** Per deploy kind. */
   kinds: Array<KindSummary>
+  /** Prerenders with a seed. */
+  seeds: number
+  /** Distinct seed contents in the pack. */
+  seedBlobs: number
+  /** Seed bytes before deduplication and compression. */
+  seedRawBytes: number
+  /** Bytes of manifest.json. */
+  manifestBytes: number
   /** Outputs Next reported. */
   outputs: number
   /** Content hash of the output. */
@@ -37,8 +60,89 @@ export interface KindSummary {
   bytes: number
 }
 
+/** What middleware did (the shape of `@next/routing`'s `MiddlewareResult`, URLs as strings). */
+export interface MiddlewareOutcome {
+  /** Middleware sent the whole response. */
+  bodySent?: boolean
+  /** Request headers to continue with. */
+  requestHeaders?: string[] | Record<string, string | string[]>
+  /** Response headers to add. */
+  responseHeaders?: string[] | Record<string, string | string[]>
+  /** Redirect. */
+  redirect?: MiddlewareRedirect
+  /** Rewrite target. */
+  rewrite?: string
+}
+
+/** A middleware redirect. */
+export interface MiddlewareRedirect {
+  /** Absolute or relative target. */
+  url: string
+  /** 3xx status. */
+  status: number
+}
+
 /** Version of the native core. */
 export declare function nativeVersion(): string
+
+/** The routing decision. */
+export interface RouterDecision {
+  /**
+   * `resolved` | `redirect` | `externalRewrite` | `middleware` | `middlewareResponded` |
+   * `status` | `notFound` | `badRequest`.
+   */
+  kind: string
+  /** Output pathname to serve (dynamic routes: the template). */
+  resolvedPathname?: string
+  /** Concrete pathname to invoke. */
+  invocationPathname?: string
+  /** Resolved query (repeated keys become arrays). */
+  query: Record<string, string | Array<string>>
+  /** Status set by a route or by middleware. */
+  status?: number
+  /** Response headers to add (`set-cookie` may be an array). */
+  headers: Record<string, string | Array<string>>
+  /** Redirect to send. */
+  redirect?: RouterRedirect
+  /** External rewrite target. */
+  externalUrl?: string
+  /** Dynamic route params. */
+  routeMatches?: Record<string, string>
+  /** URL to run middleware with (kind `middleware`). */
+  middlewareUrl?: string
+  /** Opaque token for `resumeAfterMiddleware` (kind `middleware`). */
+  continuation?: string
+  /** What the resolved pathname is. */
+  target?: RouterTarget
+  /** `.rsc` / segment output to serve for an RSC request. */
+  rscPathname?: string
+}
+
+/** A redirect to send. */
+export interface RouterRedirect {
+  /** `Location`. */
+  location: string
+  /** 3xx status. */
+  status: number
+}
+
+/** A request to route. */
+export interface RouterRequest {
+  /** HTTP method. */
+  method?: string
+  /** Absolute URL, or a path (resolved against `http://<host header>`). */
+  url: string
+  /** Request headers. */
+  headers?: string[] | Record<string, string | string[]>
+}
+
+/** What a resolved pathname is in the output. */
+export interface RouterTarget {
+  /** `static`, `prerender` or `function`. */
+  kind: string
+  /** Function/prerender id, or the static file relative to the output directory. */
+  id: string
+}
 
 /**
  * Parses the serialized `onBuildComplete` context, validates it and writes the output directory.
@@ -52,4 +156,6 @@ export interface WriteOutputOptions {
   outputDir: string
   /** Version of the adapter package, recorded in the manifest. */
   adapterVersion: string
+  /** Copy every file instead of hardlinking it from the build. */
+  copyFiles?: boolean
 }

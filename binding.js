@@ -835,5 +835,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Router = nativeBinding.Router
 module.exports.nativeVersion = nativeBinding.nativeVersion
 module.exports.writeOutput = nativeBinding.writeOutput

@@ -2,7 +2,10 @@
 
 /// Converts a core error into a JS error whose `code` is the variant's code.
 pub fn to_napi(err: acme_core::Error) -> napi::Error {
-    napi::Error::new(napi::Status::GenericFailure, format!("[{}] {err}", err.code()))
+    napi::Error::new(
+        napi::Status::GenericFailure,
+        format!("[{}] {err}", err.code()),
+    )
 }
 
 /// Turns a panic payload into a core error so that it never unwinds into Node.

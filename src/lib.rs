@@ -1,6 +1,7 @@
 //! The napi binding: thin wrappers over `acme-core`. Types here mirror core types via `From`.
 
 mod error;
+mod router;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -121,7 +122,10 @@ impl Task for WriteOutputTask {
 /// Parses the serialized `onBuildComplete` context, validates it and writes the output directory.
 /// Runs off the JS thread; rejects with an error naming the output and field on bad input.
 #[napi(ts_return_type = "Promise<BuildSummary>")]
-pub fn write_output(context_json: String, options: WriteOutputOptions) -> AsyncTask<WriteOutputTask> {
+pub fn write_output(
+    context_json: String,
+    options: WriteOutputOptions,
+) -> AsyncTask<WriteOutputTask> {
     AsyncTask::new(WriteOutputTask {
         context_json,
         options: options.into(),

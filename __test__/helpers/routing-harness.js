@@ -28,14 +28,9 @@ function ensureBuilt(name) {
 
 /** The pathnames the oracle needs, computed independently of the Rust side. */
 function oraclePathnames(m) {
-  const bp = m.config.basePath || ''
   const out = new Set()
   for (const f of m.functions) if (f.kind !== 'middleware') out.add(f.pathname)
-  for (const s of m.staticFiles) {
-    // artifacts lists public files without basePath; they are served below it.
-    const p = s.kind === 'public-file' && bp && !s.pathname.startsWith(bp + '/') ? bp + s.pathname : s.pathname
-    out.add(p)
-  }
+  for (const s of m.staticFiles) out.add(s.pathname)
   for (const p of m.prerenders) out.add(p.pathname)
   return [...out]
 }

@@ -65,7 +65,10 @@ pub fn classify_function(output_type: OutputType, f: &FunctionOutput) -> DeployK
 
 /// Immutable asset or plain static page.
 pub fn classify_static(s: &StaticFile) -> DeployKind {
-    if s.immutable_hash.is_some() || s.pathname.contains("/_next/static/") || s.pathname.starts_with("/_next/static/") {
+    if s.immutable_hash.is_some()
+        || s.pathname.contains("/_next/static/")
+        || s.pathname.starts_with("/_next/static/")
+    {
         DeployKind::StaticAsset
     } else {
         DeployKind::StaticPage
@@ -94,9 +97,21 @@ mod tests {
 
     #[test]
     fn statics() {
-        assert_eq!(classify_static(&static_file("/_next/static/chunks/a.js", None)), DeployKind::StaticAsset);
-        assert_eq!(classify_static(&static_file("/docs/_next/static/chunks/a.js", None)), DeployKind::StaticAsset);
-        assert_eq!(classify_static(&static_file("/x.js", Some("abc"))), DeployKind::StaticAsset);
-        assert_eq!(classify_static(&static_file("/404", None)), DeployKind::StaticPage);
+        assert_eq!(
+            classify_static(&static_file("/_next/static/chunks/a.js", None)),
+            DeployKind::StaticAsset
+        );
+        assert_eq!(
+            classify_static(&static_file("/docs/_next/static/chunks/a.js", None)),
+            DeployKind::StaticAsset
+        );
+        assert_eq!(
+            classify_static(&static_file("/x.js", Some("abc"))),
+            DeployKind::StaticAsset
+        );
+        assert_eq!(
+            classify_static(&static_file("/404", None)),
+            DeployKind::StaticPage
+        );
     }
 }

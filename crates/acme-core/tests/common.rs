@@ -1,4 +1,4 @@
-#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::panic)]
 //! Helpers shared by the integration tests: captured contexts and a small synthetic build.
 
 use std::fs;
@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 /// A captured context with `/__ROOT__` replaced by `root`.
 pub fn captured(name: &str, root: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.context.json"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.context.json"));
     fs::read_to_string(path).unwrap().replace("/__ROOT__", root)
 }
 
@@ -20,9 +21,15 @@ pub fn synthetic(root: &Path) -> Value {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, body).unwrap();
     };
-    w("app/.next/server/app/page.js", "module.exports.handler = () => {}");
+    w(
+        "app/.next/server/app/page.js",
+        "module.exports.handler = () => {}",
+    );
     w("node_modules/next/dist/server/lib.js", "exports.x = 1");
-    w("node_modules/next/dist/build/adapter/setup-node-env.external.js", "// env");
+    w(
+        "node_modules/next/dist/build/adapter/setup-node-env.external.js",
+        "// env",
+    );
     w("app/.next/server/edge/chunk.js", "globalThis._ENTRIES = {}");
     w("app/.next/static/chunks/abc.js", "console.log(1)");
     w("app/.next/server/pages/404.html", "<h1>404</h1>");

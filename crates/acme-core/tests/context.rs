@@ -1,4 +1,4 @@
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 //! Parsing real captured contexts, and rejecting malformed ones with errors that name the field.
 
 mod common;
@@ -13,8 +13,16 @@ fn parses_app_router_capture() {
     assert_eq!(ctx.next_version, "16.4.6");
     assert!(ctx.outputs.middleware.is_some());
     assert!(!ctx.outputs.app_pages.is_empty());
-    assert!(ctx.outputs.app_pages.iter().any(|p| p.pathname.ends_with(".rsc")));
-    let edge: Vec<_> = ctx.outputs.functions().filter(|(_, f)| f.runtime == Runtime::Edge).collect();
+    assert!(ctx
+        .outputs
+        .app_pages
+        .iter()
+        .any(|p| p.pathname.ends_with(".rsc")));
+    let edge: Vec<_> = ctx
+        .outputs
+        .functions()
+        .filter(|(_, f)| f.runtime == Runtime::Edge)
+        .collect();
     assert!(edge.iter().all(|(_, f)| f.edge_runtime.is_some()));
     assert!(edge.iter().any(|(ty, _)| *ty == OutputType::Middleware));
     assert!(!ctx.middleware_matchers().is_empty());
@@ -24,8 +32,15 @@ fn parses_app_router_capture() {
         .iter()
         .filter(|p| p.parent_fallback_mode == Some(FallbackMode::Blocking))
         .count();
-    assert!(blocking > 0, "dynamicParams=true routes have a blocking fallback");
-    assert!(ctx.outputs.prerenders.iter().any(|p| p.parent_fallback_mode == Some(FallbackMode::NotFound)));
+    assert!(
+        blocking > 0,
+        "dynamicParams=true routes have a blocking fallback"
+    );
+    assert!(ctx
+        .outputs
+        .prerenders
+        .iter()
+        .any(|p| p.parent_fallback_mode == Some(FallbackMode::NotFound)));
 }
 
 #[test]
@@ -33,11 +48,9 @@ fn parses_pages_router_capture() {
     let ctx = BuildContext::from_json(&common::captured("pages-router", "/repo")).unwrap();
     assert!(ctx.outputs.app_pages.is_empty());
     assert!(!ctx.outputs.pages.is_empty());
-    assert!(ctx
-        .outputs
-        .prerenders
-        .iter()
-        .any(|p| matches!(&p.parent_fallback_mode, Some(FallbackMode::Static(f)) if f.ends_with(".html"))));
+    assert!(ctx.outputs.prerenders.iter().any(
+        |p| matches!(&p.parent_fallback_mode, Some(FallbackMode::Static(f)) if f.ends_with(".html"))
+    ));
     acme_core::routing::validate(&ctx).unwrap();
 }
 
@@ -57,7 +70,10 @@ fn context_error(json: &str) -> (String, String) {
 #[test]
 fn missing_field_names_its_path() {
     let (path, message) = context_error(&mutate(|v| {
-        v["outputs"]["prerenders"][2].as_object_mut().unwrap().remove("groupId");
+        v["outputs"]["prerenders"][2]
+            .as_object_mut()
+            .unwrap()
+            .remove("groupId");
     }));
     assert_eq!(path, "outputs.prerenders[2]");
     assert!(message.contains("groupId"), "{message}");
@@ -65,7 +81,9 @@ fn missing_field_names_its_path() {
 
 #[test]
 fn wrong_type_names_its_path() {
-    let (path, _) = context_error(&mutate(|v| v["outputs"]["appPages"][0]["runtime"] = "deno".into()));
+    let (path, _) = context_error(&mutate(|v| {
+        v["outputs"]["appPages"][0]["runtime"] = "deno".into()
+    }));
     assert_eq!(path, "outputs.appPages[0].runtime");
     let (path, _) = context_error(&mutate(|v| v["routing"]["beforeFiles"] = "nope".into()));
     assert_eq!(path, "routing.beforeFiles");
@@ -84,14 +102,23 @@ fn not_json_is_an_invalid_context() {
 
 #[test]
 fn output_in_the_wrong_list_is_rejected() {
-    let err = BuildContext::from_json(&mutate(|v| v["outputs"]["appPages"][0]["type"] = "PAGES".into())).unwrap_err();
-    assert!(matches!(&err, Error::InvalidOutput { reason, .. } if reason.contains("APP_PAGE")), "{err}");
+    let err = BuildContext::from_json(&mutate(|v| {
+        v["outputs"]["appPages"][0]["type"] = "PAGES".into()
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOutput { reason, .. } if reason.contains("APP_PAGE")),
+        "{err}"
+    );
 }
 
 #[test]
 fn edge_without_edge_runtime_is_rejected() {
     let err = BuildContext::from_json(&mutate(|v| {
-        v["outputs"]["middleware"].as_object_mut().unwrap().remove("edgeRuntime");
+        v["outputs"]["middleware"]
+            .as_object_mut()
+            .unwrap()
+            .remove("edgeRuntime");
     }))
     .unwrap_err();
     assert!(err.to_string().contains("edgeRuntime"), "{err}");
@@ -105,17 +132,24 @@ fn old_next_is_rejected() {
 
 #[test]
 fn traversal_in_pathname_is_rejected() {
-    let err = BuildContext::from_json(&mutate(|v| v["outputs"]["staticFiles"][0]["pathname"] = "/../../etc/passwd".into()))
-        .unwrap_err();
+    let err = BuildContext::from_json(&mutate(|v| {
+        v["outputs"]["staticFiles"][0]["pathname"] = "/../../etc/passwd".into()
+    }))
+    .unwrap_err();
     assert!(err.to_string().contains(".."), "{err}");
 }
 
 #[test]
 fn invalid_route_regex_fails_validation() {
-    let ctx = BuildContext::from_json(&mutate(|v| v["routing"]["afterFiles"][1]["sourceRegex"] = "^/(unclosed".into()))
-        .unwrap();
+    let ctx = BuildContext::from_json(&mutate(|v| {
+        v["routing"]["afterFiles"][1]["sourceRegex"] = "^/(unclosed".into()
+    }))
+    .unwrap();
     let err = acme_core::routing::validate(&ctx).unwrap_err();
-    assert!(err.to_string().starts_with("routing.afterFiles[1]"), "{err}");
+    assert!(
+        err.to_string().starts_with("routing.afterFiles[1]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -123,7 +157,10 @@ fn next_16_2_shape_is_accepted() {
     // 16.2 has no routing.middlewareMatchers, no assetsHashes, no prerender classification.
     let json = mutate(|v| {
         v["nextVersion"] = "16.2.12".into();
-        v["routing"].as_object_mut().unwrap().remove("middlewareMatchers");
+        v["routing"]
+            .as_object_mut()
+            .unwrap()
+            .remove("middlewareMatchers");
         for list in ["appPages", "appRoutes"] {
             for o in v["outputs"][list].as_array_mut().unwrap() {
                 o.as_object_mut().unwrap().remove("assetsHashes");
@@ -137,5 +174,8 @@ fn next_16_2_shape_is_accepted() {
     });
     let ctx = BuildContext::from_json(&json).unwrap();
     assert!(ctx.routing.middleware_matchers.is_empty());
-    assert!(!ctx.middleware_matchers().is_empty(), "falls back to the middleware output's matchers");
+    assert!(
+        !ctx.middleware_matchers().is_empty(),
+        "falls back to the middleware output's matchers"
+    );
 }

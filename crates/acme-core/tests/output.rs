@@ -1,4 +1,4 @@
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 //! Writing `.acme/output` from a synthetic build: layout, manifest, determinism, atomicity.
 
 mod common;
@@ -44,30 +44,55 @@ fn writes_every_output_public_file_and_asset() {
     ] {
         assert!(out.join(rel).is_file(), "{rel} missing");
     }
-    assert_eq!(fs::read_to_string(out.join("static/robots.txt")).unwrap(), "User-agent: *");
-    assert_eq!(summary.files, 10, "8 placed files, the seed pack and the manifest");
+    assert_eq!(
+        fs::read_to_string(out.join("static/robots.txt")).unwrap(),
+        "User-agent: *"
+    );
+    assert_eq!(
+        summary.files, 10,
+        "8 placed files, the seed pack and the manifest"
+    );
     assert_eq!(summary.seeds, 1);
 
     let m = manifest(&out);
     assert_eq!(m["schemaVersion"], 1);
     assert_eq!(m["buildId"], "b1");
     assert_eq!(m["projectDir"], "app");
-    let edge = m["functions"].as_array().unwrap().iter().find(|f| f["runtime"] == "edge").unwrap();
+    let edge = m["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["runtime"] == "edge")
+        .unwrap();
     assert_eq!(edge["edge"]["entryKey"], "middleware_app/api/edge/route");
-    assert_eq!(edge["edge"]["scripts"][0], "server/app/.next/server/edge/chunk.js");
+    assert_eq!(
+        edge["edge"]["scripts"][0],
+        "server/app/.next/server/edge/chunk.js"
+    );
     let isr = &m["prerenders"][0];
     assert_eq!(isr["revalidate"], 60.0);
     assert_eq!(isr["expire"], 3600.0);
     assert_eq!(isr["fallbackMode"]["mode"], "blocking");
     let blob = &m["seedPack"]["blobs"][isr["seed"]["blob"].as_u64().unwrap() as usize];
     let pack = fs::read(out.join(m["seedPack"]["file"].as_str().unwrap())).unwrap();
-    let (offset, length) = (blob["offset"].as_u64().unwrap() as usize, blob["length"].as_u64().unwrap() as usize);
+    let (offset, length) = (
+        blob["offset"].as_u64().unwrap() as usize,
+        blob["length"].as_u64().unwrap() as usize,
+    );
     assert_eq!(blob["encoding"], "identity", "small seeds are stored as is");
     assert_eq!(&pack[offset..offset + length], b"<p>isr</p>");
     let headers = &m["headerSets"][isr["seed"]["headers"].as_u64().unwrap() as usize];
     assert_eq!(headers["x-next-cache-tags"], "a,b");
-    assert_eq!(m["cacheConfigs"][isr["cacheConfig"].as_u64().unwrap() as usize]["bypassToken"], "tok");
-    let robots = m["staticFiles"].as_array().unwrap().iter().find(|s| s["pathname"] == "/robots.txt").unwrap();
+    assert_eq!(
+        m["cacheConfigs"][isr["cacheConfig"].as_u64().unwrap() as usize]["bypassToken"],
+        "tok"
+    );
+    let robots = m["staticFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pathname"] == "/robots.txt")
+        .unwrap();
     assert_eq!(robots["kind"], "public-file");
     assert_eq!(robots["contentType"], "text/plain; charset=utf-8");
     assert_eq!(robots["size"], 13);
@@ -83,10 +108,24 @@ fn copy_files_gives_an_independent_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = common::synthetic(tmp.path());
     let out = tmp.path().join("out");
-    let summary = build_from_json(&ctx.to_string(), &WriteOptions { copy_files: true, ..opts(&out) }).unwrap();
+    let summary = build_from_json(
+        &ctx.to_string(),
+        &WriteOptions {
+            copy_files: true,
+            ..opts(&out)
+        },
+    )
+    .unwrap();
     assert_eq!(summary.linked, 0);
-    fs::write(tmp.path().join("app/public/robots.txt"), "changed after the build").unwrap();
-    assert_eq!(fs::read_to_string(out.join("static/robots.txt")).unwrap(), "User-agent: *");
+    fs::write(
+        tmp.path().join("app/public/robots.txt"),
+        "changed after the build",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(out.join("static/robots.txt")).unwrap(),
+        "User-agent: *"
+    );
 }
 
 #[test]
@@ -97,7 +136,10 @@ fn server_files_are_hardlinked() {
     build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
     let ino = |p: &Path| fs::metadata(p).unwrap().ino();
     let lib = tmp.path().join("node_modules/next/dist/server/lib.js");
-    assert_eq!(ino(&lib), ino(&out.join("server/node_modules/next/dist/server/lib.js")));
+    assert_eq!(
+        ino(&lib),
+        ino(&out.join("server/node_modules/next/dist/server/lib.js"))
+    );
 }
 
 #[test]
@@ -107,7 +149,10 @@ fn same_build_gives_byte_identical_manifest() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let sa = build_from_json(&ctx, &opts(&a)).unwrap();
     let sb = build_from_json(&ctx, &opts(&b)).unwrap();
-    assert_eq!(fs::read(a.join("manifest.json")).unwrap(), fs::read(b.join("manifest.json")).unwrap());
+    assert_eq!(
+        fs::read(a.join("manifest.json")).unwrap(),
+        fs::read(b.join("manifest.json")).unwrap()
+    );
     assert_eq!(sa.content_hash, sb.content_hash);
 
     // One changed byte in a served file changes the content hash.
@@ -117,7 +162,10 @@ fn same_build_gives_byte_identical_manifest() {
 }
 
 fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -131,10 +179,19 @@ fn failed_build_keeps_the_previous_output_and_leaves_no_staging() {
     build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
     let good = fs::read(out.join("manifest.json")).unwrap();
 
-    ctx["outputs"]["staticFiles"][1]["filePath"] = tmp.path().join("app/.next/server/pages/gone.html").display().to_string().into();
+    ctx["outputs"]["staticFiles"][1]["filePath"] = tmp
+        .path()
+        .join("app/.next/server/pages/gone.html")
+        .display()
+        .to_string()
+        .into();
     let err = build_from_json(&ctx.to_string(), &opts(&out)).unwrap_err();
     match &err {
-        Error::MissingFile { output, path, reason } => {
+        Error::MissingFile {
+            output,
+            path,
+            reason,
+        } => {
             assert_eq!(output, "/404");
             assert!(path.ends_with("gone.html"));
             assert_eq!(reason, "does not exist");
@@ -142,7 +199,11 @@ fn failed_build_keeps_the_previous_output_and_leaves_no_staging() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(fs::read(out.join("manifest.json")).unwrap(), good);
-    assert_eq!(entries(&parent), ["output"], "no staging or previous directory left behind");
+    assert_eq!(
+        entries(&parent),
+        ["output"],
+        "no staging or previous directory left behind"
+    );
 }
 
 #[test]
@@ -158,7 +219,11 @@ fn rebuild_replaces_the_output_whole() {
     build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while entries(tmp.path()).iter().any(|n| n.starts_with(".o.")) {
-        assert!(std::time::Instant::now() < deadline, "leftovers: {:?}", entries(tmp.path()));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "leftovers: {:?}",
+            entries(tmp.path())
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -172,9 +237,15 @@ fn two_outputs_claiming_one_file_is_a_conflict() {
         "type": "STATIC_FILE", "id": "robots", "pathname": "/robots.txt",
         "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
     });
-    ctx["outputs"]["staticFiles"].as_array_mut().unwrap().push(extra);
+    ctx["outputs"]["staticFiles"]
+        .as_array_mut()
+        .unwrap()
+        .push(extra);
     let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
-    assert!(matches!(&err, Error::Conflict { dest, .. } if dest == "/robots.txt"), "{err}");
+    assert!(
+        matches!(&err, Error::Conflict { dest, .. } if dest == "/robots.txt"),
+        "{err}"
+    );
     assert!(err.to_string().contains("static/robots.txt.html"), "{err}");
     assert!(!tmp.path().join("o").exists());
 }
@@ -188,17 +259,47 @@ fn file_where_a_folder_is_needed_is_a_conflict() {
         "type": "STATIC_FILE", "id": "nested", "pathname": "/robots.txt/inner.html",
         "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
     });
-    ctx["outputs"]["staticFiles"].as_array_mut().unwrap().push(extra);
+    ctx["outputs"]["staticFiles"]
+        .as_array_mut()
+        .unwrap()
+        .push(extra);
     let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
-    assert!(matches!(&err, Error::Conflict { dest, .. } if dest == "static/robots.txt"), "{err}");
+    assert!(
+        matches!(&err, Error::Conflict { dest, .. } if dest == "static/robots.txt"),
+        "{err}"
+    );
 }
 
 #[test]
 fn asset_outside_the_repository_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let mut ctx = common::synthetic(tmp.path());
-    ctx["outputs"]["appRoutes"][0]["assets"] = serde_json::json!({ "../../../etc/passwd": "/etc/passwd" });
+    ctx["outputs"]["appRoutes"][0]["assets"] =
+        serde_json::json!({ "../../../etc/passwd": "/etc/passwd" });
     let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
-    assert!(matches!(&err, Error::InvalidOutput { output, .. } if output == "app/api/edge/route"), "{err}");
-    assert!(err.to_string().contains("outside the repository root"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidOutput { output, .. } if output == "app/api/edge/route"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("outside the repository root"),
+        "{err}"
+    );
+}
+
+#[test]
+fn public_files_are_served_below_the_base_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    ctx["config"]["basePath"] = "/docs".into();
+    let out = tmp.path().join("o");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let m = manifest(&out);
+    let robots = m["staticFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "public-file" && s["pathname"] == "/docs/robots.txt");
+    assert_eq!(robots.unwrap()["file"], "static/docs/robots.txt");
+    assert!(out.join("static/docs/robots.txt").is_file());
 }

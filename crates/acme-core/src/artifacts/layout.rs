@@ -48,7 +48,13 @@ mod tests {
         assert_eq!(pathname_to_file("/about.html", html), "about.html");
         assert_eq!(pathname_to_file("/blog/", html), "blog/index.html");
         assert_eq!(pathname_to_file("/a.rsc", Path::new("/x/a.rsc")), "a.rsc");
-        assert_eq!(pathname_to_file("/robots.txt", Path::new("/x/robots.txt.body")), "robots.txt.body");
-        assert_eq!(pathname_to_file("/LICENSE", Path::new("/x/LICENSE")), "LICENSE");
+        assert_eq!(
+            pathname_to_file("/robots.txt", Path::new("/x/robots.txt.body")),
+            "robots.txt.body"
+        );
+        assert_eq!(
+            pathname_to_file("/LICENSE", Path::new("/x/LICENSE")),
+            "LICENSE"
+        );
     }
 }

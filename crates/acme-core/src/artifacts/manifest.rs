@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::classify::DeployKind;
 use crate::model::{
-    FallbackMode, FunctionConfig, I18nConfig, MiddlewareMatcher, OneOrMany, OutputType,
-    Revalidate, RouteHas, Routing, Runtime,
+    FallbackMode, FunctionConfig, I18nConfig, MiddlewareMatcher, OneOrMany, OutputType, Revalidate,
+    RouteHas, Routing, Runtime,
 };
 
 /// The top-level manifest.

@@ -95,7 +95,10 @@ impl Timer {
     fn lap(&self, what: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!("acme: {what}: {:.1} ms", (now - self.last.get()).as_secs_f64() * 1e3);
+            eprintln!(
+                "acme: {what}: {:.1} ms",
+                (now - self.last.get()).as_secs_f64() * 1e3
+            );
             self.last.set(now);
         }
     }
@@ -120,7 +123,13 @@ pub fn write_output(ctx: &BuildContext, opts: &WriteOptions) -> Result<BuildSumm
     result
 }
 
-fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Plan, t: &Timer) -> Result<BuildSummary> {
+fn fill(
+    ctx: &BuildContext,
+    opts: &WriteOptions,
+    staging: &Path,
+    plan: plan::Plan,
+    t: &Timer,
+) -> Result<BuildSummary> {
     let written = writer::write_all(staging, &plan.placements, opts.copy_files)?;
     t.lap("write files");
     let mut entries = plan.entries;
@@ -172,7 +181,11 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
         cache_configs: entries.cache_configs,
         header_sets: entries.header_sets,
         seed_pack: SeedPack {
-            file: if packed.blobs.is_empty() { String::new() } else { SEED_PACK.to_string() },
+            file: if packed.blobs.is_empty() {
+                String::new()
+            } else {
+                SEED_PACK.to_string()
+            },
             blobs: packed.blobs.clone(),
         },
         server_files: plan
@@ -219,7 +232,9 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
     let extra_files = 1 + u64::from(!packed.blobs.is_empty());
     Ok(BuildSummary {
         files: written.len() as u64 + extra_files,
-        bytes: written.iter().map(|w| w.size).sum::<u64>() + packed.pack_bytes + manifest_json.len() as u64,
+        bytes: written.iter().map(|w| w.size).sum::<u64>()
+            + packed.pack_bytes
+            + manifest_json.len() as u64,
         linked,
         copied: written.len() as u64 - linked,
         kinds,
@@ -234,7 +249,8 @@ fn fill(ctx: &BuildContext, opts: &WriteOptions, staging: &Path, plan: plan::Pla
 
 // Compact: a large app's manifest is megabytes, and `acme-next inspect` is the readable view.
 fn to_json(m: &Manifest) -> Result<String> {
-    let mut s = serde_json::to_string(m).map_err(|e| Error::Internal(format!("manifest serialization: {e}")))?;
+    let mut s = serde_json::to_string(m)
+        .map_err(|e| Error::Internal(format!("manifest serialization: {e}")))?;
     s.push('\n');
     Ok(s)
 }
@@ -266,7 +282,9 @@ fn features(ctx: &BuildContext) -> Features {
         middleware: o.middleware.as_ref().map(|m| m.runtime),
         edge_functions: o
             .functions()
-            .filter(|(ty, f)| *ty != OutputType::Middleware && f.runtime == crate::model::Runtime::Edge)
+            .filter(|(ty, f)| {
+                *ty != OutputType::Middleware && f.runtime == crate::model::Runtime::Edge
+            })
             .count(),
         isr: o.prerenders.iter().any(|p| {
             matches!(
@@ -276,7 +294,9 @@ fn features(ctx: &BuildContext) -> Features {
         }),
         ppr: o.prerenders.iter().any(|p| {
             p.config.rendering_mode.as_deref() == Some("PARTIALLY_STATIC")
-                || p.fallback.as_ref().is_some_and(|f| f.postponed_state.is_some())
+                || p.fallback
+                    .as_ref()
+                    .is_some_and(|f| f.postponed_state.is_some())
         }),
         i18n: ctx.config.i18n.is_some(),
         base_path: !ctx.config.base_path.is_empty(),

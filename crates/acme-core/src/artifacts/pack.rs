@@ -127,7 +127,8 @@ pub fn write_pack(pack_path: &Path, sources: &[SeedSource]) -> Result<Packed> {
         let next = packed.blobs.len();
         let blob = *index.entry(l.hash).or_insert(next);
         if blob == next {
-            out.write_all(&l.stored).map_err(Error::io("write", pack_path))?;
+            out.write_all(&l.stored)
+                .map_err(Error::io("write", pack_path))?;
             packed.blobs.push(Blob {
                 offset: packed.pack_bytes,
                 length: l.stored.len() as u64,
@@ -153,13 +154,20 @@ mod tests {
     fn dedups_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let big = "<html>".repeat(500);
-        let files = [("a.html", big.as_str()), ("b.rsc", "tiny"), ("c.html", big.as_str())];
+        let files = [
+            ("a.html", big.as_str()),
+            ("b.rsc", "tiny"),
+            ("c.html", big.as_str()),
+        ];
         let sources: Vec<SeedSource> = files
             .iter()
             .map(|(name, body)| {
                 let p = dir.path().join(name);
                 fs::write(&p, body).unwrap();
-                SeedSource { src: p, owner: (*name).into() }
+                SeedSource {
+                    src: p,
+                    owner: (*name).into(),
+                }
             })
             .collect();
         let pack = dir.path().join("out/seeds.pack");
@@ -175,12 +183,17 @@ mod tests {
         assert!(html.length < html.size / 10);
         let slice = &bytes[html.offset as usize..(html.offset + html.length) as usize];
         let mut decoded = String::new();
-        flate2::read::GzDecoder::new(slice).read_to_string(&mut decoded).unwrap();
+        flate2::read::GzDecoder::new(slice)
+            .read_to_string(&mut decoded)
+            .unwrap();
         assert_eq!(decoded, big);
 
         let tiny = &packed.blobs[1];
         assert_eq!(tiny.encoding, Encoding::Identity);
-        assert_eq!(&bytes[tiny.offset as usize..(tiny.offset + tiny.length) as usize], b"tiny");
+        assert_eq!(
+            &bytes[tiny.offset as usize..(tiny.offset + tiny.length) as usize],
+            b"tiny"
+        );
     }
 
     #[test]
@@ -188,9 +201,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = write_pack(
             &dir.path().join("p"),
-            &[SeedSource { src: dir.path().join("gone.html"), owner: "/gone".into() }],
+            &[SeedSource {
+                src: dir.path().join("gone.html"),
+                owner: "/gone".into(),
+            }],
         )
         .unwrap_err();
-        assert!(matches!(err, Error::MissingFile { ref output, .. } if output == "/gone"), "{err}");
+        assert!(
+            matches!(err, Error::MissingFile { ref output, .. } if output == "/gone"),
+            "{err}"
+        );
     }
 }

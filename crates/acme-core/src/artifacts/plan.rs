@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::{classify_function, classify_static, has_seed, DeployKind};
 use crate::error::{Error, Result};
-use crate::model::{check_relative_key, BuildContext, FunctionOutput, OneOrMany, OutputType, Runtime};
+use crate::model::{
+    check_relative_key, BuildContext, FunctionOutput, OneOrMany, OutputType, Runtime,
+};
 
 use super::layout::{join, pathname_to_file, SERVER_DIR, STATIC_DIR};
-use super::manifest::{CacheConfig, EdgeEntry, FunctionEntry, PrerenderEntry, SeedEntry, StaticEntry};
+use super::manifest::{
+    CacheConfig, EdgeEntry, FunctionEntry, PrerenderEntry, SeedEntry, StaticEntry,
+};
 use super::pack::SeedSource;
 use super::public::walk_public;
 
@@ -86,15 +90,17 @@ impl<'a> Planner<'a> {
                 return Ok(join(SERVER_DIR, key));
             }
         }
-        let rel = abs.strip_prefix(&self.ctx.repo_root).map_err(|_| Error::InvalidOutput {
-            output: owner.to_string(),
-            reason: format!(
+        let rel = abs
+            .strip_prefix(&self.ctx.repo_root)
+            .map_err(|_| Error::InvalidOutput {
+                output: owner.to_string(),
+                reason: format!(
                 "file {} is outside the repository root {} and its key {:?} is not a relative path",
                 abs.display(),
                 self.ctx.repo_root.display(),
                 key.unwrap_or("")
             ),
-        })?;
+            })?;
         let rel = rel_to_slash(owner, rel)?;
         check_relative_key(owner, &rel)?;
         Ok(join(SERVER_DIR, &rel))
@@ -183,13 +189,17 @@ pub fn plan(ctx: &BuildContext) -> Result<Plan> {
     planner.public_files()?;
     planner.prerenders()?;
     let Planner {
-        by_dest, mut entries, ..
+        by_dest,
+        mut entries,
+        ..
     } = planner;
     let mut placements: Vec<Placement> = by_dest.into_values().collect();
     placements.sort_by(|a, b| a.dest.cmp(&b.dest));
     check_file_dir_clashes(&placements)?;
     entries.functions.sort_by(|a, b| a.id.cmp(&b.id));
-    entries.static_files.sort_by(|a, b| a.pathname.cmp(&b.pathname));
+    entries
+        .static_files
+        .sort_by(|a, b| a.pathname.cmp(&b.pathname));
     check_url_clashes(&entries.static_files)?;
     Ok(Plan {
         placements,
@@ -233,10 +243,13 @@ fn check_file_dir_clashes(sorted: &[Placement]) -> Result<()> {
 fn rel_to_slash(owner: &str, rel: &Path) -> Result<String> {
     let mut out = String::new();
     for part in rel.components() {
-        let part = part.as_os_str().to_str().ok_or_else(|| Error::InvalidOutput {
-            output: owner.to_string(),
-            reason: format!("path {} is not valid UTF-8", rel.display()),
-        })?;
+        let part = part
+            .as_os_str()
+            .to_str()
+            .ok_or_else(|| Error::InvalidOutput {
+                output: owner.to_string(),
+                reason: format!("path {} is not valid UTF-8", rel.display()),
+            })?;
         if !out.is_empty() {
             out.push('/');
         }
@@ -249,7 +262,11 @@ fn content_type_for(pathname: &str, src: &Path) -> String {
     let from_url = mime_guess::from_path(pathname).first_raw();
     let guessed = from_url.or_else(|| mime_guess::from_path(src).first_raw());
     match guessed {
-        Some(m) if m.starts_with("text/") || m == "application/javascript" || m == "application/json" => {
+        Some(m)
+            if m.starts_with("text/")
+                || m == "application/javascript"
+                || m == "application/json" =>
+        {
             format!("{m}; charset=utf-8")
         }
         Some(m) => m.to_string(),
@@ -284,8 +301,11 @@ impl Planner<'_> {
     }
 
     fn public_files(&mut self) -> Result<()> {
+        // Next lists its own outputs below the basePath; public files are served there too.
+        let base_path = self.ctx.config.base_path.trim_end_matches('/');
         for f in walk_public(&self.ctx.project_dir.join("public"))? {
-            let dest = join(STATIC_DIR, f.pathname.trim_start_matches('/'));
+            let pathname = format!("{base_path}{}", f.pathname);
+            let dest = join(STATIC_DIR, pathname.trim_start_matches('/'));
             self.place(Placement {
                 dest: dest.clone(),
                 src: f.path.clone(),
@@ -294,8 +314,8 @@ impl Planner<'_> {
                 known_hash: None,
             })?;
             self.entries.static_files.push(StaticEntry {
-                content_type: content_type_for(&f.pathname, &f.path),
-                pathname: f.pathname,
+                content_type: content_type_for(&pathname, &f.path),
+                pathname,
                 file: dest,
                 immutable: false,
                 kind: DeployKind::PublicFile,
@@ -314,8 +334,11 @@ impl Planner<'_> {
             let fallback = p.fallback.as_ref();
             let seed = match fallback.and_then(|f| f.file_path.as_ref()) {
                 Some(src) if has_seed(p) => {
-                    let headers = fallback.and_then(|f| f.initial_headers.clone()).unwrap_or_default();
-                    let key = serde_json::to_string(&headers).map_err(|e| Error::Internal(e.to_string()))?;
+                    let headers = fallback
+                        .and_then(|f| f.initial_headers.clone())
+                        .unwrap_or_default();
+                    let key = serde_json::to_string(&headers)
+                        .map_err(|e| Error::Internal(e.to_string()))?;
                     let next = self.entries.header_sets.len();
                     let index = *header_sets.entry(key).or_insert(next);
                     if index == next {

@@ -28,21 +28,29 @@ pub fn walk_public(public_dir: &Path) -> Result<Vec<PublicFile>> {
         let entry = entry.map_err(|e| Error::Io {
             op: "walk",
             path: public_dir.to_path_buf(),
-            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("walk failed")),
         })?;
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(public_dir)
-            .map_err(|_| Error::Internal(format!("{} is not below {}", entry.path().display(), public_dir.display())))?;
+        let rel = entry.path().strip_prefix(public_dir).map_err(|_| {
+            Error::Internal(format!(
+                "{} is not below {}",
+                entry.path().display(),
+                public_dir.display()
+            ))
+        })?;
         let mut pathname = String::new();
         for part in rel.components() {
-            let part = part.as_os_str().to_str().ok_or_else(|| Error::InvalidOutput {
-                output: "public".into(),
-                reason: format!("file name {} is not valid UTF-8", entry.path().display()),
-            })?;
+            let part = part
+                .as_os_str()
+                .to_str()
+                .ok_or_else(|| Error::InvalidOutput {
+                    output: "public".into(),
+                    reason: format!("file name {} is not valid UTF-8", entry.path().display()),
+                })?;
             pathname.push('/');
             pathname.push_str(part);
         }
@@ -70,12 +78,26 @@ mod tests {
         std::fs::write(p.join("a/b/c.svg"), "x").unwrap();
         std::fs::write(p.join(".well-known/security.txt"), "x").unwrap();
         std::fs::write(p.join(".gitignore"), "robots.txt\n").unwrap();
-        let names: Vec<_> = walk_public(p).unwrap().into_iter().map(|f| f.pathname).collect();
-        assert_eq!(names, ["/.gitignore", "/.well-known/security.txt", "/a/b/c.svg", "/robots.txt"]);
+        let names: Vec<_> = walk_public(p)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.pathname)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/.gitignore",
+                "/.well-known/security.txt",
+                "/a/b/c.svg",
+                "/robots.txt"
+            ]
+        );
     }
 
     #[test]
     fn missing_folder_is_empty() {
-        assert!(walk_public(Path::new("/definitely/not/here")).unwrap().is_empty());
+        assert!(walk_public(Path::new("/definitely/not/here"))
+            .unwrap()
+            .is_empty());
     }
 }

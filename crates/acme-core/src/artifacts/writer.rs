@@ -43,7 +43,10 @@ pub fn write_all(staging: &Path, placements: &[Placement], copy: bool) -> Result
         let path = staging.join(d);
         fs::create_dir_all(&path).map_err(Error::io("create directory", &path))?;
     }
-    placements.par_iter().map(|p| write_one(staging, p, copy)).collect()
+    placements
+        .par_iter()
+        .map(|p| write_one(staging, p, copy))
+        .collect()
 }
 
 fn write_one(staging: &Path, p: &Placement, copy: bool) -> Result<Written> {
@@ -123,7 +126,10 @@ pub fn staging_dir(out_dir: &Path) -> Result<PathBuf> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
-    let dir = parent.join(format!(".{name}.staging-{}-{nanos}-{seq}", std::process::id()));
+    let dir = parent.join(format!(
+        ".{name}.staging-{}-{nanos}-{seq}",
+        std::process::id()
+    ));
     fs::create_dir(&dir).map_err(Error::io("create directory", &dir))?;
     Ok(dir)
 }
@@ -183,14 +189,21 @@ fn remove_in_background(dir: PathBuf) {
 /// of builds that died (older than an hour, so a concurrent build's staging is left alone).
 /// Only names this module creates (`.<name>.staging-…`) are touched.
 pub fn sweep_leftovers(out_dir: &Path) {
-    let (Some(parent), Some(name)) = (out_dir.parent(), out_dir.file_name().and_then(|n| n.to_str())) else {
+    let (Some(parent), Some(name)) = (
+        out_dir.parent(),
+        out_dir.file_name().and_then(|n| n.to_str()),
+    ) else {
         return;
     };
     let prefix = format!(".{name}.staging-");
-    let Ok(entries) = fs::read_dir(parent) else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
     for e in entries.flatten() {
         let file_name = e.file_name();
-        let Some(n) = file_name.to_str() else { continue };
+        let Some(n) = file_name.to_str() else {
+            continue;
+        };
         if !n.starts_with(&prefix) {
             continue;
         }

@@ -87,7 +87,10 @@ impl BuildContext {
             if p.output_type != OutputType::Prerender {
                 return Err(Error::InvalidOutput {
                     output: p.id.clone(),
-                    reason: format!("has type {} but is listed among the prerenders", p.output_type.as_str()),
+                    reason: format!(
+                        "has type {} but is listed among the prerenders",
+                        p.output_type.as_str()
+                    ),
                 });
             }
             check_pathname(&p.id, &p.pathname)?;
@@ -96,7 +99,10 @@ impl BuildContext {
             if s.output_type != OutputType::StaticFile {
                 return Err(Error::InvalidOutput {
                     output: s.id.clone(),
-                    reason: format!("has type {} but is listed among the static files", s.output_type.as_str()),
+                    reason: format!(
+                        "has type {} but is listed among the static files",
+                        s.output_type.as_str()
+                    ),
                 });
             }
             check_pathname(&s.id, &s.pathname)?;
@@ -134,7 +140,8 @@ fn check_version(version: &str) -> Result<()> {
     let ((min_major, min_minor), (max_major, max_minor)) = SUPPORTED_NEXT;
     match (major, minor) {
         (Some(major), Some(minor))
-            if (major, minor) >= (min_major, min_minor) && (major, minor) < (max_major, max_minor) =>
+            if (major, minor) >= (min_major, min_minor)
+                && (major, minor) < (max_major, max_minor) =>
         {
             Ok(())
         }
@@ -170,7 +177,9 @@ pub(crate) fn check_relative_key(id: &str, key: &str) -> Result<()> {
     if bad {
         return Err(Error::InvalidOutput {
             output: id.to_string(),
-            reason: format!("asset key {key:?} is not a plain path relative to the repository root"),
+            reason: format!(
+                "asset key {key:?} is not a plain path relative to the repository root"
+            ),
         });
     }
     Ok(())

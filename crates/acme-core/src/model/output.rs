@@ -185,7 +185,9 @@ impl<'de> Deserialize<'de> for Revalidate {
             serde_json::Value::Bool(false) => Ok(Revalidate::Never(false)),
             serde_json::Value::Number(n) => match n.as_f64() {
                 Some(s) if s >= 0.0 => Ok(Revalidate::After(s)),
-                _ => Err(D::Error::custom(format!("expected seconds >= 0, found {n}"))),
+                _ => Err(D::Error::custom(format!(
+                    "expected seconds >= 0, found {n}"
+                ))),
             },
             other => Err(D::Error::custom(format!(
                 "expected a number of seconds or false, found {other}"
@@ -283,7 +285,11 @@ pub struct Prerender {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ppr_chain: Option<PprChain>,
     /// What happens for paths not prerendered.
-    #[serde(default, deserialize_with = "fallback_mode", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "fallback_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_fallback_mode: Option<FallbackMode>,
     /// The seeded cache entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,15 @@
 //! At build time every pattern is compiled once so that a pattern the runtime could not honour
 //! fails the build, naming the phase and index, instead of failing requests later.
 
+mod engine;
+mod jsre;
+
+pub use engine::{
+    Decision, DecisionKind, HeaderList, MiddlewareResult, Redirect, Request, Router, RouterError,
+    Target,
+};
+pub use jsre::{decode_uri_component, Captures, JsRegex, MAX_INPUT};
+
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, RouteHas};
 
@@ -42,9 +51,9 @@ pub fn validate(ctx: &BuildContext) -> Result<()> {
 
 fn condition_regex(cond: &RouteHas) -> Option<&str> {
     match cond {
-        RouteHas::Header { value, .. } | RouteHas::Cookie { value, .. } | RouteHas::Query { value, .. } => {
-            value.as_deref()
-        }
+        RouteHas::Header { value, .. }
+        | RouteHas::Cookie { value, .. }
+        | RouteHas::Query { value, .. } => value.as_deref(),
         RouteHas::Host { value } => Some(value),
     }
 }

@@ -1,0 +1,89 @@
+'use strict'
+
+// Resolves the routing corpus through the napi Router and through @next/routing's
+// resolveRoutes in one run; prints agreement and the speedup of the Router.
+// Run: npm run bench:routing   (needs npm run build:native)
+
+const util = require('node:util')
+const h = require('../__test__/helpers/routing-harness.js')
+const { Router } = require('../binding.js')
+const { resolveRoutes } = require('@next/routing')
+
+const PER_FIXTURE = Number(process.env.BENCH_PER_FIXTURE || 4000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3)
+
+async function main() {
+  const fixtures = h.FIXTURES.map((name) => {
+    const fx = h.loadFixture(name)
+    return { fx, router: new Router(fx.text), reqs: h.corpus(fx, PER_FIXTURE, 7) }
+  })
+
+  // Agreement, and the oracle's middleware results to replay in the timed runs.
+  let agree = 0
+  let total = 0
+  for (const f of fixtures) {
+    f.oracle = []
+    for (const req of f.reqs) {
+      const o = await h.runOracle(f.fx, req, resolveRoutes)
+      f.oracle.push(o)
+      total++
+      if (o.error) {
+        if (f.router.resolve(req).kind === 'badRequest') agree++
+        continue
+      }
+      const ours = h.runOurs(f.router, req, o)
+      if (util.isDeepStrictEqual(o.norm, ours.norm) && o.mwUrl === ours.mwUrl) agree++
+    }
+    f.outcomes = f.oracle.map((o) => (o.mwResult ? h.toOutcome(o.mwResult) : null))
+  }
+
+  // Timed: the same work on both sides (route the request, replay a precomputed middleware result).
+  const oracleRun = async () => {
+    for (const f of fixtures) {
+      const m = f.fx.manifest
+      const routes = { ...m.routing, middlewareMatchers: m.middlewareMatchers }
+      for (let i = 0; i < f.reqs.length; i++) {
+        const req = f.reqs[i]
+        const mw = f.oracle[i].mwResult
+        try {
+          await resolveRoutes({
+            url: new URL(req.url), buildId: m.buildId, basePath: m.config.basePath || '', i18n: m.config.i18n,
+            headers: new Headers(req.headers), requestBody: null, pathnames: f.fx.pathnames, routes,
+            invokeMiddleware: async () => mw,
+          })
+        } catch {}
+      }
+    }
+  }
+  const oursRun = () => {
+    for (const f of fixtures) {
+      for (let i = 0; i < f.reqs.length; i++) {
+        const d = f.router.resolve(f.reqs[i])
+        if (d.kind === 'middleware' && f.outcomes[i]) f.router.resumeAfterMiddleware(d.continuation, f.outcomes[i])
+      }
+    }
+  }
+  await oracleRun()
+  oursRun()
+  let tOracle = Infinity
+  let tOurs = Infinity
+  for (let r = 0; r < ROUNDS; r++) {
+    let t = process.hrtime.bigint()
+    await oracleRun()
+    tOracle = Math.min(tOracle, Number(process.hrtime.bigint() - t) / 1e6)
+    t = process.hrtime.bigint()
+    oursRun()
+    tOurs = Math.min(tOurs, Number(process.hrtime.bigint() - t) / 1e6)
+  }
+  const perOracle = (tOracle * 1000) / total
+  const perOurs = (tOurs * 1000) / total
+  console.log(`requests: ${total} (${fixtures.map((f) => f.fx.name).join(', ')}), best of ${ROUNDS} rounds`)
+  console.log(`@next/routing resolveRoutes: ${tOracle.toFixed(1)} ms (${perOracle.toFixed(2)} µs/request)`)
+  console.log(`napi Router:                 ${tOurs.toFixed(1)} ms (${perOurs.toFixed(2)} µs/request)`)
+  console.log(`BENCH routing agreement=${agree}/${total} speedup=${(tOracle / tOurs).toFixed(1)}`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
