@@ -179,3 +179,16 @@ fn next_16_2_shape_is_accepted() {
         "falls back to the middleware output's matchers"
     );
 }
+
+#[test]
+fn unknown_fields_are_tolerated() {
+    let json = mutate(|v| {
+        v["somethingNew"] = serde_json::json!({ "a": 1 });
+        v["routing"]["newPhase"] = serde_json::json!([]);
+        v["outputs"]["appPages"][0]["futureField"] = true.into();
+        v["outputs"]["prerenders"][0]["config"]["experimental"] = "x".into();
+        v["outputs"]["newKind"] = serde_json::json!([]);
+    });
+    let ctx = BuildContext::from_json(&json).unwrap();
+    assert_eq!(ctx.next_version, "16.4.6");
+}

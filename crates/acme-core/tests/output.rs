@@ -303,3 +303,23 @@ fn public_files_are_served_below_the_base_path() {
     assert_eq!(robots.unwrap()["file"], "static/docs/robots.txt");
     assert!(out.join("static/docs/robots.txt").is_file());
 }
+
+#[test]
+fn across_filesystems_files_are_copied() {
+    // /dev/shm is a tmpfs on Linux: a hardlink from the build's filesystem fails there.
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out_parent = tempfile::tempdir_in(shm).unwrap();
+    let out = out_parent.path().join("output");
+    let summary = build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    assert_eq!(summary.linked, 0);
+    assert_eq!(summary.copied, 8);
+    assert_eq!(
+        fs::read_to_string(out.join("server/node_modules/next/dist/server/lib.js")).unwrap(),
+        "exports.x = 1"
+    );
+}
