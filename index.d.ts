@@ -18,6 +18,8 @@ declare const adapter: AcmeAdapter & {
    * symbols are dropped, bigints become strings, RegExps their source, Sets arrays, Maps objects.
    */
   serializeContext(ctx: unknown): string
+  /** Throws `ACME_UNSUPPORTED_NEXT_VERSION` for a Next.js version outside 16.2 to 16.x. */
+  checkNextVersion(nextVersion: string): void
 }
 
 export = adapter

@@ -6,15 +6,38 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { version } = require('./package.json')
+const { missingBinaryError } = require('./platform.js')
 
 const ADAPTER_NAME = 'acme'
+// The adapter API is stable from Next 16.2; the context shape is known up to 16.x.
+const SUPPORTED_NEXT = { min: [16, 2], below: [17, 0] }
 
 let nativeBinding
 function native() {
   // Loaded on first use so that `require('@acme/next-adapter')` in next.config stays cheap
-  // and a missing binary fails the build step that needs it, with the loader's message.
-  if (!nativeBinding) nativeBinding = require('./binding.js')
+  // and a missing binary fails the build step that needs it, naming the package to install.
+  if (!nativeBinding) {
+    try {
+      nativeBinding = require('./binding.js')
+    } catch (err) {
+      throw missingBinaryError(err)
+    }
+  }
   return nativeBinding
+}
+
+/** Throws early, from modifyConfig, for a Next version whose build output this adapter cannot read. */
+function checkNextVersion(nextVersion) {
+  const [major, minor] = String(nextVersion).split('.').map((n) => parseInt(n, 10))
+  const at = (v) => major > v[0] || (major === v[0] && minor >= v[1])
+  if (!Number.isFinite(major) || !Number.isFinite(minor) || !at(SUPPORTED_NEXT.min) || at(SUPPORTED_NEXT.below)) {
+    const err = new Error(
+      `@acme/next-adapter supports Next.js >= ${SUPPORTED_NEXT.min.join('.')} and < ${SUPPORTED_NEXT.below.join('.')} ` +
+        `(the stable adapter API); this build uses Next.js ${nextVersion}.`,
+    )
+    err.code = 'ACME_UNSUPPORTED_NEXT_VERSION'
+    throw err
+  }
 }
 
 function jsonReplacer(_key, value) {
@@ -84,7 +107,8 @@ function nativeError(err) {
 const adapter = {
   name: ADAPTER_NAME,
 
-  modifyConfig(config) {
+  modifyConfig(config, ctx) {
+    if (ctx && ctx.nextVersion) checkNextVersion(ctx.nextVersion)
     return config
   },
 
@@ -114,3 +138,4 @@ const adapter = {
 module.exports = adapter
 module.exports.default = adapter
 module.exports.serializeContext = serializeContext
+module.exports.checkNextVersion = checkNextVersion
