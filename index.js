@@ -119,9 +119,10 @@ const adapter = {
       fs.writeFileSync(process.env.ACME_CAPTURE_CONTEXT, json)
     }
     const outputDir = outputDirFor(ctx)
+    const binding = native()
     let summary
     try {
-      summary = await native().writeOutput(json, {
+      summary = await binding.writeOutput(json, {
         outputDir,
         adapterVersion: version,
         copyFiles: process.env.ACME_COPY_FILES === '1',

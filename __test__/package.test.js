@@ -1,0 +1,71 @@
+'use strict'
+
+// What the published package holds, and how it fails on a machine without its binary.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..')
+
+test('npm pack ships only what users need', () => {
+  const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' }))
+  const files = info.files.map((f) => f.path)
+  for (const needed of ['index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'platform.js', 'package.json', 'README.md', 'LICENSE']) {
+    assert.ok(files.includes(needed), `${needed} is published`)
+  }
+  const forbidden = files.filter(
+    (f) =>
+      f.endsWith('.rs') ||
+      f.endsWith('.node') ||
+      /^(crates|src|__test__|bench|scripts|examples|npm|target|\.ci)\//.test(f) ||
+      /(^|\/)(Cargo\.(toml|lock)|build\.rs)$/.test(f),
+  )
+  assert.deepEqual(forbidden, [], 'no Rust sources, binaries, fixtures or tooling')
+})
+
+test('a missing binary names the package that would have fitted', async () => {
+  // A copy of the package without its .node file and without platform packages to fall back on.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-no-binary-'))
+  try {
+    for (const f of ['index.js', 'binding.js', 'platform.js', 'package.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f))
+    const script = `
+      const adapter = require(${JSON.stringify(path.join(dir, 'index.js'))})
+      adapter.onBuildComplete({ projectDir: ${JSON.stringify(dir)} }).then(
+        () => console.log('loaded?'),
+        (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
+      )`
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })
+    const err = JSON.parse(out)
+    assert.equal(err.code, 'ACME_NATIVE_BINARY_MISSING')
+    const { platformSuffix } = require('../platform.js')
+    assert.match(err.message, new RegExp(`@acme/next-adapter-${platformSuffix()}`))
+    assert.match(err.message, /optional dependency/)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('an unsupported platform lists the platforms that have binaries', () => {
+  const { missingBinaryError } = require('../platform.js')
+  const err = missingBinaryError(new Error('x'), { platform: 'freebsd', arch: 'x64', musl: false })
+  assert.match(err.message, /no prebuilt binary for freebsd-x64/)
+  assert.match(err.message, /linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, darwin-x64, darwin-arm64, win32-x64-msvc/)
+})
+
+test('modifyConfig fails early for a Next.js without the stable adapter API', () => {
+  const adapter = require('@acme/next-adapter')
+  for (const v of ['15.5.4', '16.0.3', '16.1.7', '17.0.0']) {
+    assert.throws(() => adapter.modifyConfig({}, { phase: 'phase-production-build', nextVersion: v }), {
+      code: 'ACME_UNSUPPORTED_NEXT_VERSION',
+      message: new RegExp(`Next\\.js ${v.replace(/\./g, '\\.')}`),
+    })
+  }
+  for (const v of ['16.2.0', '16.3.8', '16.4.6']) {
+    const config = { images: {} }
+    assert.equal(adapter.modifyConfig(config, { phase: 'phase-production-build', nextVersion: v }), config)
+  }
+})
