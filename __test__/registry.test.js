@@ -8,6 +8,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFileSync, spawnSync } = require('node:child_process')
+const { createRequire } = require('node:module')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -71,7 +72,7 @@ after(async () => {
 })
 
 test('the registry serves what npm run pack wrote', async () => {
-  const meta = await (await fetch(`${registry.url}@acme%2fnext-adapter`)).json()
+  const meta = await registry.getJson('@acme%2fnext-adapter')
   assert.equal(meta['dist-tags'].latest, pkg.version)
   const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', '@acme', 'next-adapter', 'package.json'), 'utf8'))
   assert.equal(installed.version, pkg.version)
@@ -94,7 +95,8 @@ test('adapterPath: require.resolve("@acme/next-adapter") in next.config', () => 
 
 test('zero-config: NEXT_ADAPTER_PATH with no next.config change', () => {
   writeApp('module.exports = {}\n')
-  const adapterPath = require.resolve('@acme/next-adapter', { paths: [app] })
+  // Resolved as the app resolves it (a plain require.resolve here would find this checkout itself).
+  const adapterPath = createRequire(path.join(app, 'package.json')).resolve('@acme/next-adapter')
   assert.ok(adapterPath.startsWith(path.join(app, 'node_modules')), adapterPath)
   const stdout = build({ NEXT_ADAPTER_PATH: adapterPath })
   assert.match(stdout, /Running onBuildComplete from acme/)

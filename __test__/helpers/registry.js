@@ -105,6 +105,18 @@ async function startRegistry(workDir) {
         env: { ...process.env, npm_config_userconfig: path.join(dir, '.npmrc') },
       })
     },
+    /** GET a registry path as JSON. Retries once: verdaccio closes idle keep-alive sockets
+     * that Node's fetch may still hand out. */
+    async getJson(p) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await fetch(`${url}${p}`)
+          return await res.json()
+        } catch (err) {
+          if (attempt > 0) throw new Error(`registry unreachable (${err.cause || err}); its log:\n${log}`)
+        }
+      }
+    },
     log: () => log,
     stop() {
       return new Promise((resolve) => {
