@@ -323,3 +323,25 @@ fn across_filesystems_files_are_copied() {
         "exports.x = 1"
     );
 }
+
+#[test]
+fn a_static_file_listed_twice_is_served_once() {
+    // Next 16.2 lists `/404` twice with the same file.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    let twin = ctx["outputs"]["staticFiles"][1].clone();
+    ctx["outputs"]["staticFiles"]
+        .as_array_mut()
+        .unwrap()
+        .push(twin);
+    let out = tmp.path().join("o");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let m = manifest(&out);
+    let n = m["staticFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["pathname"] == "/404")
+        .count();
+    assert_eq!(n, 1);
+}

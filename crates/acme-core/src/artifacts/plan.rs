@@ -199,7 +199,11 @@ pub fn plan(ctx: &BuildContext) -> Result<Plan> {
     entries.functions.sort_by(|a, b| a.id.cmp(&b.id));
     entries
         .static_files
-        .sort_by(|a, b| a.pathname.cmp(&b.pathname));
+        .sort_by(|a, b| (&a.pathname, &a.file).cmp(&(&b.pathname, &b.file)));
+    // Next 16.2 lists some static pages (`/404`) twice, with the same file: one entry serves both.
+    entries
+        .static_files
+        .dedup_by(|a, b| a.pathname == b.pathname && a.file == b.file);
     check_url_clashes(&entries.static_files)?;
     Ok(Plan {
         placements,
