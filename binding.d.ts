@@ -14,12 +14,17 @@ export declare class Router {
   /** Compiles the routing table of `manifest.json` (its text). */
   constructor(manifestJson: string)
   /**
-   * Resolves a request. When `kind` is `middleware`, run middleware with `middlewareUrl` and
-   * call `resumeAfterMiddleware(decision.continuation, outcome)`.
+   * Resolves a request: `method`, `url` (absolute, or a path resolved against
+   * `http://<host header>`) and its headers (`req.rawHeaders` or `req.headers`). When `kind`
+   * is `middleware`, run middleware with `middlewareUrl`, then call
+   * `resumeAfterMiddleware(decision.continuation, outcome)` once.
    */
-  resolve(request: RouterRequest): RouterDecision
-  /** Continues a `middleware` decision with what middleware did. */
-  resumeAfterMiddleware(continuation: string, outcome: MiddlewareOutcome): RouterDecision
+  resolve(method: string | undefined | null, url: string, headers?: string[] | Record<string, string | string[]>): RouterDecision
+  /**
+   * Continues a `middleware` decision with what middleware did. A continuation can be resumed
+   * once; unknown, reused or expired ones throw `[INVALID_CONTINUATION]`.
+   */
+  resumeAfterMiddleware(continuation: number, outcome: MiddlewareOutcome): RouterDecision
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }
@@ -64,7 +69,7 @@ export interface KindSummary {
 export interface MiddlewareOutcome {
   /** Middleware sent the whole response. */
   bodySent?: boolean
-  /** Request headers to continue with. */
+  /** Request headers to continue with (only the ones routing reads are converted). */
   requestHeaders?: string[] | Record<string, string | string[]>
   /** Response headers to add. */
   responseHeaders?: string[] | Record<string, string | string[]>
@@ -85,7 +90,10 @@ export interface MiddlewareRedirect {
 /** Version of the native core. */
 export declare function nativeVersion(): string
 
-/** The routing decision. */
+/**
+ * The routing decision (the type of what `resolve` and `resumeAfterMiddleware` return). Only
+ * the fields that have a value are present.
+ */
 export interface RouterDecision {
   /**
    * `resolved` | `redirect` | `externalRewrite` | `middleware` | `middlewareResponded` |
@@ -96,12 +104,12 @@ export interface RouterDecision {
   resolvedPathname?: string
   /** Concrete pathname to invoke. */
   invocationPathname?: string
-  /** Resolved query (repeated keys become arrays). */
-  query: Record<string, string | Array<string>>
+  /** Resolved query (repeated keys become arrays); absent when empty. */
+  query?: Record<string, string | Array<string>>
   /** Status set by a route or by middleware. */
   status?: number
-  /** Response headers to add (`set-cookie` may be an array). */
-  headers: Record<string, string | Array<string>>
+  /** Response headers to add (`set-cookie` may be an array); absent when empty. */
+  headers?: Record<string, string | Array<string>>
   /** Redirect to send. */
   redirect?: RouterRedirect
   /** External rewrite target. */
@@ -110,8 +118,8 @@ export interface RouterDecision {
   routeMatches?: Record<string, string>
   /** URL to run middleware with (kind `middleware`). */
   middlewareUrl?: string
-  /** Opaque token for `resumeAfterMiddleware` (kind `middleware`). */
-  continuation?: string
+  /** Handle for `resumeAfterMiddleware` (kind `middleware`); single use. */
+  continuation?: number
   /** What the resolved pathname is. */
   target?: RouterTarget
   /** `.rsc` / segment output to serve for an RSC request. */
@@ -124,16 +132,6 @@ export interface RouterRedirect {
   location: string
   /** 3xx status. */
   status: number
-}
-
-/** A request to route. */
-export interface RouterRequest {
-  /** HTTP method. */
-  method?: string
-  /** Absolute URL, or a path (resolved against `http://<host header>`). */
-  url: string
-  /** Request headers. */
-  headers?: string[] | Record<string, string | string[]>
 }
 
 /** What a resolved pathname is in the output. */

@@ -65,7 +65,7 @@ async function compareFixture(name) {
     let same
     let ours
     if (o.error) {
-      ours = router.resolve(req)
+      ours = router.resolve(req.method, req.url, req.headers)
       same = ours.kind === 'badRequest'
     } else {
       ours = h.runOurs(router, req, o)
@@ -100,43 +100,48 @@ test('corpus size and total agreement', () => {
 
 test('decision shape: kinds, targets, RSC, middleware round trip', () => {
   const app = new Router(h.loadFixture('app-router').text)
-  const d = app.resolve({ method: 'GET', url: '/about', headers: { host: 'localhost', rsc: '1' } })
+  const d = app.resolve('GET', '/about', { host: 'localhost', rsc: '1' })
   assert.strictEqual(d.kind, 'middleware')
   assert.strictEqual(d.middlewareUrl, 'http://localhost/about')
+  assert.strictEqual(typeof d.continuation, 'number')
+  assert.deepStrictEqual(Object.keys(d).sort(), ['continuation', 'kind', 'middlewareUrl'], 'only set fields')
   const r = app.resumeAfterMiddleware(d.continuation, { requestHeaders: ['host', 'localhost', 'rsc', '1'] })
   assert.strictEqual(r.kind, 'resolved')
   assert.strictEqual(r.resolvedPathname, '/about')
   assert.strictEqual(r.target.kind, 'prerender')
   assert.strictEqual(r.rscPathname, '/about.rsc')
   assert.strictEqual(r.headers['x-acme-fixture'], 'app-router')
-  const seg = app.resumeAfterMiddleware(d.continuation, {
+  assert.throws(() => app.resumeAfterMiddleware(d.continuation, {}), /INVALID_CONTINUATION/, 'single use')
+  const again = () => app.resolve('GET', '/about', ['host', 'localhost', 'rsc', '1']).continuation
+  const seg = app.resumeAfterMiddleware(again(), {
     requestHeaders: { host: 'localhost', rsc: '1', 'next-router-segment-prefetch': '/_tree' },
   })
   assert.strictEqual(seg.rscPathname, '/about.segments/_tree.segment.rsc')
-  const red = app.resumeAfterMiddleware(d.continuation, { redirect: { url: 'http://localhost/x', status: 307 } })
+  const red = app.resumeAfterMiddleware(again(), { redirect: { url: 'http://localhost/x', status: 307 } })
   assert.strictEqual(red.kind, 'redirect')
   assert.deepStrictEqual(red.redirect, { location: 'http://localhost/x', status: 307 })
-  assert.strictEqual(app.resumeAfterMiddleware(d.continuation, { bodySent: true }).kind, 'middlewareResponded')
-  const ext = app.resumeAfterMiddleware(d.continuation, { rewrite: 'https://upstream.example/y' })
+  assert.strictEqual(app.resumeAfterMiddleware(again(), { bodySent: true }).kind, 'middlewareResponded')
+  const ext = app.resumeAfterMiddleware(again(), { rewrite: 'https://upstream.example/y' })
   assert.strictEqual(ext.kind, 'externalRewrite')
   assert.strictEqual(ext.externalUrl, 'https://upstream.example/y')
-  assert.throws(() => app.resumeAfterMiddleware('garbage', {}), /INVALID_CONTINUATION/)
+  assert.throws(() => app.resumeAfterMiddleware(123456789, {}), /INVALID_CONTINUATION/)
 
   const pages = new Router(h.loadFixture('pages-router').text)
-  const p = pages.resolve({ method: 'GET', url: '/posts/7', headers: ['Host', 'localhost'] })
+  const p = pages.resolve('GET', '/posts/7', ['Host', 'localhost'])
   assert.strictEqual(p.kind, 'resolved')
   assert.strictEqual(p.resolvedPathname, '/posts/[id]')
   assert.strictEqual(p.invocationPathname, '/posts/7')
   assert.strictEqual(p.query.nxtPid, '7')
-  assert.strictEqual(pages.resolve({ url: '/nope', headers: {} }).kind, 'notFound')
+  assert.strictEqual(pages.resolve('GET', '/nope', {}).kind, 'notFound')
+  assert.strictEqual(pages.resolve(undefined, '/nope').kind, 'notFound')
 
   const i18n = new Router(h.loadFixture('i18n-basepath').text)
-  const root = i18n.resolve({ url: '/base/', headers: { host: 'localhost', 'accept-language': 'fr' } })
+  const root = i18n.resolve('GET', '/base/', { host: 'localhost', 'accept-language': 'fr' })
   assert.strictEqual(root.kind, 'redirect')
   assert.deepStrictEqual(root.redirect, { location: 'http://fr.example.test/base/', status: 307 })
-  const about = i18n.resolve({ url: '/base/fr/about', headers: { host: 'localhost' } })
+  const about = i18n.resolve('GET', '/base/fr/about', { host: 'localhost' })
   assert.deepStrictEqual(about.redirect, { location: '/base/fr/about/', status: 308 })
-  const post = i18n.resolve({ url: '/base/fr/posts/1/', headers: { host: 'localhost' } })
+  const post = i18n.resolve('GET', '/base/fr/posts/1/', ['host', 'localhost'])
   assert.strictEqual(post.resolvedPathname, '/base/fr/posts/[id]')
   assert.throws(() => new Router('{}'), /INVALID_MANIFEST/)
 })

@@ -4,14 +4,62 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use acme_core::routing as core;
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::JsObjectValue;
+use napi::bindgen_prelude::{Array, Either, Object};
+use napi::Env;
 use napi_derive::napi;
 
 /// Headers as Node's `rawHeaders` (flat `[name, value, …]`) or a plain object whose values are
 /// strings or arrays of strings (as `req.headers`).
 pub type HeadersInput = Either<Vec<String>, HashMap<String, Either<String, Vec<String>>>>;
 
-fn header_pairs(h: Option<HeadersInput>) -> Vec<(String, String)> {
+/// Headers as a flat array (`rawHeaders`) or an object (`req.headers`), read lazily.
+pub type HeadersArg<'a> = Either<Array<'a>, Object<'a>>;
+
+/// The header pairs routing reads: values of other headers are not converted.
+fn header_pairs(
+    router: &core::Router,
+    h: Option<&HeadersArg>,
+) -> napi::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    match h {
+        None => {}
+        Some(Either::A(flat)) => {
+            let mut i = 0;
+            while i + 1 < flat.len() {
+                if let Some(name) = flat.get::<String>(i)? {
+                    if router.wants_header(&name) {
+                        if let Some(v) = flat.get::<String>(i + 1)? {
+                            out.push((name, v));
+                        }
+                    }
+                }
+                i += 2;
+            }
+        }
+        Some(Either::B(obj)) => {
+            let names = obj.get_property_names()?;
+            let n = names.get_array_length()?;
+            for i in 0..n {
+                let name: String = names.get_element(i)?;
+                if !router.wants_header(&name) {
+                    continue;
+                }
+                match obj.get::<Either<String, Vec<String>>>(&name)? {
+                    Some(Either::A(s)) => out.push((name, s)),
+                    Some(Either::B(list)) => {
+                        out.extend(list.into_iter().map(|s| (name.clone(), s)))
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// All header pairs (response headers are passed through, not only read).
+fn all_header_pairs(h: Option<HeadersInput>) -> Vec<(String, String)> {
     match h {
         None => Vec::new(),
         Some(Either::A(flat)) => flat
@@ -31,30 +79,103 @@ fn header_pairs(h: Option<HeadersInput>) -> Vec<(String, String)> {
     }
 }
 
-/// A request to route.
-#[napi(object)]
-pub struct RouterRequest {
-    /// HTTP method.
-    pub method: Option<String>,
-    /// Absolute URL, or a path (resolved against `http://<host header>`).
-    pub url: String,
-    /// Request headers.
-    #[napi(ts_type = "string[] | Record<string, string | string[]>")]
-    pub headers: Option<HeadersInput>,
+fn set_str(obj: &mut Object, key: &str, v: &str) -> napi::Result<()> {
+    obj.set(key, v)
 }
 
-impl From<RouterRequest> for core::Request {
-    fn from(r: RouterRequest) -> Self {
-        core::Request {
-            method: r.method.unwrap_or_default(),
-            url: r.url,
-            headers: header_pairs(r.headers),
+/// `{ name: value }`, repeated names becoming arrays (omitted when empty).
+fn multi_object<'e>(env: &'e Env, pairs: &[(String, String)]) -> napi::Result<Option<Object<'e>>> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut obj = Object::new(env)?;
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(pk, _)| pk == k) {
+            continue;
+        }
+        let n = pairs[i..].iter().filter(|(pk, _)| pk == k).count();
+        if n == 1 {
+            set_str(&mut obj, k, v)?;
+        } else {
+            let list: Vec<&str> = pairs[i..]
+                .iter()
+                .filter(|(pk, _)| pk == k)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            obj.set(k, list)?;
         }
     }
+    Ok(Some(obj))
+}
+
+/// Builds the plain decision object, setting only the fields that have a value.
+fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'e>> {
+    let mut o = Object::new(env)?;
+    let kind = match d.kind {
+        core::DecisionKind::Resolved => "resolved",
+        core::DecisionKind::Redirect => "redirect",
+        core::DecisionKind::ExternalRewrite => "externalRewrite",
+        core::DecisionKind::Middleware => "middleware",
+        core::DecisionKind::MiddlewareResponded => "middlewareResponded",
+        core::DecisionKind::Status => "status",
+        core::DecisionKind::NotFound => "notFound",
+        core::DecisionKind::BadRequest => "badRequest",
+    };
+    set_str(&mut o, "kind", kind)?;
+    if let Some(u) = &d.middleware_url {
+        set_str(&mut o, "middlewareUrl", u)?;
+    }
+    if let Some(c) = d.continuation {
+        o.set("continuation", c)?;
+    }
+    if let Some(p) = &d.resolved_pathname {
+        set_str(&mut o, "resolvedPathname", p)?;
+    }
+    if let Some(p) = &d.invocation_pathname {
+        set_str(&mut o, "invocationPathname", p)?;
+    }
+    if let Some(t) = &d.target {
+        let mut to = Object::new(env)?;
+        set_str(&mut to, "kind", t.kind)?;
+        set_str(&mut to, "id", &t.id)?;
+        o.set("target", to)?;
+    }
+    if let Some(p) = &d.rsc_pathname {
+        set_str(&mut o, "rscPathname", p)?;
+    }
+    if let Some(q) = multi_object(env, &d.query)? {
+        o.set("query", q)?;
+    }
+    if let Some(s) = d.status {
+        o.set("status", u32::from(s))?;
+    }
+    if let Some(h) = multi_object(env, &d.headers)? {
+        o.set("headers", h)?;
+    }
+    if let Some(r) = &d.redirect {
+        let mut ro = Object::new(env)?;
+        set_str(&mut ro, "location", &r.location)?;
+        ro.set("status", u32::from(r.status))?;
+        o.set("redirect", ro)?;
+    }
+    if let Some(u) = &d.external_url {
+        set_str(&mut o, "externalUrl", u)?;
+    }
+    if !d.route_matches.is_empty() {
+        let mut mo = Object::new(env)?;
+        for (k, v) in &d.route_matches {
+            if let Some(v) = v {
+                set_str(&mut mo, k, v)?;
+            }
+        }
+        o.set("routeMatches", mo)?;
+    }
+    Ok(o)
 }
 
 /// A redirect to send.
 #[napi(object)]
+#[allow(dead_code)] // declares the TypeScript shape of the object built by `decision_object`
 pub struct RouterRedirect {
     /// `Location`.
     pub location: String,
@@ -64,6 +185,7 @@ pub struct RouterRedirect {
 
 /// What a resolved pathname is in the output.
 #[napi(object)]
+#[allow(dead_code)] // declares the TypeScript shape of the object built by `decision_object`
 pub struct RouterTarget {
     /// `static`, `prerender` or `function`.
     pub kind: String,
@@ -71,8 +193,10 @@ pub struct RouterTarget {
     pub id: String,
 }
 
-/// The routing decision.
+/// The routing decision (the type of what `resolve` and `resumeAfterMiddleware` return). Only
+/// the fields that have a value are present.
 #[napi(object)]
+#[allow(dead_code)] // declares the TypeScript shape of the object built by `decision_object`
 pub struct RouterDecision {
     /// `resolved` | `redirect` | `externalRewrite` | `middleware` | `middlewareResponded` |
     /// `status` | `notFound` | `badRequest`.
@@ -81,12 +205,12 @@ pub struct RouterDecision {
     pub resolved_pathname: Option<String>,
     /// Concrete pathname to invoke.
     pub invocation_pathname: Option<String>,
-    /// Resolved query (repeated keys become arrays).
-    pub query: HashMap<String, Either<String, Vec<String>>>,
+    /// Resolved query (repeated keys become arrays); absent when empty.
+    pub query: Option<HashMap<String, Either<String, Vec<String>>>>,
     /// Status set by a route or by middleware.
     pub status: Option<u32>,
-    /// Response headers to add (`set-cookie` may be an array).
-    pub headers: HashMap<String, Either<String, Vec<String>>>,
+    /// Response headers to add (`set-cookie` may be an array); absent when empty.
+    pub headers: Option<HashMap<String, Either<String, Vec<String>>>>,
     /// Redirect to send.
     pub redirect: Option<RouterRedirect>,
     /// External rewrite target.
@@ -95,73 +219,12 @@ pub struct RouterDecision {
     pub route_matches: Option<HashMap<String, String>>,
     /// URL to run middleware with (kind `middleware`).
     pub middleware_url: Option<String>,
-    /// Opaque token for `resumeAfterMiddleware` (kind `middleware`).
-    pub continuation: Option<String>,
+    /// Handle for `resumeAfterMiddleware` (kind `middleware`); single use.
+    pub continuation: Option<u32>,
     /// What the resolved pathname is.
     pub target: Option<RouterTarget>,
     /// `.rsc` / segment output to serve for an RSC request.
     pub rsc_pathname: Option<String>,
-}
-
-fn multi_map(pairs: Vec<(String, String)>) -> HashMap<String, Either<String, Vec<String>>> {
-    let mut out: HashMap<String, Either<String, Vec<String>>> = HashMap::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        match out.remove(&k) {
-            None => {
-                out.insert(k, Either::A(v));
-            }
-            Some(Either::A(prev)) => {
-                out.insert(k, Either::B(vec![prev, v]));
-            }
-            Some(Either::B(mut list)) => {
-                list.push(v);
-                out.insert(k, Either::B(list));
-            }
-        }
-    }
-    out
-}
-
-impl From<core::Decision> for RouterDecision {
-    fn from(d: core::Decision) -> Self {
-        let kind = match d.kind {
-            core::DecisionKind::Resolved => "resolved",
-            core::DecisionKind::Redirect => "redirect",
-            core::DecisionKind::ExternalRewrite => "externalRewrite",
-            core::DecisionKind::Middleware => "middleware",
-            core::DecisionKind::MiddlewareResponded => "middlewareResponded",
-            core::DecisionKind::Status => "status",
-            core::DecisionKind::NotFound => "notFound",
-            core::DecisionKind::BadRequest => "badRequest",
-        };
-        let route_matches = (!d.route_matches.is_empty()).then(|| {
-            d.route_matches
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
-                .collect()
-        });
-        RouterDecision {
-            kind: kind.to_string(),
-            resolved_pathname: d.resolved_pathname,
-            invocation_pathname: d.invocation_pathname,
-            query: multi_map(d.query),
-            status: d.status.map(u32::from),
-            headers: multi_map(d.headers),
-            redirect: d.redirect.map(|r| RouterRedirect {
-                location: r.location,
-                status: u32::from(r.status),
-            }),
-            external_url: d.external_url,
-            route_matches,
-            middleware_url: d.middleware_url,
-            continuation: d.continuation,
-            target: d.target.map(|t| RouterTarget {
-                kind: t.kind.to_string(),
-                id: t.id,
-            }),
-            rsc_pathname: d.rsc_pathname,
-        }
-    }
 }
 
 /// A middleware redirect.
@@ -175,12 +238,12 @@ pub struct MiddlewareRedirect {
 
 /// What middleware did (the shape of `@next/routing`'s `MiddlewareResult`, URLs as strings).
 #[napi(object)]
-pub struct MiddlewareOutcome {
+pub struct MiddlewareOutcome<'a> {
     /// Middleware sent the whole response.
     pub body_sent: Option<bool>,
-    /// Request headers to continue with.
+    /// Request headers to continue with (only the ones routing reads are converted).
     #[napi(ts_type = "string[] | Record<string, string | string[]>")]
-    pub request_headers: Option<HeadersInput>,
+    pub request_headers: Option<HeadersArg<'a>>,
     /// Response headers to add.
     #[napi(ts_type = "string[] | Record<string, string | string[]>")]
     pub response_headers: Option<HeadersInput>,
@@ -190,18 +253,19 @@ pub struct MiddlewareOutcome {
     pub rewrite: Option<String>,
 }
 
-impl From<MiddlewareOutcome> for core::MiddlewareResult {
-    fn from(m: MiddlewareOutcome) -> Self {
-        core::MiddlewareResult {
-            body_sent: m.body_sent.unwrap_or(false),
-            request_headers: m.request_headers.map(|h| header_pairs(Some(h))),
-            response_headers: m.response_headers.map(|h| header_pairs(Some(h))),
-            redirect: m
-                .redirect
-                .map(|r| (r.url, u16::try_from(r.status).unwrap_or(307))),
-            rewrite: m.rewrite,
-        }
-    }
+fn outcome(router: &core::Router, m: MiddlewareOutcome) -> napi::Result<core::MiddlewareResult> {
+    Ok(core::MiddlewareResult {
+        body_sent: m.body_sent.unwrap_or(false),
+        request_headers: match &m.request_headers {
+            Some(h) => Some(header_pairs(router, Some(h))?),
+            None => None,
+        },
+        response_headers: m.response_headers.map(|h| all_header_pairs(Some(h))),
+        redirect: m
+            .redirect
+            .map(|r| (r.url, u16::try_from(r.status).unwrap_or(307))),
+        rewrite: m.rewrite,
+    })
 }
 
 fn panic_error(_: Box<dyn std::any::Any + Send>) -> napi::Error {
@@ -225,30 +289,45 @@ impl Router {
             .map_err(|e| napi::Error::from_reason(format!("[INVALID_MANIFEST] {e}")))
     }
 
-    /// Resolves a request. When `kind` is `middleware`, run middleware with `middlewareUrl` and
-    /// call `resumeAfterMiddleware(decision.continuation, outcome)`.
-    #[napi]
-    pub fn resolve(&self, request: RouterRequest) -> napi::Result<RouterDecision> {
-        let req: core::Request = request.into();
-        catch_unwind(AssertUnwindSafe(|| self.inner.resolve(&req)))
-            .map(Into::into)
-            .map_err(panic_error)
+    /// Resolves a request: `method`, `url` (absolute, or a path resolved against
+    /// `http://<host header>`) and its headers (`req.rawHeaders` or `req.headers`). When `kind`
+    /// is `middleware`, run middleware with `middlewareUrl`, then call
+    /// `resumeAfterMiddleware(decision.continuation, outcome)` once.
+    #[napi(ts_return_type = "RouterDecision")]
+    pub fn resolve<'e>(
+        &self,
+        env: &'e Env,
+        method: Option<String>,
+        url: String,
+        #[napi(ts_arg_type = "string[] | Record<string, string | string[]>")] headers: Option<
+            HeadersArg,
+        >,
+    ) -> napi::Result<Object<'e>> {
+        let req = core::Request {
+            method: method.unwrap_or_default(),
+            url,
+            headers: header_pairs(&self.inner, headers.as_ref())?,
+        };
+        let d = catch_unwind(AssertUnwindSafe(|| self.inner.resolve(&req))).map_err(panic_error)?;
+        decision_object(env, d)
     }
 
-    /// Continues a `middleware` decision with what middleware did.
-    #[napi]
-    pub fn resume_after_middleware(
+    /// Continues a `middleware` decision with what middleware did. A continuation can be resumed
+    /// once; unknown, reused or expired ones throw `[INVALID_CONTINUATION]`.
+    #[napi(ts_return_type = "RouterDecision")]
+    pub fn resume_after_middleware<'e>(
         &self,
-        continuation: String,
+        env: &'e Env,
+        continuation: u32,
         outcome: MiddlewareOutcome,
-    ) -> napi::Result<RouterDecision> {
-        let result: core::MiddlewareResult = outcome.into();
-        catch_unwind(AssertUnwindSafe(|| {
-            self.inner.resume(&continuation, &result)
+    ) -> napi::Result<Object<'e>> {
+        let result = self::outcome(&self.inner, outcome)?;
+        let d = catch_unwind(AssertUnwindSafe(|| {
+            self.inner.resume(continuation, &result)
         }))
         .map_err(panic_error)?
-        .map(Into::into)
-        .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))
+        .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))?;
+        decision_object(env, d)
     }
 
     /// Every pathname the output serves.

@@ -192,6 +192,13 @@ function simulateMiddleware(fx, ctx) {
   return responseToMiddlewareResult(res, new Headers(ctx.headers), url)
 }
 
+/** A plain headers object as Node's `rawHeaders` (flat `[name, value, …]`). */
+function rawHeaders(h) {
+  const out = []
+  for (const k of Object.keys(h)) for (const v of [].concat(h[k])) out.push(k, v)
+  return out
+}
+
 function flatHeaders(h) {
   const out = []
   if (!h) return out
@@ -271,7 +278,7 @@ async function runOracle(fx, req, resolveRoutes) {
 
 /** Runs one request through our Router, feeding it the oracle's middleware result. */
 function runOurs(router, req, oracle) {
-  let d = router.resolve(req)
+  let d = router.resolve(req.method, req.url, req.headers)
   let mwUrl = null
   if (d.kind === 'middleware') {
     mwUrl = d.middlewareUrl
@@ -283,7 +290,7 @@ function runOurs(router, req, oracle) {
 
 function normOurs(d, o) {
   const query = {}
-  for (const k of Object.keys(d.query)) query[k] = d.query[k]
+  for (const k of Object.keys(d.query || {})) query[k] = d.query[k]
   return {
     pathname: d.resolvedPathname ?? null,
     invocation: d.invocationPathname ?? null,
@@ -301,5 +308,5 @@ function normOurs(d, o) {
 
 module.exports = {
   ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome,
-  oraclePathnames, headerEntries,
+  oraclePathnames, headerEntries, rawHeaders,
 }

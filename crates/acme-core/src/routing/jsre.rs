@@ -33,10 +33,19 @@ impl Captures {
 }
 
 /// A compiled JavaScript regex with its input cap.
+///
+/// Besides the `regress` program (exact ECMAScript semantics) it holds, when the pattern allows,
+/// a linear-time `regex` program: `fast` is an *exact* translation (no lookaround or
+/// back-reference, no capture inside a repeated group, ASCII-only literals and classes) used
+/// instead of `regress`; otherwise `pre` is a *superset* translation (lookarounds dropped) used
+/// as a prefilter: when it does not match, neither does the JavaScript regex. Inputs holding
+/// characters outside the BMP (where JavaScript counts UTF-16 code units) always go to `regress`.
 #[derive(Debug, Clone)]
 pub struct JsRegex {
     re: regress::Regex,
     cap: usize,
+    fast: Option<regex::Regex>,
+    pre: Option<regex::Regex>,
 }
 
 impl JsRegex {
@@ -48,7 +57,44 @@ impl JsRegex {
         } else {
             MAX_INPUT
         };
-        Ok(Self { re, cap })
+        let icase = flags.contains('i');
+        let (fast, pre) = if flags.chars().all(|c| c == 'i') {
+            let t = translate(source, icase);
+            let build = |p: Option<String>| {
+                p.and_then(|p| {
+                    regex::RegexBuilder::new(&p)
+                        .size_limit(1 << 22)
+                        .build()
+                        .ok()
+                })
+            };
+            let fast = build(t.exact);
+            let pre = if fast.is_some() {
+                None
+            } else {
+                build(t.superset)
+            };
+            (fast, pre)
+        } else {
+            (None, None)
+        };
+        Ok(Self { re, cap, fast, pre })
+    }
+
+    /// Whether a linear-time exact program replaces `regress` for this pattern.
+    pub fn is_translated(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// The linear-time program for `text`: `Ok(exact)` or `Err(prefilter)`.
+    fn linear(&self, text: &str) -> Result<&regex::Regex, Option<&regex::Regex>> {
+        if text.bytes().any(|b| b >= 0xF0) {
+            return Err(None);
+        }
+        match &self.fast {
+            Some(f) => Ok(f),
+            None => Err(self.pre.as_ref()),
+        }
     }
 
     /// The longest input this regex is run on.
@@ -58,13 +104,38 @@ impl JsRegex {
 
     /// Whether the regex matches somewhere in `text` (`RegExp.prototype.test`).
     pub fn is_match(&self, text: &str) -> bool {
-        text.len() <= self.cap && self.re.find(text).is_some()
+        if text.len() > self.cap {
+            return false;
+        }
+        match self.linear(text) {
+            Ok(f) => f.is_match(text),
+            Err(Some(pre)) if !pre.is_match(text) => false,
+            Err(_) => self.re.find(text).is_some(),
+        }
     }
 
     /// `text.match(re)` without the `g` flag.
     pub fn captures(&self, text: &str) -> Option<Captures> {
         if text.len() > self.cap {
             return None;
+        }
+        match self.linear(text) {
+            Ok(f) => {
+                if !f.is_match(text) {
+                    return None;
+                }
+                let c = f.captures(text)?;
+                let get = |i: usize| c.get(i).map(|m| m.as_str().to_string());
+                let groups = (0..c.len()).map(get).collect();
+                let named = f
+                    .capture_names()
+                    .enumerate()
+                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), get(i))))
+                    .collect();
+                return Some(Captures { groups, named });
+            }
+            Err(Some(pre)) if !pre.is_match(text) => return None,
+            Err(_) => {}
         }
         let m = self.re.find(text)?;
         let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(str::to_string);
@@ -76,6 +147,277 @@ impl JsRegex {
             .map(|(n, r)| (n.to_string(), get(r)))
             .collect();
         Some(Captures { groups, named })
+    }
+}
+
+/// The `regex`-syntax translations of a JavaScript pattern (see [`JsRegex`]).
+struct Translation {
+    exact: Option<String>,
+    superset: Option<String>,
+}
+
+const JS_SPACE: &str = "\\t\\n\\x0B\\x0C\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
+
+fn push_lit(out: &mut String, c: char, icase: bool) {
+    if icase && c.is_ascii_alphabetic() {
+        out.push('[');
+        out.push(c.to_ascii_lowercase());
+        out.push(c.to_ascii_uppercase());
+        out.push(']');
+    } else {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+/// Class member escapes (`\\d`, `\\w`, `\\s`) as ASCII/JS sets; `None` for unsupported ones.
+fn class_escape(c: char) -> Option<&'static str> {
+    match c {
+        'd' => Some("0-9"),
+        'w' => Some("0-9A-Za-z_"),
+        's' => Some(JS_SPACE),
+        'n' => Some("\\n"),
+        'r' => Some("\\r"),
+        't' => Some("\\t"),
+        'f' => Some("\\x0C"),
+        'v' => Some("\\x0B"),
+        _ => None,
+    }
+}
+
+/// Translates a JavaScript (non-unicode) pattern. Anything not understood yields no program.
+fn translate(source: &str, icase: bool) -> Translation {
+    let none = Translation {
+        exact: None,
+        superset: None,
+    };
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len() * 2);
+    let mut exact = true;
+    // Per open group: (is lookaround, contains a capturing group, output length at open).
+    let mut stack: Vec<(bool, bool, usize)> = Vec::new();
+    // Whether the atom just emitted is a group containing a capture.
+    let mut last_group_captures = false;
+    let mut last_was_lookaround = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut group_captures = false;
+        let mut was_lookaround = false;
+        match c {
+            '\\' => {
+                let Some(&e) = chars.get(i + 1) else {
+                    return none;
+                };
+                i += 1;
+                match e {
+                    'd' => out.push_str("[0-9]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    's' => {
+                        out.push('[');
+                        out.push_str(JS_SPACE);
+                        out.push(']');
+                    }
+                    'S' => {
+                        out.push_str("[^");
+                        out.push_str(JS_SPACE);
+                        out.push(']');
+                    }
+                    'n' | 'r' | 't' | 'f' | 'v' => {
+                        out.push('[');
+                        out.push_str(class_escape(e).unwrap_or(""));
+                        out.push(']');
+                    }
+                    e if e.is_ascii_punctuation() => push_lit(&mut out, e, false),
+                    _ => return none,
+                }
+            }
+            '.' => out.push_str("[^\\n\\r\\x{2028}\\x{2029}]"),
+            '[' => {
+                let mut j = i + 1;
+                let negated = chars.get(j) == Some(&'^');
+                if negated {
+                    j += 1;
+                }
+                let mut body = String::new();
+                let mut empty = true;
+                loop {
+                    let Some(&k) = chars.get(j) else {
+                        return none;
+                    };
+                    if k == ']' {
+                        break;
+                    }
+                    empty = false;
+                    if k == '\\' {
+                        let Some(&e) = chars.get(j + 1) else {
+                            return none;
+                        };
+                        j += 1;
+                        if let Some(set) = class_escape(e) {
+                            body.push_str(set);
+                        } else if e.is_ascii_punctuation() {
+                            if "[]\\^&-~".contains(e) {
+                                body.push('\\');
+                            }
+                            body.push(e);
+                        } else {
+                            return none;
+                        }
+                    } else if !k.is_ascii() || (icase && k.is_ascii_alphabetic()) {
+                        return none;
+                    } else if k == '-' && chars.get(j + 1) != Some(&']') && !body.is_empty() {
+                        body.push('-');
+                    } else {
+                        if "[]\\^&-~".contains(k) {
+                            body.push('\\');
+                        }
+                        body.push(k);
+                    }
+                    j += 1;
+                }
+                if empty {
+                    return none;
+                }
+                out.push('[');
+                if negated {
+                    out.push('^');
+                }
+                out.push_str(&body);
+                out.push(']');
+                i = j;
+            }
+            '(' => {
+                let rest: String = chars[i + 1..chars.len().min(i + 4)].iter().collect();
+                let open = out.len();
+                if rest.starts_with("?:") {
+                    out.push_str("(?:");
+                    stack.push((false, false, open));
+                    i += 2;
+                } else if rest.starts_with("?=")
+                    || rest.starts_with("?!")
+                    || rest.starts_with("?<=")
+                    || rest.starts_with("?<!")
+                {
+                    exact = false;
+                    out.push_str("(?:");
+                    stack.push((true, false, open));
+                    i += if rest.starts_with("?<") { 3 } else { 2 };
+                } else if rest.starts_with("?<") {
+                    let Some(end) = chars[i..].iter().position(|c| *c == '>') else {
+                        return none;
+                    };
+                    let name: String = chars[i + 3..i + end].iter().collect();
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return none;
+                    }
+                    out.push_str("(?P<");
+                    out.push_str(&name);
+                    out.push('>');
+                    mark_capture(&mut stack);
+                    stack.push((false, false, open));
+                    i += end;
+                } else if rest.starts_with('?') {
+                    return none;
+                } else {
+                    out.push('(');
+                    mark_capture(&mut stack);
+                    stack.push((false, false, open));
+                }
+            }
+            ')' => {
+                let Some((look, captures, open)) = stack.pop() else {
+                    return none;
+                };
+                if look {
+                    // Superset: the assertion is dropped (it only ever rejects).
+                    out.truncate(open);
+                    out.push_str("(?:)");
+                    was_lookaround = true;
+                } else {
+                    out.push(')');
+                    group_captures = captures;
+                }
+                if captures {
+                    mark_capture(&mut stack);
+                }
+            }
+            '*' | '+' | '?' | '{' => {
+                let mut j = i;
+                let max_over_one = match c {
+                    '*' | '+' => true,
+                    '?' => false,
+                    _ => {
+                        let close = chars[i..].iter().position(|c| *c == '}').map(|p| i + p);
+                        let body: Option<String> = close.map(|e| chars[i + 1..e].iter().collect());
+                        let parsed = body.as_deref().and_then(|b| {
+                            let (lo, hi) = match b.split_once(',') {
+                                Some((lo, hi)) => (lo, Some(hi)),
+                                None => (b, None),
+                            };
+                            let lo: u32 = lo.parse().ok()?;
+                            let hi: Option<u32> = match hi {
+                                None => Some(lo),
+                                Some("") => None,
+                                Some(h) => Some(h.parse().ok()?),
+                            };
+                            Some(hi.is_none_or(|h| h > 1) && lo <= hi.unwrap_or(u32::MAX))
+                        });
+                        match (parsed, close) {
+                            (Some(m), Some(e)) => {
+                                j = e;
+                                m
+                            }
+                            _ => {
+                                // Annex B: a `{` that starts no quantifier is a literal.
+                                out.push_str("\\{");
+                                i += 1;
+                                last_group_captures = false;
+                                last_was_lookaround = false;
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if last_was_lookaround {
+                    return none;
+                }
+                if last_group_captures && max_over_one {
+                    exact = false;
+                }
+                out.extend(&chars[i..=j]);
+                i = j;
+                if chars.get(i + 1) == Some(&'?') {
+                    out.push('?');
+                    i += 1;
+                }
+            }
+            '|' | '^' | '$' => out.push(c),
+            c if c.is_ascii() => push_lit(&mut out, c, icase),
+            _ => return none,
+        }
+        last_group_captures = group_captures;
+        last_was_lookaround = was_lookaround;
+        i += 1;
+    }
+    if !stack.is_empty() {
+        return none;
+    }
+    Translation {
+        exact: exact.then(|| out.clone()),
+        superset: Some(out),
+    }
+}
+
+fn mark_capture(stack: &mut [(bool, bool, usize)]) {
+    if let Some(top) = stack.last_mut() {
+        top.1 = true;
     }
 }
 
@@ -244,6 +586,88 @@ mod tests {
         let re = JsRegex::new("^(?:\\/((?:[^\\/]+?)(?:\\/(?:[^\\/]+?))*))?(?:\\/)?$", "i")
             .expect("compiles");
         assert_eq!(re.cap(), MAX_INPUT);
+    }
+
+    /// The linear-time programs agree with `regress` (matches and captures).
+    #[test]
+    fn translation_agrees_with_regress() {
+        let patterns = [
+            (
+                r"^(?:\/(_next\/data\/[^/]{1,}))?(?:\/((?!_next\/static|_next\/image|favicon.ico).*))(\.json|\.rsc|\.segments\/.+\.segment\.rsc)?[\/#\?]?$",
+                false,
+            ),
+            (r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?(?:\/)?$", true),
+            (r"^\/about(?:\/)?$", true),
+            (
+                r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+                true,
+            ),
+            (
+                r"^\/base(?:\/(en|fr|de\-DE))(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?(?:\/)?$",
+                true,
+            ),
+            (
+                r"^(?:\/((?!\.well-known(?:\/.*)?)(?:[^/]+\/)*[^/]+\.\w+))\/$",
+                false,
+            ),
+            (
+                r"^/base[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+                true,
+            ),
+            (
+                r"/_next/static/(?:[^/]+/pages|pages|chunks|immutable|runtime|css|image|media|VDL\-nueJO8orcLy36NFwx)/.+",
+                true,
+            ),
+            (r"^(a|(b))+$", false),
+            (r"x{2,}y{,3}\s\d.", true),
+        ];
+        let inputs = [
+            "/",
+            "",
+            "/about",
+            "/ABOUT",
+            "/About/",
+            "/about//",
+            "/blog/first",
+            "/blog/x.rsc",
+            "/Blog/a.segments/_tree.segment.rsc",
+            "/_next/data/abc/about.json",
+            "/_next/static/chunks/x.js",
+            "/_next/static/VDL-nueJO8orcLy36NFwx/a",
+            "/base/fr/about/",
+            "/base/DE-de/x/y",
+            "/base/en",
+            "/a/b.txt/",
+            "/.well-known/a.txt/",
+            "/favicon.ico",
+            "/é/ü",
+            "/a b/%20",
+            "/base/fr/posts/1/",
+            "abab",
+            "aab",
+            "xxy{,3} 1a",
+            "xxx\u{feff}9\n",
+            "/\u{1F600}/x",
+            "/a\u{2028}b",
+        ];
+        for (p, expect_exact) in patterns {
+            let re = JsRegex::new(p, "i").expect("compiles");
+            assert_eq!(re.is_translated(), expect_exact, "{p}");
+            let slow = JsRegex {
+                fast: None,
+                pre: None,
+                ..re.clone()
+            };
+            for t in inputs {
+                assert_eq!(re.is_match(t), slow.is_match(t), "{p} on {t:?}");
+                let (a, b) = (re.captures(t), slow.captures(t));
+                assert_eq!(
+                    a.as_ref().map(|c| (&c.groups, &c.named)),
+                    b.as_ref().map(|c| (&c.groups, &c.named)),
+                    "{p} on {t:?}"
+                );
+            }
+        }
     }
 
     #[test]

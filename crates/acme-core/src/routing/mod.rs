@@ -8,7 +8,7 @@ mod jsre;
 
 pub use engine::{
     Decision, DecisionKind, HeaderList, MiddlewareResult, Redirect, Request, Router, RouterError,
-    Target,
+    Target, PENDING_CAPACITY,
 };
 pub use jsre::{decode_uri_component, Captures, JsRegex, MAX_INPUT};
 

@@ -1,0 +1,77 @@
+//! Times the core router on a request corpus with recorded middleware outcomes:
+//! `cargo run --release -p acme-core --example corpus_timing -- manifest.json corpus.json [rounds]`.
+//!
+//! The corpus is a JSON array of `{ method, url, headers: [name, value, …], outcome }` where
+//! `outcome` is `null` or `{ body_sent, request_headers, response_headers, redirect: [url, status],
+//! rewrite }` (dump it from `__test__/helpers/routing-harness.js`).
+#![allow(clippy::unwrap_used, missing_docs)]
+use std::time::Instant;
+
+use acme_core::routing::{DecisionKind, MiddlewareResult, Request, Router};
+use serde_json::Value;
+
+fn pairs(v: &Value) -> Option<Vec<(String, String)>> {
+    let a = v.as_array()?;
+    Some(
+        a.chunks_exact(2)
+            .map(|c| {
+                (
+                    c[0].as_str().unwrap_or("").to_string(),
+                    c[1].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let router = Router::new(&std::fs::read_to_string(&args[1]).unwrap()).unwrap();
+    let corpus: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&args[2]).unwrap()).unwrap();
+    let rounds: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let reqs: Vec<(Request, Option<MiddlewareResult>)> = corpus
+        .iter()
+        .map(|c| {
+            let req = Request {
+                method: c["method"].as_str().unwrap_or("GET").to_string(),
+                url: c["url"].as_str().unwrap_or("/").to_string(),
+                headers: pairs(&c["headers"]).unwrap_or_default(),
+            };
+            let o = &c["outcome"];
+            let mr = (!o.is_null()).then(|| MiddlewareResult {
+                body_sent: o["body_sent"].as_bool().unwrap_or(false),
+                request_headers: pairs(&o["request_headers"]),
+                response_headers: pairs(&o["response_headers"]),
+                redirect: o["redirect"].as_array().map(|r| {
+                    (
+                        r[0].as_str().unwrap_or("").to_string(),
+                        r[1].as_u64().unwrap_or(307) as u16,
+                    )
+                }),
+                rewrite: o["rewrite"].as_str().map(str::to_string),
+            });
+            (req, mr)
+        })
+        .collect();
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for (r, mr) in &reqs {
+            let d = router.resolve(r);
+            if d.kind == DecisionKind::Middleware {
+                if let (Some(c), Some(mr)) = (d.continuation, mr) {
+                    std::hint::black_box(router.resume(c, mr).ok());
+                }
+            }
+            std::hint::black_box(d);
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e6 / reqs.len() as f64);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "resolve+resume: median {:.3} µs/req (min {:.3})",
+        times[times.len() / 2],
+        times[0]
+    );
+}
