@@ -3,10 +3,7 @@
 
 // `npm run demo`: builds the native addon if needed, builds examples/demo with `next build`
 // through @acme/next-adapter (writing examples/demo/.acme/output), then serves the app on
-// $PORT (default 3000).
-//
-// The acme runtime (`acme-next start`, which serves .acme/output) is not written yet; until it
-// is, the demo is served by `next start` on the same build, and this script says so.
+// $PORT (default 3000) with the acme runtime: `acme-next start --dir examples/demo/.acme/output`.
 
 const { spawn, spawnSync } = require('node:child_process')
 const path = require('node:path')
@@ -14,6 +11,7 @@ const path = require('node:path')
 const ROOT = path.resolve(__dirname, '..')
 const DEMO = path.join(ROOT, 'examples', 'demo')
 const NEXT_BIN = path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next')
+const ACME_BIN = path.join(ROOT, 'runtime', 'cli.js')
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' }
 
 function step(args, opts) {
@@ -27,9 +25,9 @@ step([NEXT_BIN, 'build'], { cwd: DEMO })
 const port = process.env.PORT || '3000'
 const hostname = process.env.HOSTNAME || '127.0.0.1'
 console.log(`\nBuilt examples/demo through @acme/next-adapter: see examples/demo/.acme/output/manifest.json`)
-console.log('Serving with `next start` (the acme-next runtime is not written yet).')
-const server = spawn(process.execPath, [NEXT_BIN, 'start', '-p', port, '-H', hostname], {
-  cwd: DEMO,
+console.log('Serving with `acme-next start --dir examples/demo/.acme/output`.')
+const server = spawn(process.execPath, [ACME_BIN, 'start', '--dir', path.join(DEMO, '.acme', 'output'), '--port', port, '--hostname', hostname], {
+  cwd: ROOT,
   stdio: 'inherit',
   env,
 })

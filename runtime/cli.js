@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+'use strict'
+
+// acme-next start [--dir .acme/output] [--port $PORT|3000] [--hostname 0.0.0.0]
+
+const path = require('node:path')
+
+const HELP = `Usage: acme-next start [options]
+
+Serves a Next.js build written by @acme/next-adapter (.acme/output), like \`next start\`.
+
+Options:
+  --dir <path>        output directory (default: .acme/output)
+  --port, -p <port>   port (default: $PORT or 3000)
+  --hostname, -H <h>  interface to listen on (default: 0.0.0.0)
+  --help, -h          show this help
+
+Environment:
+  ACME_LOG=silent     no request logs (default: one JSON line per request on stdout)
+  ACME_CACHE_DIR      ISR cache directory (default: <dir>/../cache)
+`
+
+/** Parses the command line; returns { command, dir, port, hostname, help } or throws. */
+function parseArgs(argv) {
+  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${a} needs a value`)
+      return v
+    }
+    if (a === '--help' || a === '-h') out.help = true
+    else if (a === '--dir') out.dir = value()
+    else if (a === '--port' || a === '-p') out.port = value()
+    else if (a === '--hostname' || a === '-H') out.hostname = value()
+    else if (a.startsWith('--dir=')) out.dir = a.slice(6)
+    else if (a.startsWith('--port=')) out.port = a.slice(7)
+    else if (a.startsWith('--hostname=')) out.hostname = a.slice(11)
+    else if (!a.startsWith('-') && !out.command) out.command = a
+    else throw new Error(`unknown argument ${a}`)
+  }
+  if (!/^\d+$/.test(String(out.port)) || Number(out.port) > 65535) throw new Error(`invalid port ${out.port}`)
+  return out
+}
+
+function main() {
+  let args
+  try {
+    args = parseArgs(process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`acme-next: ${err.message}\n\n${HELP}`)
+    process.exit(2)
+  }
+  if (args.help || !args.command) {
+    process.stdout.write(HELP)
+    process.exit(args.help ? 0 : 2)
+  }
+  if (args.command !== 'start') {
+    process.stderr.write(`acme-next: unknown command ${args.command}\n\n${HELP}`)
+    process.exit(2)
+  }
+  const silent = process.env.ACME_LOG === 'silent'
+  const log = (record) => {
+    if (record.level === 'error') process.stderr.write(`${JSON.stringify(record)}\n`)
+    else if (!silent) process.stdout.write(`${JSON.stringify(record)}\n`)
+  }
+  const dir = path.resolve(args.dir)
+  let server
+  try {
+    server = require('./server').createServer({ dir, log })
+  } catch (err) {
+    process.stderr.write(`acme-next: ${err.message}\n`)
+    process.exit(1)
+  }
+  server.on('error', (err) => {
+    process.stderr.write(`acme-next: ${err.message}\n`)
+    process.exit(1)
+  })
+  server.listen(Number(args.port), args.hostname, () => {
+    const { port } = server.address()
+    process.stdout.write(`ready on http://${args.hostname}:${port}\n`)
+  })
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    server.close((err) => process.exit(err ? 1 : 0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+if (require.main === module) main()
+
+module.exports = { parseArgs }

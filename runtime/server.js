@@ -1,0 +1,578 @@
+'use strict'
+
+// `acme-next start`: serves `.acme/output` the way `next start` serves `.next`.
+// Per request: Router decision -> redirect / middleware round trip / static file / prerender
+// (ISR) / function / 404. Routing decisions come only from the Router (runtime/router.js).
+
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { Readable } = require('node:stream')
+
+const { createRouter } = require('./router')
+const { createStaticFiles } = require('./static')
+const { createNodeFunctions } = require('./node-functions')
+const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
+const { createFsCacheStore } = require('./cache/fs')
+
+const SCHEMA_VERSION = 1
+const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
+const INTERNAL_HEADER = 'x-acme-revalidate'
+const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
+
+/**
+ * Reads and checks `manifest.json` of an output directory.
+ * @param {string} outputDir
+ * @returns {{ manifest: object, text: string }}
+ */
+function loadManifest(outputDir) {
+  const file = path.join(outputDir, 'manifest.json')
+  if (!fs.existsSync(file)) throw new Error(`no manifest.json in ${outputDir}: run \`next build\` with @acme/next-adapter first`)
+  const text = fs.readFileSync(file, 'utf8')
+  const manifest = JSON.parse(text)
+  if (manifest.schemaVersion !== SCHEMA_VERSION) {
+    throw new Error(`${file} has schemaVersion ${JSON.stringify(manifest.schemaVersion)}; this runtime reads schemaVersion ${SCHEMA_VERSION}: rebuild with a matching @acme/next-adapter`)
+  }
+  return { manifest, text }
+}
+
+/** A `Headers`/record/pairs value as a plain record (set-cookie kept as an array). */
+function toRecord(headers) {
+  if (!headers) return undefined
+  if (typeof headers.entries === 'function' && typeof headers.get === 'function') {
+    const out = {}
+    for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v
+    const cookies = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : []
+    if (cookies.length) out['set-cookie'] = cookies
+    return out
+  }
+  if (Array.isArray(headers)) {
+    const out = {}
+    for (let i = 0; i + 1 < headers.length; i += 2) out[headers[i]] = headers[i + 1]
+    return out
+  }
+  return headers
+}
+
+function setHeaders(res, headers) {
+  for (const [k, v] of Object.entries(headers || {})) {
+    if (v === undefined) continue
+    if (k.toLowerCase() === 'set-cookie' && res.hasHeader('set-cookie')) {
+      res.setHeader('set-cookie', [].concat(res.getHeader('set-cookie'), v))
+    } else {
+      res.setHeader(k, v)
+    }
+  }
+}
+
+function queryString(query) {
+  const sp = new URLSearchParams()
+  for (const [k, v] of Object.entries(query || {})) {
+    for (const one of [].concat(v)) sp.append(k, one)
+  }
+  const s = sp.toString()
+  return s ? `?${s}` : ''
+}
+
+function acceptsGzip(req) {
+  return /\bgzip\b/.test(String(req.headers['accept-encoding'] || ''))
+}
+
+/**
+ * Hooks the moment a response's head is written (to adjust status/headers) and, when asked,
+ * collects its body. Resolves `{ status, headers, body }` when the response finished.
+ */
+function interceptResponse(res, { onHead, capture }) {
+  const chunks = []
+  const origWriteHead = res.writeHead
+  let headDone = false
+  res.writeHead = function writeHead(code, ...rest) {
+    if (!headDone) {
+      headDone = true
+      const override = onHead ? onHead(code) : undefined
+      if (override) code = override
+    }
+    return origWriteHead.call(this, code, ...rest)
+  }
+  if (capture) {
+    const origWrite = res.write
+    const origEnd = res.end
+    const keep = (chunk, enc) => {
+      if (chunk === undefined || chunk === null || typeof chunk === 'function') return
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, typeof enc === 'string' ? enc : 'utf8'))
+    }
+    res.write = function write(chunk, enc, cb) {
+      keep(chunk, enc)
+      return origWrite.call(this, chunk, enc, cb)
+    }
+    res.end = function end(chunk, enc, cb) {
+      keep(chunk, enc)
+      return origEnd.call(this, chunk, enc, cb)
+    }
+  }
+  return new Promise((resolve) => {
+    const done = () => resolve({ status: res.statusCode, headers: res.getHeaders(), body: Buffer.concat(chunks), finished: res.writableFinished })
+    res.once('finish', done)
+    res.once('close', done)
+  })
+}
+
+/**
+ * Creates the acme-next HTTP server for an output directory.
+ * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, store?: object }} options
+ *   `store` replaces the filesystem cache store (same interface, see runtime/cache/fs.js).
+ * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<void> }}
+ */
+function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
+  const outputDir = path.resolve(dir)
+  const { manifest, text } = loadManifest(outputDir)
+  const router = createRouter(text)
+  const statics = createStaticFiles(outputDir, manifest)
+  const prerenders = createPrerenders(outputDir, manifest)
+  const functions = createNodeFunctions(outputDir, manifest, { log })
+  const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
+  const basePath = manifest.config.basePath || ''
+  const secret = crypto.randomBytes(16).toString('hex')
+  const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
+  const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
+  const appNotFound = functions.get('/_not-found')
+  const pending = new Set()
+  const regenerating = new Map()
+  const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
+  let edge = null
+
+  function waitUntil(promise) {
+    const p = Promise.resolve(promise).catch((err) => log({ level: 'error', msg: 'waitUntil failed', error: String((err && err.stack) || err) }))
+    pending.add(p)
+    p.finally(() => pending.delete(p))
+  }
+
+  function edgeFunctions() {
+    if (!edge) {
+      const mod = require('./edge')
+      const edgeLog = (level, msg, fields) => {
+        if (level !== 'debug') log({ level, msg, ...fields })
+      }
+      edge = { mod, instance: new mod.EdgeFunctions(outputDir, manifest, { log: edgeLog }) }
+    }
+    return edge
+  }
+
+  function webRequest(req, url, headers, withBody) {
+    const h = new Headers()
+    for (const [k, v] of Object.entries(headers)) {
+      if (v === undefined || k.startsWith(':')) continue
+      for (const one of [].concat(v)) h.append(k, one)
+    }
+    const init = { method: req.method, headers: h }
+    if (withBody && req.method !== 'GET' && req.method !== 'HEAD') {
+      init.body = Readable.toWeb(req)
+      init.duplex = 'half'
+    }
+    return new Request(url, init)
+  }
+
+  async function pipeWebResponse(response, req, res, extraHeaders) {
+    res.statusCode = response.status
+    setHeaders(res, extraHeaders)
+    setHeaders(res, toRecord(response.headers))
+    res.removeHeader('content-encoding')
+    res.removeHeader('content-length')
+    if (!response.body || req.method === 'HEAD') return res.end()
+    await new Promise((resolve) => {
+      Readable.fromWeb(response.body).on('error', (e) => { res.destroy(e); resolve() }).pipe(res).on('close', resolve).on('finish', resolve)
+    })
+  }
+
+  function origin(req) {
+    return `http://${req.headers.host || '127.0.0.1'}`
+  }
+
+  // --- middleware -------------------------------------------------------------------------
+  async function runMiddleware(req, res, decision) {
+    const { instance, mod } = edgeFunctions()
+    const ac = new AbortController()
+    res.once('close', () => ac.abort())
+    const request = webRequest(req, decision.middlewareUrl, req.headers, false)
+    const response = await instance.invoke(middlewareFn, request, { waitUntil, signal: ac.signal, requestMeta: {} })
+    return mod.middlewareOutcome(response)
+  }
+
+  // --- 404 --------------------------------------------------------------------------------
+  async function render404(req, res, ctx) {
+    res.setHeader('cache-control', NO_STORE)
+    const pathname = new URL(ctx.originalUrl, 'http://x').pathname
+    if (pathname.startsWith(`${basePath}/_next/static/`)) {
+      // A missing build asset: a plain 404, as `next start` answers.
+      res.statusCode = 404
+      res.setHeader('content-type', 'text/plain; charset=utf-8')
+      return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
+    }
+    const isRsc = req.headers.rsc === '1'
+    if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
+      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE })
+      return
+    }
+    const page = statics.byPathname('/404')
+    if (page) {
+      if (appNotFound) res.setHeader('x-nextjs-cache', 'HIT')
+      statics.send(req, res, page, { status: 404 })
+      ctx.meta.cache = 'HIT'
+      return
+    }
+    const fn = functions.get('/404') || functions.get('/_error')
+    res.statusCode = 404
+    if (fn) return invokeNode(fn, req, res, ctx, { status: 404, cacheControl: NO_STORE })
+    res.statusCode = 404
+    res.setHeader('content-type', 'text/plain; charset=utf-8')
+    res.end('Not Found')
+  }
+
+  async function render500(req, res) {
+    if (res.headersSent) return res.destroy()
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    const page = statics.byPathname('/500')
+    if (page && statics.send(req, res, page, { status: 500 })) return
+    res.statusCode = 500
+    res.setHeader('content-type', 'text/plain; charset=utf-8')
+    res.end('Internal Server Error')
+  }
+
+  // --- functions --------------------------------------------------------------------------
+  function requestMetaFor(req, ctx) {
+    return {
+      hostname: req.headers.host ? String(req.headers.host).replace(/:\d+$/, '') : '127.0.0.1',
+      initURL: `${origin(req)}${ctx.originalUrl}`,
+      render404: async (rq, rs) => {
+        await render404(rq, rs, ctx)
+      },
+      revalidate: async ({ urlPath, headers }) => {
+        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host })
+      },
+    }
+  }
+
+  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead } = {}) {
+    req.url = ctx.invocationPath || ctx.originalUrl
+    const tapped = interceptResponse(res, {
+      capture,
+      onHead: (code) => {
+        const tags = res.getHeader('x-next-cache-tags')
+        res.removeHeader('x-next-cache-tags')
+        if (cacheControl) res.setHeader('cache-control', cacheControl)
+        const r = onHead ? onHead(code, tags) : undefined
+        return status || r
+      },
+    })
+    try {
+      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx) })
+    } catch {
+      await render500(req, res)
+    }
+    if (!res.writableEnded && !res.destroyed) {
+      await tapped
+    }
+    return tapped
+  }
+
+  async function invokeEdge(fn, req, res, decision, ctx) {
+    const { instance } = edgeFunctions()
+    const ac = new AbortController()
+    res.once('close', () => ac.abort())
+    const url = `${origin(req)}${ctx.originalUrl}`
+    try {
+      const response = await instance.invoke(fn, webRequest(req, url, req.headers, true), { waitUntil, signal: ac.signal, requestMeta: {} })
+      await pipeWebResponse(response, req, res)
+    } catch (err) {
+      log({ level: 'error', msg: 'edge function failed', route: fn.id, error: String((err && err.stack) || err) })
+      await render500(req, res)
+    }
+  }
+
+  // --- prerenders -------------------------------------------------------------------------
+  function stripBase(pathname) {
+    let p = pathname
+    if (basePath && (p === basePath || p.startsWith(`${basePath}/`))) p = p.slice(basePath.length) || '/'
+    if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1)
+    return p
+  }
+
+  function sendEntry(req, res, entry, state, ctx) {
+    res.statusCode = entry.status || 200
+    for (const [k, v] of Object.entries(entry.headers || {})) {
+      if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
+      res.setHeader(k, v)
+    }
+    res.setHeader('cache-control', ctx.notFoundStatus ? NO_STORE : (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
+    res.setHeader('x-nextjs-cache', state)
+    ctx.meta.cache = state
+    let identity = null
+    const getIdentity = () => identity || (identity = prerenders.identityBody(entry))
+    const contentType = String(res.getHeader('content-type') || '')
+    if (contentType.startsWith('text/html')) {
+      if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
+      if (manifest.config.generateEtags !== false) {
+        const etag = prerenders.etag(entry, getIdentity)
+        res.setHeader('etag', etag)
+        const inm = req.headers['if-none-match']
+        if (inm && inm.split(',').some((t) => t.trim() === etag) && res.statusCode === 200) {
+          res.statusCode = 304
+          return res.end()
+        }
+      }
+    }
+    let body
+    if (entry.encoding === 'gzip' && acceptsGzip(req)) {
+      res.setHeader('content-encoding', 'gzip')
+      const vary = res.getHeader('vary')
+      res.setHeader('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding')
+      body = entry.body
+    } else {
+      body = getIdentity()
+    }
+    res.setHeader('content-length', body.length)
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
+  async function renderAndStore(req, res, fn, key, state, ctx) {
+    const result = await invokeNode(fn, req, res, ctx, {
+      capture: true,
+      onHead: (code) => {
+        const rules = parseCacheControl(res.getHeader('cache-control'))
+        if (rules && (code === 200 || code === 404)) {
+          res.setHeader('x-nextjs-cache', state)
+          ctx.meta.cache = state
+        }
+        return undefined
+      },
+    })
+    const rules = parseCacheControl(result.headers['cache-control'])
+    if (!rules || (result.status !== 200 && result.status !== 404) || !result.finished) return
+    const headers = {}
+    for (const [k, v] of Object.entries(result.headers)) {
+      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache'].includes(k)) continue
+      if (ctx.routingHeaders.has(k)) continue
+      headers[k] = v
+    }
+    if (result.headers['content-encoding']) return // never store what a client-specific encoding produced
+    const tags = String(ctx.tags || '').split(',').filter(Boolean)
+    const write = cache.set(key, {
+      status: result.status,
+      headers,
+      body: result.body,
+      encoding: 'identity',
+      createdAt: Date.now(),
+      revalidate: rules.revalidate,
+      expire: rules.expire,
+      tags,
+    })
+    writing.set(key, write)
+    try {
+      await write
+    } finally {
+      if (writing.get(key) === write) writing.delete(key)
+    }
+  }
+
+  /** Regenerates a cache key in the background through this server (one at a time per key). */
+  function regenerate(key, url, headers) {
+    if (regenerating.has(key)) return regenerating.get(key)
+    const addr = server.address()
+    if (!addr || typeof addr === 'string') return Promise.resolve()
+    const p = new Promise((resolve) => {
+      const h = { ...headers, [INTERNAL_HEADER]: secret, 'accept-encoding': 'identity' }
+      const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
+        resp.resume()
+        resp.on('end', resolve)
+        resp.on('error', resolve)
+      })
+      r.on('error', (err) => {
+        log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
+        resolve()
+      })
+      r.end()
+    }).finally(() => regenerating.delete(key))
+    regenerating.set(key, p)
+    waitUntil(p)
+    return p
+  }
+
+  function regenerationHeaders(ctx, p) {
+    const allow = new Set([...REGENERATE_HEADERS, ...((prerenders.cacheConfig(p).allowHeader) || [])])
+    const out = {}
+    for (const [k, v] of Object.entries(ctx.originalHeaders)) if (allow.has(k) && k !== 'x-prerender-revalidate') out[k] = v
+    return out
+  }
+
+  async function isTagStale(entry) {
+    if (!entry.tags || !entry.tags.length || !cache.getTagTimestamps) return false
+    const stamps = await cache.getTagTimestamps(entry.tags)
+    return Object.values(stamps).some((t) => t > entry.createdAt)
+  }
+
+  async function servePrerender(req, res, decision, ctx) {
+    const template = prerenders.byId(decision.target.id)
+    const isRsc = Boolean(decision.rscPathname)
+    const invocation = stripBase(decision.invocationPathname || decision.resolvedPathname)
+    let concrete = invocation
+    if (isRsc) {
+      const resolved = stripBase(decision.resolvedPathname)
+      const rsc = decision.rscPathname
+      concrete = rsc.startsWith(resolved) && resolved !== invocation ? invocation + rsc.slice(resolved === '/' ? 1 : resolved.length) : rsc
+    }
+    let p = prerenders.byPathname(concrete) || (isRsc ? prerenders.byPathname(decision.rscPathname) : null) || template
+    if (!p) return render404(req, res, ctx)
+    const fnId = isRsc ? `${p.parentOutputId}.rsc` : p.parentOutputId
+    const fn = functions.get(fnId) || functions.get(p.parentOutputId)
+    const url = new URL(ctx.originalUrl, 'http://x')
+    if (!fn) {
+      const seed = prerenders.seedEntry(p)
+      if (seed) return sendEntry(req, res, seed, 'HIT', ctx)
+      return render404(req, res, ctx)
+    }
+    if (prerenders.bypass(p, req, url)) return invokeNode(fn, req, res, ctx)
+    const key = prerenders.cacheKey(p, concrete, url)
+    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx)
+
+    if (writing.has(key)) await writing.get(key).catch(() => {})
+    const now = Date.now()
+    let entry = await cache.get(key)
+    if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
+    if (entry && entry.expire && now > entry.createdAt + entry.expire * 1000) entry = null
+    if (entry) {
+      const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || (await isTagStale(entry))
+      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx)
+    }
+    if (p.pathname !== concrete) {
+      // Not generated yet: the template's fallback decides.
+      const siblings = manifest.prerenders.filter((q) => q.route === p.route && q.fallbackMode)
+      const mode = siblings.length ? siblings[0].fallbackMode.mode : p.seed ? 'static' : 'blocking'
+      if (mode === 'notFound') return render404(req, res, ctx)
+      const isData = concrete.startsWith('/_next/data/') || isRsc
+      if (mode === 'static' && p.seed && !isData) {
+        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+        const shell = prerenders.seedEntry(p)
+        return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
+      }
+    }
+    return renderAndStore(req, res, fn, key, 'MISS', ctx)
+  }
+
+  // --- dispatch ---------------------------------------------------------------------------
+  async function route(req, res, meta) {
+    const ctx = { meta, originalUrl: req.url, originalHeaders: { ...req.headers }, internal: false, routingHeaders: new Set() }
+    if (req.headers[INTERNAL_HEADER] !== undefined) {
+      ctx.internal = req.headers[INTERNAL_HEADER] === secret
+      delete req.headers[INTERNAL_HEADER]
+      delete ctx.originalHeaders[INTERNAL_HEADER]
+    }
+    let decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
+    for (let hops = 0; decision.kind === 'middleware' && hops < 4; hops++) {
+      if (!middlewareFn) {
+        decision = router.resume(decision.continuation, {})
+        continue
+      }
+      const outcome = await runMiddleware(req, res, decision)
+      const requestHeaders = toRecord(outcome.requestHeaders)
+      const responseHeaders = toRecord(outcome.responseHeaders)
+      if (outcome.kind === 'response') {
+        const after = router.resume(decision.continuation, { bodySent: true, responseHeaders })
+        return pipeWebResponse(outcome.response, req, res, after.headers)
+      }
+      if (requestHeaders) {
+        for (const k of Object.keys(req.headers)) if (!(k in requestHeaders)) delete req.headers[k]
+        Object.assign(req.headers, requestHeaders)
+      }
+      const routerOutcome = { requestHeaders, responseHeaders }
+      if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
+      if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
+      decision = router.resume(decision.continuation, routerOutcome)
+    }
+    setHeaders(res, decision.headers)
+    for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+    switch (decision.kind) {
+      case 'redirect': {
+        const { location, status } = decision.redirect
+        res.statusCode = status
+        res.setHeader('location', location)
+        if (status === 308) res.setHeader('refresh', `0;url=${location}`)
+        return res.end(req.method === 'HEAD' ? undefined : location)
+      }
+      case 'externalRewrite': {
+        const response = await fetch(decision.externalUrl, { method: req.method, headers: toRecord(req.headers), redirect: 'manual' })
+        return pipeWebResponse(response, req, res)
+      }
+      case 'status':
+        res.statusCode = decision.status || 500
+        return res.end()
+      case 'badRequest':
+        res.statusCode = 400
+        return res.end('Bad Request')
+      case 'notFound':
+        return render404(req, res, ctx)
+      case 'resolved':
+        break
+      default:
+        throw new Error(`unexpected routing decision ${decision.kind}`)
+    }
+    const target = decision.target
+    if (!target) return render404(req, res, ctx)
+    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
+    if (target.kind === 'static') {
+      const entry = statics.byFile(target.id)
+      // The error pages keep their status when asked for by URL, as `next start` answers them.
+      const pageStatus = entry && entry.kind === 'static-page' && /^\/(404|500)$/.test(entry.pathname) ? Number(entry.pathname.slice(1)) : undefined
+      if (!entry || !statics.send(req, res, entry, { status: decision.status || pageStatus })) return render404(req, res, ctx)
+      return
+    }
+    if (target.kind === 'prerender') return servePrerender(req, res, decision, ctx)
+    if (target.kind === 'function') {
+      const edgeFn = edgeById.get(target.id)
+      if (edgeFn) return invokeEdge(edgeFn, req, res, decision, ctx)
+      const fn = (decision.rscPathname && functions.get(decision.rscPathname)) || functions.get(target.id)
+      if (!fn) return render404(req, res, ctx)
+      return invokeNode(fn, req, res, ctx, { status: decision.status })
+    }
+    return render404(req, res, ctx)
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint()
+    const meta = { cache: undefined }
+    const method = req.method
+    const pathname = req.url
+    res.once('close', () => {
+      log({
+        method,
+        path: pathname,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        cache: meta.cache,
+      })
+    })
+    route(req, res, meta).catch((err) => {
+      log({ level: 'error', msg: 'request failed', path: pathname, error: String((err && err.stack) || err) })
+      return render500(req, res)
+    })
+  })
+
+  const closeServer = server.close.bind(server)
+  /** Stops accepting, finishes in-flight requests, then pending waitUntil work. */
+  server.drain = async () => {
+    await new Promise((resolve) => {
+      closeServer(() => resolve())
+      server.closeIdleConnections()
+    })
+    while (pending.size) await Promise.allSettled([...pending])
+    prerenders.close()
+  }
+  server.close = (cb) => {
+    server.drain().then(() => cb && cb(), (err) => cb && cb(err))
+    return server
+  }
+  return server
+}
+
+module.exports = { createServer, loadManifest, SCHEMA_VERSION }

@@ -1,0 +1,147 @@
+'use strict'
+
+// Files served by URL: `_next/static`, public/ files and static pages. The manifest is the
+// allow-list: a file is only ever opened through its manifest entry, never from request input.
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+const DEFAULT_CACHE_CONTROL = 'public, max-age=0'
+
+/** Writes `cache-control` as `next start` spells it (`a, b` rather than `a,b`). */
+function normalizeCacheControl(value) {
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(', ')
+}
+
+/** `If-None-Match` matches the ETag (weak comparison, lists and `*` accepted). */
+function etagMatches(header, etag) {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  const bare = etag.replace(/^W\//, '')
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare)
+}
+
+/** Parses a single `bytes=` range against `size`: `null` (ignore), `'invalid'` (416) or `{ start, end }`. */
+function parseRange(header, size) {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(String(header).trim())
+  if (!m) return null // several ranges or other units: serve the whole file, as `send` does for unknown units
+  let start
+  let end
+  if (m[1] === '' && m[2] === '') return 'invalid'
+  if (m[1] === '') {
+    const suffix = Number(m[2])
+    if (suffix === 0) return 'invalid'
+    start = Math.max(0, size - suffix)
+    end = size - 1
+  } else {
+    start = Number(m[1])
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  }
+  if (start >= size || start > end) return 'invalid'
+  return { start, end }
+}
+
+/**
+ * Serves manifest static files.
+ * @param {string} outputDir absolute output directory
+ * @param {object} manifest the parsed manifest
+ */
+function createStaticFiles(outputDir, manifest) {
+  const byFile = new Map()
+  const byPathname = new Map()
+  for (const entry of manifest.staticFiles) {
+    byFile.set(entry.file, entry)
+    byPathname.set(entry.pathname, entry)
+  }
+  const stats = new Map()
+
+  function statOf(entry) {
+    let st = stats.get(entry.file)
+    if (!st) {
+      const s = fs.statSync(path.join(outputDir, entry.file))
+      st = { size: s.size, mtime: s.mtime, etag: `W/"${s.size.toString(16)}-${s.mtime.getTime().toString(16)}"` }
+      stats.set(entry.file, st)
+    }
+    return st
+  }
+
+  /**
+   * Sends one static entry. `headers` are the routing headers (the Router's `onMatch` headers
+   * among them); `status` overrides 200 (404/500 pages).
+   * @returns {boolean} false when the entry is not in the manifest
+   */
+  function send(req, res, entry, { headers = {}, status } = {}) {
+    if (!entry) return false
+    let st
+    try {
+      st = statOf(entry)
+    } catch {
+      return false
+    }
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+    const routed = res.getHeader('cache-control')
+    if (status && status !== 200) {
+      res.setHeader('cache-control', 'private, no-cache, no-store, max-age=0, must-revalidate')
+    } else if (routed) {
+      res.setHeader('cache-control', normalizeCacheControl(routed))
+    } else {
+      res.setHeader('cache-control', entry.immutable ? IMMUTABLE : DEFAULT_CACHE_CONTROL)
+    }
+    res.setHeader('content-type', entry.contentType)
+    const method = req.method
+    if (status && status !== 200) {
+      res.statusCode = status
+      res.setHeader('content-length', st.size)
+      if (method === 'HEAD') return res.end(), true
+      fs.createReadStream(path.join(outputDir, entry.file)).on('error', (e) => res.destroy(e)).pipe(res)
+      return true
+    }
+    res.setHeader('accept-ranges', 'bytes')
+    res.setHeader('last-modified', st.mtime.toUTCString())
+    res.setHeader('etag', st.etag)
+    if (etagMatches(req.headers['if-none-match'], st.etag)) {
+      res.statusCode = 304
+      res.removeHeader('content-type')
+      res.end()
+      return true
+    }
+    let start = 0
+    let end = st.size - 1
+    const range = req.headers.range && method === 'GET' ? parseRange(req.headers.range, st.size) : null
+    if (range === 'invalid') {
+      res.statusCode = 416
+      res.setHeader('content-range', `bytes */${st.size}`)
+      res.end()
+      return true
+    }
+    if (range) {
+      start = range.start
+      end = range.end
+      res.statusCode = 206
+      res.setHeader('content-range', `bytes ${start}-${end}/${st.size}`)
+    } else {
+      res.statusCode = 200
+    }
+    res.setHeader('content-length', st.size === 0 ? 0 : end - start + 1)
+    if (method === 'HEAD' || st.size === 0) return res.end(), true
+    fs.createReadStream(path.join(outputDir, entry.file), { start, end })
+      .on('error', (e) => res.destroy(e))
+      .pipe(res)
+    return true
+  }
+
+  return {
+    /** The manifest entry of a file (relative to the output dir), or undefined. */
+    byFile: (file) => byFile.get(file),
+    /** The manifest entry of a URL pathname (below basePath), or undefined. */
+    byPathname: (pathname) => byPathname.get(pathname),
+    send,
+  }
+}
+
+module.exports = { createStaticFiles, normalizeCacheControl, etagMatches }
