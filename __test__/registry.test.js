@@ -7,13 +7,13 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { execFileSync, spawnSync } = require('node:child_process')
+const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const { createRequire } = require('node:module')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
-const { startRegistry } = require('./helpers/registry')
+const { startRegistry, freePort } = require('./helpers/registry')
 
 const ROOT = path.resolve(__dirname, '..')
 const pkg = require('../package.json')
@@ -45,6 +45,35 @@ function build(env = {}) {
   })
   assert.equal(res.status, 0, `next build failed:\n${res.stdout}\n${res.stderr}`)
   return res.stdout
+}
+
+/** Serves the app's output with the installed `acme-next start`; returns { origin, stop }. */
+async function serve() {
+  const port = await freePort()
+  const bin = path.join(app, 'node_modules', '.bin', 'acme-next')
+  const child = spawn(bin, ['start', '--dir', '.acme/output', '--port', String(port), '--hostname', '127.0.0.1'], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ACME_LOG: 'silent' },
+  })
+  let out = ''
+  child.stderr.on('data', (d) => (out += d))
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      if (/ready on http:\/\//.test(out)) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`acme-next exited ${code}:\n${out}`)))
+  })
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', resolve)
+        child.kill('SIGTERM')
+      }),
+  }
 }
 
 function manifest() {
@@ -83,7 +112,7 @@ test('the registry serves what npm run pack wrote', async () => {
   assert.ok(!fs.readdirSync(path.join(app, 'node_modules', '@acme', 'next-adapter')).some((f) => f.endsWith('.node')))
 })
 
-test('adapterPath: require.resolve("@acme/next-adapter") in next.config', () => {
+test('adapterPath: require.resolve("@acme/next-adapter") in next.config, served by the installed acme-next', async () => {
   writeApp("module.exports = { adapterPath: require.resolve('@acme/next-adapter') }\n")
   const stdout = build()
   assert.match(stdout, /Running onBuildComplete from acme/)
@@ -91,6 +120,19 @@ test('adapterPath: require.resolve("@acme/next-adapter") in next.config', () => 
   assert.equal(m.adapter.version, pkg.version)
   assert.ok(m.staticFiles.some((s) => s.pathname === '/hello.txt'))
   assert.ok(m.prerenders.some((p) => p.pathname === '/'))
+
+  const server = await serve()
+  try {
+    const home = await fetch(`${server.origin}/`)
+    assert.equal(home.status, 200)
+    assert.match(await home.text(), /installed from a registry/)
+    const file = await fetch(`${server.origin}/hello.txt`)
+    assert.equal(file.status, 200)
+    assert.equal(await file.text(), 'hello\n')
+    assert.equal((await fetch(`${server.origin}/nope`)).status, 404)
+  } finally {
+    await server.stop()
+  }
 })
 
 test('zero-config: NEXT_ADAPTER_PATH with no next.config change', () => {

@@ -26,7 +26,8 @@ function npmPack(dir) {
 }
 
 function main() {
-  const built = spawnSync(process.execPath, [path.join(__dirname, 'ensure-native.js')], { cwd: ROOT, stdio: 'inherit' })
+  // Build output goes to stderr: stdout carries only the tarball paths.
+  const built = spawnSync(process.execPath, [path.join(__dirname, 'ensure-native.js')], { cwd: ROOT, stdio: ['ignore', 2, 2] })
   if (built.status !== 0) process.exit(built.status || 1)
 
   fs.rmSync(STAGE, { recursive: true, force: true })
