@@ -1959,19 +1959,17 @@ mod tests {
         );
     }
 
-    /// Bounded random test: random paths, queries and headers never panic and each resolution
-    /// (middleware round trip included) stays under 1 ms (10 ms in unoptimized builds).
+    /// Bounded random test: random paths, queries and headers never panic, and no resolution
+    /// (middleware round trip included) backtracks catastrophically. The bound is far above the
+    /// microseconds a resolution takes, so a shared, loaded machine cannot make it flaky; the
+    /// speed itself is measured by `npm run bench:routing`, not here.
     #[test]
-    fn random_requests_are_fast_and_never_panic() {
+    fn random_requests_never_panic_or_stall() {
         let routers = [
             app(),
             Router::new(&manifest_from_context("pages-router")).expect("router"),
         ];
-        let limit = if cfg!(debug_assertions) {
-            Duration::from_millis(10)
-        } else {
-            Duration::from_millis(1)
-        };
+        let limit = Duration::from_millis(250);
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
             seed ^= seed << 13;
