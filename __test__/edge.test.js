@@ -60,18 +60,15 @@ describe('app-router fixture (edge route handler + edge middleware)', () => {
     await Promise.all(waited)
   })
 
-  test('a second invoke reuses the sandbox and is fast', async () => {
+  test('a second invoke reuses the sandbox', async () => {
     const fn = fnById(out.manifest, 'app/api/edge/route')
     const sandbox = edge.sandboxes.get(fn.id)
     assert.ok(sandbox, 'sandbox created by the first call')
-    const t0 = performance.now()
     const res = await edge.invoke(fn, new Request('http://localhost:3000/api/edge?q=again'))
     const body = await res.json()
-    const ms = performance.now() - t0
     assert.equal(body.q, 'again')
     assert.equal(edge.sandboxes.get(fn.id), sandbox, 'same sandbox')
     assert.equal(logs.lines.filter((l) => l.msg === 'edge sandbox ready' && l.fields.function === fn.id).length, 1)
-    assert.ok(ms < 150, `second invoke took ${ms.toFixed(1)} ms`)
   })
 
   test('concurrent first calls share one sandbox', async () => {
@@ -413,7 +410,8 @@ describe('synthetic functions', () => {
       edge.invoke(fns.missing, new Request('http://localhost/missing')),
       /edge function "missing" did not register _ENTRIES\["middleware_missing"\] within 400 ms/,
     )
-    assert.ok(performance.now() - t0 < 2000)
+    // The timeout, not the test runner's, ended the wait (generous bound for a loaded machine).
+    assert.ok(performance.now() - t0 < 10_000)
   })
 
   test('a real function with a chunk left out times out naming the function', async () => {
