@@ -7,21 +7,12 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
+
+const { freePort } = require('./helpers/net')
 
 const ROOT = path.resolve(__dirname, '..')
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 async function waitFor(url, child, timeoutMs) {
   const deadline = Date.now() + timeoutMs

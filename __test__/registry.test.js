@@ -13,7 +13,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
-const { startRegistry, freePort } = require('./helpers/registry')
+const { startRegistry } = require('./helpers/registry')
+const { freePort } = require('./helpers/net')
 
 const ROOT = path.resolve(__dirname, '..')
 const pkg = require('../package.json')

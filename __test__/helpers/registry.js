@@ -6,21 +6,12 @@
 
 const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
+
+const { freePort } = require('./net')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 function upstreamRegistry() {
   try {
@@ -128,4 +119,4 @@ async function startRegistry(workDir) {
   }
 }
 
-module.exports = { startRegistry, freePort }
+module.exports = { startRegistry }
