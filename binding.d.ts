@@ -53,6 +53,20 @@ export interface BuildSummary {
   outputs: number
   /** Content hash of the output. */
   contentHash: string
+  /** Hash stable across rebuilds of the same source (per-build random values normalized). */
+  deploymentHash: string
+  /** Features in use, short names. */
+  features: Array<string>
+  /** Server actions. */
+  actions: number
+  /** Environment variables the app's server code reads. */
+  env: Array<string>
+  /** External origins the server code fetches. */
+  fetchOrigins: Array<string>
+  /** Build files below `.next/server` no output needs (not written). */
+  deadFiles: number
+  /** Their bytes. */
+  deadBytes: number
 }
 
 /** Files and bytes of one deploy kind. */

@@ -92,6 +92,15 @@ function formatSummary(summary, outputDir, ms) {
       `  (${summary.linked} hardlinked, ${summary.copied} copied)`,
   )
   lines.push(`  content hash ${summary.contentHash}`)
+  // From report.json (`acme-next inspect` shows all of it).
+  if (summary.deploymentHash) lines.push(`  deployment hash ${summary.deploymentHash}`)
+  if (summary.features && summary.features.length) lines.push(`  features  ${summary.features.join(', ')}`)
+  if (summary.actions) lines.push(`  actions   ${summary.actions} server action${summary.actions === 1 ? '' : 's'}`)
+  if (summary.env && summary.env.length) lines.push(`  env       ${summary.env.join(', ')}`)
+  if (summary.fetchOrigins && summary.fetchOrigins.length) lines.push(`  fetches   ${summary.fetchOrigins.join(', ')}`)
+  if (summary.deadFiles) {
+    lines.push(`  not needed ${summary.deadFiles} build files below .next/server (${formatBytes(summary.deadBytes)}), not written`)
+  }
   return lines.join('\n')
 }
 

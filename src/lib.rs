@@ -57,6 +57,20 @@ pub struct BuildSummary {
     pub outputs: f64,
     /// Content hash of the output.
     pub content_hash: String,
+    /// Hash stable across rebuilds of the same source (per-build random values normalized).
+    pub deployment_hash: String,
+    /// Features in use, short names.
+    pub features: Vec<String>,
+    /// Server actions.
+    pub actions: f64,
+    /// Environment variables the app's server code reads.
+    pub env: Vec<String>,
+    /// External origins the server code fetches.
+    pub fetch_origins: Vec<String>,
+    /// Build files below `.next/server` no output needs (not written).
+    pub dead_files: f64,
+    /// Their bytes.
+    pub dead_bytes: f64,
 }
 
 impl From<acme_core::KindSummary> for KindSummary {
@@ -83,6 +97,13 @@ impl From<acme_core::BuildSummary> for BuildSummary {
             manifest_bytes: s.manifest_bytes as f64,
             outputs: s.outputs as f64,
             content_hash: s.content_hash,
+            deployment_hash: s.deployment_hash,
+            features: s.features,
+            actions: s.actions as f64,
+            env: s.env,
+            fetch_origins: s.fetch_origins,
+            dead_files: s.dead_files as f64,
+            dead_bytes: s.dead_bytes as f64,
         }
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! The chain: [`model`] parses the `onBuildComplete` context, [`classify`] decides what each
 //! output becomes, [`routing`] compiles Next's JavaScript route regexes, and [`artifacts`] writes
-//! the self-contained `.acme/output/` directory.
+//! the self-contained `.acme/output/` directory, with [`report`]'s `report.json` beside it.
 
 pub mod artifacts;
 pub mod classify;
 pub mod error;
 pub mod model;
+pub mod report;
 pub mod routing;
 
 pub use artifacts::{build_from_json, write_output, BuildSummary, KindSummary, WriteOptions};

@@ -49,8 +49,8 @@ fn writes_every_output_public_file_and_asset() {
         "User-agent: *"
     );
     assert_eq!(
-        summary.files, 10,
-        "8 placed files, the seed pack and the manifest"
+        summary.files, 11,
+        "8 placed files, the seed pack, the manifest and the report"
     );
     assert_eq!(summary.seeds, 1);
 

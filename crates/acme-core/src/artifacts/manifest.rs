@@ -50,6 +50,10 @@ pub struct Manifest {
     pub seed_pack: SeedPack,
     /// Number of files below `server/`.
     pub server_files: usize,
+    /// Hash stable across rebuilds of the same source: per-build random values (build id,
+    /// preview keys, action key and ids, bypass tokens) replaced by placeholders, prerender seed
+    /// contents left out. See [`crate::report::hash`].
+    pub deployment_hash: String,
     /// Hash of the manifest (without this field) and of every file's content.
     pub content_hash: String,
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::classify::DeployKind;
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, OutputType, Revalidate};
+use crate::report;
 
 use layout::{MANIFEST_FILE, SCHEMA_VERSION, SEED_PACK};
 use manifest::{AdapterInfo, Features, Manifest, SeedPack, ServeConfig};
@@ -43,7 +44,7 @@ pub struct KindSummary {
 /// What [`write_output`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSummary {
-    /// Files in the output directory (the manifest and the seed pack included).
+    /// Files in the output directory (the manifest, the report and the seed pack included).
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
@@ -66,6 +67,20 @@ pub struct BuildSummary {
     pub outputs: u64,
     /// The manifest's content hash.
     pub content_hash: String,
+    /// The deployment hash (stable across rebuilds of the same source).
+    pub deployment_hash: String,
+    /// Features in use, short names (`app router (RSC)`, `server actions`, `ISR`, …).
+    pub features: Vec<String>,
+    /// Server actions.
+    pub actions: u64,
+    /// Environment variables the app's server code reads (Next's own left out).
+    pub env: Vec<String>,
+    /// External origins the server code fetches.
+    pub fetch_origins: Vec<String>,
+    /// Build files below `.next/server` that no output needs (not written).
+    pub dead_files: u64,
+    /// Their bytes.
+    pub dead_bytes: u64,
 }
 
 /// Parses, validates, plans and writes: the whole job of `onBuildComplete`.
@@ -130,8 +145,15 @@ fn fill(
     plan: plan::Plan,
     t: &Timer,
 ) -> Result<BuildSummary> {
-    let written = writer::write_all(staging, &plan.placements, opts.copy_files)?;
-    t.lap("write files");
+    // The report reads the build's files while the writer places them.
+    let prepared = report::prepare(ctx);
+    let seed_srcs: Vec<&Path> = plan.entries.seeds.iter().map(|s| s.src.as_path()).collect();
+    let (written, scan) = rayon::join(
+        || writer::write_all(staging, &plan.placements, opts.copy_files),
+        || prepared.scan(ctx, &plan.placements, &seed_srcs),
+    );
+    let written = written?;
+    t.lap("write files + report scan");
     let mut entries = plan.entries;
 
     let size_of = |dest: &str| -> u64 {
@@ -151,6 +173,7 @@ fn fill(
         }
     }
 
+    let base_features = features(ctx);
     let mut manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         adapter: AdapterInfo {
@@ -172,7 +195,7 @@ fn fill(
             compress: ctx.config.compress,
             generate_etags: ctx.config.generate_etags,
         },
-        features: features(ctx),
+        features: base_features.clone(),
         routing: ctx.routing.clone(),
         middleware_matchers: ctx.middleware_matchers(),
         functions: entries.functions,
@@ -193,8 +216,18 @@ fn fill(
             .iter()
             .filter(|p| p.dest.starts_with(layout::SERVER_DIR))
             .count(),
+        deployment_hash: String::new(),
         content_hash: String::new(),
     };
+
+    let mut report_warnings = Vec::new();
+    manifest.deployment_hash = prepared
+        .deployment_hash(&scan, &manifest, &plan.placements, &written)
+        .unwrap_or_else(|e| {
+            report_warnings.push(e.to_string());
+            String::new()
+        });
+    t.lap("deployment hash");
 
     // The content hash covers the manifest as written (minus the hash) and every file's bytes
     // (seeds through their blob hashes, in the manifest), so equal hashes serve equal responses.
@@ -213,6 +246,17 @@ fn fill(
     fs::write(&path, &manifest_json).map_err(Error::io("write", &path))?;
     t.lap("write manifest");
 
+    let mut report = prepared.finish(
+        ctx,
+        scan,
+        &base_features,
+        manifest.deployment_hash.clone(),
+        manifest.content_hash.clone(),
+    );
+    report.warnings.extend(report_warnings);
+    let report_bytes = report::write_report(staging, &report)?;
+    t.lap("write report");
+
     let mut kinds: Vec<KindSummary> = writer::tally(&plan.placements, &written)
         .into_iter()
         .map(|(kind, count, bytes)| KindSummary { kind, count, bytes })
@@ -229,12 +273,13 @@ fn fill(
     let outputs = ctx.outputs.functions().count()
         + ctx.outputs.prerenders.len()
         + ctx.outputs.static_files.len();
-    let extra_files = 1 + u64::from(!packed.blobs.is_empty());
+    let extra_files = 2 + u64::from(!packed.blobs.is_empty());
     Ok(BuildSummary {
         files: written.len() as u64 + extra_files,
         bytes: written.iter().map(|w| w.size).sum::<u64>()
             + packed.pack_bytes
-            + manifest_json.len() as u64,
+            + manifest_json.len() as u64
+            + report_bytes,
         linked,
         copied: written.len() as u64 - linked,
         kinds,
@@ -244,6 +289,13 @@ fn fill(
         manifest_bytes: manifest_json.len() as u64,
         outputs: outputs as u64,
         content_hash: manifest.content_hash,
+        deployment_hash: manifest.deployment_hash,
+        features: report.features.names(),
+        actions: report.actions.len() as u64,
+        env: report.bindings.env.keys().cloned().collect(),
+        fetch_origins: report.bindings.fetch_origins.keys().cloned().collect(),
+        dead_files: report.dead_outputs.dead.files,
+        dead_bytes: report.dead_outputs.dead.bytes,
     })
 }
 
