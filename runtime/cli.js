@@ -2,17 +2,21 @@
 'use strict'
 
 // acme-next start [--dir .acme/output] [--port $PORT|3000] [--hostname 0.0.0.0]
+// acme-next inspect [--dir .acme/output] [--json]
 
 const path = require('node:path')
 
 const HELP = `Usage: acme-next start [options]
+       acme-next inspect [--dir <path>] [--json]
 
-Serves a Next.js build written by @acme/next-adapter (.acme/output), like \`next start\`.
+start     serves a Next.js build written by @acme/next-adapter (.acme/output), like \`next start\`
+inspect   prints the build report and the route table of an output (--json for machines)
 
 Options:
   --dir <path>        output directory (default: .acme/output)
   --port, -p <port>   port (default: $PORT or 3000)
   --hostname, -H <h>  interface to listen on (default: 0.0.0.0)
+  --json              inspect: JSON instead of text
   --help, -h          show this help
 
 Environment:
@@ -22,7 +26,7 @@ Environment:
 
 /** Parses the command line; returns { command, dir, port, hostname, help } or throws. */
 function parseArgs(argv) {
-  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false }
+  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false, json: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
@@ -31,6 +35,7 @@ function parseArgs(argv) {
       return v
     }
     if (a === '--help' || a === '-h') out.help = true
+    else if (a === '--json') out.json = true
     else if (a === '--dir') out.dir = value()
     else if (a === '--port' || a === '-p') out.port = value()
     else if (a === '--hostname' || a === '-H') out.hostname = value()
@@ -56,6 +61,15 @@ function main() {
     process.stdout.write(HELP)
     process.exit(args.help ? 0 : 2)
   }
+  if (args.command === 'inspect') {
+    try {
+      process.stdout.write(`${require('./inspect').inspect(path.resolve(args.dir), { json: args.json })}\n`)
+    } catch (err) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(1)
+    }
+    return
+  }
   if (args.command !== 'start') {
     process.stderr.write(`acme-next: unknown command ${args.command}\n\n${HELP}`)
     process.exit(2)
@@ -73,6 +87,17 @@ function main() {
     process.stderr.write(`acme-next: ${err.message}\n`)
     process.exit(1)
   }
+  // User code (a function, edge code, a waitUntil promise) must never take the server down: log
+  // what escaped every handler, once per message, and keep serving.
+  const reported = new Set()
+  const escaped = (kind) => (err) => {
+    const message = String((err && err.stack) || err)
+    if (reported.has(message)) return
+    if (reported.size < 1000) reported.add(message)
+    log({ level: 'error', msg: kind, error: message })
+  }
+  process.on('unhandledRejection', escaped('unhandled rejection'))
+  process.on('uncaughtException', escaped('uncaught exception'))
   server.on('error', (err) => {
     process.stderr.write(`acme-next: ${err.message}\n`)
     process.exit(1)
