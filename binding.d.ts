@@ -138,6 +138,12 @@ export interface RouterDecision {
   target?: RouterTarget
   /** `.rsc` / segment output to serve for an RSC request. */
   rscPathname?: string
+  /**
+   * Kind `notFound` only: the dynamic route (page, e.g. `/products/[id]`) the path matched,
+   * whose paths are all prerendered and whose fallback is "not found" (`dynamicParams =
+   * false`, `fallback: false`); `next start` answers that 404 from the route.
+   */
+  matchedRoute?: string
 }
 
 /** A redirect to send. */

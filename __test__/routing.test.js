@@ -10,55 +10,48 @@ const test = require('node:test')
 const assert = require('node:assert')
 const util = require('node:util')
 
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { buildFixture } = require('./helpers/fixtures.js')
 const h = require('./helpers/routing-harness.js')
+const { startOracle, stop } = require('./helpers/runtime-servers.js')
 const { Router } = require('../binding.js')
 const { resolveRoutes } = require('@next/routing')
 
 const PER_FIXTURE = 4000
+const SAMPLES_PER_RULE = 6
+
+/** Requests whose answer from a live `next start` does not depend on state they would change. */
+function liveCheckable(req) {
+  const h = req.headers
+  return !h['x-prerender-revalidate'] && !/__prerender_bypass/.test(h.cookie || '') && !h.rsc && !h['next-router-prefetch'] && !h['next-router-segment-prefetch']
+}
 
 // Where @next/routing is known to differ from `next start` (NOTES.md). `next start` is the
-// authority. Our Router currently follows the oracle on these requests (so they are part of the
-// agreement count); each rule names the requests it covers and what `next start` does instead.
-// They were NOT yet checked against a live `next start` by this harness (timebox): see the todo.
-const DEVIATIONS = [
-  {
-    name: 'trailing-slash-redirect-runs-middleware-first',
-    nextStart: 'redirects (308) without invoking middleware',
-    applies: (fx, req, o) => o.mwUrl !== null && o.norm && o.norm.status === 308 && !o.norm.pathname,
-  },
-  {
-    name: 'case-insensitive-middleware-match',
-    nextStart: '404 without invoking middleware for paths that only match case-insensitively',
-    applies: (fx, req, o) => o.mwUrl !== null && /[A-Z]/.test(new URL(req.url).pathname),
-  },
-  {
-    name: 'next-data-url-404',
-    nextStart: '200 for /_next/data/<buildId>/<page>.json of an existing page',
-    applies: (fx, req) => new URL(req.url).pathname.includes('/_next/data/') && !fx.manifest.routing.shouldNormalizeNextData,
-  },
-  {
-    name: 'rsc-suffix-url-resolves',
-    nextStart: '404 for a literal /<page>.rsc URL',
-    applies: (fx, req, o) => new URL(req.url).pathname.endsWith('.rsc') && o.norm && o.norm.pathname,
-  },
-  {
-    name: 'trailing-slash-static-page-404',
-    nextStart: 'serves /base/fr/about/ (trailingSlash) from the /base/fr/about output; the oracle 404s',
-    applies: (fx, req, o) => fx.manifest.config.trailingSlash && new URL(req.url).pathname.endsWith('/') && o.norm && !o.norm.pathname && !o.norm.status,
-  },
-  {
-    name: 'middleware-rewrite-skips-destination-headers',
-    nextStart: "also applies the rewrite destination's header rules",
-    applies: (fx, req, o) => !!(o.mwResult && o.mwResult.rewrite),
-  },
-]
+// authority. `follows` says which one our Router does on the requests a rule covers:
+// - 'next start': the Router deliberately differs from the oracle; the request counts as agreeing
+//   when the rule covers it, and the live test below checks samples against a real `next start`.
+// - 'oracle': the Router still does what @next/routing does (not fixed yet); the request must
+//   agree with the oracle like any other.
+const DEVIATIONS = h.DEVIATIONS
+
+function pathHasPrefix(p, prefix) {
+  return p === prefix || p.startsWith(`${prefix}/`)
+}
+
+/** The first 'next start' rule that covers a request where our decision differs from the oracle. */
+function coveringRule(fx, req, o, ours) {
+  return DEVIATIONS.find((d) => d.follows === 'next start' && d.covers(fx, req, o, ours, { pathHasPrefix }))
+}
 
 async function compareFixture(name) {
   const fx = h.loadFixture(name)
   const router = new Router(fx.text)
   const reqs = h.corpus(fx, PER_FIXTURE, 7)
   const mismatches = []
-  const deviationCounts = Object.fromEntries(DEVIATIONS.map((d) => [d.name, 0]))
+  const deviationCounts = Object.fromEntries(DEVIATIONS.filter((d) => d.follows === 'next start').map((d) => [d.name, 0]))
+  const samples = {}
   let agree = 0
   for (const req of reqs) {
     const o = await h.runOracle(fx, req, resolveRoutes)
@@ -70,23 +63,33 @@ async function compareFixture(name) {
     } else {
       ours = h.runOurs(router, req, o)
       same = util.isDeepStrictEqual(o.norm, ours.norm) && o.mwUrl === ours.mwUrl
-      for (const d of DEVIATIONS) if (d.applies(fx, req, o)) deviationCounts[d.name]++
+      if (!same) {
+        const rule = coveringRule(fx, req, o, ours)
+        if (rule) {
+          same = true
+          deviationCounts[rule.name]++
+          const list = (samples[rule.name] ??= [])
+          if (list.length < SAMPLES_PER_RULE && liveCheckable(req) && !list.some((s) => s.req.url === req.url)) list.push({ req, decision: ours.decision })
+        }
+      }
     }
     if (same) agree++
     else if (mismatches.length < 5) mismatches.push({ req, oracle: o.norm || o.error, oracleMw: o.mwUrl, ours: ours.norm, oursMw: ours.mwUrl })
   }
-  return { agree, total: reqs.length, mismatches, deviationCounts }
+  return { agree, total: reqs.length, mismatches, deviationCounts, samples }
 }
 
 let grand = { agree: 0, total: 0 }
+const liveSamples = {}
 
 for (const name of h.FIXTURES) {
   test(`router agrees with @next/routing on ${name}`, async (t) => {
     const r = await compareFixture(name)
+    liveSamples[name] = r.samples
     grand.agree += r.agree
     grand.total += r.total
     t.diagnostic(`${name}: agreement ${r.agree}/${r.total}`)
-    t.diagnostic(`${name}: oracle-vs-next-start deviation rules hit: ${JSON.stringify(r.deviationCounts)}`)
+    t.diagnostic(`${name}: requests where the Router follows next start instead of the oracle, by rule: ${JSON.stringify(r.deviationCounts)}`)
     assert.deepStrictEqual(r.mismatches, [], `${r.total - r.agree} mismatches, first ones shown`)
     assert.strictEqual(r.agree, r.total)
   })
@@ -142,8 +145,66 @@ test('decision shape: kinds, targets, RSC, middleware round trip', () => {
   const about = i18n.resolve('GET', '/base/fr/about', { host: 'localhost' })
   assert.deepStrictEqual(about.redirect, { location: '/base/fr/about/', status: 308 })
   const post = i18n.resolve('GET', '/base/fr/posts/1/', ['host', 'localhost'])
-  assert.strictEqual(post.resolvedPathname, '/base/fr/posts/[id]')
+  assert.strictEqual(post.resolvedPathname, '/base/fr/posts/1', 'the concrete prerender, as next start')
+  assert.strictEqual(post.target.kind, 'prerender')
+  assert.deepStrictEqual(i18n.resolve('GET', '/base', { host: 'localhost' }).redirect, { location: '/base/', status: 308 })
+  assert.strictEqual(i18n.resolve('GET', '/base/hello.txt', { host: 'localhost' }).resolvedPathname, '/base/hello.txt')
+  assert.strictEqual(pages.resolve('GET', '/', { host: 'localhost' }).resolvedPathname, '/index')
+  assert.strictEqual(pages.resolve('GET', '/docs/nope', { host: 'localhost' }).matchedRoute, '/docs/[slug]')
+  assert.strictEqual(pages.resolve('GET', '/nope', { host: 'localhost' }).matchedRoute, undefined)
   assert.throws(() => new Router('{}'), /INVALID_MANIFEST/)
 })
 
-test.todo('check each DEVIATIONS rule against a live `next start` on a copy of the build')
+/** One GET to a live server, the path and headers as the corpus request has them. */
+function liveGet(origin, req) {
+  const u = new URL(req.url)
+  const { hostname, port } = new URL(origin)
+  return new Promise((resolve, reject) => {
+    const r = http.request({ hostname, port, method: 'GET', path: u.pathname + u.search, headers: { ...req.headers, host: req.headers.host } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode, location: res.headers.location }))
+    })
+    r.on('error', reject)
+    r.end()
+  })
+}
+
+/** What `next start` must answer for our decision: same redirect, 404, or served (not 404). */
+function agreesWithNextStart(decision, res) {
+  if (decision.kind === 'redirect') return res.status === decision.redirect.status && res.location === decision.redirect.location
+  if (decision.kind === 'notFound') return res.status === 404
+  if (decision.kind === 'resolved') return res.status !== 404 && res.status < 500
+  return false
+}
+
+for (const name of h.FIXTURES) {
+  test(`deviation rules hold against a live next start: ${name}`, { timeout: 180_000 }, async (t) => {
+    const samples = liveSamples[name]
+    assert.ok(samples, 'the agreement test of this fixture ran first')
+    const rules = Object.keys(samples)
+    if (!rules.length) return t.diagnostic(`${name}: no request is covered by a next-start rule`)
+    // `next start` needs the build itself, not only the output the agreement test reads.
+    if (!fs.existsSync(path.join(h.fixtureDir(name), '.next', 'BUILD_ID'))) {
+      const b = buildFixture(name)
+      assert.strictEqual(b.status, 0, `next build of ${name} failed:\n${b.stdout}\n${b.stderr}`)
+    }
+    const server = await startOracle(name)
+    const failures = []
+    let checked = 0
+    try {
+      for (const rule of rules) {
+        for (const { req, decision } of samples[rule]) {
+          const res = await liveGet(server.origin, req)
+          checked++
+          if (!agreesWithNextStart(decision, res)) {
+            failures.push(`${rule}: GET ${req.url} ${JSON.stringify(req.headers)} -> next start ${res.status} ${res.location || ''}; ours ${decision.kind} ${JSON.stringify(decision.redirect || decision.resolvedPathname || '')}`)
+          }
+        }
+      }
+    } finally {
+      await stop(server)
+    }
+    t.diagnostic(`${name}: ${checked} sample requests of ${rules.length} rules checked against next start`)
+    assert.deepStrictEqual(failures, [])
+  })
+}

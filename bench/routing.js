@@ -15,7 +15,6 @@
 // corpus objects before timing). Each side runs ROUNDS passes, alternating; the reported times
 // are the medians of the passes. The Router keeps no cache of decisions.
 
-const util = require('node:util')
 const h = require('../__test__/helpers/routing-harness.js')
 const { Router } = require('../binding.js')
 const { resolveRoutes } = require('@next/routing')
@@ -43,7 +42,8 @@ async function main() {
         continue
       }
       const ours = h.runOurs(f.router, req, o)
-      if (util.isDeepStrictEqual(o.norm, ours.norm) && o.mwUrl === ours.mwUrl) agree++
+      // Agreement as in __test__/routing.test.js: equal, or a documented next-start deviation.
+      if (h.agrees(f.fx, req, o, ours)) agree++
     }
     f.outcomes = f.oracle.map((o) => (o.mwResult ? h.toOutcome(o.mwResult) : null))
     f.raw = f.reqs.map((r) => h.rawHeaders(r.headers))

@@ -201,7 +201,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
 
   // --- 404 --------------------------------------------------------------------------------
   async function render404(req, res, ctx) {
-    res.setHeader('cache-control', NO_STORE)
+    // `next start` sends no-store for an unmatched URL; a 404 of a matched route comes with the
+    // route's cache-control (`ctx.notFoundCacheControl`; `null`: none).
+    const cacheControl = ctx.notFoundCacheControl !== undefined ? ctx.notFoundCacheControl : NO_STORE
+    if (cacheControl === null) res.removeHeader('cache-control')
+    else res.setHeader('cache-control', cacheControl)
     const pathname = new URL(ctx.originalUrl, 'http://x').pathname
     if (pathname.startsWith(`${basePath}/_next/static/`)) {
       // A missing build asset: a plain 404, as `next start` answers.
@@ -211,13 +215,13 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     }
     const isRsc = req.headers.rsc === '1'
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
-      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE })
+      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
       return
     }
     const page = statics.byPathname('/404')
     if (page) {
       if (appNotFound) res.setHeader('x-nextjs-cache', 'HIT')
-      statics.send(req, res, page, { status: 404 })
+      statics.send(req, res, page, { status: 404, cacheControl })
       ctx.meta.cache = 'HIT'
       return
     }
@@ -291,9 +295,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   }
 
   // --- prerenders -------------------------------------------------------------------------
-  function stripBase(pathname) {
+  /** A pathname as the manifest spells prerender pathnames: basePath kept, no trailing slash. */
+  function manifestPath(pathname) {
     let p = pathname
-    if (basePath && (p === basePath || p.startsWith(`${basePath}/`))) p = p.slice(basePath.length) || '/'
     if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1)
     return p
   }
@@ -414,10 +418,10 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   async function servePrerender(req, res, decision, ctx) {
     const template = prerenders.byId(decision.target.id)
     const isRsc = Boolean(decision.rscPathname)
-    const invocation = stripBase(decision.invocationPathname || decision.resolvedPathname)
+    const invocation = manifestPath(decision.invocationPathname || decision.resolvedPathname)
     let concrete = invocation
     if (isRsc) {
-      const resolved = stripBase(decision.resolvedPathname)
+      const resolved = manifestPath(decision.resolvedPathname)
       const rsc = decision.rscPathname
       concrete = rsc.startsWith(resolved) && resolved !== invocation ? invocation + rsc.slice(resolved === '/' ? 1 : resolved.length) : rsc
     }
@@ -450,7 +454,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       const siblings = manifest.prerenders.filter((q) => q.route === p.route && q.fallbackMode)
       const mode = siblings.length ? siblings[0].fallbackMode.mode : p.seed ? 'static' : 'blocking'
       if (mode === 'notFound') return render404(req, res, ctx)
-      const isData = concrete.startsWith('/_next/data/') || isRsc
+      const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
       if (mode === 'static' && p.seed && !isData) {
         regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
         const shell = prerenders.seedEntry(p)
@@ -458,6 +462,18 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       }
     }
     return renderAndStore(req, res, fn, key, 'MISS', ctx)
+  }
+
+  /**
+   * The cache-control of the 404 of a route whose paths are all prerendered (the decision's
+   * `matchedRoute`): `next start` answers an app route's (`dynamicParams = false`) with the
+   * route's cache-control, a pages route's (`fallback: false`) with none.
+   */
+  function matchedRouteCacheControl(route) {
+    const isApp = Boolean(functions.get(`${route}.rsc`))
+    if (!isApp) return null
+    const p = manifest.prerenders.find((q) => q.route === route && q.fallbackMode)
+    return cacheControlFor(p ? p.revalidate : false, p ? p.expire : undefined)
   }
 
   // --- dispatch ---------------------------------------------------------------------------
@@ -511,6 +527,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
         res.statusCode = 400
         return res.end('Bad Request')
       case 'notFound':
+        if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)
       case 'resolved':
         break
@@ -524,7 +541,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       const entry = statics.byFile(target.id)
       // The error pages keep their status when asked for by URL, as `next start` answers them.
       const pageStatus = entry && entry.kind === 'static-page' && /^\/(404|500)$/.test(entry.pathname) ? Number(entry.pathname.slice(1)) : undefined
-      if (!entry || !statics.send(req, res, entry, { status: decision.status || pageStatus })) return render404(req, res, ctx)
+      // `next start` serves static HTML pages without cache-control.
+      const cacheControl = entry && entry.kind === 'static-page' ? null : undefined
+      if (!entry || !statics.send(req, res, entry, { status: decision.status || pageStatus, cacheControl })) return render404(req, res, ctx)
       return
     }
     if (target.kind === 'prerender') return servePrerender(req, res, decision, ctx)

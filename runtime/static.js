@@ -72,10 +72,12 @@ function createStaticFiles(outputDir, manifest) {
 
   /**
    * Sends one static entry. `headers` are the routing headers (the Router's `onMatch` headers
-   * among them); `status` overrides 200 (404/500 pages).
+   * among them); `status` overrides 200 (404/500 pages). `cacheControl` replaces the default
+   * `cache-control` (`null`: none, as `next start` sends none for HTML pages it serves from
+   * disk); a routed `cache-control` header still wins for a 200.
    * @returns {boolean} false when the entry is not in the manifest
    */
-  function send(req, res, entry, { headers = {}, status } = {}) {
+  function send(req, res, entry, { headers = {}, status, cacheControl } = {}) {
     if (!entry) return false
     let st
     try {
@@ -85,7 +87,10 @@ function createStaticFiles(outputDir, manifest) {
     }
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
     const routed = res.getHeader('cache-control')
-    if (status && status !== 200) {
+    if (cacheControl !== undefined && !(routed && !(status && status !== 200))) {
+      if (cacheControl === null) res.removeHeader('cache-control')
+      else res.setHeader('cache-control', cacheControl)
+    } else if (status && status !== 200) {
       res.setHeader('cache-control', 'private, no-cache, no-store, max-age=0, must-revalidate')
     } else if (routed) {
       res.setHeader('cache-control', normalizeCacheControl(routed))

@@ -143,6 +143,9 @@ fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'
     if let Some(p) = &d.rsc_pathname {
         set_str(&mut o, "rscPathname", p)?;
     }
+    if let Some(p) = &d.matched_route {
+        set_str(&mut o, "matchedRoute", p)?;
+    }
     if let Some(q) = multi_object(env, &d.query)? {
         o.set("query", q)?;
     }
@@ -225,6 +228,10 @@ pub struct RouterDecision {
     pub target: Option<RouterTarget>,
     /// `.rsc` / segment output to serve for an RSC request.
     pub rsc_pathname: Option<String>,
+    /// Kind `notFound` only: the dynamic route (page, e.g. `/products/[id]`) the path matched,
+    /// whose paths are all prerendered and whose fallback is "not found" (`dynamicParams =
+    /// false`, `fallback: false`); `next start` answers that 404 from the route.
+    pub matched_route: Option<String>,
 }
 
 /// A middleware redirect.

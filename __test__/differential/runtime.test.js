@@ -6,8 +6,9 @@
 // cache-control, x-nextjs-cache and the (normalized) body must agree, except for the differences
 // listed in KNOWN_DIFFERENCES with their reason.
 //
-// Run with `npm run test:runtime`. It is not part of `npm test` yet: 21 of its 89 requests still
-// differ (most from Router decisions with basePath + i18n + trailingSlash, see README), so it fails.
+// Run with `npm run test:runtime`. It is not part of `npm test` yet: 4 of its 89 requests still
+// differ outside KNOWN_DIFFERENCES (runtime-side: a getStaticProps notFound cached by next start,
+// two RSC bodies, an array query param of a rewrite), so it fails.
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')

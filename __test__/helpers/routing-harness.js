@@ -7,6 +7,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
+const util = require('node:util')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
@@ -306,7 +307,75 @@ function normOurs(d, o) {
   }
 }
 
+// Where @next/routing differs from `next start` (NOTES.md; `next start` is the authority).
+// `follows: 'next start'` rules describe where our Router deliberately differs from the oracle:
+// `covers(fx, req, oracle, ours, { pathHasPrefix })` is only asked for requests where the two
+// decisions differ, and must not look at more of ours than the rule names. `follows: 'oracle'`
+// rules are known oracle bugs the Router still copies (those requests must agree with the oracle).
+const DEVIATIONS = [
+  {
+    name: 'filesystem-lookup',
+    follows: 'next start',
+    nextStart: "serves a file or page the way filesystem.js getItem finds it: without a trailing slash, `/` as `/index`, without the locale prefix (public files only under a default locale); the oracle 404s (e.g. pages `/`, i18n `/base/about/`, `/base/hello.txt`, `/base/fb/x/`)",
+    covers: (fx, req, o, ours) => !o.norm.pathname && !o.norm.redirect && !(o.norm.status >= 300 && o.norm.status < 400) && !!ours.norm.pathname,
+  },
+  {
+    name: 'concrete-prerender',
+    follows: 'next start',
+    nextStart: 'serves the prerendered path (`/base/en/posts/1`), found on disk before dynamic routes; the oracle resolves the template (`/base/en/posts/[id]`) because it misses the trailing-slash path',
+    covers: (fx, req, o, ours) => /\[[^/]+\]/.test(o.norm.pathname || '') && !!ours.norm.pathname && !/\[[^/]+\]/.test(ours.norm.pathname),
+  },
+  {
+    name: 'i18n-internal-redirects-without-default-locale',
+    follows: 'next start',
+    nextStart: 'matches its internal (priority) trailing-slash redirects against the path without the default locale: `/base` -> 308 `/base/`, `/base/en/about` -> 308 `/base/about/`; the oracle matches the locale-prefixed path (`/base/en/about/`, or 404 for `/base`)',
+    covers: (fx, req, o, ours) => !!fx.manifest.config.i18n && ours.norm.status === 308,
+  },
+  {
+    name: 'i18n-outside-basepath',
+    follows: 'next start',
+    nextStart: 'does not add the basePath to a request outside it (`/`, `/about/`, `/basefoo`): the locale goes in front of the path as it is, so no basePath rule matches; the oracle routes it as if it had the basePath',
+    covers: (fx, req, o, ours, { pathHasPrefix }) => !!fx.manifest.config.i18n && !!fx.manifest.config.basePath && !pathHasPrefix(new URL(req.url).pathname, fx.manifest.config.basePath),
+  },
+  {
+    name: 'trailing-slash-redirect-runs-middleware-first',
+    follows: 'oracle',
+    nextStart: 'redirects (308) without invoking middleware',
+  },
+  {
+    name: 'case-insensitive-middleware-match',
+    follows: 'oracle',
+    nextStart: '404 without invoking middleware for paths that only match case-insensitively',
+  },
+  {
+    name: 'next-data-url-404',
+    follows: 'oracle',
+    nextStart: '200 for /_next/data/<buildId>/<page>.json of an existing page',
+  },
+  {
+    name: 'rsc-suffix-url-resolves',
+    follows: 'oracle',
+    nextStart: '404 for a literal /<page>.rsc URL',
+  },
+  {
+    name: 'middleware-rewrite-skips-destination-headers',
+    follows: 'oracle',
+    nextStart: "also applies the rewrite destination's header rules",
+  },
+]
+
+function pathHasPrefix(p, prefix) {
+  return p === prefix || p.startsWith(`${prefix}/`)
+}
+
+/** Whether our decision agrees with the oracle's, or differs only where a 'next start' rule says. */
+function agrees(fx, req, o, ours) {
+  if (util.isDeepStrictEqual(o.norm, ours.norm) && o.mwUrl === ours.mwUrl) return true
+  return DEVIATIONS.some((d) => d.follows === 'next start' && d.covers(fx, req, o, ours, { pathHasPrefix }))
+}
+
 module.exports = {
+  DEVIATIONS, agrees,
   ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome,
   oraclePathnames, headerEntries, rawHeaders,
 }

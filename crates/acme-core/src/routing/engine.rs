@@ -62,10 +62,19 @@ struct ConfigInput {
     #[serde(default)]
     base_path: String,
     #[serde(default)]
+    trailing_slash: bool,
+    #[serde(default)]
     i18n: Option<I18nConfig>,
 }
 
 #[derive(Deserialize)]
+struct FallbackModeInput {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PathEntry {
     pathname: String,
     #[serde(default)]
@@ -74,6 +83,12 @@ struct PathEntry {
     file: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    /// Prerenders: the route (template) they belong to.
+    #[serde(default)]
+    route: Option<String>,
+    /// Prerenders: what the route does for a path that was not prerendered.
+    #[serde(default)]
+    fallback_mode: Option<FallbackModeInput>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +116,11 @@ struct Cond {
 #[derive(Debug)]
 struct CRoute {
     re: JsRegex,
+    /// The route's `source` (for dynamic routes: the page, e.g. `/blog/[slug]`).
+    source: Option<String>,
+    /// Next's internal rules (`priority`: the trailing-slash redirects): with i18n, `next start`
+    /// matches them against the pathname without the default locale.
+    priority: bool,
     destination: Option<String>,
     headers: Vec<(String, String)>,
     has: Vec<Cond>,
@@ -153,6 +173,8 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
             .any(|(k, v)| k.contains('$') || v.contains('$'));
     Ok(CRoute {
         re,
+        source: r.source.clone(),
+        priority: r.priority == Some(true),
         needs_captures,
         destination: r.destination.clone(),
         headers: r
@@ -182,7 +204,11 @@ pub struct Target {
 pub struct Router {
     build_id: String,
     base_path: String,
+    trailing_slash: bool,
     i18n: Option<I18nConfig>,
+    /// Routes (pages) whose paths that were not prerendered are not found (`dynamicParams =
+    /// false`, `fallback: false`).
+    not_found_routes: std::collections::HashSet<String>,
     should_normalize_next_data: bool,
     rsc_header: String,
     rsc_suffix: String,
@@ -365,6 +391,11 @@ pub struct Decision {
     pub target: Option<Target>,
     /// The `.rsc` / segment output to serve instead, for RSC requests.
     pub rsc_pathname: Option<String>,
+    /// With [`DecisionKind::NotFound`]: the dynamic route (page) the path matched, whose
+    /// paths are all prerendered and whose fallback is "not found" (`dynamicParams = false`,
+    /// `fallback: false`). `next start` answers such a 404 from that route (cacheable), not as
+    /// an unmatched URL.
+    pub matched_route: Option<String>,
 }
 
 impl Decision {
@@ -383,6 +414,7 @@ impl Decision {
             continuation: None,
             target: None,
             rsc_pathname: None,
+            matched_route: None,
         }
     }
 
@@ -789,18 +821,29 @@ enum PhaseEnd {
     Stopped,
 }
 
-/// `processRoutes` for beforeMiddleware and beforeFiles.
+/// Maps a URL to the one Next's internal rules are matched against (`None`: the URL itself).
+type Delocalize<'a> = &'a dyn Fn(&Url) -> Option<Url>;
+
+/// `processRoutes` for beforeMiddleware and beforeFiles. `internal` is the URL that Next's
+/// internal (`priority`) rules are matched against, when it differs from `u` (i18n).
 fn process_routes(
     routes: &[CRoute],
     u: &mut Url,
+    internal: Option<Delocalize<'_>>,
     h: &HeaderList,
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
     for r in routes {
-        let Some(m) = match_route(r, u, h) else {
+        let delocalized = match internal {
+            Some(f) if r.priority => f(u),
+            _ => None,
+        };
+        let mu = delocalized.as_ref().unwrap_or(u);
+        let Some(m) = match_route(r, mu, h) else {
             continue;
         };
+        let mu = mu.clone();
         if let Some(hs) = &m.headers {
             for (k, v) in hs {
                 resp.set(k, v);
@@ -815,12 +858,12 @@ fn process_routes(
             .filter(|hs| is_redirect_status(r.status) && has_redirect_headers(hs))
         {
             if let Some(d) = &m.destination {
-                let target = apply_destination(u, d).ok_or(())?;
+                let target = apply_destination(&mu, d).ok_or(())?;
                 return Ok(PhaseEnd::Redirect(target, r.status.unwrap_or(308)));
             }
             if let Some((_, loc)) = hs.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")) {
                 if !loc.is_empty() {
-                    resp.set("location", &redirect_location_with_query(loc, u));
+                    resp.set("location", &redirect_location_with_query(loc, &mu));
                 }
             }
             return Ok(PhaseEnd::Stopped);
@@ -829,7 +872,7 @@ fn process_routes(
             if is_external(d) {
                 return Ok(PhaseEnd::External(Url::parse(d).map_err(|_| ())?));
             }
-            *u = apply_destination(u, d).ok_or(())?;
+            *u = apply_destination(&mu, d).ok_or(())?;
         }
     }
     Ok(PhaseEnd::Continue)
@@ -1017,6 +1060,33 @@ fn detect_locale<'a>(
 // The router
 // ---------------------------------------------------------------------------------------------
 
+/// `pathHasPrefix`: `path` is `prefix` or starts with `prefix/`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|r| r.is_empty() || r.starts_with('/') || r.starts_with('?'))
+}
+
+/// `removePathPrefix`.
+fn remove_path_prefix(path: &str, prefix: &str) -> String {
+    if prefix.is_empty() || !path_has_prefix(path, prefix) {
+        return path.to_string();
+    }
+    let rest = &path[prefix.len()..];
+    if rest.starts_with('/') {
+        rest.to_string()
+    } else {
+        format!("/{rest}")
+    }
+}
+
+/// `addPathPrefix`.
+fn add_path_prefix(path: &str, prefix: &str) -> String {
+    if prefix.is_empty() || !path.starts_with('/') {
+        return path.to_string();
+    }
+    format!("{prefix}{path}")
+}
+
 fn param_list(m: &Captures) -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     for (i, g) in m.groups.iter().enumerate().skip(1) {
@@ -1129,6 +1199,17 @@ impl Router {
                 },
             );
         }
+        let not_found_routes = m
+            .prerenders
+            .iter()
+            .filter(|p| {
+                p.fallback_mode
+                    .as_ref()
+                    .and_then(|f| f.mode.as_deref())
+                    .is_some_and(|mode| mode == "notFound")
+            })
+            .filter_map(|p| p.route.clone())
+            .collect();
         let rsc = &m.routing.rsc;
         let mut wanted_headers: Vec<String> = ["host", "cookie", "accept-language"]
             .iter()
@@ -1161,6 +1242,8 @@ impl Router {
             pending: std::sync::Mutex::new(Pending::default()),
             build_id: m.build_id,
             base_path,
+            trailing_slash: m.config.trailing_slash,
+            not_found_routes,
             i18n: m.config.i18n,
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
@@ -1294,6 +1377,121 @@ impl Router {
             }
         }
         None
+    }
+
+    /// The pathname `next start` matches its internal rules against with i18n
+    /// (`resolve-routes.js` `handleRoute` for `route.internal`): the default locale (of the
+    /// request's domain) removed, the basePath kept. `None` when it is the URL's own pathname.
+    fn internal_url(&self, u: &Url) -> Option<Url> {
+        let i18n = self.i18n.as_ref()?;
+        let bp = self.base_path.as_str();
+        let path = u.path();
+        let had_trailing_slash = path.ends_with('/');
+        let mut cur = remove_path_prefix(path, bp);
+        let had_base_path = cur != path;
+        let (rest, detected) = normalize_locale_path(&cur, &i18n.locales);
+        let domain = detect_domain_locale(i18n.domains.as_deref(), u.host_str(), None);
+        let default = domain.map_or(i18n.default_locale.as_str(), |d| d.default_locale.as_str());
+        let is_default = detected == Some(default);
+        let prefix = if had_base_path { bp } else { "" };
+        if is_default {
+            cur = if rest == "/" && had_base_path {
+                bp.to_string()
+            } else {
+                add_path_prefix(&rest, prefix)
+            };
+        } else if had_base_path {
+            cur = if cur == "/" {
+                bp.to_string()
+            } else {
+                add_path_prefix(&cur, bp)
+            };
+        }
+        if (is_default || had_base_path)
+            && had_trailing_slash
+            && self.trailing_slash
+            && !cur.ends_with('/')
+        {
+            cur.push('/');
+        }
+        if cur == path {
+            return None;
+        }
+        let mut n = u.clone();
+        n.set_path(&cur);
+        Some(n)
+    }
+
+    /// What `next start`'s filesystem lookup (`filesystem.js` `getItem`) finds for a pathname:
+    /// the pathname itself, else below basePath without a trailing slash (`/` is the `/index`
+    /// page), else without a locale prefix (pages and functions under any locale, static and
+    /// public files only under a default locale). `@next/routing` only does the first step.
+    fn fs_lookup(&self, path: &str) -> Option<String> {
+        if self.pathnames.contains_key(path) {
+            return Some(path.to_string());
+        }
+        let bp = self.base_path.as_str();
+        if !bp.is_empty() && !path_has_prefix(path, bp) {
+            return None;
+        }
+        let mut item = remove_path_prefix(path, bp);
+        if item != "/" && item.ends_with('/') {
+            item.pop();
+        }
+        let found = |item: &str| -> Option<String> {
+            let candidates: Vec<String> = if item == "/" {
+                vec![
+                    if bp.is_empty() {
+                        "/".into()
+                    } else {
+                        bp.to_string()
+                    },
+                    format!("{bp}/index"),
+                ]
+            } else {
+                vec![format!("{bp}{item}")]
+            };
+            candidates
+                .into_iter()
+                .find(|c| self.pathnames.contains_key(c))
+        };
+        if let Some(p) = found(&item) {
+            return Some(p);
+        }
+        let i18n = self.i18n.as_ref()?;
+        let (rest, locale) = normalize_locale_path(&item, &i18n.locales);
+        let locale = locale?;
+        let p = found(&rest)?;
+        let is_default = locale == i18n.default_locale
+            || i18n
+                .domains
+                .iter()
+                .flatten()
+                .any(|d| d.default_locale == locale);
+        match self.pathnames.get(&p) {
+            Some(t) if t.kind != "static" || is_default => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The dynamic route whose paths are all prerendered (fallback "not found") that a
+    /// pathname matches, conditions aside (`has`/`missing` only select the draft-mode bypass).
+    fn not_found_route(&self, path: &str) -> Option<String> {
+        if self.not_found_routes.is_empty()
+            || path.ends_with(&self.rsc_suffix)
+            || path.contains(&format!("{}/", self.segment_dir_suffix))
+        {
+            return None;
+        }
+        self.dynamic_routes
+            .iter()
+            .filter(|r| r.re.is_match(path))
+            .find_map(|r| {
+                r.source
+                    .as_ref()
+                    .filter(|s| self.not_found_routes.contains(*s))
+                    .cloned()
+            })
     }
 
     fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
@@ -1456,20 +1654,44 @@ impl Router {
                     }
                 }
                 if detected.is_none() && i18n_redirect.is_none() {
-                    f.set_path(&format!("{bp}/{locale}{e}"));
+                    // As `next start` (resolve-routes.js): the basePath only when the request
+                    // had it, and the root without a trailing slash unless the request had one
+                    // and `trailingSlash` is on. (`@next/routing` always adds both.)
+                    let had_base_path = path_has_prefix(f.path(), bp);
+                    let rest = remove_path_prefix(f.path(), bp);
+                    let prefix = if had_base_path { bp } else { "" };
+                    let tail = if rest == "/" {
+                        if f.path().ends_with('/') && self.trailing_slash {
+                            "/"
+                        } else {
+                            ""
+                        }
+                    } else {
+                        rest.as_str()
+                    };
+                    f.set_path(&format!("{prefix}/{locale}{tail}"));
                 }
             }
         }
-        let stopped =
-            match process_routes(&self.before_middleware, &mut f, &h, &mut resp, &mut status) {
-                Err(()) => return Decision::new(DecisionKind::BadRequest),
-                Ok(PhaseEnd::Redirect(u, s)) => {
-                    return self.redirect_decision(u.to_string(), s, &resp, status)
-                }
-                Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status),
-                Ok(PhaseEnd::Stopped) => Some(status),
-                Ok(PhaseEnd::Continue) => None,
-            };
+        let delocalize = |u: &Url| self.internal_url(u);
+        let internal: Option<Delocalize<'_>> =
+            self.i18n.as_ref().map(|_| &delocalize as Delocalize<'_>);
+        let stopped = match process_routes(
+            &self.before_middleware,
+            &mut f,
+            internal,
+            &h,
+            &mut resp,
+            &mut status,
+        ) {
+            Err(()) => return Decision::new(DecisionKind::BadRequest),
+            Ok(PhaseEnd::Redirect(u, s)) => {
+                return self.redirect_decision(u.to_string(), s, &resp, status)
+            }
+            Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status),
+            Ok(PhaseEnd::Stopped) => Some(status),
+            Ok(PhaseEnd::Continue) => None,
+        };
         if self.should_invoke_middleware(&f, &h) {
             let mw_url = if is_data && self.should_normalize_next_data {
                 self.denormalize_next_data(&f).to_string()
@@ -1624,7 +1846,7 @@ impl Router {
         if data {
             self.normalize_next_data(&mut f);
         }
-        match process_routes(&self.before_files, &mut f, &h, &mut resp, &mut status) {
+        match process_routes(&self.before_files, &mut f, None, &h, &mut resp, &mut status) {
             Err(()) => return Decision::new(DecisionKind::BadRequest),
             Ok(PhaseEnd::Redirect(u, s)) => {
                 return self.redirect_decision(u.to_string(), s, &resp, status)
@@ -1636,8 +1858,7 @@ impl Router {
         if data {
             f = self.denormalize_next_data(&f);
         }
-        if self.pathnames.contains_key(f.path()) {
-            let d_path = f.path().to_string();
+        if let Some(d_path) = self.fs_lookup(f.path()) {
             for r in &self.dynamic_routes {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
@@ -1751,9 +1972,9 @@ impl Router {
                 if let Some(d) = self.dynamic_pass(&probe, &h, &resp, status) {
                     return d;
                 }
-                if self.pathnames.contains_key(probe.path()) {
+                if let Some(found) = self.fs_lookup(probe.path()) {
                     return self.resolved(
-                        probe.path().to_string(),
+                        found,
                         probe.path(),
                         &probe,
                         &h,
@@ -1764,7 +1985,11 @@ impl Router {
                 }
             }
         }
-        self.stop_decision(&resp, status)
+        let mut d = self.stop_decision(&resp, status);
+        if d.kind == DecisionKind::NotFound {
+            d.matched_route = self.not_found_route(f.path());
+        }
+        d
     }
 
     /// `checkDynamicRoutes` / the dynamicRoutes phase: the first dynamic route whose
