@@ -75,6 +75,51 @@ function queryString(query) {
   return s ? `?${s}` : ''
 }
 
+/**
+ * The rewrites whose source has a repeated parameter (`:path*`, `:path+`) that the destination
+ * passes on as a query value (`path=$2`): `{ regex, params: [{ name, group }] }`.
+ */
+function repeatParamRewrites(routing) {
+  const out = []
+  for (const route of [...(routing.beforeFiles || []), ...(routing.afterFiles || []), ...(routing.fallback || [])]) {
+    if (!route.source || !route.sourceRegex || !route.destination) continue
+    const repeated = [...route.source.matchAll(/:([A-Za-z_]\w*)(?:\([^)]*\))?[*+]/g)].map((m) => m[1])
+    if (!repeated.length) continue
+    const query = route.destination.includes('?') ? route.destination.slice(route.destination.indexOf('?') + 1) : ''
+    const params = []
+    for (const pair of query.split('&')) {
+      const m = /^([^=]+)=\$(\d+)$/.exec(pair)
+      if (m && repeated.includes(m[1])) params.push({ name: m[1], group: Number(m[2]) })
+    }
+    if (!params.length) continue
+    try {
+      out.push({ regex: new RegExp(route.sourceRegex), params })
+    } catch {
+      // a pattern V8 cannot compile never matched in the Router either
+    }
+  }
+  return out
+}
+
+/** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
+function parseQuery(search) {
+  const query = {}
+  for (const [k, v] of new URLSearchParams(search)) {
+    if (!(k in query)) query[k] = v
+    else if (Array.isArray(query[k])) query[k].push(v)
+    else query[k] = [query[k], v]
+  }
+  return query
+}
+
+function decodeSegment(s) {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
 function acceptsGzip(req) {
   return /\bgzip\b/.test(String(req.headers['accept-encoding'] || ''))
 }
@@ -137,6 +182,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
   const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
   const appNotFound = functions.get('/_not-found')
+  const arrayRewrites = repeatParamRewrites(manifest.routing || {})
+  const i18n = manifest.config.i18n || null
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
@@ -214,6 +261,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
     }
     const isRsc = req.headers.rsc === '1'
+    // `next start` answers an RSC request for an unknown URL with the build's prerendered
+    // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
+    // prerender out when a static 404.html exists, so it is served only when the output has it.
+    const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`)) : null
+    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE })
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
       return
@@ -244,12 +296,56 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   }
 
   // --- functions --------------------------------------------------------------------------
-  function requestMetaFor(req, ctx) {
+  /**
+   * The query of a pages-router invocation when a rewrite passed a repeated parameter on
+   * (`/fb/:path*` -> `/api/hello?path=$2`), else undefined. `next start` gives the handler the
+   * rewrite's params as path-to-regexp matched them (`path: ['x']`, an array even for one
+   * segment) merged into the query; in the URL the Router hands over they are a joined string,
+   * so the query goes to the entrypoint as the `query` request meta, which Next's route module
+   * uses instead of parsing the URL's (`route-module.js` `prepare`).
+   */
+  function rewriteQuery(originalUrl, decision) {
+    if (!arrayRewrites.length || !decision.query) return undefined
+    const pathname = new URL(originalUrl, 'http://x').pathname
+    const candidates = [pathname]
+    if (i18n) {
+      const rest = pathname.startsWith(basePath) ? pathname.slice(basePath.length) : pathname
+      const first = rest.split('/')[1]
+      if (!i18n.locales.includes(first)) {
+        const locale = [].concat(decision.query.nextInternalLocale || i18n.defaultLocale)[0]
+        candidates.push(`${basePath}/${locale}${rest === '/' ? '' : rest}`)
+      }
+    }
+    let query
+    for (const candidate of candidates) {
+      for (const { regex, params } of arrayRewrites) {
+        const m = regex.exec(candidate)
+        if (!m) continue
+        for (const { name, group } of params) {
+          const raw = m[group]
+          // The Router's value may be decoded; Next's params keep the path's encoding.
+          if (raw === undefined || (decision.query[name] !== raw && decision.query[name] !== decodeSegment(raw))) continue
+          if (!query) query = { ...parseQuery(queryString(decision.query)) }
+          query[name] = raw.split('/')
+        }
+        if (query) return query
+      }
+    }
+    return query
+  }
+
+  function requestMetaFor(req, ctx, fn) {
+    const pagesQuery = ctx.rewriteQuery && fn && String(fn.type).startsWith('PAGES') ? { query: ctx.rewriteQuery } : {}
     return {
+      ...pagesQuery,
       hostname: req.headers.host ? String(req.headers.host).replace(/:\d+$/, '') : '127.0.0.1',
       initURL: `${origin(req)}${ctx.originalUrl}`,
       render404: async (rq, rs) => {
-        await render404(rq, rs, ctx)
+        // A page that renders its 404 itself (getStaticProps `notFound: true`) has set the
+        // cache-control of that result (`s-maxage=<revalidate of the notFound result>`) before
+        // asking for the 404 page: keep it, as `next start` does, so the result is cached.
+        const own = rs.getHeader('cache-control')
+        await render404(rq, rs, own && parseCacheControl(own) ? { ...ctx, notFoundCacheControl: String(own) } : ctx)
       },
       revalidate: async ({ urlPath, headers }) => {
         await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host })
@@ -270,7 +366,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       },
     })
     try {
-      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx) })
+      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx, fn) })
     } catch {
       await render500(req, res)
     }
@@ -302,13 +398,13 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     return p
   }
 
-  function sendEntry(req, res, entry, state, ctx) {
+  function sendEntry(req, res, entry, state, ctx, { cacheControl } = {}) {
     res.statusCode = entry.status || 200
     for (const [k, v] of Object.entries(entry.headers || {})) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
       res.setHeader(k, v)
     }
-    res.setHeader('cache-control', ctx.notFoundStatus ? NO_STORE : (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
+    res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
     res.setHeader('x-nextjs-cache', state)
     ctx.meta.cache = state
     let identity = null
@@ -537,6 +633,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     const target = decision.target
     if (!target) return render404(req, res, ctx)
     ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
+    ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
       // The error pages keep their status when asked for by URL, as `next start` answers them.
