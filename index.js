@@ -116,9 +116,21 @@ function nativeError(err) {
 const adapter = {
   name: ADAPTER_NAME,
 
+  // Changes to the config, each documented in the README ("What modifyConfig changes"):
+  // - ACME_DEPLOYMENT_ID sets `deploymentId` (skew protection); a different id in next.config is
+  //   replaced, with a warning naming it, because the platform's id is the one it routes by.
+  // Everything else the user configured is left as it is.
   modifyConfig(config, ctx) {
     if (ctx && ctx.nextVersion) checkNextVersion(ctx.nextVersion)
-    return config
+    const deploymentId = process.env.ACME_DEPLOYMENT_ID
+    if (!deploymentId || config.deploymentId === deploymentId) return config
+    if (config.deploymentId) {
+      console.warn(
+        `@acme/next-adapter: next.config \`deploymentId\` "${config.deploymentId}" is replaced by ACME_DEPLOYMENT_ID ` +
+          `"${deploymentId}": the platform routes skew protection by its own id.`,
+      )
+    }
+    return { ...config, deploymentId }
   },
 
   async onBuildComplete(ctx) {

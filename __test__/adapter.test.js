@@ -166,7 +166,7 @@ describe('pages-router fixture', () => {
   let ctx
   before(() => {
     const capture = path.join(tmp, 'pages-router.context.json')
-    build = buildFixture('pages-router', { ACME_CAPTURE_CONTEXT: capture })
+    build = buildFixture('pages-router', { ACME_CAPTURE_CONTEXT: capture, ACME_DEPLOYMENT_ID: 'acme-test-dpl' })
     assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`)
     ctx = readJson(capture)
   })
@@ -174,6 +174,7 @@ describe('pages-router fixture', () => {
   test('.acme/output holds every output, public file and traced asset', () => {
     const manifest = assertOutputComplete(ctx, build.outputDir)
     assert.equal(manifest.features.pagesRouter, true)
+    assert.equal(manifest.config.deploymentId, 'acme-test-dpl', 'modifyConfig set it from ACME_DEPLOYMENT_ID')
     assert.equal(manifest.features.appRouter, false)
     const modes = new Set(manifest.prerenders.map((p) => p.fallbackMode && p.fallbackMode.mode))
     for (const mode of ['blocking', 'notFound', 'static']) assert.ok(modes.has(mode), `fallback mode ${mode}`)

@@ -69,3 +69,29 @@ test('modifyConfig fails early for a Next.js without the stable adapter API', ()
     assert.equal(adapter.modifyConfig(config, { phase: 'phase-production-build', nextVersion: v }), config)
   }
 })
+
+test('modifyConfig sets deploymentId from ACME_DEPLOYMENT_ID and says when it replaces one', (t) => {
+  const adapter = require('@acme/next-adapter')
+  const ctx = { phase: 'phase-production-build', nextVersion: '16.4.6' }
+  const warnings = []
+  t.mock.method(console, 'warn', (msg) => warnings.push(msg))
+  const saved = process.env.ACME_DEPLOYMENT_ID
+  try {
+    delete process.env.ACME_DEPLOYMENT_ID
+    const untouched = { deploymentId: 'mine', images: {} }
+    assert.equal(adapter.modifyConfig(untouched, ctx), untouched, 'without the variable nothing changes')
+
+    process.env.ACME_DEPLOYMENT_ID = 'dpl-42'
+    const set = adapter.modifyConfig({ images: { x: 1 } }, ctx)
+    assert.deepEqual(set, { images: { x: 1 }, deploymentId: 'dpl-42' })
+    assert.deepEqual(warnings, [])
+
+    const replaced = adapter.modifyConfig({ deploymentId: 'mine' }, ctx)
+    assert.equal(replaced.deploymentId, 'dpl-42')
+    assert.equal(warnings.length, 1)
+    assert.match(warnings[0], /`deploymentId` "mine" is replaced by ACME_DEPLOYMENT_ID "dpl-42"/)
+  } finally {
+    if (saved === undefined) delete process.env.ACME_DEPLOYMENT_ID
+    else process.env.ACME_DEPLOYMENT_ID = saved
+  }
+})
