@@ -176,4 +176,9 @@ export interface WriteOutputOptions {
   adapterVersion: string
   /** Copy every file instead of hardlinking it from the build. */
   copyFiles?: boolean
+  /**
+   * A directory (on the output's filesystem) whose entries are moved into the output before
+   * it is published; removed afterwards.
+   */
+  attachDir?: string
 }

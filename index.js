@@ -6,7 +6,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { version } = require('./package.json')
-const { missingBinaryError } = require('./platform.js')
+const { missingBinaryError, platformSuffix } = require('./platform.js')
+const { prepareRuntimeBundle } = require('./bundle.js')
 
 const ADAPTER_NAME = 'acme'
 // The adapter API is stable from Next 16.2; the context shape is known up to 16.x.
@@ -141,15 +142,20 @@ const adapter = {
     }
     const outputDir = outputDirFor(ctx)
     const binding = native()
+    // The runtime travels with the output (node .acme/output/server.js) unless turned off.
+    const attachDir = process.env.ACME_BUNDLE_RUNTIME === '0' ? undefined : prepareRuntimeBundle(outputDir, platformSuffix())
     let summary
     try {
       summary = await binding.writeOutput(json, {
         outputDir,
         adapterVersion: version,
         copyFiles: process.env.ACME_COPY_FILES === '1',
+        attachDir,
       })
     } catch (err) {
       throw nativeError(err)
+    } finally {
+      if (attachDir) fs.rmSync(attachDir, { recursive: true, force: true })
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     if (process.env.ACME_QUIET !== '1') console.log(formatSummary(summary, outputDir, ms))

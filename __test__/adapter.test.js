@@ -16,22 +16,32 @@ const { assertOutputComplete, seedBytes, readJson } = require('./helpers/output-
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-adapter-test-'))
 after(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
-/** Copies an output directory somewhere with no node_modules above it and serves its node functions. */
+/**
+ * Copies an output directory somewhere with no node_modules above it and serves it with the
+ * `server.js` the adapter put in it: nothing but the copy and Node.js.
+ */
 async function serveCopy(outputDir, name) {
   const copy = path.join(tmp, name)
   fs.cpSync(outputDir, copy, { recursive: true })
-  const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'serve-entries.js'), copy], {
+  const child = spawn(process.execPath, [path.join(copy, 'server.js'), '--port', '0', '--hostname', '127.0.0.1'], {
     cwd: tmp,
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ACME_LOG: 'silent', ACME_CACHE_DIR: path.join(tmp, `${name}-cache`) },
   })
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(Number(String(d).trim())))
-    child.once('exit', (code) => reject(new Error(`serve-entries exited ${code}`)))
+  const origin = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /ready on (http:\/\/\S+)/.exec(out)
+      if (m) resolve(m[1])
+    })
+    child.once('exit', (code) => reject(new Error(`server.js exited ${code}: ${out}`)))
   })
   return {
-    url: (p) => `http://127.0.0.1:${port}${p}`,
+    url: (p) => `${origin}${p}`,
     stop: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
         child.once('exit', resolve)
         child.kill('SIGTERM')
       }),
@@ -85,9 +95,13 @@ describe('app-router fixture', () => {
     assert.equal(products.fallbackMode.mode, 'notFound')
   })
 
-  test('the output runs on its own once copied elsewhere', async () => {
+  test('the output runs on its own once copied elsewhere: node server.js', async () => {
     const server = await serveCopy(build.outputDir, 'app-router-copy')
     try {
+      const edge = await fetch(server.url('/api/edge'))
+      assert.equal(edge.status, 200, 'edge route through the bundled edge-runtime')
+      const robots = await fetch(server.url('/robots.txt'))
+      assert.equal(await robots.text(), fs.readFileSync(path.join(fixtureDir('app-router'), 'public', 'robots.txt'), 'utf8'))
       const hello = await fetch(server.url('/api/hello'))
       assert.equal(hello.status, 200)
       assert.equal((await hello.json()).hello, 'world')
@@ -186,7 +200,7 @@ describe('pages-router fixture', () => {
     assert.equal(home.contentType, 'text/html; charset=utf-8')
   })
 
-  test('the output runs on its own once copied elsewhere', async () => {
+  test('the output runs on its own once copied elsewhere: node server.js', async () => {
     const server = await serveCopy(build.outputDir, 'pages-router-copy')
     try {
       const api = await fetch(server.url('/api/hello?x=1'))

@@ -49,10 +49,11 @@ function parseArgs(argv) {
   return out
 }
 
-function main() {
+/** Runs the command line (`argv` without node and the script). */
+function main(argv = process.argv.slice(2)) {
   let args
   try {
-    args = parseArgs(process.argv.slice(2))
+    args = parseArgs(argv)
   } catch (err) {
     process.stderr.write(`acme-next: ${err.message}\n\n${HELP}`)
     process.exit(2)
@@ -118,4 +119,4 @@ function main() {
 
 if (require.main === module) main()
 
-module.exports = { parseArgs }
+module.exports = { parseArgs, main }

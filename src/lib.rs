@@ -19,6 +19,9 @@ pub struct WriteOutputOptions {
     pub adapter_version: String,
     /// Copy every file instead of hardlinking it from the build.
     pub copy_files: Option<bool>,
+    /// A directory (on the output's filesystem) whose entries are moved into the output before
+    /// it is published; removed afterwards.
+    pub attach_dir: Option<String>,
 }
 
 /// Files and bytes of one deploy kind.
@@ -114,6 +117,7 @@ impl From<WriteOutputOptions> for acme_core::WriteOptions {
             output_dir: PathBuf::from(o.output_dir),
             adapter_version: o.adapter_version,
             copy_files: o.copy_files.unwrap_or(false),
+            attach: o.attach_dir.map(PathBuf::from),
         }
     }
 }

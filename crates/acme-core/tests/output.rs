@@ -15,6 +15,7 @@ fn opts(out: &Path) -> WriteOptions {
         output_dir: out.to_path_buf(),
         adapter_version: "0.0.0-test".into(),
         copy_files: false,
+        attach: None,
     }
 }
 
@@ -344,4 +345,46 @@ fn a_static_file_listed_twice_is_served_once() {
         .filter(|s| s["pathname"] == "/404")
         .count();
     assert_eq!(n, 1);
+}
+
+#[test]
+fn an_attached_directory_is_moved_into_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let attach = tmp.path().join("attach");
+    fs::create_dir_all(attach.join("acme/runtime")).unwrap();
+    fs::write(attach.join("server.js"), "// serve").unwrap();
+    fs::write(attach.join("acme/runtime/cli.js"), "// cli").unwrap();
+    let out = tmp.path().join("o");
+    build_from_json(
+        &ctx.to_string(),
+        &WriteOptions {
+            attach: Some(attach.clone()),
+            ..opts(&out)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(out.join("server.js")).unwrap(),
+        "// serve"
+    );
+    assert!(out.join("acme/runtime/cli.js").is_file());
+    assert!(!attach.exists(), "the attached directory is consumed");
+
+    // An entry the output already has is a conflict, and nothing is published.
+    fs::create_dir_all(attach.join("static")).unwrap();
+    let other = tmp.path().join("o2");
+    let err = build_from_json(
+        &ctx.to_string(),
+        &WriteOptions {
+            attach: Some(attach),
+            ..opts(&other)
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict { dest, .. } if dest == "static"),
+        "{err}"
+    );
+    assert!(!other.exists());
 }

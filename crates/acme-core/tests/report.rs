@@ -105,6 +105,7 @@ fn build(root: &Path, r: &Random, page_source: &str, seed_time: &str) -> (Value,
             output_dir: out.clone(),
             adapter_version: "0.0.0-test".into(),
             copy_files: false,
+            attach: None,
         },
     )
     .unwrap();

@@ -28,6 +28,10 @@ pub struct WriteOptions {
     pub adapter_version: String,
     /// Copy every file instead of hardlinking it from the build.
     pub copy_files: bool,
+    /// A directory whose entries are moved into the output before it is published (the JS side
+    /// puts the runtime there, so `node <output>/server.js` works); removed afterwards. It must
+    /// be on the output's filesystem, and its entries must not collide with the output's.
+    pub attach: Option<PathBuf>,
 }
 
 /// Counts for one deploy kind.
@@ -127,6 +131,9 @@ pub fn write_output(ctx: &BuildContext, opts: &WriteOptions) -> Result<BuildSumm
     writer::sweep_leftovers(&opts.output_dir);
     let staging = writer::staging_dir(&opts.output_dir)?;
     let result = fill(ctx, opts, &staging, plan, &t).and_then(|summary| {
+        if let Some(attach) = &opts.attach {
+            writer::attach(attach, &staging)?;
+        }
         writer::publish(&staging, &opts.output_dir)?;
         t.lap("publish");
         Ok(summary)

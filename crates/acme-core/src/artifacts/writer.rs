@@ -134,6 +134,25 @@ pub fn staging_dir(out_dir: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Moves every entry of `from` into `staging` (same filesystem: a rename each), then removes
+/// `from`. An entry that already exists in the staging directory is a conflict.
+pub fn attach(from: &Path, staging: &Path) -> Result<()> {
+    let entries = fs::read_dir(from).map_err(Error::io("read directory", from))?;
+    for entry in entries {
+        let entry = entry.map_err(Error::io("read directory", from))?;
+        let dest = staging.join(entry.file_name());
+        if dest.exists() {
+            return Err(Error::Conflict {
+                dest: entry.file_name().to_string_lossy().into_owned(),
+                first: "the build output".into(),
+                second: format!("the attached directory {}", from.display()),
+            });
+        }
+        fs::rename(entry.path(), &dest).map_err(Error::io("move into the output", entry.path()))?;
+    }
+    fs::remove_dir(from).map_err(Error::io("remove directory", from))
+}
+
 /// Replaces `out_dir` with `staging`. The old output is moved aside first and removed only after
 /// the new one is in place; if the swap fails the old one is put back.
 pub fn publish(staging: &Path, out_dir: &Path) -> Result<()> {
