@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use acme_core::routing as core;
 use napi::bindgen_prelude::JsObjectValue;
-use napi::bindgen_prelude::{Array, Either, Object};
+use napi::bindgen_prelude::{Array, Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -83,6 +83,15 @@ fn set_str(obj: &mut Object, key: &str, v: &str) -> napi::Result<()> {
     obj.set(key, v)
 }
 
+/// Sets a property whose name is a C-string literal (no key allocation per call).
+fn set_c<T: napi::bindgen_prelude::ToNapiValue>(
+    obj: &mut Object,
+    key: &std::ffi::CStr,
+    v: T,
+) -> napi::Result<()> {
+    obj.set_c_named_property(key, v)
+}
+
 /// `{ name: value }`, repeated names becoming arrays (omitted when empty).
 fn multi_object<'e>(env: &'e Env, pairs: &[(String, String)]) -> napi::Result<Option<Object<'e>>> {
     if pairs.is_empty() {
@@ -121,48 +130,48 @@ fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'
         core::DecisionKind::NotFound => "notFound",
         core::DecisionKind::BadRequest => "badRequest",
     };
-    set_str(&mut o, "kind", kind)?;
+    set_c(&mut o, c"kind", kind)?;
     if let Some(u) = &d.middleware_url {
-        set_str(&mut o, "middlewareUrl", u)?;
+        set_c(&mut o, c"middlewareUrl", u)?;
     }
     if let Some(c) = d.continuation {
-        o.set("continuation", c)?;
+        set_c(&mut o, c"continuation", c)?;
     }
     if let Some(p) = &d.resolved_pathname {
-        set_str(&mut o, "resolvedPathname", p)?;
+        set_c(&mut o, c"resolvedPathname", p)?;
     }
     if let Some(p) = &d.invocation_pathname {
-        set_str(&mut o, "invocationPathname", p)?;
+        set_c(&mut o, c"invocationPathname", p)?;
     }
     if let Some(t) = &d.target {
         let mut to = Object::new(env)?;
-        set_str(&mut to, "kind", t.kind)?;
-        set_str(&mut to, "id", &t.id)?;
-        o.set("target", to)?;
+        set_c(&mut to, c"kind", t.kind)?;
+        set_c(&mut to, c"id", &t.id)?;
+        set_c(&mut o, c"target", to)?;
     }
     if let Some(p) = &d.rsc_pathname {
-        set_str(&mut o, "rscPathname", p)?;
+        set_c(&mut o, c"rscPathname", p)?;
     }
     if let Some(p) = &d.matched_route {
-        set_str(&mut o, "matchedRoute", p)?;
+        set_c(&mut o, c"matchedRoute", p)?;
     }
     if let Some(q) = multi_object(env, &d.query)? {
-        o.set("query", q)?;
+        set_c(&mut o, c"query", q)?;
     }
     if let Some(s) = d.status {
-        o.set("status", u32::from(s))?;
+        set_c(&mut o, c"status", u32::from(s))?;
     }
     if let Some(h) = multi_object(env, &d.headers)? {
-        o.set("headers", h)?;
+        set_c(&mut o, c"headers", h)?;
     }
     if let Some(r) = &d.redirect {
         let mut ro = Object::new(env)?;
-        set_str(&mut ro, "location", &r.location)?;
-        ro.set("status", u32::from(r.status))?;
-        o.set("redirect", ro)?;
+        set_c(&mut ro, c"location", &r.location)?;
+        set_c(&mut ro, c"status", u32::from(r.status))?;
+        set_c(&mut o, c"redirect", ro)?;
     }
     if let Some(u) = &d.external_url {
-        set_str(&mut o, "externalUrl", u)?;
+        set_c(&mut o, c"externalUrl", u)?;
     }
     if !d.route_matches.is_empty() {
         let mut mo = Object::new(env)?;
@@ -171,7 +180,7 @@ fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'
                 set_str(&mut mo, k, v)?;
             }
         }
-        o.set("routeMatches", mo)?;
+        set_c(&mut o, c"routeMatches", mo)?;
     }
     Ok(o)
 }
@@ -304,14 +313,16 @@ impl Router {
     pub fn resolve<'e>(
         &self,
         env: &'e Env,
-        method: Option<String>,
+        // Informational only (routing does not depend on it): not converted.
+        #[napi(ts_arg_type = "string | undefined | null")] method: Option<Unknown<'_>>,
         url: String,
         #[napi(ts_arg_type = "string[] | Record<string, string | string[]>")] headers: Option<
             HeadersArg,
         >,
     ) -> napi::Result<Object<'e>> {
+        let _ = method;
         let req = core::Request {
-            method: method.unwrap_or_default(),
+            method: String::new(),
             url,
             headers: header_pairs(&self.inner, headers.as_ref())?,
         };

@@ -204,6 +204,8 @@ pub struct Target {
 pub struct Router {
     build_id: String,
     base_path: String,
+    /// `<basePath>/_next/data/<buildId>/` (see [`Router::data_prefix`]).
+    data_prefix: String,
     trailing_slash: bool,
     i18n: Option<I18nConfig>,
     /// Routes (pages) whose paths that were not prerendered are not found (`dynamicParams =
@@ -1238,6 +1240,7 @@ impl Router {
         wanted_headers.sort_unstable();
         wanted_headers.dedup();
         Ok(Self {
+            data_prefix: format!("{}/_next/data/{}/", base_path, m.build_id),
             wanted_headers,
             pending: std::sync::Mutex::new(Pending::default()),
             build_id: m.build_id,
@@ -1282,13 +1285,14 @@ impl Router {
         self.pathnames.keys().map(String::as_str)
     }
 
-    fn data_prefix(&self) -> String {
-        format!("{}/_next/data/{}/", self.base_path, self.build_id)
+    /// `<basePath>/_next/data/<buildId>/`.
+    fn data_prefix(&self) -> &str {
+        &self.data_prefix
     }
 
     fn normalize_next_data(&self, u: &mut Url) {
         let prefix = self.data_prefix();
-        let Some(rest) = u.path().strip_prefix(&prefix) else {
+        let Some(rest) = u.path().strip_prefix(prefix) else {
             return;
         };
         let rest = rest.strip_suffix(".json").unwrap_or(rest);
@@ -1306,7 +1310,7 @@ impl Router {
 
     fn denormalize_next_data(&self, u: &Url) -> Url {
         let mut n = u.clone();
-        if n.path().starts_with(&self.data_prefix()) {
+        if n.path().starts_with(self.data_prefix()) {
             return n;
         }
         let bp = &self.base_path;
@@ -1591,7 +1595,7 @@ impl Router {
         let mut is_data = false;
         let bp = self.base_path.as_str();
         if self.should_normalize_next_data {
-            is_data = url.path().starts_with(&self.data_prefix());
+            is_data = url.path().starts_with(self.data_prefix());
             if is_data {
                 self.normalize_next_data(&mut f);
             }
