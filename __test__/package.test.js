@@ -14,7 +14,7 @@ const ROOT = path.resolve(__dirname, '..')
 test('npm pack ships only what users need', () => {
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' }))
   const files = info.files.map((f) => f.path)
-  for (const needed of ['index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'platform.js', 'package.json', 'README.md', 'LICENSE']) {
+  for (const needed of ['index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'platform.js', 'bundle.js', 'runtime/cli.js', 'package.json', 'README.md', 'LICENSE']) {
     assert.ok(files.includes(needed), `${needed} is published`)
   }
   const forbidden = files.filter(
@@ -31,7 +31,10 @@ test('a missing binary names the package that would have fitted', async () => {
   // A copy of the package without its .node file and without platform packages to fall back on.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-no-binary-'))
   try {
-    for (const f of ['index.js', 'binding.js', 'platform.js', 'package.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f))
+    // Every published file (package.json `files`), but no binary and no platform package.
+    const pkg = require('../package.json')
+    for (const f of [...pkg.files, 'package.json']) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true })
+    assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.node')))
     const script = `
       const adapter = require(${JSON.stringify(path.join(dir, 'index.js'))})
       adapter.onBuildComplete({ projectDir: ${JSON.stringify(dir)} }).then(
