@@ -18,7 +18,9 @@ function nativeBinding() {
  */
 function headerRecord(headers) {
   const out = {}
-  for (const [key, value] of Object.entries(headers)) {
+  for (const key in headers) {
+    if (!Object.hasOwn(headers, key)) continue
+    const value = headers[key]
     if (value !== undefined) out[key] = value
   }
   return out

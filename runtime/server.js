@@ -67,6 +67,15 @@ function setHeaders(res, headers) {
 }
 
 function queryString(query) {
+  if (!query) return ''
+  let empty = true
+  for (const k in query) {
+    if (Object.hasOwn(query, k)) {
+      empty = false
+      break
+    }
+  }
+  if (empty) return ''
   const sp = new URLSearchParams()
   for (const [k, v] of Object.entries(query || {})) {
     for (const one of [].concat(v)) sp.append(k, one)
@@ -602,8 +611,10 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
       decision = router.resume(decision.continuation, routerOutcome)
     }
-    setHeaders(res, decision.headers)
-    for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+    if (decision.headers) {
+      setHeaders(res, decision.headers)
+      for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+    }
     switch (decision.kind) {
       case 'redirect': {
         const { location, status } = decision.redirect

@@ -8,6 +8,8 @@ const path = require('node:path')
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 const DEFAULT_CACHE_CONTROL = 'public, max-age=0'
+const MAX_CACHED_FILE = 64 * 1024
+const MAX_CACHED_TOTAL = 32 * 1024 * 1024
 
 /** Writes `cache-control` as `next start` spells it (`a, b` rather than `a,b`). */
 function normalizeCacheControl(value) {
@@ -58,16 +60,44 @@ function createStaticFiles(outputDir, manifest) {
     byFile.set(entry.file, entry)
     byPathname.set(entry.pathname, entry)
   }
+  // Per file, computed once on first use: size, mtime, ETag, Last-Modified and, for small files
+  // (bounded total), the bytes themselves, so a hit is answered without touching the disk.
   const stats = new Map()
+  let cachedBytes = 0
 
   function statOf(entry) {
     let st = stats.get(entry.file)
     if (!st) {
-      const s = fs.statSync(path.join(outputDir, entry.file))
-      st = { size: s.size, mtime: s.mtime, etag: `W/"${s.size.toString(16)}-${s.mtime.getTime().toString(16)}"` }
+      const file = path.join(outputDir, entry.file)
+      const s = fs.statSync(file)
+      st = {
+        size: s.size,
+        mtime: s.mtime,
+        lastModified: s.mtime.toUTCString(),
+        etag: `W/"${s.size.toString(16)}-${s.mtime.getTime().toString(16)}"`,
+        body: null,
+      }
+      if (s.size > 0 && s.size <= MAX_CACHED_FILE && cachedBytes + s.size <= MAX_CACHED_TOTAL) {
+        try {
+          const body = fs.readFileSync(file)
+          // A file replaced between stat and read is served from disk, as before.
+          if (body.length === s.size) {
+            st.body = body
+            cachedBytes += body.length
+          }
+        } catch {}
+      }
       stats.set(entry.file, st)
     }
     return st
+  }
+
+  /** Sends the cached bytes of a file or streams it from disk (`range`: `{ start, end }`, inclusive). */
+  function sendBody(res, entry, st, range) {
+    if (st.body) return res.end(range && (range.start !== 0 || range.end !== st.size - 1) ? st.body.subarray(range.start, range.end + 1) : st.body)
+    fs.createReadStream(path.join(outputDir, entry.file), range ? { start: range.start, end: range.end } : undefined)
+      .on('error', (e) => res.destroy(e))
+      .pipe(res)
   }
 
   /**
@@ -103,11 +133,11 @@ function createStaticFiles(outputDir, manifest) {
       res.statusCode = status
       res.setHeader('content-length', st.size)
       if (method === 'HEAD') return res.end(), true
-      fs.createReadStream(path.join(outputDir, entry.file)).on('error', (e) => res.destroy(e)).pipe(res)
+      sendBody(res, entry, st, null)
       return true
     }
     res.setHeader('accept-ranges', 'bytes')
-    res.setHeader('last-modified', st.mtime.toUTCString())
+    res.setHeader('last-modified', st.lastModified)
     res.setHeader('etag', st.etag)
     if (etagMatches(req.headers['if-none-match'], st.etag)) {
       res.statusCode = 304
@@ -134,9 +164,7 @@ function createStaticFiles(outputDir, manifest) {
     }
     res.setHeader('content-length', st.size === 0 ? 0 : end - start + 1)
     if (method === 'HEAD' || st.size === 0) return res.end(), true
-    fs.createReadStream(path.join(outputDir, entry.file), { start, end })
-      .on('error', (e) => res.destroy(e))
-      .pipe(res)
+    sendBody(res, entry, st, range || { start, end })
     return true
   }
 
