@@ -5,6 +5,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { formatBytes } = require('./runtime/format.js')
 const { version } = require('./package.json')
 const { missingBinaryError, platformSuffix } = require('./platform.js')
 const { prepareRuntimeBundle } = require('./bundle.js')
@@ -67,15 +68,6 @@ function outputDirFor(ctx) {
   return path.join(ctx.projectDir, '.acme', 'output')
 }
 
-function formatBytes(n) {
-  const units = ['B', 'KB', 'MB', 'GB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-}
 
 function formatSummary(summary, outputDir, ms) {
   const rel = path.relative(process.cwd(), outputDir) || '.'

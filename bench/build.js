@@ -40,6 +40,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
+const { formatBytes } = require('../runtime/format.js')
+
 const REPO_ROOT = path.resolve(__dirname, '..')
 const WORK_DIR = path.join(__dirname, '.work')
 const ACME_ENTRY = path.join(REPO_ROOT, 'index.js')
@@ -109,15 +111,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-function fmtBytes(n) {
-  const units = ['B', 'KB', 'MB', 'GB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-}
+const fmtBytes = formatBytes
 
 const fmtMs = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`)
 const rel = (p) => path.relative(process.cwd(), p) || '.'

@@ -5,6 +5,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { formatBytes } = require('./format')
 
 const PHASES = ['beforeMiddleware', 'beforeFiles', 'afterFiles', 'dynamicRoutes', 'onMatch', 'fallback']
 
@@ -20,15 +21,6 @@ function readJson(file) {
   return JSON.parse(text)
 }
 
-function formatBytes(n) {
-  const units = ['B', 'KB', 'MB', 'GB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-}
 
 function revalidateText(r) {
   if (r === undefined || r === null) return '-'

@@ -6,25 +6,15 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
 const util = require('node:util')
 
-const ROOT = path.resolve(__dirname, '..', '..')
+const { ROOT, fixtureDir, ensureBuilt: ensureOutput } = require('./fixtures')
+
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
-const NEXT_BIN = path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next')
 
-function fixtureDir(name) {
-  return path.join(ROOT, '__test__', 'fixtures', name)
-}
-
-/** Builds the fixture when its manifest is missing. Returns the manifest path. */
+/** Builds the fixture when its output is missing. Returns the manifest path. */
 function ensureBuilt(name) {
-  const manifest = path.join(fixtureDir(name), '.acme', 'output', 'manifest.json')
-  if (!fs.existsSync(manifest)) {
-    const r = spawnSync(process.execPath, [NEXT_BIN, 'build'], { cwd: fixtureDir(name), stdio: 'inherit' })
-    if (r.status !== 0) throw new Error(`next build failed for ${name}`)
-  }
-  return manifest
+  return path.join(ensureOutput(name), 'manifest.json')
 }
 
 /** The pathnames the oracle needs, computed independently of the Rust side. */

@@ -4,24 +4,13 @@
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const { ROOT, NEXT_BIN, fixtureDir } = require('./fixtures')
+const { freePort } = require('./net')
 
 const CLI = path.join(ROOT, 'runtime', 'cli.js')
 
-/** A free loopback port. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /** Waits until `url` answers (any status); fails when the child exits first. */
 async function waitFor(url, child, timeoutMs = 60_000) {
