@@ -83,3 +83,15 @@ pub fn synthetic(root: &Path) -> Value {
         "buildId": "b1"
     })
 }
+
+/// Adds a STATIC_FILE output served from an existing file of the synthetic build.
+pub fn push_static(ctx: &mut Value, root: &Path, id: &str, pathname: &str, source: &str) {
+    let extra = json!({
+        "type": "STATIC_FILE", "id": id, "pathname": pathname,
+        "filePath": root.join(source).display().to_string()
+    });
+    ctx["outputs"]["staticFiles"]
+        .as_array_mut()
+        .unwrap()
+        .push(extra);
+}

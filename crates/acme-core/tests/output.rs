@@ -234,14 +234,13 @@ fn two_outputs_claiming_one_file_is_a_conflict() {
     let tmp = tempfile::tempdir().unwrap();
     let mut ctx = common::synthetic(tmp.path());
     // A Next static file at the URL of a public file.
-    let extra = serde_json::json!({
-        "type": "STATIC_FILE", "id": "robots", "pathname": "/robots.txt",
-        "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
-    });
-    ctx["outputs"]["staticFiles"]
-        .as_array_mut()
-        .unwrap()
-        .push(extra);
+    common::push_static(
+        &mut ctx,
+        tmp.path(),
+        "robots",
+        "/robots.txt",
+        "app/.next/server/pages/404.html",
+    );
     let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
     assert!(
         matches!(&err, Error::Conflict { dest, .. } if dest == "/robots.txt"),
@@ -256,14 +255,13 @@ fn file_where_a_folder_is_needed_is_a_conflict() {
     let tmp = tempfile::tempdir().unwrap();
     fs::create_dir_all(tmp.path().join("app/public/robots.txt.d")).unwrap();
     let mut ctx = common::synthetic(tmp.path());
-    let extra = serde_json::json!({
-        "type": "STATIC_FILE", "id": "nested", "pathname": "/robots.txt/inner.html",
-        "filePath": tmp.path().join("app/.next/server/pages/404.html").display().to_string()
-    });
-    ctx["outputs"]["staticFiles"]
-        .as_array_mut()
-        .unwrap()
-        .push(extra);
+    common::push_static(
+        &mut ctx,
+        tmp.path(),
+        "nested",
+        "/robots.txt/inner.html",
+        "app/.next/server/pages/404.html",
+    );
     let err = build_from_json(&ctx.to_string(), &opts(&tmp.path().join("o"))).unwrap_err();
     assert!(
         matches!(&err, Error::Conflict { dest, .. } if dest == "static/robots.txt"),

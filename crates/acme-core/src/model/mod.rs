@@ -117,12 +117,7 @@ impl BuildContext {
                 .routing
                 .middleware_matchers
                 .iter()
-                .map(|r| MiddlewareMatcher {
-                    source: r.source.clone(),
-                    source_regex: r.source_regex.clone(),
-                    has: r.has.clone(),
-                    missing: r.missing.clone(),
-                })
+                .map(MiddlewareMatcher::from)
                 .collect();
         }
         self.outputs

@@ -91,6 +91,18 @@ pub struct MiddlewareMatcher {
     pub missing: Option<Vec<RouteHas>>,
 }
 
+impl From<&super::route::Route> for MiddlewareMatcher {
+    /// `routing.middlewareMatchers` (Next >= 16.3) lists matchers as routes.
+    fn from(r: &super::route::Route) -> Self {
+        MiddlewareMatcher {
+            source: r.source.clone(),
+            source_regex: r.source_regex.clone(),
+            has: r.has.clone(),
+            missing: r.missing.clone(),
+        }
+    }
+}
+
 /// Per-function configuration (segment config and edge env).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

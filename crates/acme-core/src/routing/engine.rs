@@ -1137,12 +1137,7 @@ impl Router {
                 m.routing
                     .middleware_matchers
                     .iter()
-                    .map(|r| MiddlewareMatcher {
-                        source: r.source.clone(),
-                        source_regex: r.source_regex.clone(),
-                        has: r.has.clone(),
-                        missing: r.missing.clone(),
-                    })
+                    .map(MiddlewareMatcher::from)
                     .collect(),
             ),
             None => None,
@@ -1171,35 +1166,25 @@ impl Router {
         };
         let base_path = m.config.base_path.clone();
         let mut pathnames: HashMap<String, Target> = HashMap::new();
-        for f in &m.functions {
-            if f.kind.as_deref() == Some("middleware") {
-                continue;
-            }
+        let mut add = |pathname: &str, kind: &'static str, id: &Option<String>| {
             pathnames.insert(
-                f.pathname.clone(),
+                pathname.to_string(),
                 Target {
-                    kind: "function",
-                    id: f.id.clone().unwrap_or_default(),
+                    kind,
+                    id: id.clone().unwrap_or_default(),
                 },
             );
+        };
+        for f in &m.functions {
+            if f.kind.as_deref() != Some("middleware") {
+                add(&f.pathname, "function", &f.id);
+            }
         }
         for s in &m.static_files {
-            pathnames.insert(
-                s.pathname.clone(),
-                Target {
-                    kind: "static",
-                    id: s.file.clone().unwrap_or_default(),
-                },
-            );
+            add(&s.pathname, "static", &s.file);
         }
         for p in &m.prerenders {
-            pathnames.insert(
-                p.pathname.clone(),
-                Target {
-                    kind: "prerender",
-                    id: p.id.clone().unwrap_or_default(),
-                },
-            );
+            add(&p.pathname, "prerender", &p.id);
         }
         let not_found_routes = m
             .prerenders
