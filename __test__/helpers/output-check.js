@@ -87,9 +87,11 @@ function assertOutputComplete(ctx, outputDir) {
   const publicDir = path.join(projectDir, 'public')
   const publicFiles = fs.existsSync(publicDir) ? walk(publicDir) : []
   assert.ok(publicFiles.length > 0, 'fixture has public files')
+  // Public files are served below basePath, like every other output pathname.
+  const basePath = (ctx.config && ctx.config.basePath) || ''
   for (const rel of publicFiles) {
-    const entry = statics.get(`/${rel}`)
-    assert.ok(entry, `public file /${rel} in manifest`)
+    const entry = statics.get(`${basePath}/${rel}`)
+    assert.ok(entry, `public file ${basePath}/${rel} in manifest`)
     assert.equal(entry.kind, 'public-file')
     assert.deepEqual(fs.readFileSync(path.join(outputDir, entry.file)), fs.readFileSync(path.join(publicDir, rel)))
   }

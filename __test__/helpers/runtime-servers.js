@@ -38,15 +38,17 @@ function track(child) {
 /**
  * Copies a built fixture for `next start` (which rewrites `.next` in place) to
  * `__test__/fixtures/.oracle-<name>/` (same depth: `next` resolves from the repo) and starts it.
+ * `opts.src` / `opts.nextBin` point at a fixture built elsewhere (the version matrix).
  */
-async function startOracle(name) {
-  const src = fixtureDir(name)
+async function startOracle(name, opts = {}) {
+  const src = opts.src || fixtureDir(name)
+  const nextBin = opts.nextBin || NEXT_BIN
   const dir = path.join(path.dirname(src), `.oracle-${name}`)
   fs.rmSync(dir, { recursive: true, force: true })
   fs.cpSync(src, dir, { recursive: true, preserveTimestamps: true, filter: (p) => !p.startsWith(path.join(src, '.acme')) })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [NEXT_BIN, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: dir,
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,14 +59,17 @@ async function startOracle(name) {
   return { child, origin, dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on it. */
-async function startAcme(name) {
+/**
+ * Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on
+ * it. `opts.src` names a fixture built elsewhere, `opts.cli` another installed `acme-next`.
+ */
+async function startAcme(name, opts = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `acme-rt-${name}-`))
   const out = path.join(tmp, 'output')
-  fs.cpSync(path.join(fixtureDir(name), '.acme', 'output'), out, { recursive: true, preserveTimestamps: true })
+  fs.cpSync(path.join(opts.src || fixtureDir(name), '.acme', 'output'), out, { recursive: true, preserveTimestamps: true })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
+    spawn(process.execPath, [opts.cli || CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
       cwd: tmp,
       env: { ...process.env, ACME_LOG: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],

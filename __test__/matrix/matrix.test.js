@@ -1,9 +1,11 @@
 'use strict'
 
 // `npm run test:matrix`: the fixtures build through the adapter on the newest patch of every Next
-// minor with the stable adapter API. Each version is installed from the registry into its own
-// project outside this repository, with the adapter installed from `npm run pack`'s tarballs.
-// ACME_MATRIX="16.2.12 16.4.6" narrows the list.
+// minor with the stable adapter API, and the runtime differential (`acme-next start` against that
+// version's `next start`, the requests of `__test__/runtime.test.js`) passes on each. Each version
+// is installed from the registry into its own project outside this repository, with the adapter
+// installed from `npm run pack`'s tarballs (so the `acme-next` that serves is the installed one).
+// ACME_MATRIX="16.2.12 16.4.6" narrows the list; ACME_MATRIX_KEEP=1 keeps the projects (printed).
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -13,10 +15,12 @@ const os = require('node:os')
 const path = require('node:path')
 
 const { assertOutputComplete, readJson } = require('../helpers/output-check')
+const { startOracle, startAcme, stop } = require('../helpers/runtime-servers')
+const { compareServers } = require('../helpers/differential')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const VERSIONS = (process.env.ACME_MATRIX || '16.2.12 16.3.8 16.4.6').split(/\s+/).filter(Boolean)
-const FIXTURES = ['app-router', 'pages-router']
+const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-matrix-'))
 let tarballs
 
@@ -24,7 +28,10 @@ before(() => {
   const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.js')], { cwd: ROOT, encoding: 'utf8' })
   tarballs = out.trim().split('\n')
 })
-after(() => fs.rmSync(work, { recursive: true, force: true }))
+after(() => {
+  if (process.env.ACME_MATRIX_KEEP === '1') console.log(`matrix projects kept in ${work}`)
+  else fs.rmSync(work, { recursive: true, force: true })
+})
 
 for (const version of VERSIONS) {
   describe(`next@${version}`, () => {
@@ -60,6 +67,26 @@ for (const version of VERSIONS) {
         const manifest = assertOutputComplete(ctx, path.join(dir, '.acme', 'output'))
         assert.equal(manifest.nextVersion, version)
         if (ctx.outputs.middleware) assert.ok(manifest.middlewareMatchers.length > 0, 'matchers found on every version')
+      })
+
+      test(`${fixture}: acme-next start answers as next@${version}'s next start`, { timeout: 300_000 }, async () => {
+        const dir = path.join(project, fixture)
+        const buildId = fs.readFileSync(path.join(dir, '.next', 'BUILD_ID'), 'utf8').trim()
+        const nextBin = path.join(project, 'node_modules', 'next', 'dist', 'bin', 'next')
+        const cli = path.join(project, 'node_modules', '@acme', 'next-adapter', 'runtime', 'cli.js')
+        let oracle
+        let acme
+        try {
+          oracle = await startOracle(fixture, { src: dir, nextBin })
+          acme = await startAcme(fixture, { src: dir, cli })
+          const { compared, differences, mismatches } = await compareServers(fixture, oracle.origin, acme.origin, buildId, version)
+          console.log(`next@${version} ${fixture}: compared ${compared} requests; ${differences.length} differences`)
+          for (const d of differences) console.log(`  ${d}`)
+          assert.deepEqual(mismatches, [], `responses differ:\n${mismatches.join('\n')}`)
+        } finally {
+          await stop(oracle)
+          await stop(acme)
+        }
       })
     }
   })

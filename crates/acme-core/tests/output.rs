@@ -386,3 +386,24 @@ fn an_attached_directory_is_moved_into_the_output() {
     );
     assert!(!other.exists());
 }
+
+#[test]
+fn prerender_route_defaults_to_the_parent_pathname_below_base_path() {
+    // Next 16.2 gives prerenders no `route`; the runtime groups a route's prerenders by it.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ctx = common::synthetic(tmp.path());
+    ctx["config"]["basePath"] = "/base".into();
+    ctx["outputs"]["appPages"][0]["pathname"] = "/base/blog/[slug]".into();
+    let p = &mut ctx["outputs"]["prerenders"][0];
+    p["pathname"] = "/base/blog/a".into();
+    let mut given = p.clone();
+    let out = tmp.path().join("app/.acme/output");
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    assert_eq!(manifest(&out)["prerenders"][0]["route"], "/blog/[slug]");
+
+    // A route Next gives is kept as it is.
+    given["route"] = "/given".into();
+    ctx["outputs"]["prerenders"][0] = given;
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    assert_eq!(manifest(&out)["prerenders"][0]["route"], "/given");
+}

@@ -334,7 +334,26 @@ impl Planner<'_> {
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         let mut configs: HashMap<CacheConfig, usize> = HashMap::new();
         let mut header_sets: HashMap<String, usize> = HashMap::new();
+        // Next 16.2 gives prerenders no `route`; the runtime groups a route's prerenders (fallback
+        // mode of unbuilt paths, 404s of fully prerendered routes) by it. From 16.3 it equals the
+        // parent function's pathname below basePath, so that is what a missing one becomes.
+        let base_path = self.ctx.config.base_path.trim_end_matches('/');
+        let parent_pathnames: HashMap<&str, &str> = self
+            .ctx
+            .outputs
+            .functions()
+            .map(|(_, f)| (f.id.as_str(), f.pathname.as_str()))
+            .collect();
         for p in sorted {
+            let route = p.route.clone().or_else(|| {
+                let parent = parent_pathnames.get(p.parent_output_id.as_str())?;
+                let below = parent.strip_prefix(base_path).unwrap_or(parent);
+                Some(if below.is_empty() {
+                    "/".to_string()
+                } else {
+                    below.to_string()
+                })
+            });
             let fallback = p.fallback.as_ref();
             let seed = match fallback.and_then(|f| f.file_path.as_ref()) {
                 Some(src) if has_seed(p) => {
@@ -379,7 +398,7 @@ impl Planner<'_> {
                 pathname: p.pathname.clone(),
                 parent_output_id: p.parent_output_id.clone(),
                 group_id: p.group_id,
-                route: p.route.clone(),
+                route,
                 route_type: p.route_type.clone(),
                 response: p.response.clone(),
                 compute: p.compute.clone(),

@@ -1,0 +1,239 @@
+'use strict'
+
+// The differential comparison of `acme-next start` against `next start`: the request lists per
+// fixture, the compared view of a response and the accepted differences. Used by
+// `__test__/runtime.test.js` (the repo's Next) and `__test__/matrix/matrix.test.js` (every
+// supported Next minor).
+
+const crypto = require('node:crypto')
+const http = require('node:http')
+const zlib = require('node:zlib')
+
+/** One raw HTTP request (the path is sent as written: no URL normalization). */
+function request(origin, { method = 'GET', path, headers = {} }) {
+  const { hostname, port } = new URL(origin)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, method, path, headers: { 'accept-encoding': 'identity', ...headers } }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => {
+        let body = Buffer.concat(chunks)
+        if (res.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body)
+        resolve({ status: res.statusCode, headers: res.headers, body })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const VOLATILE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z|\b1\d{12}\b/g
+// A dynamic RSC render keys its viewport and metadata elements with the render's request id, a
+// fresh nanoid per request (`getFlightViewportKey`/`getFlightMetadataKey` in Next's
+// app-render.js: `requestId + 'v'` / `requestId + 'm'`): three `next start` responses to
+// `/dynamic?_rsc` carried three different keys there and were otherwise identical. The keyed
+// element is a lazy reference (`"$L9"`) on 16.4 and a `"div"` on 16.2/16.3.
+const RSC_REQUEST_ID = /("(?:\$L?[0-9a-z]+|div)",)"[A-Za-z0-9_-]{21}([vm])"/g
+
+/** What is compared of a body: the `<h1>` (HTML), JSON without times, a hash otherwise. */
+function bodyDigest(contentType, body) {
+  const text = body.toString('utf8')
+  if (/text\/html/.test(contentType)) {
+    const h1 = [...text.matchAll(/<h1[^>]*>([\s\S]*?)<\/h1>/g)].map((m) => m[1].replace(/<!-- -->/g, ''))
+    const loading = /id="loading"/.test(text) ? ' [fallback shell]' : ''
+    return `h1=${JSON.stringify(h1)}${loading}`
+  }
+  if (/json/.test(contentType)) {
+    try {
+      return `json=${JSON.stringify(JSON.parse(text.replace(VOLATILE, 'T')))}`
+    } catch {
+      return `text=${text.replace(VOLATILE, 'T')}`
+    }
+  }
+  if (/x-component/.test(contentType)) {
+    const masked = text.replace(VOLATILE, 'T').replace(RSC_REQUEST_ID, '$1"<request-id>$2"')
+    return `rsc=${crypto.createHash('sha256').update(masked).digest('hex').slice(0, 16)}`
+  }
+  return `sha256=${crypto.createHash('sha256').update(body).digest('hex').slice(0, 16)} bytes=${body.length}`
+}
+
+function normContentType(v) {
+  if (!v) return undefined
+  return String(v).toLowerCase().replace('application/javascript', 'text/javascript').replace(/\s+/g, '')
+}
+
+function normCacheControl(v) {
+  return v === undefined ? undefined : String(v).split(',').map((s) => s.trim()).join(', ')
+}
+
+/** The compared view of a response. */
+function view(res, method) {
+  return {
+    status: res.status,
+    location: res.headers.location,
+    'content-type': normContentType(res.headers['content-type']),
+    'cache-control': normCacheControl(res.headers['cache-control']),
+    'x-nextjs-cache': res.headers['x-nextjs-cache'],
+    body: method === 'HEAD' || res.status === 304 ? '' : bodyDigest(String(res.headers['content-type'] || ''), res.body),
+  }
+}
+
+const RSC = { rsc: '1' }
+
+const REQUESTS = {
+  'app-router': (buildId) => [
+    { path: '/' },
+    { path: '/about' },
+    { path: '/about?_rsc', headers: RSC },
+    { path: '/about?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/isr' },
+    { path: '/blog/first' },
+    { path: '/blog/second?_rsc', headers: RSC },
+    { path: '/blog/new-post' },
+    { path: '/blog/new-post' },
+    { path: '/products/1' },
+    { path: '/products/3' },
+    { path: '/dynamic' },
+    { path: '/dynamic?_rsc', headers: RSC },
+    { path: '/cached' },
+    { path: '/nope' },
+    { path: '/nope?_rsc', headers: RSC },
+    { path: '/api/hello?x=1' },
+    { path: '/api/hello', headers: { 'x-no-cors': '1' } },
+    { path: '/api/static' },
+    { path: '/api/edge?q=1' },
+    { path: '/robots.txt' },
+    { path: '/robots.txt', method: 'HEAD' },
+    { path: '/robots.txt', headers: { range: 'bytes=0-3' } },
+    { path: '/robots.txt', headers: { range: 'bytes=500-600' } },
+    { path: '/images/logo.svg' },
+    { path: '/data/file.json' },
+    { path: '/.well-known/security.txt' },
+    { path: '/favicon.ico' },
+    { path: `/_next/static/${buildId}/_buildManifest.js` },
+    { path: `/_next/static/${buildId}/nope.js` },
+    { path: '/old-blog/hello' },
+    { path: '/temp-redirect' },
+    { path: '/legacy?go=home' },
+    { path: '/legacy' },
+    { path: '/about/' },
+    { path: '/before-files-about' },
+    { path: '/after-files/x' },
+    { path: '/header-rewrite', headers: { 'x-rewrite-me': 'yes' } },
+    { path: '/header-rewrite' },
+    { path: '/fallback-rewrite/first' },
+    { path: '/rewrite-me' },
+    { path: '/old' },
+    { path: '/mw-response' },
+    { path: '/%2e%2e/%2e%2e/etc/passwd' },
+    { path: '/_next/static/../../package.json' },
+    { path: '/_next/static/%2e%2e/%2e%2e/package.json' },
+    { path: '/manifest.json' },
+    { path: '/server/node_modules/next/package.json' },
+  ],
+  'pages-router': (buildId) => [
+    { path: '/' },
+    { path: '/ssr?a=1' },
+    { path: `/_next/data/${buildId}/ssr.json` },
+    { path: '/isr' },
+    { path: `/_next/data/${buildId}/isr.json` },
+    { path: '/posts/1' },
+    { path: '/posts/3' },
+    { path: '/posts/3' },
+    { path: `/_next/data/${buildId}/posts/2.json` },
+    { path: '/posts/404' },
+    { path: '/docs/intro' },
+    { path: '/docs/nope' },
+    { path: '/fallback/prebuilt' },
+    { path: '/fallback/new' },
+    { path: '/api/hello?q=1' },
+    { path: '/api/edge' },
+    { path: '/hello.txt' },
+    { path: '/hello.txt', method: 'HEAD' },
+    { path: '/404' },
+    { path: '/nope' },
+    { path: '/%2e%2e/%2e%2e/etc/passwd' },
+    { path: '/_next/static/../../package.json' },
+  ],
+  'i18n-basepath': () => [
+    { path: '/base/' },
+    { path: '/base' },
+    { path: '/base/fr/' },
+    { path: '/base/about/' },
+    { path: '/base/about/?tag=x' },
+    { path: '/base/fr/about/' },
+    { path: '/base/posts/1/' },
+    { path: '/base/fr/posts/1/' },
+    { path: '/base/posts/9/' },
+    { path: '/base/ssr/' },
+    { path: '/base/api/hello/' },
+    { path: '/base/hello.txt' },
+    { path: '/base/old/1/' },
+    { path: '/base/before/x/' },
+    { path: '/base/after/1/' },
+    { path: '/base/fb/x/' },
+    { path: '/' },
+    { path: '/about/' },
+    { path: '/base/nope/' },
+  ],
+}
+
+// Differences between `next start` and `acme-next start` that are accepted, with the reason.
+// Keyed by `<fixture> <method> <path>[ <headers>]`; the value is the reason (any field may
+// differ) or `{ fields, reason }` (only those fields may differ; the others are still compared).
+const KNOWN_DIFFERENCES = {
+  'app-router GET /robots.txt {"range":"bytes=500-600"}':
+    'next start answers an unsatisfiable Range with 500 (an error in its static handler); acme answers 416 + content-range as RFC 9110 asks',
+  'app-router GET /nope?_rsc {"rsc":"1"}': {
+    fields: ['x-nextjs-cache', 'body'],
+    reason:
+      "next start serves the build's prerendered `/_not-found.rsc` (byte for byte `.next/server/route-cache/APP_PAGE/<hash>/$/_not-found.rsc`, " +
+      "marked `InliningHintsStale`, which only a build-time prerender sets), but Next's adapter API leaves the `/_not-found` prerender out " +
+      'when a static 404.html exists (build/adapter/build-complete.js), so the output has no seed for it and acme renders the not-found page. ' +
+      'The runtime serves a `/_not-found.rsc` prerender seed as next start does once the output carries one (adapter side)',
+  },
+}
+
+// Differences with one Next minor's `next start` only (the version matrix), keyed by minor.
+const KNOWN_DIFFERENCES_BY_MINOR = {
+  '16.2': {
+    'i18n-basepath GET /base/fb/x/': {
+      fields: ['body'],
+      reason:
+        "next@16.2's next start hands the API route an empty query for this fallback rewrite (`/fb/:path*` -> `/api/hello?p=:path*`); " +
+        "16.3 and 16.4 pass `p` and `path` from the rewrite, as acme does (acme's Router follows the newest Next)",
+    },
+  },
+}
+
+/**
+ * Sends every request of `name`'s list to both servers and compares the views. Returns
+ * `{ compared, differences, mismatches }`: `differences` lists every difference (known ones with
+ * their reason), `mismatches` only those not in KNOWN_DIFFERENCES (nor, given the version of the
+ * `next start` that answered, in KNOWN_DIFFERENCES_BY_MINOR).
+ */
+async function compareServers(name, oracleOrigin, acmeOrigin, buildId, nextVersion) {
+  const minor = nextVersion ? String(nextVersion).split('.').slice(0, 2).join('.') : undefined
+  const knownDifferences = { ...KNOWN_DIFFERENCES, ...(minor && KNOWN_DIFFERENCES_BY_MINOR[minor]) }
+  const differences = []
+  const mismatches = []
+  let compared = 0
+  for (const r of REQUESTS[name](buildId)) {
+    const method = r.method || 'GET'
+    const a = view(await request(oracleOrigin, r), method)
+    const b = view(await request(acmeOrigin, r), method)
+    compared++
+    const fields = Object.keys(a).filter((k) => a[k] !== b[k])
+    if (!fields.length) continue
+    const key = `${name} ${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`
+    const entry = knownDifferences[key]
+    const known = entry && (typeof entry === 'string' || fields.every((f) => entry.fields.includes(f))) ? entry.reason || entry : undefined
+    const diff = fields.map((f) => `${f}: next=${JSON.stringify(a[f])} acme=${JSON.stringify(b[f])}`).join('; ')
+    differences.push(`${key}: ${diff}${known ? ` (known: ${known})` : ''}`)
+    if (!known) mismatches.push(`${key}\n    ${diff}`)
+  }
+  return { compared, differences, mismatches }
+}
+
+module.exports = { REQUESTS, KNOWN_DIFFERENCES, KNOWN_DIFFERENCES_BY_MINOR, request, view, compareServers }
