@@ -15,6 +15,7 @@ const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
 const { createFsCacheStore } = require('./cache/fs')
+const { createPpr } = require('./ppr')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -184,6 +185,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const router = createRouter(text)
   const statics = createStaticFiles(outputDir, manifest)
   const prerenders = createPrerenders(outputDir, manifest)
+  const ppr = createPpr(manifest, prerenders)
   const functions = createNodeFunctions(outputDir, manifest, { log })
   const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
   const basePath = manifest.config.basePath || ''
@@ -362,7 +364,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     }
   }
 
-  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead } = {}) {
+  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, requestMeta } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
     const tapped = interceptResponse(res, {
       capture,
@@ -375,7 +377,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       },
     })
     try {
-      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx, fn) })
+      await functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } })
     } catch {
       await render500(req, res)
     }
@@ -444,9 +446,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
-  async function renderAndStore(req, res, fn, key, state, ctx) {
+  async function renderAndStore(req, res, fn, key, state, ctx, { partial } = {}) {
+    const captured = {}
     const result = await invokeNode(fn, req, res, ctx, {
       capture: true,
+      requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
       onHead: (code) => {
         const rules = parseCacheControl(res.getHeader('cache-control'))
         if (rules && (code === 200 || code === 404)) {
@@ -475,6 +479,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       revalidate: rules.revalidate,
       expire: rules.expire,
       tags,
+      ...(captured.captured ? { postponed: captured.postponed } : {}),
     })
     writing.set(key, write)
     try {
@@ -541,8 +546,14 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       return render404(req, res, ctx)
     }
     if (prerenders.bypass(p, req, url)) return invokeNode(fn, req, res, ctx)
+    const partial = ppr.isPartial(p)
+    if (partial && isRsc && !req.headers['next-router-prefetch'] && !ctx.internal) {
+      // A navigation to a PPR route: the dynamic Flight payload, rendered from the postponed state.
+      const postponed = await pprPostponed(p, concrete, url)
+      if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
+    }
     const key = prerenders.cacheKey(p, concrete, url)
-    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx)
+    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
     const now = Date.now()
@@ -552,6 +563,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     if (entry) {
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || (await isTagStale(entry))
       if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
+      if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx)
     }
     if (p.pathname !== concrete) {
@@ -560,6 +573,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       const mode = siblings.length ? siblings[0].fallbackMode.mode : p.seed ? 'static' : 'blocking'
       if (mode === 'notFound') return render404(req, res, ctx)
       const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
+      const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
+      if (mode === 'static' && fallbackPostponed !== undefined) {
+        // The route's fallback shell, its holes (the params among them) resumed for this URL.
+        return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
+      }
       if (mode === 'static' && p.seed && !isData) {
         regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
         const shell = prerenders.seedEntry(p)
@@ -567,6 +585,41 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       }
     }
     return renderAndStore(req, res, fn, key, 'MISS', ctx)
+  }
+
+  // --- partial prerendering (runtime/ppr.js) ------------------------------------------------
+  /** The postponed state of a cached entry: what its (re)generation captured, else its seed's. */
+  function entryPostponed(entry, p) {
+    if (Object.hasOwn(entry, 'postponed')) return entry.postponed
+    return entry.seed !== undefined ? ppr.seedPostponed(p) : undefined
+  }
+
+  /** The postponed state a dynamic RSC request to a PPR route resumes from. */
+  async function pprPostponed(p, concrete, url) {
+    const twin = ppr.htmlTwin(p)
+    if (!twin) return undefined
+    let htmlPath = concrete.endsWith('.rsc') ? concrete.slice(0, -'.rsc'.length) : concrete
+    if (htmlPath === `${basePath}/index`) htmlPath = basePath || '/'
+    const cached = await cache.get(prerenders.cacheKey(twin, htmlPath, url))
+    if (cached && Object.hasOwn(cached, 'postponed')) return cached.postponed
+    return ppr.seedPostponed(p)
+  }
+
+  function resume(req, res, fn, entry, state, ctx) {
+    ctx.meta.cache = state
+    return ppr.sendShellAndResume(req, res, entry, prerenders.identityBody(entry), {
+      poweredBy: manifest.config.poweredByHeader,
+      log,
+      invoke: async (inner, requestMeta) => {
+        req.url = ctx.invocationPath || ctx.originalUrl
+        const done = new Promise((resolve) => {
+          res.once('finish', resolve)
+          res.once('close', resolve)
+        })
+        await functions.invoke(fn, req, inner, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } })
+        if (!res.writableEnded && !res.destroyed) await done
+      },
+    })
   }
 
   /**
