@@ -136,7 +136,17 @@ function createPpr(manifest, prerenders) {
     }
   }
 
-  return { isPartial, htmlTwin, seedPostponed, sendShellAndResume, captureEntry, NO_STORE }
+  /** The empty 404 `next start` answers a whole-page prefetch of a route with holes with. */
+  function sendNoShellPayload(res, cacheControl, ctx) {
+    res.statusCode = 404
+    res.setHeader('cache-control', cacheControl)
+    res.setHeader('x-nextjs-cache', 'HIT')
+    res.setHeader('x-nextjs-postponed', '1')
+    ctx.meta.cache = 'HIT'
+    res.end()
+  }
+
+  return { isPartial, htmlTwin, seedPostponed, sendShellAndResume, captureEntry, sendNoShellPayload, NO_STORE }
 }
 
 module.exports = { createPpr, resumeResponse }

@@ -275,7 +275,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     // `next start` answers an RSC request for an unknown URL with the build's prerendered
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.
-    const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`)) : null
+    const segment = req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined
+    const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
+    const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE })
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
@@ -415,7 +417,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
       res.setHeader(k, v)
     }
-    res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
+    if (cacheControl === null) res.removeHeader('cache-control')
+    else res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
     res.setHeader('x-nextjs-cache', state)
     ctx.meta.cache = state
     let identity = null
@@ -545,12 +548,23 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (seed) return sendEntry(req, res, seed, 'HIT', ctx)
       return render404(req, res, ctx)
     }
-    if (prerenders.bypass(p, req, url)) return invokeNode(fn, req, res, ctx)
     const partial = ppr.isPartial(p)
+    if (prerenders.bypass(p, req, url)) {
+      // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
+      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
+      const draft = req.headers.cookie && prerenders.cacheConfig(p).bypassToken && String(req.headers.cookie).includes(`__prerender_bypass=${prerenders.cacheConfig(p).bypassToken}`)
+      const onHead = draft && !(partial && isRsc && !req.headers['next-router-prefetch']) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
+      return invokeNode(fn, req, res, ctx, { onHead })
+    }
     if (partial && isRsc && !req.headers['next-router-prefetch'] && !ctx.internal) {
       // A navigation to a PPR route: the dynamic Flight payload, rendered from the postponed state.
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
+    }
+    if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
+      // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
+      // `next start` has no Flight payload for the page's shell (an empty 404).
+      return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), ctx)
     }
     const key = prerenders.cacheKey(p, concrete, url)
     if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
@@ -565,7 +579,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
-      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx)
+      // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
+      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : undefined)
     }
     if (p.pathname !== concrete) {
       // Not generated yet: the template's fallback decides.
@@ -574,6 +589,10 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (mode === 'notFound') return render404(req, res, ctx)
       const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
       const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
+      if (partial && isRsc && p.seed && concrete.endsWith('.segment.rsc')) {
+        // A segment prefetch of a path not generated yet: the fallback shell's segment, uncached.
+        return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
+      }
       if (mode === 'static' && fallbackPostponed !== undefined) {
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
