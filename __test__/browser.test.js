@@ -1,4 +1,5 @@
 'use strict'
+/* global document, window -- page functions run in the browser */
 
 // A real browser through `acme-next start`: Playwright (playwright-core, no bundled browsers)
 // drives Debian's chromium headless on the `ppr` fixture. A page hydrates, <Link> navigations

@@ -182,6 +182,14 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
     }
   })
 
+  test('concurrent resumes keep each request its own data', async () => {
+    const names = ['ada', 'grace', 'edsger', 'barbara', 'ken', 'dennis']
+    const responses = await Promise.all(names.map((n) => request(acme.origin, { path: '/ppr', headers: { cookie: `visitor=${n}`, 'x-ppr-probe': `probe-${n}` } })))
+    responses.forEach((res, i) => {
+      assert.deepEqual(marked(res.body.toString()).filter((m) => m.startsWith('visitor=')), [`visitor=visitor ${names[i]} via probe-${names[i]}`])
+    })
+  })
+
   test('a regenerated shell keeps resuming (postponed state from onCacheEntryV2)', { timeout: 60_000 }, async () => {
     const stamp = (res) => /id="fast-stamp">([^<]+)</.exec(res.body.toString())[1]
     for (const server of [oracle, acme]) {

@@ -66,7 +66,9 @@ function resumeResponse(res) {
   for (const [k, v] of Object.entries(own)) Object.defineProperty(inner, k, { value: v, writable: true, configurable: true })
   for (const k of ['headersSent', 'finished']) Object.defineProperty(inner, k, { get: () => res.writableEnded, configurable: true })
   let status = res.statusCode
-  Object.defineProperty(inner, 'statusCode', { get: () => status, set: (v) => (status = v), configurable: true })
+  Object.defineProperty(inner, 'statusCode', { get: () => status, set: (v) => {
+      status = v
+    }, configurable: true })
   return inner
 }
 
