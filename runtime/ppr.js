@@ -139,8 +139,9 @@ function createPpr(manifest, prerenders) {
   }
 
   /** The empty 404 `next start` answers a whole-page prefetch of a route with holes with. */
-  function sendNoShellPayload(res, cacheControl, ctx) {
+  function sendNoShellPayload(res, cacheControl, shellHeaders, ctx) {
     res.statusCode = 404
+    for (const k of ['vary', 'x-nextjs-stale-time', 'x-nextjs-prerender']) if (shellHeaders[k] !== undefined) res.setHeader(k, shellHeaders[k])
     res.setHeader('cache-control', cacheControl)
     res.setHeader('x-nextjs-cache', 'HIT')
     res.setHeader('x-nextjs-postponed', '1')

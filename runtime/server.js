@@ -564,7 +564,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
       // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
       // `next start` has no Flight payload for the page's shell (an empty 404).
-      return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), ctx)
+      const twin = ppr.htmlTwin(p)
+      return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), (twin && twin.seed && prerenders.seedEntry(twin).headers) || {}, ctx)
     }
     const key = prerenders.cacheKey(p, concrete, url)
     if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
@@ -603,7 +604,20 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
     }
-    return renderAndStore(req, res, fn, key, 'MISS', ctx)
+    if (partial && !isRsc) {
+      // A PPR page not generated yet and without a fallback shell: in minimal mode its render
+      // answers with the shell alone, so generate the shell first (blocking, once per key), then
+      // resume it for this request.
+      await regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      if (writing.has(key)) await writing.get(key).catch(() => {})
+      const fresh = await cache.get(key)
+      if (fresh) {
+        const postponed = entryPostponed(fresh, p)
+        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, postponed }, 'MISS', ctx)
+        return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
+      }
+    }
+    return renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
   }
 
   // --- partial prerendering (runtime/ppr.js) ------------------------------------------------
@@ -613,8 +627,13 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     return entry.seed !== undefined ? ppr.seedPostponed(p) : undefined
   }
 
-  /** The postponed state a dynamic RSC request to a PPR route resumes from. */
+  /**
+   * The postponed state a dynamic RSC request to a PPR route resumes from; undefined for a
+   * generated page without holes (its static payload answers). A path not generated yet renders
+   * dynamically: from its fallback shell's state, else from none (`''`, Next's full dynamic render).
+   */
   async function pprPostponed(p, concrete, url) {
+    if (p.pathname !== concrete) return ppr.seedPostponed(p) ?? ''
     const twin = ppr.htmlTwin(p)
     if (!twin) return undefined
     let htmlPath = concrete.endsWith('.rsc') ? concrete.slice(0, -'.rsc'.length) : concrete
