@@ -62,6 +62,64 @@ function serializeContext(ctx) {
   return JSON.stringify(ctx, jsonReplacer)
 }
 
+/**
+ * The context with the build's not-found Flight payloads added as prerenders when Next left them
+ * out. Next's adapter API skips the `/_not-found` prerender when a static 404.html exists
+ * (build/adapter/build-complete.js), yet `next start` answers an RSC request (and a segment
+ * prefetch) for an unknown URL with exactly those files from its route cache. Their place is
+ * Next's route-cache key (`server/lib/route-cache-key.js`: sha256 of the owner's source route).
+ * Anything missing or unreadable leaves the context as it was: the runtime then renders the
+ * not-found page instead.
+ */
+function withNotFoundPayloads(ctx) {
+  const outputs = ctx && ctx.outputs
+  if (!outputs || !Array.isArray(outputs.prerenders) || !Array.isArray(outputs.appPages)) return ctx
+  const basePath = (ctx.config && ctx.config.basePath) || ''
+  if (!outputs.appPages.some((p) => p.id === '/_not-found')) return ctx
+  if (outputs.prerenders.some((p) => p.pathname === `${basePath}/_not-found.rsc`)) return ctx
+  try {
+    const distDir = path.resolve(ctx.projectDir || '.', ctx.distDir || '.next')
+    const route = JSON.parse(fs.readFileSync(path.join(distDir, 'prerender-manifest.json'), 'utf8')).routes['/_not-found']
+    if (!route || route.dataRoute !== '/_not-found.rsc') return ctx
+    const owner = require('node:crypto').createHash('sha256').update('/_not-found/page').digest('hex')
+    const base = path.join(distDir, 'server', 'route-cache', 'APP_PAGE', owner, '$', '_not-found')
+    const meta = JSON.parse(fs.readFileSync(`${base}.meta`, 'utf8'))
+    const rsc = (ctx.routing && ctx.routing.rsc) || {}
+    const headers = { ...(meta.headers || {}), 'content-type': rsc.contentTypeHeader || 'text/x-component' }
+    if (rsc.varyHeader) headers.vary = rsc.varyHeader
+    let groupId = outputs.prerenders.reduce((m, p) => Math.max(m, Number(p.groupId) || 0), 0)
+    const files = [['/_not-found.rsc', `${base}.rsc`]]
+    for (const seg of meta.segmentPaths || []) files.push([`/_not-found.segments${seg}.segment.rsc`, `${base}.segments${seg}.segment.rsc`])
+    // Segment payloads carry the headers Next gives the build's other segment prerenders.
+    const segmentOf = outputs.prerenders.find((p) => /\.segments\/.*\.segment\.rsc$/.test(p.pathname) && p.fallback && p.fallback.initialHeaders)
+    const postponedHeader = segmentOf && segmentOf.fallback.initialHeaders['x-nextjs-postponed']
+    const added = []
+    for (const [pathname, filePath] of files) {
+      if (!fs.existsSync(filePath)) continue
+      const isSegment = pathname.endsWith('.segment.rsc')
+      added.push({
+        id: pathname,
+        type: 'PRERENDER',
+        pathname: `${basePath}${pathname}`,
+        parentOutputId: '/_not-found',
+        groupId: ++groupId,
+        route: '/_not-found',
+        fallback: {
+          filePath,
+          initialStatus: meta.status || 404,
+          initialHeaders: isSegment && postponedHeader ? { ...headers, 'x-nextjs-postponed': postponedHeader } : headers,
+          initialRevalidate: route.initialRevalidateSeconds ?? false,
+        },
+        config: { renderingMode: route.renderingMode },
+      })
+    }
+    if (!added.length) return ctx
+    return { ...ctx, outputs: { ...outputs, prerenders: [...outputs.prerenders, ...added] } }
+  } catch {
+    return ctx
+  }
+}
+
 function outputDirFor(ctx) {
   const fromEnv = process.env.ACME_OUTPUT_DIR
   if (fromEnv) return path.resolve(ctx.projectDir || process.cwd(), fromEnv)
@@ -128,10 +186,10 @@ const adapter = {
 
   async onBuildComplete(ctx) {
     const started = process.hrtime.bigint()
-    const json = serializeContext(ctx)
     if (process.env.ACME_CAPTURE_CONTEXT) {
-      fs.writeFileSync(process.env.ACME_CAPTURE_CONTEXT, json)
+      fs.writeFileSync(process.env.ACME_CAPTURE_CONTEXT, serializeContext(ctx))
     }
+    const json = serializeContext(withNotFoundPayloads(ctx))
     const outputDir = outputDirFor(ctx)
     const binding = native()
     // The runtime travels with the output (node .acme/output/server.js) unless turned off.

@@ -75,6 +75,9 @@ function main(argv = process.argv.slice(2)) {
     process.stderr.write(`acme-next: unknown command ${args.command}\n\n${HELP}`)
     process.exit(2)
   }
+  // As `next start`: Next's entrypoints and React pick their production code paths from it. An
+  // explicit value is left alone (next start keeps one too, with a warning).
+  if (!process.env.NODE_ENV) process.env.NODE_ENV = 'production'
   const silent = process.env.ACME_LOG === 'silent'
   const log = (record) => {
     if (record.level === 'error') process.stderr.write(`${JSON.stringify(record)}\n`)

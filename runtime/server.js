@@ -15,6 +15,7 @@ const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
 const { createFsCacheStore } = require('./cache/fs')
+const { createPpr } = require('./ppr')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -184,6 +185,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const router = createRouter(text)
   const statics = createStaticFiles(outputDir, manifest)
   const prerenders = createPrerenders(outputDir, manifest)
+  const ppr = createPpr(manifest, prerenders)
   const functions = createNodeFunctions(outputDir, manifest, { log })
   const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
   const basePath = manifest.config.basePath || ''
@@ -273,7 +275,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     // `next start` answers an RSC request for an unknown URL with the build's prerendered
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.
-    const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`)) : null
+    const segment = req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined
+    const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
+    const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE })
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
@@ -362,7 +366,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     }
   }
 
-  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead } = {}) {
+  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, requestMeta } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
     const tapped = interceptResponse(res, {
       capture,
@@ -375,7 +379,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       },
     })
     try {
-      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx, fn) })
+      await functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } })
     } catch {
       await render500(req, res)
     }
@@ -413,7 +417,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
       res.setHeader(k, v)
     }
-    res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
+    if (cacheControl === null) res.removeHeader('cache-control')
+    else res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
     res.setHeader('x-nextjs-cache', state)
     ctx.meta.cache = state
     let identity = null
@@ -444,9 +449,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
-  async function renderAndStore(req, res, fn, key, state, ctx) {
+  async function renderAndStore(req, res, fn, key, state, ctx, { partial } = {}) {
+    const captured = {}
     const result = await invokeNode(fn, req, res, ctx, {
       capture: true,
+      requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
       onHead: (code) => {
         const rules = parseCacheControl(res.getHeader('cache-control'))
         if (rules && (code === 200 || code === 404)) {
@@ -475,6 +482,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       revalidate: rules.revalidate,
       expire: rules.expire,
       tags,
+      ...(captured.captured ? { postponed: captured.postponed } : {}),
     })
     writing.set(key, write)
     try {
@@ -540,9 +548,27 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       if (seed) return sendEntry(req, res, seed, 'HIT', ctx)
       return render404(req, res, ctx)
     }
-    if (prerenders.bypass(p, req, url)) return invokeNode(fn, req, res, ctx)
+    const partial = ppr.isPartial(p)
+    if (prerenders.bypass(p, req, url)) {
+      // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
+      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
+      const draft = req.headers.cookie && prerenders.cacheConfig(p).bypassToken && String(req.headers.cookie).includes(`__prerender_bypass=${prerenders.cacheConfig(p).bypassToken}`)
+      const onHead = draft && !(partial && isRsc && !req.headers['next-router-prefetch']) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
+      return invokeNode(fn, req, res, ctx, { onHead })
+    }
+    if (partial && isRsc && !req.headers['next-router-prefetch'] && !ctx.internal) {
+      // A navigation to a PPR route: the dynamic Flight payload, rendered from the postponed state.
+      const postponed = await pprPostponed(p, concrete, url)
+      if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
+    }
+    if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
+      // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
+      // `next start` has no Flight payload for the page's shell (an empty 404).
+      const twin = ppr.htmlTwin(p)
+      return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), (twin && twin.seed && prerenders.seedEntry(twin).headers) || {}, ctx)
+    }
     const key = prerenders.cacheKey(p, concrete, url)
-    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx)
+    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
     const now = Date.now()
@@ -552,7 +578,10 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     if (entry) {
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || (await isTagStale(entry))
       if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
-      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx)
+      const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
+      if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
+      // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
+      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : undefined)
     }
     if (p.pathname !== concrete) {
       // Not generated yet: the template's fallback decides.
@@ -560,13 +589,75 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       const mode = siblings.length ? siblings[0].fallbackMode.mode : p.seed ? 'static' : 'blocking'
       if (mode === 'notFound') return render404(req, res, ctx)
       const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
+      const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
+      if (partial && isRsc && p.seed && concrete.endsWith('.segment.rsc')) {
+        // A segment prefetch of a path not generated yet: the fallback shell's segment, uncached.
+        return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
+      }
+      if (mode === 'static' && fallbackPostponed !== undefined) {
+        // The route's fallback shell, its holes (the params among them) resumed for this URL.
+        return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
+      }
       if (mode === 'static' && p.seed && !isData) {
         regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
     }
-    return renderAndStore(req, res, fn, key, 'MISS', ctx)
+    if (partial && !isRsc) {
+      // A PPR page not generated yet and without a fallback shell: in minimal mode its render
+      // answers with the shell alone, so generate the shell first (blocking, once per key), then
+      // resume it for this request.
+      await regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      if (writing.has(key)) await writing.get(key).catch(() => {})
+      const fresh = await cache.get(key)
+      if (fresh) {
+        const postponed = entryPostponed(fresh, p)
+        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, postponed }, 'MISS', ctx)
+        return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
+      }
+    }
+    return renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
+  }
+
+  // --- partial prerendering (runtime/ppr.js) ------------------------------------------------
+  /** The postponed state of a cached entry: what its (re)generation captured, else its seed's. */
+  function entryPostponed(entry, p) {
+    if (Object.hasOwn(entry, 'postponed')) return entry.postponed
+    return entry.seed !== undefined ? ppr.seedPostponed(p) : undefined
+  }
+
+  /**
+   * The postponed state a dynamic RSC request to a PPR route resumes from; undefined for a
+   * generated page without holes (its static payload answers). A path not generated yet renders
+   * dynamically: from its fallback shell's state, else from none (`''`, Next's full dynamic render).
+   */
+  async function pprPostponed(p, concrete, url) {
+    if (p.pathname !== concrete) return ppr.seedPostponed(p) ?? ''
+    const twin = ppr.htmlTwin(p)
+    if (!twin) return undefined
+    let htmlPath = concrete.endsWith('.rsc') ? concrete.slice(0, -'.rsc'.length) : concrete
+    if (htmlPath === `${basePath}/index`) htmlPath = basePath || '/'
+    const cached = await cache.get(prerenders.cacheKey(twin, htmlPath, url))
+    if (cached && Object.hasOwn(cached, 'postponed')) return cached.postponed
+    return ppr.seedPostponed(p)
+  }
+
+  function resume(req, res, fn, entry, state, ctx) {
+    ctx.meta.cache = state
+    return ppr.sendShellAndResume(req, res, entry, prerenders.identityBody(entry), {
+      poweredBy: manifest.config.poweredByHeader,
+      log,
+      invoke: async (inner, requestMeta) => {
+        req.url = ctx.invocationPath || ctx.originalUrl
+        const done = new Promise((resolve) => {
+          res.once('finish', resolve)
+          res.once('close', resolve)
+        })
+        await functions.invoke(fn, req, inner, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } })
+        if (!res.writableEnded && !res.destroyed) await done
+      },
+    })
   }
 
   /**

@@ -185,14 +185,6 @@ const REQUESTS = {
 const KNOWN_DIFFERENCES = {
   'app-router GET /robots.txt {"range":"bytes=500-600"}':
     'next start answers an unsatisfiable Range with 500 (an error in its static handler); acme answers 416 + content-range as RFC 9110 asks',
-  'app-router GET /nope?_rsc {"rsc":"1"}': {
-    fields: ['x-nextjs-cache', 'body'],
-    reason:
-      "next start serves the build's prerendered `/_not-found.rsc` (byte for byte `.next/server/route-cache/APP_PAGE/<hash>/$/_not-found.rsc`, " +
-      "marked `InliningHintsStale`, which only a build-time prerender sets), but Next's adapter API leaves the `/_not-found` prerender out " +
-      'when a static 404.html exists (build/adapter/build-complete.js), so the output has no seed for it and acme renders the not-found page. ' +
-      'The runtime serves a `/_not-found.rsc` prerender seed as next start does once the output carries one (adapter side)',
-  },
 }
 
 // Differences with one Next minor's `next start` only (the version matrix), keyed by minor.

@@ -1,0 +1,258 @@
+'use strict'
+
+// Partial prerendering (`cacheComponents: true`) and draft mode, differentially: the `ppr`
+// fixture is built once through the adapter; `next start` serves its own copy of the build and
+// `acme-next start` the output. The same requests go to both and must agree on status, key
+// headers, the shell and the content streamed into the holes, and the RSC payloads. Then: the
+// first bytes of a PPR response are the shell (the holes arrive later in the same response), a
+// regenerated shell keeps resuming (the postponed state captured through onCacheEntryV2), and
+// draft mode bypasses the prerender until it is disabled.
+
+const { describe, test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { buildFixture } = require('./helpers/fixtures')
+const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { computeCacheBustingSearchParam } = require('next/dist/shared/lib/router/utils/cache-busting-search-param')
+
+/**
+ * One raw HTTP request; resolves with the response and `firstChunks`: the text received up to and
+ * including the chunk that completed the shell's `<h1>`.
+ */
+function request(origin, { method = 'GET', path: p, headers = {} }) {
+  const { hostname, port } = new URL(origin)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, method, path: p, headers: { 'accept-encoding': 'identity', ...headers } }, (res) => {
+      const chunks = []
+      let firstChunks = null
+      res.on('data', (c) => {
+        chunks.push(c)
+        if (firstChunks === null) {
+          const sofar = Buffer.concat(chunks).toString('utf8')
+          if (sofar.includes('</h1>')) firstChunks = sofar
+        }
+      })
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), firstChunks }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const IDS = ['visitor', 'agent', 'product', 'cached-stamp', 'fast-stamp', 'stamp', 'count', 'photo-page']
+
+/** The visible text of the fixture's marked elements, in document order (shell and resumed parts). */
+function marked(html) {
+  const out = []
+  for (const m of html.matchAll(/<(h1|h2|p)((?:\s[^>]*)?)>([\s\S]*?)<\/\1>/g)) {
+    const id = /\bid="([^"]+)"/.exec(m[2])
+    if (m[1] === 'h1' || (id && IDS.includes(id[1]))) out.push(`${id ? id[1] : m[1]}=${m[3].replace(/<!-- -->/g, '').replace(/<[^>]+>/g, '')}`)
+  }
+  return out
+}
+
+// A dynamic RSC render keys its viewport/metadata with a fresh request id (see runtime.test.js).
+const RSC_REQUEST_ID = /("\$L?[0-9a-z]+",)"[A-Za-z0-9_-]{21}([vm])"/g
+
+/** The fixture's marked elements in a Flight payload, sorted (streamed rows arrive in any order). */
+function flightMarked(text) {
+  return [...text.matchAll(/\{"id":"([a-z-]+)","children":(\[[^\]]*\]|"[^"]*")\}/g)].map((m) => `${m[1]}=${m[2]}`).sort()
+}
+
+function bodyDigest(contentType, body, cacheControl) {
+  const text = body.toString('utf8')
+  if (/text\/html/.test(contentType)) return `html=${JSON.stringify(marked(text))}`
+  // A dynamic Flight render streams its rows as they resolve: two renders of the same request
+  // differ in row order and in how a row is referenced (seen on next start alone), so what is
+  // compared of it is its content.
+  if (/x-component/.test(contentType) && /no-store/.test(cacheControl || '')) return `rsc-dynamic=${JSON.stringify(flightMarked(text))}`
+  if (/x-component/.test(contentType)) {
+    const masked = text.replace(RSC_REQUEST_ID, '$1"<request-id>$2"')
+    return `rsc=${crypto.createHash('sha256').update(masked).digest('hex').slice(0, 16)} bytes=${masked.length}`
+  }
+  return `text=${text.slice(0, 200)}`
+}
+
+function view(res, method) {
+  const h = res.headers
+  return {
+    status: res.status,
+    location: h.location,
+    'content-type': h['content-type'] && String(h['content-type']).replace(/\s+/g, '').toLowerCase(),
+    'cache-control': h['cache-control'] && String(h['cache-control']).split(',').map((s) => s.trim()).join(', '),
+    'x-nextjs-cache': h['x-nextjs-cache'],
+    'x-nextjs-postponed': h['x-nextjs-postponed'],
+    body: method === 'HEAD' ? '' : bodyDigest(String(h['content-type'] || ''), res.body, h['cache-control']),
+  }
+}
+
+async function prefetch(pathname, segment) {
+  const headers = { rsc: '1', 'next-router-prefetch': '1' }
+  if (segment) headers['next-router-segment-prefetch'] = segment
+  const q = await computeCacheBustingSearchParam('1', segment || undefined, undefined, undefined)
+  return { path: `${pathname}?_rsc=${q}`, headers }
+}
+
+const RSC = { rsc: '1' }
+const VISITOR = { cookie: 'visitor=ada', 'x-ppr-probe': 'probe-1' }
+
+async function requests() {
+  return [
+    { path: '/' },
+    { path: '/about' },
+    { path: '/about?_rsc', headers: RSC },
+    await prefetch('/about'),
+    { path: '/ppr' },
+    { path: '/ppr', headers: VISITOR },
+    { path: '/ppr', method: 'HEAD' },
+    { path: '/ppr?_rsc', headers: { ...RSC, ...VISITOR } },
+    await prefetch('/ppr'),
+    await prefetch('/ppr', '/_tree'),
+    await prefetch('/ppr', '/ppr/__PAGE__'),
+    await prefetch('/ppr', '/_full'),
+    { path: '/products/1', headers: VISITOR },
+    { path: '/products/1?_rsc', headers: RSC },
+    { path: '/products/3', headers: VISITOR },
+    { path: '/products/3' },
+    { path: '/products/3?_rsc', headers: RSC },
+    await prefetch('/products/3', '/_tree'),
+    await prefetch('/products/3', '/products/$d$id/__PAGE__'),
+    { path: '/photos/1' },
+    { path: '/photos/1?_rsc', headers: RSC },
+    { path: '/photos/3' },
+    { path: '/photos/3' },
+    { path: '/photos/3?_rsc', headers: RSC },
+    { path: '/gallery/1', headers: VISITOR },
+    { path: '/gallery/2', headers: VISITOR },
+    { path: '/gallery/2', headers: { cookie: 'visitor=grace' } },
+    { path: '/gallery/3?_rsc', headers: { ...RSC, ...VISITOR } },
+    { path: '/action' },
+    { path: '/draft-page' },
+    { path: '/nope' },
+    { path: '/nope?_rsc', headers: RSC },
+    await prefetch('/nope', '/_tree'),
+  ]
+}
+
+// Differences between `next start` and `acme-next start` that are accepted, with the reason.
+const KNOWN_DIFFERENCES = {}
+
+describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000 }, () => {
+  let oracle
+  let acme
+  before(async () => {
+    const res = buildFixture('ppr')
+    assert.equal(res.status, 0, `next build of ppr failed:\n${res.stdout}\n${res.stderr}`)
+    oracle = await startOracle('ppr')
+    acme = await startAcme('ppr')
+  })
+  after(async () => {
+    await stop(oracle)
+    await stop(acme)
+  })
+
+  test('same responses as next start', async () => {
+    const mismatches = []
+    for (const r of await requests()) {
+      const method = r.method || 'GET'
+      const a = view(await request(oracle.origin, r), method)
+      const b = view(await request(acme.origin, r), method)
+      const fields = Object.keys(a).filter((k) => a[k] !== b[k])
+      if (!fields.length) continue
+      const key = `${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`
+      if (KNOWN_DIFFERENCES[key]) continue
+      mismatches.push(`${key}\n    ${fields.map((f) => `${f}: next=${JSON.stringify(a[f])} acme=${JSON.stringify(b[f])}`).join('\n    ')}`)
+    }
+    assert.deepEqual(mismatches, [], `responses differ:\n${mismatches.join('\n')}`)
+  })
+
+  test('the shell comes first, the holes are resumed into the same response', async () => {
+    for (const r of [{ path: '/ppr', headers: VISITOR }, { path: '/products/3', headers: VISITOR }, { path: '/gallery/4', headers: VISITOR }]) {
+      const res = await request(acme.origin, r)
+      assert.equal(res.status, 200)
+      assert.equal(res.headers['x-nextjs-postponed'], '1')
+      assert.equal(res.headers['transfer-encoding'], 'chunked', 'streamed, not buffered')
+      // The shell: the static heading and the holes' fallbacks, none of the request's data.
+      assert.match(res.firstChunks, /<h1>(PPR shell|Product|Gallery <!-- -->4)<\/h1>/)
+      assert.match(res.firstChunks, /id="(visitor|product|agent)-loading"/)
+      // /ppr's hole takes 300 ms to render: its first bytes can only be the shell.
+      if (r.path === '/ppr') assert.doesNotMatch(res.firstChunks, /probe-1|visitor ada/, `${r.path}: the first bytes are only the shell`)
+      // The rest of the same response: the resumed holes, with this request's cookie and header.
+      const html = res.body.toString('utf8')
+      assert.ok(html.startsWith(res.firstChunks))
+      if (r.path === '/ppr') assert.deepEqual(marked(html).filter((m) => m.startsWith('visitor=')), ['visitor=visitor ada via probe-1'])
+      else if (r.path === '/gallery/4') assert.deepEqual(marked(html).filter((m) => m.startsWith('visitor=')), ['visitor=visitor ada'])
+      else assert.deepEqual(marked(html).filter((m) => /^(product|agent)=/.test(m)), ['product=product 3', 'agent=agent probe-1'])
+      assert.match(html, /<\/html>$/)
+    }
+  })
+
+  test('concurrent resumes keep each request its own data', async () => {
+    const names = ['ada', 'grace', 'edsger', 'barbara', 'ken', 'dennis']
+    const responses = await Promise.all(names.map((n) => request(acme.origin, { path: '/ppr', headers: { cookie: `visitor=${n}`, 'x-ppr-probe': `probe-${n}` } })))
+    responses.forEach((res, i) => {
+      assert.deepEqual(marked(res.body.toString()).filter((m) => m.startsWith('visitor=')), [`visitor=visitor ${names[i]} via probe-${names[i]}`])
+    })
+  })
+
+  test('a regenerated shell keeps resuming (postponed state from onCacheEntryV2)', { timeout: 60_000 }, async () => {
+    const stamp = (res) => /id="fast-stamp">([^<]+)</.exec(res.body.toString())[1]
+    for (const server of [oracle, acme]) {
+      const first = await request(server.origin, { path: '/ppr-fast', headers: VISITOR })
+      await new Promise((r) => setTimeout(r, 2500))
+      let fresh
+      for (let i = 0; i < 40; i++) {
+        fresh = await request(server.origin, { path: '/ppr-fast', headers: VISITOR })
+        if (stamp(fresh) !== stamp(first)) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      assert.notEqual(stamp(fresh), stamp(first), `${server.origin} regenerated the /ppr-fast shell`)
+      assert.equal(fresh.headers['x-nextjs-postponed'], '1', server.origin)
+      assert.deepEqual(marked(fresh.body.toString()).filter((m) => m.startsWith('visitor=')), ['visitor=visitor ada'], server.origin)
+    }
+    // The platform's cache holds the regenerated shell with its postponed state.
+    const cacheDir = path.join(acme.dir, 'cache')
+    const files = fs.readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(cacheDir, f)).isFile())
+    const withState = files.filter((f) => {
+      const text = fs.readFileSync(path.join(cacheDir, f)).toString('latin1')
+      return text.includes('"key":"/ppr-fast"') && text.includes('"postponed":"')
+    })
+    assert.equal(withState.length, 1, `a /ppr-fast entry with a postponed state in ${cacheDir}: ${files.join(', ')}`)
+  })
+
+  test('draft mode bypasses the prerender until it is disabled, as on next start', { timeout: 60_000 }, async () => {
+    const stampOf = (res) => /id="stamp">([^<]+)</.exec(res.body.toString())[1]
+    const h1Of = (res) => marked(res.body.toString()).find((m) => m.startsWith('h1='))
+    const labels = []
+    for (const server of [oracle, acme]) {
+      const cached = await request(server.origin, { path: '/draft-page' })
+      assert.equal(h1Of(cached), 'h1=Draft off', server.origin)
+      const enable = await request(server.origin, { path: '/api/draft/enable' })
+      assert.equal(enable.status, 200, server.origin)
+      const cookie = [].concat(enable.headers['set-cookie'] || []).find((c) => c.startsWith('__prerender_bypass='))
+      assert.ok(cookie, `${server.origin} set the __prerender_bypass cookie`)
+      const bypass = cookie.split(';')[0]
+      const drafts = []
+      for (let i = 0; i < 2; i++) drafts.push(await request(server.origin, { path: '/draft-page', headers: { cookie: bypass } }))
+      labels.push(drafts.map((d) => `${d.headers['x-nextjs-cache']} ${d.headers['cache-control']}`))
+      for (const d of drafts) {
+        assert.equal(d.status, 200, server.origin)
+        assert.equal(h1Of(d), 'h1=Draft on', server.origin)
+        assert.match(d.headers['cache-control'], /no-store/, server.origin)
+        assert.notEqual(stampOf(d), stampOf(cached), `${server.origin}: fresh render in draft mode`)
+      }
+      assert.notEqual(stampOf(drafts[0]), stampOf(drafts[1]), `${server.origin}: every draft request renders`)
+      const disable = await request(server.origin, { path: '/api/draft/disable', headers: { cookie: bypass } })
+      assert.match(String(disable.headers['set-cookie']), /__prerender_bypass=;/, server.origin)
+      const again = await request(server.origin, { path: '/draft-page' })
+      assert.equal(h1Of(again), 'h1=Draft off', server.origin)
+      assert.equal(stampOf(again), stampOf(cached), `${server.origin}: back to the cached page`)
+      assert.equal(again.headers['x-nextjs-cache'], cached.headers['x-nextjs-cache'], server.origin)
+    }
+    assert.deepEqual(labels[1], labels[0], 'draft responses labelled as next start labels them')
+  })
+})
