@@ -14,11 +14,13 @@ const { createRouter } = require('./router')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
-const { createFsCacheStore } = require('./cache/fs')
+const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
 const INTERNAL_HEADER = 'x-acme-revalidate'
+// How long one instance may hold a key's regeneration before another takes over (it died).
+const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
 
 /**
@@ -185,7 +187,8 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const statics = createStaticFiles(outputDir, manifest)
   const prerenders = createPrerenders(outputDir, manifest)
   const functions = createNodeFunctions(outputDir, manifest, { log })
-  const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
+  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, log })
+  registerCacheStore(cache)
   const basePath = manifest.config.basePath || ''
   const secret = crypto.randomBytes(16).toString('hex')
   const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
@@ -196,6 +199,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
+  const regenStored = new Map() // cache key -> settles when a regeneration's entry is written
   let edge = null
 
   function waitUntil(promise) {
@@ -364,6 +368,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
 
   async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
+    // Minimal mode keeps rendered responses in memory for 10 s unless each request names its own
+    // invocation: without this a render right after a revalidation could be an old one.
+    req.headers['x-invocation-id'] = crypto.randomUUID()
     const tapped = interceptResponse(res, {
       capture,
       onHead: (code) => {
@@ -445,9 +452,22 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   }
 
   async function renderAndStore(req, res, fn, key, state, ctx) {
+    if (!ctx.internal) return renderAndStoreOnce(req, res, fn, key, state, ctx)
+    // A regeneration holds the store's lock until its entry is written, not just answered.
+    let stored
+    regenStored.set(key, new Promise((resolve) => (stored = resolve)))
+    try {
+      return await renderAndStoreOnce(req, res, fn, key, state, ctx)
+    } finally {
+      stored()
+    }
+  }
+
+  async function renderAndStoreOnce(req, res, fn, key, state, ctx) {
     const result = await invokeNode(fn, req, res, ctx, {
       capture: true,
-      onHead: (code) => {
+      onHead: (code, tags) => {
+        if (tags) ctx.tags = String(tags)
         const rules = parseCacheControl(res.getHeader('cache-control'))
         if (rules && (code === 200 || code === 404)) {
           res.setHeader('x-nextjs-cache', state)
@@ -479,21 +499,35 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     writing.set(key, write)
     try {
       await write
+    } catch (err) {
+      // The response is out; a store that cannot keep it only costs a later render.
+      log({ level: 'error', msg: 'cache write failed', key, error: String(err) })
     } finally {
       if (writing.get(key) === write) writing.delete(key)
     }
   }
 
-  /** Regenerates a cache key in the background through this server (one at a time per key). */
-  function regenerate(key, url, headers) {
+  /**
+   * Regenerates a cache key in the background through this server: one at a time per key in this
+   * process, and with the store's lock one across processes. `staleSince` (the createdAt of the
+   * stale entry that asked): skip when the store already holds a newer one (another instance
+   * regenerated it meanwhile).
+   */
+  function regenerate(key, url, headers, staleSince) {
     if (regenerating.has(key)) return regenerating.get(key)
     const addr = server.address()
     if (!addr || typeof addr === 'string') return Promise.resolve()
-    const p = new Promise((resolve) => {
+    let release = null
+    const fresher = async () => {
+      if (staleSince === undefined) return false
+      const current = await cache.get(key).catch(() => null)
+      return Boolean(current && current.createdAt > staleSince)
+    }
+    const p = acquireRegeneration(key).then(async (r) => (release = r) && !(await fresher()) && new Promise((resolve) => {
       const h = { ...headers, [INTERNAL_HEADER]: secret, 'accept-encoding': 'identity' }
       const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
-        resp.on('end', resolve)
+        resp.on('end', () => Promise.resolve(regenStored.get(key)).then(resolve))
         resp.on('error', resolve)
       })
       r.on('error', (err) => {
@@ -501,7 +535,10 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
         resolve()
       })
       r.end()
-    }).finally(() => regenerating.delete(key))
+    })).finally(() => {
+      regenerating.delete(key)
+      if (release) release().catch(() => {})
+    })
     regenerating.set(key, p)
     waitUntil(p)
     return p
@@ -514,10 +551,17 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     return out
   }
 
-  async function isTagStale(entry) {
-    if (!entry.tags || !entry.tags.length || !cache.getTagTimestamps) return false
-    const stamps = await cache.getTagTimestamps(entry.tags)
-    return Object.values(stamps).some((t) => t > entry.createdAt)
+  /**
+   * The store's regeneration lock for a key (one instance or worker regenerates it; the others
+   * keep serving stale), or a no-op release when the store has none. Null: someone else holds it.
+   */
+  async function acquireRegeneration(key) {
+    if (!cache.lock) return async () => {}
+    try {
+      return await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+    } catch {
+      return async () => {} // the store is down: regenerate locally rather than never
+    }
   }
 
   async function servePrerender(req, res, decision, ctx) {
@@ -549,9 +593,13 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     let entry = await cache.get(key)
     if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
     if (entry && entry.expire && now > entry.createdAt + entry.expire * 1000) entry = null
+    // Revalidated tags (revalidateTag/revalidatePath from any instance): expired renders now,
+    // stale serves stale and regenerates, as `next start`'s cache decides.
+    const tagState = entry ? await tagStateOf(cache, entry) : null
+    if (tagState === 'expired') entry = null
     if (entry) {
-      const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || (await isTagStale(entry))
-      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
+      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
       return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx)
     }
     if (p.pathname !== concrete) {

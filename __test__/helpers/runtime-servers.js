@@ -39,7 +39,7 @@ function track(child) {
  * Copies a built fixture for `next start` (which rewrites `.next` in place) to
  * `__test__/fixtures/.oracle-<name>/` (same depth: `next` resolves from the repo) and starts it.
  */
-async function startOracle(name) {
+async function startOracle(name, { env = {} } = {}) {
   const src = fixtureDir(name)
   const dir = path.join(path.dirname(src), `.oracle-${name}`)
   fs.rmSync(dir, { recursive: true, force: true })
@@ -48,7 +48,7 @@ async function startOracle(name) {
   const child = track(
     spawn(process.execPath, [NEXT_BIN, 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: dir,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
@@ -58,15 +58,15 @@ async function startOracle(name) {
 }
 
 /** Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on it. */
-async function startAcme(name) {
+async function startAcme(name, { env = {}, args = [] } = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `acme-rt-${name}-`))
   const out = path.join(tmp, 'output')
   fs.cpSync(path.join(fixtureDir(name), '.acme', 'output'), out, { recursive: true, preserveTimestamps: true })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
+    spawn(process.execPath, [CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1', ...args], {
       cwd: tmp,
-      env: { ...process.env, ACME_LOG: 'silent' },
+      env: { ...process.env, ACME_LOG: 'silent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
