@@ -89,7 +89,8 @@ const handler = {
       const entry = await pendingEntry
       if (entry.expire === 0) return // a dynamic entry: nothing to keep
       const body = await bufferFromStream(entry.value)
-      const { value: _value, ...meta } = entry
+      const meta = { ...entry }
+      delete meta.value
       await store.set(PREFIX + cacheKey, { body, meta: JSON.stringify(meta), createdAt: meta.timestamp, tags: meta.tags || [] })
     } catch {
       // not cached: the next read renders again
