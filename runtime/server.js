@@ -19,6 +19,7 @@ const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
 const INTERNAL_HEADER = 'x-acme-revalidate'
+const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
 // How long one instance may hold a key's regeneration before another takes over (it died).
 const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
@@ -176,21 +177,24 @@ function interceptResponse(res, { onHead, capture }) {
 
 /**
  * Creates the acme-next HTTP server for an output directory.
- * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, store?: object }} options
- *   `store` replaces the filesystem cache store (same interface, see runtime/cache/fs.js).
+ * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object }} options
+ *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
+ *   see runtime/cache/fs.js).
  * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<void> }}
  */
-function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
+function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   const outputDir = path.resolve(dir)
   const { manifest, text } = loadManifest(outputDir)
   const router = createRouter(text)
   const statics = createStaticFiles(outputDir, manifest)
   const prerenders = createPrerenders(outputDir, manifest)
   const functions = createNodeFunctions(outputDir, manifest, { log })
-  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, log })
+  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log })
   registerCacheStore(cache)
   const basePath = manifest.config.basePath || ''
-  const secret = crypto.randomBytes(16).toString('hex')
+  // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
+  const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
+  delete process.env.ACME_INTERNAL_SECRET
   const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
   const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
   const appNotFound = functions.get('/_not-found')
@@ -453,12 +457,14 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
 
   async function renderAndStore(req, res, fn, key, state, ctx) {
     if (!ctx.internal) return renderAndStoreOnce(req, res, fn, key, state, ctx)
-    // A regeneration holds the store's lock until its entry is written, not just answered.
+    // The regeneration lock is released here, once the entry is written (not when the response
+    // went out): whichever process renders it, no other one starts the same key meanwhile.
     let stored
     regenStored.set(key, new Promise((resolve) => (stored = resolve)))
     try {
       return await renderAndStoreOnce(req, res, fn, key, state, ctx)
     } finally {
+      releaseRegeneration(key, ctx.regenToken)
       stored()
     }
   }
@@ -517,14 +523,24 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     if (regenerating.has(key)) return regenerating.get(key)
     const addr = server.address()
     if (!addr || typeof addr === 'string') return Promise.resolve()
-    let release = null
     const fresher = async () => {
       if (staleSince === undefined) return false
       const current = await cache.get(key).catch(() => null)
       return Boolean(current && current.createdAt > staleSince)
     }
-    const p = acquireRegeneration(key).then(async (r) => (release = r) && !(await fresher()) && new Promise((resolve) => {
-      const h = { ...headers, [INTERNAL_HEADER]: secret, 'accept-encoding': 'identity' }
+    const p = acquireRegeneration(key).then(async (token) => {
+      if (token === null) return // another process regenerates it
+      if (await fresher()) return releaseRegeneration(key, token)
+      await requestRegeneration(key, url, headers, token, addr)
+    }).finally(() => regenerating.delete(key))
+    regenerating.set(key, p)
+    waitUntil(p)
+    return p
+  }
+
+  function requestRegeneration(key, url, headers, token, addr) {
+    return new Promise((resolve) => {
+      const h = { ...headers, [INTERNAL_HEADER]: secret, [REGEN_TOKEN_HEADER]: token, 'accept-encoding': 'identity' }
       const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
         resp.on('end', () => Promise.resolve(regenStored.get(key)).then(resolve))
@@ -532,16 +548,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       })
       r.on('error', (err) => {
         log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
+        releaseRegeneration(key, token)
         resolve()
       })
       r.end()
-    })).finally(() => {
-      regenerating.delete(key)
-      if (release) release().catch(() => {})
     })
-    regenerating.set(key, p)
-    waitUntil(p)
-    return p
   }
 
   function regenerationHeaders(ctx, p) {
@@ -552,16 +563,21 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   }
 
   /**
-   * The store's regeneration lock for a key (one instance or worker regenerates it; the others
-   * keep serving stale), or a no-op release when the store has none. Null: someone else holds it.
+   * The store's regeneration lock for a key (one process of all instances regenerates it; the
+   * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
+   * here rather than never), null when someone else holds it.
    */
   async function acquireRegeneration(key) {
-    if (!cache.lock) return async () => {}
+    if (!cache.lock) return ''
     try {
       return await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
     } catch {
-      return async () => {} // the store is down: regenerate locally rather than never
+      return ''
     }
+  }
+
+  function releaseRegeneration(key, token) {
+    if (token && cache.unlock) cache.unlock(`regenerate:${key}`, token).catch(() => {})
   }
 
   async function servePrerender(req, res, decision, ctx) {
@@ -634,8 +650,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     const ctx = { meta, originalUrl: req.url, originalHeaders: { ...req.headers }, internal: false, routingHeaders: new Set() }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
+      if (ctx.internal) ctx.regenToken = req.headers[REGEN_TOKEN_HEADER]
       delete req.headers[INTERNAL_HEADER]
       delete ctx.originalHeaders[INTERNAL_HEADER]
+      delete req.headers[REGEN_TOKEN_HEADER]
+      delete ctx.originalHeaders[REGEN_TOKEN_HEADER]
     }
     let decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
     for (let hops = 0; decision.kind === 'middleware' && hops < 4; hops++) {
@@ -742,6 +761,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     })
     while (pending.size) await Promise.allSettled([...pending])
     prerenders.close()
+    if (!store && cache.close) cache.close()
   }
   server.close = (cb) => {
     server.drain().then(() => cb && cb(), (err) => cb && cb(err))

@@ -11,7 +11,8 @@
 //   set(key, entry)               -> Promise<void>
 //   getTagStates(tags)            -> Promise<Record<tag, { stale?: ms, expired?: ms }>>
 //   updateTags(tags, durations?)  -> Promise<void>   revalidation (runtime/cache/tags.js semantics)
-//   lock(name, ttlMs)             -> Promise<(() => Promise<void>) | null>   null: someone holds it
+//   lock(name, ttlMs)             -> Promise<token | null>   null: someone else holds it
+//   unlock(name, token)           -> Promise<void>           only the holder's token releases it
 // Entry: { status, headers, body: Buffer, encoding: 'identity'|'gzip', createdAt (ms),
 //          revalidate (s | false), expire (s | undefined), tags: string[] }
 // (the data cache stores `{ body: <JSON>, createdAt, tags }` entries under `fetch:`/`use-cache:` keys).
@@ -46,29 +47,43 @@ async function writeAtomic(file, data) {
   }
 }
 
-/** Creates `file` exclusively; breaks it when older than `ttlMs` (its holder died). True when taken. */
+/**
+ * Creates `file` exclusively, holding `<expiry ms> <token>`; breaks it once expired (its holder
+ * died). Returns the token when taken, else null.
+ */
 async function tryCreateLock(file, ttlMs) {
   await fs.promises.mkdir(path.dirname(file), { recursive: true })
+  const token = crypto.randomBytes(9).toString('hex')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fh = await fs.promises.open(file, 'wx')
-      await fh.writeFile(String(Date.now() + ttlMs))
+      await fh.writeFile(`${Date.now() + ttlMs} ${token}`)
       await fh.close()
-      return true
+      return token
     } catch (err) {
       if (err.code !== 'EEXIST') throw err
     }
     let until = 0
     try {
-      until = Number(await fs.promises.readFile(file, 'utf8')) || 0
-      if (!until) until = (await fs.promises.stat(file)).mtimeMs + ttlMs
+      until = Number((await fs.promises.readFile(file, 'utf8')).split(' ')[0]) || 0
+      if (!until) until = (await fs.promises.stat(file)).mtimeMs + ttlMs // being written right now
     } catch {
       continue // released meanwhile: try again
     }
-    if (until > Date.now()) return false
+    if (until > Date.now()) return null
     await fs.promises.rm(file, { force: true })
   }
-  return false
+  return null
+}
+
+/** Removes a lock file if `token` still holds it. */
+async function releaseLock(file, token) {
+  try {
+    if ((await fs.promises.readFile(file, 'utf8')).split(' ')[1] !== token) return
+  } catch {
+    return
+  }
+  await fs.promises.rm(file, { force: true })
 }
 
 /**
@@ -111,7 +126,8 @@ function createFsCacheStore(dir) {
   async function writeTags(list, durations, now) {
     if (!list.length) return
     const deadline = Date.now() + TAGS_LOCK_STALE_MS * 2
-    while (!(await tryCreateLock(tagsLock, TAGS_LOCK_STALE_MS))) {
+    let token
+    while (!(token = await tryCreateLock(tagsLock, TAGS_LOCK_STALE_MS))) {
       if (Date.now() > deadline) throw new Error(`cache: ${tagsLock} stays locked; remove it if no acme-next process is running`)
       await new Promise((r) => setTimeout(r, 5))
     }
@@ -122,7 +138,7 @@ function createFsCacheStore(dir) {
       tags = all
       tagsId = null
     } finally {
-      await fs.promises.rm(tagsLock, { force: true })
+      await releaseLock(tagsLock, token)
     }
   }
 
@@ -164,12 +180,11 @@ function createFsCacheStore(dir) {
       p.then(done, done)
       return p
     },
-    async lock(name, ttlMs) {
-      const file = path.join(dir, 'locks', `${hashOf(name)}.lock`)
-      if (!(await tryCreateLock(file, ttlMs))) return null
-      return async () => {
-        await fs.promises.rm(file, { force: true })
-      }
+    lock(name, ttlMs) {
+      return tryCreateLock(path.join(dir, 'locks', `${hashOf(name)}.lock`), ttlMs)
+    },
+    unlock(name, token) {
+      return releaseLock(path.join(dir, 'locks', `${hashOf(name)}.lock`), token)
     },
   }
 }
