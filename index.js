@@ -163,6 +163,58 @@ function nativeError(err) {
   return wrapped
 }
 
+const CACHE_HANDLER = path.join(__dirname, 'runtime', 'cache', 'next-cache-handler.js')
+const warnedCacheSettings = new Set()
+
+function warnKeptCacheSetting(setting, value) {
+  // modifyConfig runs once per build phase and worker: say it once per process.
+  if (warnedCacheSettings.has(setting)) return
+  warnedCacheSettings.add(setting)
+  console.warn(
+    `@acme/next-adapter: next.config \`${setting}\` (${JSON.stringify(value)}) is kept: that cache does not reach ` +
+      `the Acme cache store, so revalidation there is not shared between instances.`,
+  )
+}
+
+/**
+ * Points Next's incremental cache handler at this package's (an absolute path: Next makes it
+ * relative to distDir in required-server-files.json and traces it into the function assets).
+ * The 'use cache' handlers are not set here: Turbopack 16.4.6 emits an edge app route that does
+ * not parse ("Expected ';', '}' or <eof>" in edge-app-route.js) whenever `cacheHandlers` names a
+ * file, so the runtime registers them where Next looks for platform handlers instead
+ * (runtime/cache/index.js). A user's own handlers are kept, with a warning naming them.
+ */
+function withCacheHandlers(config) {
+  const out = { ...config }
+  if (config.cacheHandler && config.cacheHandler !== CACHE_HANDLER) warnKeptCacheSetting('cacheHandler', config.cacheHandler)
+  else out.cacheHandler = CACHE_HANDLER
+  for (const kind of ['default', 'remote']) {
+    const own = config.cacheHandlers && config.cacheHandlers[kind]
+    if (own) warnKeptCacheSetting(`cacheHandlers.${kind}`, own)
+  }
+  return out
+}
+
+/**
+ * The data cache the build filled (`fetch` with force-cache / revalidate, `unstable_cache`), which
+ * `next start` starts from: copied to `<output>/data-cache/` with its times, so the runtime's
+ * data cache starts from the same entries (runtime/cache/index.js reads them on a miss).
+ */
+function attachDataCacheSeeds(attachDir, distDir) {
+  const from = distDir ? path.join(distDir, 'cache', 'fetch-cache') : null
+  if (!from || !fs.existsSync(from)) return
+  const to = path.join(attachDir, 'data-cache')
+  fs.mkdirSync(to, { recursive: true })
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    if (!e.isFile()) continue
+    const src = path.join(from, e.name)
+    const dest = path.join(to, e.name)
+    fs.copyFileSync(src, dest)
+    const st = fs.statSync(src)
+    fs.utimesSync(dest, st.atime, st.mtime)
+  }
+}
+
 /** @type {import('./index').AcmeAdapter} */
 const adapter = {
   name: ADAPTER_NAME,
@@ -170,9 +222,13 @@ const adapter = {
   // Changes to the config, each documented in the README ("What modifyConfig changes"):
   // - ACME_DEPLOYMENT_ID sets `deploymentId` (skew protection); a different id in next.config is
   //   replaced, with a warning naming it, because the platform's id is the one it routes by.
+  // - `cacheHandler` points at runtime/cache/next-cache-handler.js, so the data cache and
+  //   revalidateTag/revalidatePath reach the platform's cache store; a handler the user
+  //   configured (`cacheHandler`, `cacheHandlers.default`/`.remote`) is kept, with a warning.
   // Everything else the user configured is left as it is.
   modifyConfig(config, ctx) {
     if (ctx && ctx.nextVersion) checkNextVersion(ctx.nextVersion)
+    config = withCacheHandlers(config)
     const deploymentId = process.env.ACME_DEPLOYMENT_ID
     if (!deploymentId || config.deploymentId === deploymentId) return config
     if (config.deploymentId) {
@@ -194,6 +250,7 @@ const adapter = {
     const binding = native()
     // The runtime travels with the output (node .acme/output/server.js) unless turned off.
     const attachDir = process.env.ACME_BUNDLE_RUNTIME === '0' ? undefined : prepareRuntimeBundle(outputDir, platformSuffix())
+    if (attachDir) attachDataCacheSeeds(attachDir, ctx.distDir)
     let summary
     try {
       summary = await binding.writeOutput(json, {

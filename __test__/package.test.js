@@ -69,7 +69,7 @@ test('modifyConfig fails early for a Next.js without the stable adapter API', ()
   }
   for (const v of ['16.2.0', '16.3.8', '16.4.6']) {
     const config = { images: {} }
-    assert.equal(adapter.modifyConfig(config, { phase: 'phase-production-build', nextVersion: v }), config)
+    assert.deepEqual(adapter.modifyConfig(config, { phase: 'phase-production-build', nextVersion: v }).images, config.images)
   }
 })
 
@@ -82,11 +82,11 @@ test('modifyConfig sets deploymentId from ACME_DEPLOYMENT_ID and says when it re
   try {
     delete process.env.ACME_DEPLOYMENT_ID
     const untouched = { deploymentId: 'mine', images: {} }
-    assert.equal(adapter.modifyConfig(untouched, ctx), untouched, 'without the variable nothing changes')
+    assert.equal(adapter.modifyConfig(untouched, ctx).deploymentId, 'mine', 'without the variable it is kept')
 
     process.env.ACME_DEPLOYMENT_ID = 'dpl-42'
     const set = adapter.modifyConfig({ images: { x: 1 } }, ctx)
-    assert.deepEqual(set, { images: { x: 1 }, deploymentId: 'dpl-42' })
+    assert.deepEqual({ images: set.images, deploymentId: set.deploymentId }, { images: { x: 1 }, deploymentId: 'dpl-42' })
     assert.deepEqual(warnings, [])
 
     const replaced = adapter.modifyConfig({ deploymentId: 'mine' }, ctx)
@@ -97,4 +97,24 @@ test('modifyConfig sets deploymentId from ACME_DEPLOYMENT_ID and says when it re
     if (saved === undefined) delete process.env.ACME_DEPLOYMENT_ID
     else process.env.ACME_DEPLOYMENT_ID = saved
   }
+})
+
+test('modifyConfig points the cache handler at the platform store and keeps a user handler with a warning', (t) => {
+  const adapter = require('@acme/next-adapter')
+  const path = require('node:path')
+  const fs = require('node:fs')
+  const ctx = { phase: 'phase-production-build', nextVersion: '16.4.6' }
+  const warnings = []
+  t.mock.method(console, 'warn', (msg) => warnings.push(msg))
+  const set = adapter.modifyConfig({ cacheHandlers: { static: undefined } }, ctx)
+  assert.ok(path.isAbsolute(set.cacheHandler) && fs.existsSync(set.cacheHandler), set.cacheHandler)
+  assert.match(set.cacheHandler, /runtime[\\/]cache[\\/]next-cache-handler\.js$/)
+  assert.deepEqual(set.cacheHandlers, { static: undefined }, "'use cache' handlers are registered at run time, not here")
+  assert.deepEqual(warnings, [])
+  const kept = adapter.modifyConfig({ cacheHandler: '/app/my-handler.js', cacheHandlers: { remote: '/app/remote.js' } }, ctx)
+  assert.equal(kept.cacheHandler, '/app/my-handler.js')
+  assert.equal(kept.cacheHandlers.remote, '/app/remote.js')
+  assert.equal(warnings.length, 2)
+  assert.match(warnings[0], /`cacheHandler` \("\/app\/my-handler\.js"\) is kept/)
+  assert.match(warnings[1], /`cacheHandlers\.remote` \("\/app\/remote\.js"\) is kept/)
 })

@@ -16,17 +16,20 @@ Options:
   --dir <path>        output directory (default: .acme/output)
   --port, -p <port>   port (default: $PORT or 3000)
   --hostname, -H <h>  interface to listen on (default: 0.0.0.0)
+  --cache <url>       shared cache store, redis://host:port/db (default: $ACME_CACHE_URL, else files)
+  --workers <n>       worker processes serving the port and sharing the cache (default: 1)
   --json              inspect: JSON instead of text
   --help, -h          show this help
 
 Environment:
   ACME_LOG=silent     no request logs (default: one JSON line per request on stdout)
   ACME_CACHE_DIR      ISR cache directory (default: <dir>/../cache)
+  ACME_CACHE_URL      Redis cache store, as --cache
 `
 
 /** Parses the command line; returns { command, dir, port, hostname, help } or throws. */
 function parseArgs(argv) {
-  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false, json: false }
+  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false, json: false, cache: process.env.ACME_CACHE_URL || undefined, workers: 1 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
@@ -39,6 +42,10 @@ function parseArgs(argv) {
     else if (a === '--dir') out.dir = value()
     else if (a === '--port' || a === '-p') out.port = value()
     else if (a === '--hostname' || a === '-H') out.hostname = value()
+    else if (a === '--cache') out.cache = value()
+    else if (a === '--workers') out.workers = value()
+    else if (a.startsWith('--cache=')) out.cache = a.slice(8)
+    else if (a.startsWith('--workers=')) out.workers = a.slice(10)
     else if (a.startsWith('--dir=')) out.dir = a.slice(6)
     else if (a.startsWith('--port=')) out.port = a.slice(7)
     else if (a.startsWith('--hostname=')) out.hostname = a.slice(11)
@@ -46,6 +53,8 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument ${a}`)
   }
   if (!/^\d+$/.test(String(out.port)) || Number(out.port) > 65535) throw new Error(`invalid port ${out.port}`)
+  if (!/^[1-9]\d{0,2}$/.test(String(out.workers))) throw new Error(`invalid --workers ${out.workers}: a number from 1`)
+  out.workers = Number(out.workers)
   return out
 }
 
@@ -84,9 +93,11 @@ function main(argv = process.argv.slice(2)) {
     else if (!silent) process.stdout.write(`${JSON.stringify(record)}\n`)
   }
   const dir = path.resolve(args.dir)
+  const cluster = require('node:cluster')
+  if (args.workers > 1 && cluster.isPrimary) return require('./workers').startPrimary(args)
   let server
   try {
-    server = require('./server').createServer({ dir, log })
+    server = require('./server').createServer({ dir, log, cacheUrl: args.cache })
   } catch (err) {
     process.stderr.write(`acme-next: ${err.message}\n`)
     process.exit(1)
@@ -108,7 +119,8 @@ function main(argv = process.argv.slice(2)) {
   })
   server.listen(Number(args.port), args.hostname, () => {
     const { port } = server.address()
-    process.stdout.write(`ready on http://${args.hostname}:${port}\n`)
+    if (cluster.isWorker) process.send({ acmeReady: port })
+    else process.stdout.write(`ready on http://${args.hostname}:${port}\n`)
   })
   let stopping = false
   const stop = () => {

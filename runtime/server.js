@@ -14,12 +14,15 @@ const { createRouter } = require('./router')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
-const { createFsCacheStore } = require('./cache/fs')
+const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
 const INTERNAL_HEADER = 'x-acme-revalidate'
+const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
+// How long one instance may hold a key's regeneration before another takes over (it died).
+const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
 
 /**
@@ -175,11 +178,12 @@ function interceptResponse(res, { onHead, capture }) {
 
 /**
  * Creates the acme-next HTTP server for an output directory.
- * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, store?: object }} options
- *   `store` replaces the filesystem cache store (same interface, see runtime/cache/fs.js).
+ * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object }} options
+ *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
+ *   see runtime/cache/fs.js).
  * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<void> }}
  */
-function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
+function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   const outputDir = path.resolve(dir)
   const { manifest, text } = loadManifest(outputDir)
   const router = createRouter(text)
@@ -187,9 +191,12 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const prerenders = createPrerenders(outputDir, manifest)
   const ppr = createPpr(manifest, prerenders)
   const functions = createNodeFunctions(outputDir, manifest, { log })
-  const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
+  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log })
+  registerCacheStore(cache)
   const basePath = manifest.config.basePath || ''
-  const secret = crypto.randomBytes(16).toString('hex')
+  // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
+  const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
+  delete process.env.ACME_INTERNAL_SECRET
   const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
   const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
   const appNotFound = functions.get('/_not-found')
@@ -198,6 +205,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
+  const regenStored = new Map() // cache key -> settles when a regeneration's entry is written
   let edge = null
 
   function waitUntil(promise) {
@@ -368,6 +376,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
 
   async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, requestMeta } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
+    // Minimal mode keeps rendered responses in memory for 10 s unless each request names its own
+    // invocation: without this a render right after a revalidation could be an old one.
+    req.headers['x-invocation-id'] = crypto.randomUUID()
     const tapped = interceptResponse(res, {
       capture,
       onHead: (code) => {
@@ -449,12 +460,27 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
-  async function renderAndStore(req, res, fn, key, state, ctx, { partial } = {}) {
+  async function renderAndStore(req, res, fn, key, state, ctx, opts = {}) {
+    if (!ctx.internal) return renderAndStoreOnce(req, res, fn, key, state, ctx, opts)
+    // The regeneration lock is released here, once the entry is written (not when the response
+    // went out): whichever process renders it, no other one starts the same key meanwhile.
+    let stored
+    regenStored.set(key, new Promise((resolve) => (stored = resolve)))
+    try {
+      return await renderAndStoreOnce(req, res, fn, key, state, ctx, opts)
+    } finally {
+      releaseRegeneration(key, ctx.regenToken)
+      stored()
+    }
+  }
+
+  async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial } = {}) {
     const captured = {}
     const result = await invokeNode(fn, req, res, ctx, {
       capture: true,
       requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
-      onHead: (code) => {
+      onHead: (code, tags) => {
+        if (tags) ctx.tags = String(tags)
         const rules = parseCacheControl(res.getHeader('cache-control'))
         if (rules && (code === 200 || code === 404)) {
           res.setHeader('x-nextjs-cache', state)
@@ -487,32 +513,54 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     writing.set(key, write)
     try {
       await write
+    } catch (err) {
+      // The response is out; a store that cannot keep it only costs a later render.
+      log({ level: 'error', msg: 'cache write failed', key, error: String(err) })
     } finally {
       if (writing.get(key) === write) writing.delete(key)
     }
   }
 
-  /** Regenerates a cache key in the background through this server (one at a time per key). */
-  function regenerate(key, url, headers) {
+  /**
+   * Regenerates a cache key in the background through this server: one at a time per key in this
+   * process, and with the store's lock one across processes. `staleSince` (the createdAt of the
+   * stale entry that asked): skip when the store already holds a newer one (another instance
+   * regenerated it meanwhile).
+   */
+  function regenerate(key, url, headers, staleSince) {
     if (regenerating.has(key)) return regenerating.get(key)
     const addr = server.address()
     if (!addr || typeof addr === 'string') return Promise.resolve()
-    const p = new Promise((resolve) => {
-      const h = { ...headers, [INTERNAL_HEADER]: secret, 'accept-encoding': 'identity' }
-      const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
-        resp.resume()
-        resp.on('end', resolve)
-        resp.on('error', resolve)
-      })
-      r.on('error', (err) => {
-        log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
-        resolve()
-      })
-      r.end()
+    const fresher = async () => {
+      if (staleSince === undefined) return false
+      const current = await cache.get(key).catch(() => null)
+      return Boolean(current && current.createdAt > staleSince)
+    }
+    const p = acquireRegeneration(key).then(async (token) => {
+      if (token === null) return // another process regenerates it
+      if (await fresher()) return releaseRegeneration(key, token)
+      await requestRegeneration(key, url, headers, token, addr)
     }).finally(() => regenerating.delete(key))
     regenerating.set(key, p)
     waitUntil(p)
     return p
+  }
+
+  function requestRegeneration(key, url, headers, token, addr) {
+    return new Promise((resolve) => {
+      const h = { ...headers, [INTERNAL_HEADER]: secret, [REGEN_TOKEN_HEADER]: token, 'accept-encoding': 'identity' }
+      const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
+        resp.resume()
+        resp.on('end', () => Promise.resolve(regenStored.get(key)).then(resolve))
+        resp.on('error', resolve)
+      })
+      r.on('error', (err) => {
+        log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
+        releaseRegeneration(key, token)
+        resolve()
+      })
+      r.end()
+    })
   }
 
   function regenerationHeaders(ctx, p) {
@@ -522,10 +570,22 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     return out
   }
 
-  async function isTagStale(entry) {
-    if (!entry.tags || !entry.tags.length || !cache.getTagTimestamps) return false
-    const stamps = await cache.getTagTimestamps(entry.tags)
-    return Object.values(stamps).some((t) => t > entry.createdAt)
+  /**
+   * The store's regeneration lock for a key (one process of all instances regenerates it; the
+   * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
+   * here rather than never), null when someone else holds it.
+   */
+  async function acquireRegeneration(key) {
+    if (!cache.lock) return ''
+    try {
+      return await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+    } catch {
+      return ''
+    }
+  }
+
+  function releaseRegeneration(key, token) {
+    if (token && cache.unlock) cache.unlock(`regenerate:${key}`, token).catch(() => {})
   }
 
   async function servePrerender(req, res, decision, ctx) {
@@ -575,9 +635,13 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     let entry = await cache.get(key)
     if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
     if (entry && entry.expire && now > entry.createdAt + entry.expire * 1000) entry = null
+    // Revalidated tags (revalidateTag/revalidatePath from any instance): expired renders now,
+    // stale serves stale and regenerates, as `next start`'s cache decides.
+    const tagState = entry ? await tagStateOf(cache, entry) : null
+    if (tagState === 'expired') entry = null
     if (entry) {
-      const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || (await isTagStale(entry))
-      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
+      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
@@ -677,8 +741,11 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     const ctx = { meta, originalUrl: req.url, originalHeaders: { ...req.headers }, internal: false, routingHeaders: new Set() }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
+      if (ctx.internal) ctx.regenToken = req.headers[REGEN_TOKEN_HEADER]
       delete req.headers[INTERNAL_HEADER]
       delete ctx.originalHeaders[INTERNAL_HEADER]
+      delete req.headers[REGEN_TOKEN_HEADER]
+      delete ctx.originalHeaders[REGEN_TOKEN_HEADER]
     }
     let decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
     for (let hops = 0; decision.kind === 'middleware' && hops < 4; hops++) {
@@ -785,6 +852,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     })
     while (pending.size) await Promise.allSettled([...pending])
     prerenders.close()
+    if (!store && cache.close) cache.close()
   }
   server.close = (cb) => {
     server.drain().then(() => cb && cb(), (err) => cb && cb(err))

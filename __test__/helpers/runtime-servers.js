@@ -43,6 +43,7 @@ function track(child) {
 async function startOracle(name, opts = {}) {
   const src = opts.src || fixtureDir(name)
   const nextBin = opts.nextBin || NEXT_BIN
+  const env = opts.env || {}
   const dir = path.join(path.dirname(src), `.oracle-${name}`)
   fs.rmSync(dir, { recursive: true, force: true })
   fs.cpSync(src, dir, { recursive: true, preserveTimestamps: true, filter: (p) => !p.startsWith(path.join(src, '.acme')) })
@@ -50,7 +51,7 @@ async function startOracle(name, opts = {}) {
   const child = track(
     spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: dir,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
@@ -61,17 +62,19 @@ async function startOracle(name, opts = {}) {
 
 /**
  * Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on
- * it. `opts.src` names a fixture built elsewhere, `opts.cli` another installed `acme-next`.
+ * it, with extra `opts.env` and CLI `opts.args`. `opts.src` names a fixture built elsewhere,
+ * `opts.cli` another installed `acme-next`.
  */
 async function startAcme(name, opts = {}) {
+  const { env = {}, args = [] } = opts
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `acme-rt-${name}-`))
   const out = path.join(tmp, 'output')
   fs.cpSync(path.join(opts.src || fixtureDir(name), '.acme', 'output'), out, { recursive: true, preserveTimestamps: true })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [opts.cli || CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
+    spawn(process.execPath, [opts.cli || CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1', ...args], {
       cwd: tmp,
-      env: { ...process.env, ACME_LOG: 'silent' },
+      env: { ...process.env, ACME_LOG: 'silent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
