@@ -57,16 +57,19 @@ async function startOracle(name) {
   return { child, origin, dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on it. */
-async function startAcme(name) {
+/**
+ * Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on it.
+ * `env`: extra environment (e.g. limits); `args`: extra command-line arguments.
+ */
+async function startAcme(name, { env = {}, args = [] } = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `acme-rt-${name}-`))
   const out = path.join(tmp, 'output')
   fs.cpSync(path.join(fixtureDir(name), '.acme', 'output'), out, { recursive: true, preserveTimestamps: true })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
+    spawn(process.execPath, [CLI, 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1', ...args], {
       cwd: tmp,
-      env: { ...process.env, ACME_LOG: 'silent' },
+      env: { ...process.env, ACME_LOG: 'silent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
