@@ -13,6 +13,8 @@
 // - shutdown: stop accepting, answer what is in flight with `connection: close`, wait for
 //   in-flight requests and waitUntil work at most `drainTimeoutMs`.
 
+const { AsyncLocalStorage } = require('node:async_hooks')
+
 const DEFAULT_LIMITS = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024,
@@ -265,4 +267,35 @@ function methodNotAllowed(res) {
   res.end('Method Not Allowed')
 }
 
-module.exports = { cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, DEFAULT_LIMITS, LIMIT_OPTIONS, resolveLimits, limitsFromEnv, serverOptions, createGuard, answerInstead }
+// The function (route) a request is being answered by, across the function's async work.
+const invocation = new AsyncLocalStorage()
+const ROUTER_SERVER = Symbol.for('@next/router-server-methods')
+let reporter = null
+
+/**
+ * Next catches what a route handler or page throws, answers 500 itself and reports the error
+ * through the router-server context's `logErrorWithOriginalStack` (`console.error` when there is
+ * none, without the route). Registering it turns each such error into one structured log line
+ * naming the route. Merged into whatever else the runtime registered there (e.g. `render404`),
+ * and re-installed when that object was replaced.
+ * @param {(record: object) => void} log
+ */
+function reportFunctionErrors(log) {
+  if (!reporter || reporter.log !== log) {
+    const fn = (err) => {
+      const at = invocation.getStore()
+      log({ level: 'error', msg: 'function failed', route: at && at.route, path: at && at.path, error: String((err && err.stack) || err) })
+    }
+    reporter = { log, fn }
+  }
+  const all = globalThis[ROUTER_SERVER] || (globalThis[ROUTER_SERVER] = {})
+  const ctx = all['.'] || (all['.'] = {})
+  if (ctx.logErrorWithOriginalStack !== reporter.fn) ctx.logErrorWithOriginalStack = reporter.fn
+}
+
+/** Runs `fn` as the invocation of `route` (for the error log line). */
+function asInvocationOf(route, path, fn) {
+  return invocation.run({ route, path }, fn)
+}
+
+module.exports = { reportFunctionErrors, asInvocationOf, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, DEFAULT_LIMITS, LIMIT_OPTIONS, resolveLimits, limitsFromEnv, serverOptions, createGuard, answerInstead }

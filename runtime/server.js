@@ -15,7 +15,7 @@ const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
 const { createFsCacheStore } = require('./cache/fs')
-const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed } = require('./limits')
+const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -378,8 +378,9 @@ function createServer({ dir, log = () => {}, cacheDir, store, limits } = {}) {
       },
     })
     ctx.meta.route = fn.id
+    reportFunctionErrors(log)
     try {
-      await functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx, fn) })
+      await asInvocationOf(fn.id, ctx.originalUrl, () => functions.invoke(fn, req, res, { waitUntil, requestMeta: requestMetaFor(req, ctx, fn) }))
     } catch {
       await render500(req, res)
     }
