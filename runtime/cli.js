@@ -5,6 +5,7 @@
 // acme-next inspect [--dir .acme/output] [--json]
 
 const path = require('node:path')
+const { DEFAULT_LIMITS, LIMIT_OPTIONS, limitsFromEnv } = require('./limits')
 
 const HELP = `Usage: acme-next start [options]
        acme-next inspect [--dir <path>] [--json]
@@ -19,17 +20,39 @@ Options:
   --cache <url>       shared cache store, redis://host:port/db (default: $ACME_CACHE_URL, else files)
   --workers <n>       worker processes serving the port and sharing the cache (default: 1)
   --json              inspect: JSON instead of text
+  --max-body-bytes <n>     request bodies over n bytes get 413 (default ${DEFAULT_LIMITS.maxBodyBytes}; 0: no limit)
+  --max-header-bytes <n>   request heads over n bytes get 431 (default ${DEFAULT_LIMITS.maxHeaderBytes})
+  --headers-timeout <ms>   a head not complete after ms gets 408 (default ${DEFAULT_LIMITS.headersTimeoutMs})
+  --request-timeout <ms>   a request (head and body) not complete after ms gets 408 (default ${DEFAULT_LIMITS.requestTimeoutMs})
+  --function-timeout <ms>  a function that has not started its response after ms: 504 (default ${DEFAULT_LIMITS.functionTimeoutMs}; 0: none)
+  --drain-timeout <ms>     SIGTERM/SIGINT: wait at most ms for in-flight requests and waitUntil work (default ${DEFAULT_LIMITS.drainTimeoutMs})
   --help, -h          show this help
 
 Environment:
   ACME_LOG=silent     no request logs (default: one JSON line per request on stdout)
   ACME_CACHE_DIR      ISR cache directory (default: <dir>/../cache)
   ACME_CACHE_URL      Redis cache store, as --cache
+  ACME_MAX_BODY_BYTES, ACME_MAX_HEADER_BYTES, ACME_HEADERS_TIMEOUT_MS, ACME_REQUEST_TIMEOUT_MS,
+  ACME_FUNCTION_TIMEOUT_MS, ACME_DRAIN_TIMEOUT_MS   the limits above (a flag wins)
+
+SIGTERM/SIGINT stop accepting connections, finish in-flight requests and waitUntil work, then
+exit 0 (1 when the drain timeout cut them off; a second signal exits at once).
 `
+const LIMIT_FLAGS = new Map(Object.entries(LIMIT_OPTIONS).map(([key, { flag }]) => [flag, key]))
 
 /** Parses the command line; returns { command, dir, port, hostname, help } or throws. */
 function parseArgs(argv) {
-  const out = { command: null, dir: '.acme/output', port: process.env.PORT || '3000', hostname: '0.0.0.0', help: false, json: false, cache: process.env.ACME_CACHE_URL || undefined, workers: 1 }
+  const out = {
+    command: null,
+    dir: '.acme/output',
+    port: process.env.PORT || '3000',
+    hostname: '0.0.0.0',
+    help: false,
+    json: false,
+    cache: process.env.ACME_CACHE_URL || undefined,
+    workers: 1,
+    limits: limitsFromEnv(),
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
@@ -49,6 +72,8 @@ function parseArgs(argv) {
     else if (a.startsWith('--dir=')) out.dir = a.slice(6)
     else if (a.startsWith('--port=')) out.port = a.slice(7)
     else if (a.startsWith('--hostname=')) out.hostname = a.slice(11)
+    else if (LIMIT_FLAGS.has(a)) out.limits[LIMIT_FLAGS.get(a)] = value()
+    else if (a.includes('=') && LIMIT_FLAGS.has(a.slice(0, a.indexOf('=')))) out.limits[LIMIT_FLAGS.get(a.slice(0, a.indexOf('=')))] = a.slice(a.indexOf('=') + 1)
     else if (!a.startsWith('-') && !out.command) out.command = a
     else throw new Error(`unknown argument ${a}`)
   }
@@ -97,7 +122,7 @@ function main(argv = process.argv.slice(2)) {
   if (args.workers > 1 && cluster.isPrimary) return require('./workers').startPrimary(args)
   let server
   try {
-    server = require('./server').createServer({ dir, log, cacheUrl: args.cache })
+    server = require('./server').createServer({ dir, log, cacheUrl: args.cache, limits: args.limits })
   } catch (err) {
     process.stderr.write(`acme-next: ${err.message}\n`)
     process.exit(1)
@@ -123,10 +148,23 @@ function main(argv = process.argv.slice(2)) {
     else process.stdout.write(`ready on http://${args.hostname}:${port}\n`)
   })
   let stopping = false
-  const stop = () => {
-    if (stopping) return
+  const stop = (signal) => {
+    if (stopping) {
+      log({ level: 'error', msg: `${signal} again: exiting without draining` })
+      process.exit(1)
+    }
     stopping = true
-    server.close((err) => process.exit(err ? 1 : 0))
+    server.drain().then(
+      (left) => {
+        if (left.drained) process.exit(0)
+        log({ level: 'error', msg: 'drain timeout: exiting with work left', inFlight: left.inFlight, waitUntil: left.pending })
+        process.exit(1)
+      },
+      (err) => {
+        log({ level: 'error', msg: 'drain failed', error: String((err && err.stack) || err) })
+        process.exit(1)
+      },
+    )
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)

@@ -16,6 +16,7 @@ const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
 const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
+const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -178,12 +179,13 @@ function interceptResponse(res, { onHead, capture }) {
 
 /**
  * Creates the acme-next HTTP server for an output directory.
- * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object }} options
+ * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object, limits?: object }} options
  *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
- *   see runtime/cache/fs.js).
- * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<void> }}
+ *   see runtime/cache/fs.js); `limits`: request limits and timeouts (runtime/limits.js).
+ * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<object> }}
  */
-function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
+function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits } = {}) {
+  const guard = createGuard(resolveLimits(limits), { log })
   const outputDir = path.resolve(dir)
   const { manifest, text } = loadManifest(outputDir)
   const router = createRouter(text)
@@ -389,8 +391,12 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
         return status || r
       },
     })
+    ctx.meta.route = fn.id
+    reportFunctionErrors(log)
     try {
-      await functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } })
+      await asInvocationOf(fn.id, ctx.originalUrl, () =>
+        functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } }),
+      )
     } catch {
       await render500(req, res)
     }
@@ -405,6 +411,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
     const ac = new AbortController()
     res.once('close', () => ac.abort())
     const url = `${origin(req)}${ctx.originalUrl}`
+    ctx.meta.route = fn.id
     try {
       const response = await instance.invoke(fn, webRequest(req, url, req.headers, true), { waitUntil, signal: ac.signal, requestMeta: {} })
       await pipeWebResponse(response, req, res)
@@ -747,6 +754,13 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
       delete req.headers[REGEN_TOKEN_HEADER]
       delete ctx.originalHeaders[REGEN_TOKEN_HEADER]
     }
+    const clean = cleanTargetRedirect(req.url)
+    if (clean !== null) {
+      res.statusCode = 308
+      res.setHeader('location', clean)
+      res.setHeader('refresh', `0;url=${clean}`)
+      return res.end(req.method === 'HEAD' ? undefined : clean)
+    }
     let decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
     for (let hops = 0; decision.kind === 'middleware' && hops < 4; hops++) {
       if (!middlewareFn) {
@@ -803,6 +817,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
     if (!target) return render404(req, res, ctx)
     ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
+    if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
       // The error pages keep their status when asked for by URL, as `next start` answers them.
@@ -823,7 +838,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
     return render404(req, res, ctx)
   }
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(serverOptions(guard.limits), (req, res) => {
     const started = process.hrtime.bigint()
     const meta = { cache: undefined }
     const method = req.method
@@ -837,6 +852,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
         cache: meta.cache,
       })
     })
+    if (!guard.admit(req, res, meta)) return
     route(req, res, meta).catch((err) => {
       log({ level: 'error', msg: 'request failed', path: pathname, error: String((err && err.stack) || err) })
       return render500(req, res)
@@ -844,15 +860,15 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   })
 
   const closeServer = server.close.bind(server)
-  /** Stops accepting, finishes in-flight requests, then pending waitUntil work. */
+  /**
+   * Stops accepting, finishes in-flight requests, then pending waitUntil work, within the drain
+   * timeout. Resolves `{ drained, inFlight, pending }` (what was left when it gave up).
+   */
   server.drain = async () => {
-    await new Promise((resolve) => {
-      closeServer(() => resolve())
-      server.closeIdleConnections()
-    })
-    while (pending.size) await Promise.allSettled([...pending])
+    const left = await guard.drain(server, () => pending, closeServer)
     prerenders.close()
     if (!store && cache.close) cache.close()
+    return left
   }
   server.close = (cb) => {
     server.drain().then(() => cb && cb(), (err) => cb && cb(err))

@@ -62,8 +62,8 @@ async function startOracle(name, opts = {}) {
 
 /**
  * Copies a fixture's `.acme/output` to a temp dir outside the repo and starts `acme-next start` on
- * it, with extra `opts.env` and CLI `opts.args`. `opts.src` names a fixture built elsewhere,
- * `opts.cli` another installed `acme-next`.
+ * it, with extra `opts.env` (e.g. limits) and CLI `opts.args`. `opts.src` names a fixture built
+ * elsewhere, `opts.cli` another installed `acme-next`.
  */
 async function startAcme(name, opts = {}) {
   const { env = {}, args = [] } = opts

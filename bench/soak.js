@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+'use strict'
+
+// soak — memory under sustained load: wrk on loopback drives a mix of routes of the app-router
+// fixture (middleware on every path, prerendered and ISR pages with background regeneration,
+// dynamic SSR, node and edge route handlers, public files, redirects, rewrites, 404s, RSC
+// requests) through `acme-next start` for SOAK_SECONDS (default 600), sampling the server's RSS
+// every SOAK_SAMPLE_SECONDS (default 5). Prints start/peak/end RSS and the slope of a
+// least-squares line over the samples after the warm-up (the first fifth), and fails on steady
+// growth: a slope over SOAK_MAX_SLOPE_MB_PER_MIN (default 1) that also adds more than
+// SOAK_MAX_GROWTH_MB (default 16) over the measured window.
+//
+//   npm run soak                     # 10 minutes
+//   SOAK_SECONDS=60 npm run soak     # a short run
+//
+// Needs wrk (`apt-get install wrk`). The server is started and stopped by PID.
+
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { ensureBuilt } = require('../__test__/helpers/fixtures')
+const { freePort } = require('../__test__/helpers/net')
+
+const ROOT = path.resolve(__dirname, '..')
+const SECONDS = Number(process.env.SOAK_SECONDS || 600)
+const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS || 5)
+const MAX_SLOPE = Number(process.env.SOAK_MAX_SLOPE_MB_PER_MIN || 1)
+const MAX_GROWTH = Number(process.env.SOAK_MAX_GROWTH_MB || 16)
+const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS || 16)
+
+// [path, headers] — a request mix that touches every serving path.
+const MIX = [
+  ['/', {}],
+  ['/about', {}],
+  ['/about', { rsc: '1' }],
+  ['/robots.txt', {}],
+  ['/images/logo.svg', {}],
+  ['/data/file.json', {}],
+  ['/api/hello', {}],
+  ['/api/edge', {}],
+  ['/api/static', {}],
+  ['/dynamic', {}],
+  ['/isr', {}],
+  ['/isr-fast', {}],
+  ['/blog/first', {}],
+  ['/products/1', {}],
+  ['/products/99', {}],
+  ['/missing-page', {}],
+  ['/old-blog/x', {}],
+  ['/before-files-about', {}],
+  ['/rewrite-me', {}],
+  ['/mw-response', {}],
+  ['/old', {}],
+]
+
+function rssMb(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)[1])
+  return kb / 1024
+}
+
+/** Least-squares slope of (t seconds, mb) in MB per minute. */
+function slopePerMinute(samples) {
+  const n = samples.length
+  if (n < 2) return 0
+  const mt = samples.reduce((s, x) => s + x.t, 0) / n
+  const mm = samples.reduce((s, x) => s + x.mb, 0) / n
+  let num = 0
+  let den = 0
+  for (const x of samples) {
+    num += (x.t - mt) * (x.mb - mm)
+    den += (x.t - mt) ** 2
+  }
+  return den ? (num / den) * 60 : 0
+}
+
+async function main() {
+  if (spawnSync('wrk', ['--version']).error) {
+    console.error('soak: wrk not found (apt-get install wrk)')
+    process.exit(2)
+  }
+  ensureBuilt('app-router')
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-soak-'))
+  const out = path.join(tmp, 'output')
+  fs.cpSync(path.join(ROOT, '__test__', 'fixtures', 'app-router', '.acme', 'output'), out, { recursive: true })
+  const port = await freePort()
+  const server = spawn(process.execPath, [path.join(ROOT, 'runtime', 'cli.js'), 'start', '--dir', out, '--port', String(port), '--hostname', '127.0.0.1'], {
+    env: { ...process.env, ACME_LOG: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let errors = ''
+  server.stderr.on('data', (d) => {
+    if (errors.length < 4000) errors += d
+  })
+  await new Promise((resolve, reject) => {
+    server.stdout.on('data', (d) => /ready on/.test(String(d)) && resolve())
+    server.once('exit', (code) => reject(new Error(`acme-next exited with ${code}: ${errors}`)))
+  })
+  const origin = `http://127.0.0.1:${port}`
+  for (const [p] of MIX) await (await fetch(`${origin}${p}`, { redirect: 'manual' })).arrayBuffer()
+
+  const lua = path.join(tmp, 'mix.lua')
+  const requests = MIX.map(([p, h]) => `wrk.format("GET", ${JSON.stringify(p)}, {${Object.entries(h).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(', ')}})`)
+  fs.writeFileSync(lua, `local reqs = {${requests.join(',\n')}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return reqs[(i % #reqs) + 1]\nend\n`)
+
+  const started = Date.now()
+  const samples = [{ t: 0, mb: rssMb(server.pid) }]
+  const wrk = spawn('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', lua, origin], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let wrkOut = ''
+  wrk.stdout.on('data', (d) => (wrkOut += d))
+  const timer = setInterval(() => {
+    try {
+      const s = { t: (Date.now() - started) / 1000, mb: rssMb(server.pid) }
+      samples.push(s)
+      process.stdout.write(`  t=${s.t.toFixed(0)}s rss=${s.mb.toFixed(1)} MB\n`)
+    } catch {
+      // the server is gone: reported below
+    }
+  }, SAMPLE_SECONDS * 1000)
+  await new Promise((resolve) => wrk.once('exit', resolve))
+  clearInterval(timer)
+  samples.push({ t: (Date.now() - started) / 1000, mb: rssMb(server.pid) })
+  const alive = server.exitCode === null
+  process.kill(server.pid, 'SIGTERM')
+  const exitCode = await new Promise((resolve) => server.once('exit', (code) => resolve(code)))
+  fs.rmSync(tmp, { recursive: true, force: true })
+
+  const window = samples.filter((s) => s.t >= SECONDS / 5)
+  const measured = window.length >= 2 ? window : samples
+  const slope = slopePerMinute(measured)
+  const growth = measured[measured.length - 1].mb - measured[0].mb
+  const peak = Math.max(...samples.map((s) => s.mb))
+  const rps = (/Requests\/sec:\s+([\d.]+)/.exec(wrkOut) || [])[1]
+  const total = (/(\d+) requests in/.exec(wrkOut) || [])[1]
+  const bad = (/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut) || [])[1] || '0'
+  const sockErr = (/Socket errors: (.*)/.exec(wrkOut) || [])[1] || 'none'
+  console.log(wrkOut.trim())
+  console.log(`SOAK seconds=${SECONDS} connections=${CONNECTIONS} routes=${MIX.length} requests=${total} rps=${rps} non2xx3xx=${bad} (404s of the mix included) socketErrors=${sockErr}`)
+  console.log(
+    `SOAK rss start=${samples[0].mb.toFixed(1)}MB warm=${measured[0].mb.toFixed(1)}MB peak=${peak.toFixed(1)}MB end=${samples[samples.length - 1].mb.toFixed(1)}MB ` +
+      `slope=${slope.toFixed(2)}MB/min (after warm-up, ${measured.length} samples) growth=${growth.toFixed(1)}MB exit=${exitCode}`,
+  )
+  const failures = []
+  if (!alive) failures.push(`the server died during the soak: ${errors}`)
+  if (exitCode !== 0) failures.push(`the server exited ${exitCode} on SIGTERM`)
+  if (slope > MAX_SLOPE && growth > MAX_GROWTH) failures.push(`steady RSS growth: ${slope.toFixed(2)} MB/min, +${growth.toFixed(1)} MB after warm-up`)
+  if (failures.length) {
+    console.error(`SOAK FAILED\n${failures.join('\n')}`)
+    process.exit(1)
+  }
+  console.log('SOAK OK')
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,225 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
+//! Property-based fuzzing of the JavaScript-regex compiler ([`JsRegex`]): any pattern is refused
+//! with an error or compiled, never a panic; and where it compiles, it agrees with `regress`
+//! (ECMAScript semantics) on `test` and on `match` (every group, named groups included) for
+//! inputs within its cap. The linear-time translation is where a disagreement would come from.
+//!
+//! Cases per property: `PROPTEST_CASES` (default 64 here, for `npm test`); a long run:
+//! `PROPTEST_CASES=20000 cargo test --release -p acme-core --test fuzz_jsre`.
+
+use acme_core::routing::JsRegex;
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Pieces of JavaScript regex syntax, valid and not, that route regexes are made of.
+fn atom() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "a",
+            "b",
+            "/",
+            "-",
+            "_",
+            ".",
+            "\\/",
+            "\\.",
+            "\\d",
+            "\\D",
+            "\\w",
+            "\\W",
+            "\\s",
+            "\\S",
+            "\\b",
+            "\\B",
+            "[^/]",
+            "[^/]+?",
+            "[a-z]",
+            "[A-Z0-9_-]",
+            "[\\/#\\?]",
+            "[^\\d]",
+            "[]",
+            "[^]",
+            "^",
+            "$",
+            "\\1",
+            "\\2",
+            "\\k<n>",
+            "\\u0041",
+            "\\x41",
+            "\\u{1F600}",
+            "é",
+            "😀",
+            "\\n",
+            "\\t",
+            "\\0",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            "|",
+            "*",
+            "+",
+            "?",
+            "\\",
+            "\\c",
+            "\\p{L}",
+            "(?",
+            "(?<",
+            "(?<n>",
+            "(?<=",
+            "(?<!",
+            "(?=",
+            "(?!",
+            "(?:",
+        ])
+        .prop_map(str::to_string),
+        "[a-c/]{1,3}",
+    ]
+}
+
+fn quantifier() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "", "", "", "*", "+", "?", "*?", "+?", "??", "{2}", "{1,3}", "{2,}", "{0,1}?", "{3,1}",
+        "{,2}",
+    ])
+}
+
+/// Regex-like patterns: a recursive grammar of groups, alternations and quantified atoms.
+fn pattern() -> impl Strategy<Value = String> {
+    let leaf = (atom(), quantifier()).prop_map(|(a, q)| format!("{a}{q}"));
+    leaf.prop_recursive(4, 24, 6, |inner| {
+        let group_kind = prop::sample::select(vec![
+            "(", "(?:", "(?<n>", "(?<m>", "(?=", "(?!", "(?<=", "(?<!",
+        ]);
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..5).prop_map(|v| v.concat()),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}|{b}")),
+            (group_kind, inner, quantifier()).prop_map(|(g, body, q)| format!("{g}{body}){q}")),
+        ]
+    })
+}
+
+fn flags() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", "", "i", "u", "iu", "s", "m", "g", "x"])
+}
+
+fn input() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ab/_.-]{0,12}",
+        "[aAbB0-9/é😀\\n -]{0,10}",
+        "/[a-z]{1,6}(/[a-z0-9]{1,4}){0,3}",
+    ]
+}
+
+/// `m[0], m[1], …` and the named groups of a match.
+type Groups = (Vec<Option<String>>, Vec<(String, Option<String>)>);
+
+/// `text.match(re)` with regress alone (the reference).
+fn reference(re: &regress::Regex, text: &str) -> Option<Groups> {
+    let m = re.find(text)?;
+    let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(str::to_string);
+    let mut groups = vec![text.get(m.range()).map(str::to_string)];
+    groups.extend(m.captures.iter().cloned().map(get));
+    let named = m
+        .named_groups()
+        .map(|(n, r)| (n.to_string(), get(r)))
+        .collect();
+    Some((groups, named))
+}
+
+/// Whether the pattern may repeat a group (a `)` followed by a quantifier anywhere: crude and
+/// conservative). With a repeated group whose body can match empty, `JsRegex`'s linear-time
+/// translation is known to pick other matches and captures than JavaScript (the three ignored
+/// tests below): for such patterns only `test` is compared (the set of strings that match is the
+/// same), not `match`.
+fn repeats_a_group(source: &str) -> bool {
+    source
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b')' && matches!(w[1], b'*' | b'+' | b'?' | b'{'))
+}
+
+/// Found by the property below (routing/jsre.rs is not this test's to fix): V8 and `regress`
+/// answer `/(a*)*/.exec('/a')` with `['', undefined]`; `JsRegex` with `['', '']`.
+#[test]
+#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
+fn empty_iteration_of_a_repeated_capture_is_undefined() {
+    let re = JsRegex::new("(a*)*", "").unwrap();
+    let c = re.captures("/a").unwrap();
+    assert_eq!(c.groups, vec![Some(String::new()), None]);
+}
+
+/// Found by the property below: V8 and `regress` answer `/(\/?){1,3}/.exec('/a')` with
+/// `['/', '/']` (an iteration that matches empty ends the repetition and keeps the last
+/// capture); `JsRegex` with `['/', '']`.
+#[test]
+#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
+fn empty_later_iteration_keeps_the_earlier_capture() {
+    let re = JsRegex::new("(/?){1,3}", "").unwrap();
+    let c = re.captures("/a").unwrap();
+    assert_eq!(c.groups, vec![Some("/".to_string()), Some("/".to_string())]);
+}
+
+/// Found by the property below: V8 and `regress` answer `/(?:a*?)*/.exec('aa')` with `['aa']`
+/// (a lazy body inside a greedy repetition still consumes); `JsRegex` with `['']`. The same
+/// shape changes captures: `/(\/*?)*/.exec('/a')` is `['/', '/']` in V8, `['', '']` here.
+#[test]
+#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
+fn lazy_body_in_a_greedy_repetition_consumes() {
+    let re = JsRegex::new("(?:a*?)*", "").unwrap();
+    assert_eq!(
+        re.captures("aa").unwrap().groups,
+        vec![Some("aa".to_string())]
+    );
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn arbitrary_text_is_refused_or_compiled(source in "\\PC{0,40}", flags in flags()) {
+        if let Ok(re) = JsRegex::new(&source, flags) {
+            let _ = re.is_match("/a/b");
+            let _ = re.captures("");
+        }
+    }
+
+    #[test]
+    fn patterns_compile_or_refuse_and_agree_with_regress(
+        source in pattern(),
+        flags in flags(),
+        inputs in prop::collection::vec(input(), 1..6),
+    ) {
+        let ours = JsRegex::new(&source, flags);
+        let theirs = regress::Regex::with_flags(&source, flags);
+        prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "compiles in one and not the other: {:?}", source);
+        if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+            for text in inputs {
+                if text.len() > ours.cap() {
+                    continue;
+                }
+                let want = reference(&theirs, &text);
+                prop_assert_eq!(ours.is_match(&text), want.is_some(), "test({:?}) on /{}/{}", text, source, flags);
+                let got = ours.captures(&text).map(|c| (c.groups, c.named));
+                if repeats_a_group(&source) {
+                    prop_assert_eq!(got.is_some(), want.is_some(), "match({:?}) on /{}/{}", text, source, flags);
+                } else {
+                    prop_assert_eq!(got, want, "match({:?}) on /{}/{}", text, source, flags);
+                }
+            }
+        }
+    }
+}
