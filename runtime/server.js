@@ -13,7 +13,7 @@ const { Readable } = require('node:stream')
 const { createRouter } = require('./router')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
-const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
+const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
 const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
@@ -619,7 +619,8 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (prerenders.bypass(p, req, url)) {
       // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
       // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
-      const draft = req.headers.cookie && prerenders.cacheConfig(p).bypassToken && String(req.headers.cookie).includes(`__prerender_bypass=${prerenders.cacheConfig(p).bypassToken}`)
+      const token = prerenders.cacheConfig(p).bypassToken
+      const draft = Boolean(token) && parseCookies(req.headers.cookie).__prerender_bypass === token
       const onHead = draft && !(partial && isRsc && !req.headers['next-router-prefetch']) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
       return invokeNode(fn, req, res, ctx, { onHead })
     }
