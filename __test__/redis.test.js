@@ -25,7 +25,8 @@ let a
 let b
 
 async function startRedis(port, dir) {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--enable-debug-command', 'local']
+  const child = spawn('redis-server', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.output = ''
@@ -174,6 +175,28 @@ test('a stale ISR page under concurrent load on both instances is regenerated on
   }
 })
 
+test('Redis that stops answering for a while: requests keep succeeding', { skip: !HAS_REDIS && 'redis-server is not installed', timeout: 60_000 }, async () => {
+  const { createRedisClient } = require('../runtime/cache/resp')
+  const admin = createRedisClient(`redis://127.0.0.1:${redis.port}`, { timeoutMs: 10_000 })
+  try {
+    // DEBUG SLEEP blocks the whole server, longer than the instances' 1 s command timeout.
+    const sleeping = admin.command('DEBUG', 'SLEEP', '2.5')
+    await new Promise((r) => setTimeout(r, 100))
+    const answers = await Promise.all([get(a, '/by-path'), get(b, '/tagged'), get(a, '/legacy'), get(b, '/isr-race')])
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200])
+    await sleeping
+    // Back to sharing once Redis answers again.
+    await new Promise((r) => setTimeout(r, 2500))
+    await post(a, '/api/revalidate?path=/by-path')
+    const fresh = await get(a, '/by-path')
+    assert.equal(fresh.cache, 'MISS')
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal((await get(b, '/by-path')).render, fresh.render)
+  } finally {
+    admin.close()
+  }
+})
+
 test('Redis killed mid-run and restarted: every request succeeds and the cache recovers', { skip: !HAS_REDIS && 'redis-server is not installed', timeout: 60_000 }, async () => {
   const failures = []
   let served = 0
@@ -211,6 +234,7 @@ test('Redis killed mid-run and restarted: every request succeeds and the cache r
   await post(b, '/api/revalidate?path=/by-path')
   const fresh = await get(a, '/by-path')
   assert.equal(fresh.cache, 'MISS')
+  await new Promise((r) => setTimeout(r, 200))
   const onB = await get(b, '/by-path')
   assert.equal(onB.cache, 'HIT')
   assert.equal(onB.render, fresh.render)
