@@ -122,8 +122,6 @@ test('a page cached by one instance is a hit on the other', { skip: !HAS_REDIS &
   await post(a, '/api/revalidate?path=/by-path')
   const first = await get(a, '/by-path')
   assert.equal(first.cache, 'MISS')
-  // A writes the entry just after its response went out: give it that moment.
-  await new Promise((r) => setTimeout(r, 200))
   const onB = await get(b, '/by-path')
   assert.equal(onB.cache, 'HIT')
   assert.equal(onB.render, first.render, 'B serves what A rendered')
@@ -136,14 +134,12 @@ test('revalidateTag and revalidatePath through one instance are seen by the othe
   assert.equal(expired.cache, 'MISS', 'revalidateTag(tag) expired it everywhere')
   assert.notEqual(expired.render, before.render)
   assert.notEqual(expired.ucache, before.ucache, 'unstable_cache entry tagged ucache recomputed')
-  await new Promise((r) => setTimeout(r, 200))
   await post(a, '/api/revalidate?tag=ucache&profile=max')
   assert.equal((await get(b, '/tagged')).cache, 'STALE', "revalidateTag(tag, 'max') made it stale everywhere")
 
   await post(b, '/api/revalidate?path=/by-path')
   const onA = await get(a, '/by-path')
   assert.equal(onA.cache, 'MISS', 'revalidatePath through B expired it on A')
-  await new Promise((r) => setTimeout(r, 200))
   assert.equal((await get(b, '/by-path')).render, onA.render)
 })
 
@@ -190,8 +186,7 @@ test('Redis that stops answering for a while: requests keep succeeding', { skip:
     await post(a, '/api/revalidate?path=/by-path')
     const fresh = await get(a, '/by-path')
     assert.equal(fresh.cache, 'MISS')
-    await new Promise((r) => setTimeout(r, 200))
-    assert.equal((await get(b, '/by-path')).render, fresh.render)
+      assert.equal((await get(b, '/by-path')).render, fresh.render)
   } finally {
     admin.close()
   }
@@ -234,7 +229,6 @@ test('Redis killed mid-run and restarted: every request succeeds and the cache r
   await post(b, '/api/revalidate?path=/by-path')
   const fresh = await get(a, '/by-path')
   assert.equal(fresh.cache, 'MISS')
-  await new Promise((r) => setTimeout(r, 200))
   const onB = await get(b, '/by-path')
   assert.equal(onB.cache, 'HIT')
   assert.equal(onB.render, fresh.render)

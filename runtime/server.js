@@ -140,7 +140,7 @@ function acceptsGzip(req) {
  * Hooks the moment a response's head is written (to adjust status/headers) and, when asked,
  * collects its body. Resolves `{ status, headers, body }` when the response finished.
  */
-function interceptResponse(res, { onHead, capture }) {
+function interceptResponse(res, { onHead, capture, beforeEnd }) {
   const chunks = []
   const origWriteHead = res.writeHead
   let headDone = false
@@ -163,8 +163,19 @@ function interceptResponse(res, { onHead, capture }) {
       keep(chunk, enc)
       return origWrite.call(this, chunk, enc, cb)
     }
+    let ending = false
     res.end = function end(chunk, enc, cb) {
       keep(chunk, enc)
+      if (beforeEnd && !ending) {
+        // The body is complete: let the caller act on it (store it) before the client sees the end.
+        ending = true
+        const whole = { status: res.statusCode, headers: res.getHeaders(), body: Buffer.concat(chunks) }
+        Promise.resolve()
+          .then(() => beforeEnd(whole))
+          .catch(() => {})
+          .then(() => origEnd.call(this, chunk, enc, cb))
+        return this
+      }
       return origEnd.call(this, chunk, enc, cb)
     }
   }
@@ -370,13 +381,14 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
     }
   }
 
-  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead } = {}) {
+  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, beforeEnd } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
     // Minimal mode keeps rendered responses in memory for 10 s unless each request names its own
     // invocation: without this a render right after a revalidation could be an old one.
     req.headers['x-invocation-id'] = crypto.randomUUID()
     const tapped = interceptResponse(res, {
       capture,
+      beforeEnd,
       onHead: (code) => {
         const tags = res.getHeader('x-next-cache-tags')
         res.removeHeader('x-next-cache-tags')
@@ -470,7 +482,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   }
 
   async function renderAndStoreOnce(req, res, fn, key, state, ctx) {
-    const result = await invokeNode(fn, req, res, ctx, {
+    await invokeNode(fn, req, res, ctx, {
       capture: true,
       onHead: (code, tags) => {
         if (tags) ctx.tags = String(tags)
@@ -481,17 +493,24 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
         }
         return undefined
       },
+      // Stored before the response ends: another instance or worker asked right after it
+      // finds the entry instead of rendering its own.
+      beforeEnd: (result) => storeRendered(key, ctx, result),
     })
+  }
+
+  async function storeRendered(key, ctx, result) {
     const rules = parseCacheControl(result.headers['cache-control'])
-    if (!rules || (result.status !== 200 && result.status !== 404) || !result.finished) return
+    if (!rules || (result.status !== 200 && result.status !== 404)) return
     const headers = {}
     for (const [k, v] of Object.entries(result.headers)) {
-      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache'].includes(k)) continue
+      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache', 'x-next-cache-tags'].includes(k)) continue
       if (ctx.routingHeaders.has(k)) continue
       headers[k] = v
     }
     if (result.headers['content-encoding']) return // never store what a client-specific encoding produced
-    const tags = String(ctx.tags || '').split(',').filter(Boolean)
+    // The head may not be out yet (a body sent in one end()): the tags header is still there.
+    const tags = String(ctx.tags || result.headers['x-next-cache-tags'] || '').split(',').filter(Boolean)
     const write = cache.set(key, {
       status: result.status,
       headers,
