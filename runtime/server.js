@@ -495,7 +495,8 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
       },
       // Stored before the response ends: another instance or worker asked right after it
       // finds the entry instead of rendering its own.
-      beforeEnd: (result) => storeRendered(key, ctx, result),
+      // A HEAD render has no body to keep.
+      beforeEnd: req.method === 'HEAD' ? undefined : (result) => storeRendered(key, ctx, result),
     })
   }
 
