@@ -214,7 +214,6 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
-  const regenStored = new Map() // cache key -> settles when a regeneration's entry is written
   let edge = null
 
   function waitUntil(promise) {
@@ -469,15 +468,12 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
 
   async function renderAndStore(req, res, fn, key, state, ctx) {
     if (!ctx.internal) return renderAndStoreOnce(req, res, fn, key, state, ctx)
-    // The regeneration lock is released here, once the entry is written (not when the response
-    // went out): whichever process renders it, no other one starts the same key meanwhile.
-    let stored
-    regenStored.set(key, new Promise((resolve) => (stored = resolve)))
+    // The regeneration lock is released by the process that rendered, once the entry is written:
+    // whichever worker or instance the request reached, no other one starts the same key meanwhile.
     try {
       return await renderAndStoreOnce(req, res, fn, key, state, ctx)
     } finally {
       releaseRegeneration(key, ctx.regenToken)
-      stored()
     }
   }
 
@@ -563,7 +559,8 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
       const h = { ...headers, [INTERNAL_HEADER]: secret, [REGEN_TOKEN_HEADER]: token, 'accept-encoding': 'identity' }
       const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
-        resp.on('end', () => Promise.resolve(regenStored.get(key)).then(resolve))
+        // The entry is written before the response ends (storeRendered runs before res.end).
+        resp.on('end', resolve)
         resp.on('error', resolve)
       })
       r.on('error', (err) => {
