@@ -375,7 +375,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
         await render404(rq, rs, own && parseCacheControl(own) ? { ...ctx, notFoundCacheControl: String(own) } : ctx)
       },
       revalidate: async ({ urlPath, headers }) => {
-        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host })
+        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host }, undefined, true)
       },
     }
   }
@@ -532,10 +532,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
   /**
    * Regenerates a cache key in the background through this server: one at a time per key in this
    * process, and with the store's lock one across processes. `staleSince` (the createdAt of the
-   * stale entry that asked): skip when the store already holds a newer one (another instance
-   * regenerated it meanwhile).
+   * stale entry that asked; 0: there was none): skip when the store already holds a newer one
+   * (another instance regenerated it meanwhile). `onDemand` (res.revalidate): wait for a
+   * regeneration another process runs, then render anyway (it may predate the data change).
    */
-  function regenerate(key, url, headers, staleSince) {
+  function regenerate(key, url, headers, staleSince, onDemand = false) {
     if (regenerating.has(key)) return regenerating.get(key)
     const addr = server.address()
     if (!addr || typeof addr === 'string') return Promise.resolve()
@@ -544,7 +545,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
       const current = await cache.get(key).catch(() => null)
       return Boolean(current && current.createdAt > staleSince)
     }
-    const p = acquireRegeneration(key).then(async (token) => {
+    const p = acquireRegeneration(key, onDemand).then(async (token) => {
       if (token === null) return // another process regenerates it
       if (await fresher()) return releaseRegeneration(key, token)
       await requestRegeneration(key, url, headers, token, addr)
@@ -584,10 +585,15 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
    * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
    * here rather than never), null when someone else holds it.
    */
-  async function acquireRegeneration(key) {
+  async function acquireRegeneration(key, wait) {
     if (!cache.lock) return ''
+    const deadline = Date.now() + REGENERATION_LOCK_MS
     try {
-      return await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+      for (;;) {
+        const token = await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+        if (token !== null || !wait || Date.now() > deadline) return token
+        await new Promise((r) => setTimeout(r, 25))
+      }
     } catch {
       return ''
     }
@@ -642,7 +648,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store } = {}) {
       if (mode === 'notFound') return render404(req, res, ctx)
       const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
       if (mode === 'static' && p.seed && !isData) {
-        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
