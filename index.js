@@ -228,7 +228,9 @@ const adapter = {
   // Everything else the user configured is left as it is.
   modifyConfig(config, ctx) {
     if (ctx && ctx.nextVersion) checkNextVersion(ctx.nextVersion)
-    config = withCacheHandlers(config)
+    // Only the build: its required-server-files.json is what the platform's functions run with.
+    // `next start` / `next dev` on the same project keep Next's own caches.
+    if (!ctx || !ctx.phase || ctx.phase === 'phase-production-build') config = withCacheHandlers(config)
     const deploymentId = process.env.ACME_DEPLOYMENT_ID
     if (!deploymentId || config.deploymentId === deploymentId) return config
     if (config.deploymentId) {

@@ -117,4 +117,6 @@ test('modifyConfig points the cache handler at the platform store and keeps a us
   assert.equal(warnings.length, 2)
   assert.match(warnings[0], /`cacheHandler` \("\/app\/my-handler\.js"\) is kept/)
   assert.match(warnings[1], /`cacheHandlers\.remote` \("\/app\/remote\.js"\) is kept/)
+  const served = adapter.modifyConfig({}, { phase: 'phase-production-server', nextVersion: '16.4.6' })
+  assert.equal(served.cacheHandler, undefined, 'next start on the same project keeps its own cache')
 })

@@ -12,7 +12,8 @@
 // page, an SSR page, a route handler and a public file; no middleware), built once through the
 // adapter and once as standalone. Servers run one at a time on loopback and are stopped by PID.
 // Last lines: `BENCH serve <case> acme=<rps> anchor=<rps> (<which>) ratio=<x>`, then cold start
-// and RSS lines (for those, lower is better: ratio = acme / anchor).
+// and RSS lines (for those, lower is better: ratio = acme / anchor), then `--workers 2` against
+// `--workers 1` on prerender hits.
 
 const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -234,6 +235,43 @@ async function main() {
       .sort((a, b) => a[1] - b[1])[0]
     console.log(`BENCH serve ${metric === 'cold' ? 'cold-start' : 'idle-rss'} acme=${acme.toFixed(0)}${unit} anchor=${anchor.toFixed(0)}${unit} (${anchorName}) ratio=${(acme / anchor).toFixed(2)}x`)
   }
+  await benchWorkers()
+}
+
+/**
+ * `acme-next start --workers N` on prerender hits: the same wrk load against 1 and 2 workers
+ * (sharing one filesystem cache), each round both, medians and their ratio. wrk competes for
+ * the same cores, so on a 2-core machine the ratio stays well below 2.
+ */
+async function benchWorkers() {
+  const counts = [1, 2]
+  const rps = Object.fromEntries(counts.map((n) => [n, []]))
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const n of counts) {
+      fs.rmSync(path.join(WORK, 'serve-cache'), { recursive: true, force: true })
+      const server = {
+        name: `acme-w${n}`,
+        spawn: (port) => ({
+          cmd: process.execPath,
+          args: [path.join(ROOT, 'runtime', 'cli.js'), 'start', '--dir', path.join(APP, '.acme', 'output'), '--port', String(port), '--hostname', '127.0.0.1', '--workers', String(n)],
+          cwd: APP,
+          env: { ACME_LOG: 'silent', ACME_CACHE_DIR: path.join(WORK, 'serve-cache') },
+        }),
+      }
+      const { child, url } = await start(server)
+      try {
+        // Every worker answers the port: warm them all before measuring.
+        for (let i = 0; i < 20; i++) await warm(`${url}/`)
+        rps[n].push(wrk(`${url}/`))
+        console.log(`round ${round} workers=${n} prerendered-page ${rps[n].at(-1).toFixed(0)}/s`)
+      } finally {
+        await stop(child)
+      }
+    }
+  }
+  const one = median(rps[1])
+  const two = median(rps[2])
+  console.log(`BENCH serve workers prerendered-page w1=${one.toFixed(0)} w2=${two.toFixed(0)} ratio=${(two / one).toFixed(2)}x`)
 }
 
 main().catch((err) => {

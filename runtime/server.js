@@ -142,7 +142,7 @@ function acceptsGzip(req) {
  * Hooks the moment a response's head is written (to adjust status/headers) and, when asked,
  * collects its body. Resolves `{ status, headers, body }` when the response finished.
  */
-function interceptResponse(res, { onHead, capture }) {
+function interceptResponse(res, { onHead, capture, beforeEnd }) {
   const chunks = []
   const origWriteHead = res.writeHead
   let headDone = false
@@ -165,8 +165,19 @@ function interceptResponse(res, { onHead, capture }) {
       keep(chunk, enc)
       return origWrite.call(this, chunk, enc, cb)
     }
+    let ending = false
     res.end = function end(chunk, enc, cb) {
       keep(chunk, enc)
+      if (beforeEnd && !ending) {
+        // The body is complete: let the caller act on it (store it) before the client sees the end.
+        ending = true
+        const whole = { status: res.statusCode, headers: res.getHeaders(), body: Buffer.concat(chunks) }
+        Promise.resolve()
+          .then(() => beforeEnd(whole))
+          .catch(() => {})
+          .then(() => origEnd.call(this, chunk, enc, cb))
+        return this
+      }
       return origEnd.call(this, chunk, enc, cb)
     }
   }
@@ -207,7 +218,6 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
-  const regenStored = new Map() // cache key -> settles when a regeneration's entry is written
   let edge = null
 
   function waitUntil(promise) {
@@ -371,18 +381,19 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         await render404(rq, rs, own && parseCacheControl(own) ? { ...ctx, notFoundCacheControl: String(own) } : ctx)
       },
       revalidate: async ({ urlPath, headers }) => {
-        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host })
+        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host }, undefined, true)
       },
     }
   }
 
-  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, requestMeta } = {}) {
+  async function invokeNode(fn, req, res, ctx, { status, cacheControl, capture, onHead, requestMeta, beforeEnd } = {}) {
     req.url = ctx.invocationPath || ctx.originalUrl
     // Minimal mode keeps rendered responses in memory for 10 s unless each request names its own
     // invocation: without this a render right after a revalidation could be an old one.
     req.headers['x-invocation-id'] = crypto.randomUUID()
     const tapped = interceptResponse(res, {
       capture,
+      beforeEnd,
       onHead: (code) => {
         const tags = res.getHeader('x-next-cache-tags')
         res.removeHeader('x-next-cache-tags')
@@ -469,21 +480,19 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
 
   async function renderAndStore(req, res, fn, key, state, ctx, opts = {}) {
     if (!ctx.internal) return renderAndStoreOnce(req, res, fn, key, state, ctx, opts)
-    // The regeneration lock is released here, once the entry is written (not when the response
-    // went out): whichever process renders it, no other one starts the same key meanwhile.
-    let stored
-    regenStored.set(key, new Promise((resolve) => (stored = resolve)))
+    // The regeneration lock is released by the process that rendered, once the entry is written:
+    // whichever worker or instance the request reached, no other one starts the same key meanwhile.
     try {
       return await renderAndStoreOnce(req, res, fn, key, state, ctx, opts)
     } finally {
       releaseRegeneration(key, ctx.regenToken)
-      stored()
     }
   }
 
   async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial } = {}) {
+    // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out.
     const captured = {}
-    const result = await invokeNode(fn, req, res, ctx, {
+    await invokeNode(fn, req, res, ctx, {
       capture: true,
       requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
       onHead: (code, tags) => {
@@ -495,17 +504,25 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         }
         return undefined
       },
+      // Stored before the response ends: another instance or worker asked right after it
+      // finds the entry instead of rendering its own.
+      // A HEAD render has no body to keep.
+      beforeEnd: req.method === 'HEAD' ? undefined : (result) => storeRendered(key, ctx, result, captured),
     })
+  }
+
+  async function storeRendered(key, ctx, result, captured = {}) {
     const rules = parseCacheControl(result.headers['cache-control'])
-    if (!rules || (result.status !== 200 && result.status !== 404) || !result.finished) return
+    if (!rules || (result.status !== 200 && result.status !== 404)) return
     const headers = {}
     for (const [k, v] of Object.entries(result.headers)) {
-      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache'].includes(k)) continue
+      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache', 'x-next-cache-tags'].includes(k)) continue
       if (ctx.routingHeaders.has(k)) continue
       headers[k] = v
     }
     if (result.headers['content-encoding']) return // never store what a client-specific encoding produced
-    const tags = String(ctx.tags || '').split(',').filter(Boolean)
+    // The head may not be out yet (a body sent in one end()): the tags header is still there.
+    const tags = String(ctx.tags || result.headers['x-next-cache-tags'] || '').split(',').filter(Boolean)
     const write = cache.set(key, {
       status: result.status,
       headers,
@@ -531,10 +548,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   /**
    * Regenerates a cache key in the background through this server: one at a time per key in this
    * process, and with the store's lock one across processes. `staleSince` (the createdAt of the
-   * stale entry that asked): skip when the store already holds a newer one (another instance
-   * regenerated it meanwhile).
+   * stale entry that asked; 0: there was none): skip when the store already holds a newer one
+   * (another instance regenerated it meanwhile). `onDemand` (res.revalidate): wait for a
+   * regeneration another process runs, then render anyway (it may predate the data change).
    */
-  function regenerate(key, url, headers, staleSince) {
+  function regenerate(key, url, headers, staleSince, onDemand = false) {
     if (regenerating.has(key)) return regenerating.get(key)
     const addr = server.address()
     if (!addr || typeof addr === 'string') return Promise.resolve()
@@ -543,7 +561,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const current = await cache.get(key).catch(() => null)
       return Boolean(current && current.createdAt > staleSince)
     }
-    const p = acquireRegeneration(key).then(async (token) => {
+    const p = acquireRegeneration(key, onDemand).then(async (token) => {
       if (token === null) return // another process regenerates it
       if (await fresher()) return releaseRegeneration(key, token)
       await requestRegeneration(key, url, headers, token, addr)
@@ -558,7 +576,8 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const h = { ...headers, [INTERNAL_HEADER]: secret, [REGEN_TOKEN_HEADER]: token, 'accept-encoding': 'identity' }
       const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
-        resp.on('end', () => Promise.resolve(regenStored.get(key)).then(resolve))
+        // The entry is written before the response ends (storeRendered runs before res.end).
+        resp.on('end', resolve)
         resp.on('error', resolve)
       })
       r.on('error', (err) => {
@@ -582,10 +601,15 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
    * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
    * here rather than never), null when someone else holds it.
    */
-  async function acquireRegeneration(key) {
+  async function acquireRegeneration(key, wait) {
     if (!cache.lock) return ''
+    const deadline = Date.now() + REGENERATION_LOCK_MS
     try {
-      return await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+      for (;;) {
+        const token = await cache.lock(`regenerate:${key}`, REGENERATION_LOCK_MS)
+        if (token !== null || !wait || Date.now() > deadline) return token
+        await new Promise((r) => setTimeout(r, 25))
+      }
     } catch {
       return ''
     }
@@ -671,7 +695,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
       if (mode === 'static' && p.seed && !isData) {
-        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }

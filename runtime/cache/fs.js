@@ -104,7 +104,8 @@ function createFsCacheStore(dir) {
   async function loadTags() {
     let st
     try {
-      st = await fs.promises.stat(tagsFile)
+      // Synchronous on purpose: one stat per cached-page read is cheaper than a thread-pool hop.
+      st = fs.statSync(tagsFile)
     } catch {
       tags = {}
       tagsId = null
