@@ -21,6 +21,7 @@ const { rawExchange, parseResponses } = require('./helpers/raw-http')
 const SECRET = `acme-secret-${crypto.randomBytes(12).toString('hex')}`
 const BODY_LIMIT = 64 * 1024
 const HEADERS_TIMEOUT_MS = 1500
+const REQUEST_TIMEOUT_MS = 3000
 
 const head = (line, headers = []) => `${line}\r\n${['Host: localhost', 'Connection: close', ...headers].join('\r\n')}\r\n\r\n`
 
@@ -135,7 +136,7 @@ describe('hostile requests: acme-next start against next start on the faulty fix
   before(async () => {
     ensureBuilt('faulty')
     acme = await startAcme('faulty', {
-      env: { ACME_MAX_BODY_BYTES: String(BODY_LIMIT), ACME_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS) },
+      env: { ACME_MAX_BODY_BYTES: String(BODY_LIMIT), ACME_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), ACME_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) },
     })
     oracle = await startOracle('faulty')
     // Beside the output, inside it where nothing is served, and the same around the oracle's build.
@@ -182,6 +183,31 @@ describe('hostile requests: acme-next start against next start on the faulty fix
       assert.deepEqual(statuses, [200, 200, 404, 200, 200], server === acme ? 'acme-next' : 'next start')
       assert.equal(r.responses[0].body, 'hello from public\n')
     }
+  })
+
+  test('a body that never finishes arriving gets 408 after the request timeout', async () => {
+    const { port } = new URL(acme.origin)
+    const net = require('node:net')
+    const r = await new Promise((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1')
+      const chunks = []
+      socket.write('POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n')
+      const drip = setInterval(() => !socket.destroyed && socket.write('x'), 200)
+      const timer = setTimeout(() => {
+        clearInterval(drip)
+        socket.destroy()
+        resolve({ timedOut: true, text: '' })
+      }, BOUND_MS)
+      socket.on('data', (c) => chunks.push(c))
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        clearInterval(drip)
+        clearTimeout(timer)
+        resolve({ timedOut: false, text: Buffer.concat(chunks).toString('latin1') })
+      })
+    })
+    assert.equal(r.timedOut, false, 'a slow body was not cut off by the request timeout')
+    assert.match(r.text, /^HTTP\/1\.1 408 /)
   })
 
   test('slowloris clients get 408 and do not block others', async () => {

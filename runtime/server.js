@@ -178,7 +178,7 @@ function interceptResponse(res, { onHead, capture }) {
  * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, store?: object, limits?: object }} options
  *   `store` replaces the filesystem cache store (same interface, see runtime/cache/fs.js);
  *   `limits`: request limits and timeouts (runtime/limits.js).
- * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<void> }}
+ * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<{ drained: boolean, inFlight: number, pending: number }> }}
  */
 function createServer({ dir, log = () => {}, cacheDir, store, limits } = {}) {
   const guard = createGuard(resolveLimits(limits), { log })
