@@ -158,7 +158,7 @@ async function main() {
       `slope-after-first-fifth=${earlySlope.toFixed(2)}MB/min exit=${exitCode}`,
   )
   const failures = []
-  // 3 of the 21 requests in the mix are 404s by design; far more means the mix is broken
+  // 2 of the 21 requests in the mix are 404s by design; far more means the mix is broken
   if (bad > Number(total) * 0.25) failures.push(`${bad} of ${total} responses were not 2xx/3xx`)
   if (!alive) failures.push(`the server died during the soak: ${errors}`)
   if (exitCode !== 0) failures.push(`the server exited ${exitCode} on SIGTERM`)
