@@ -56,6 +56,8 @@ describe('faulty functions', () => {
     { path: '/rejects', status: 500, message: 'faulty: rejects' },
     { path: '/load-crash', status: 500, message: 'faulty: module load' },
     { path: '/page-throws', status: 500, message: 'faulty: page throws' },
+    // an edge route handler (edge-runtime sandbox): logged under its output id
+    { path: '/edge-throws', status: 500, message: 'faulty: edge throws', route: 'app/edge-throws/route' },
   ]
   for (const f of FAILING) {
     test(`${f.path}: ${f.status} like next start, logged once with the route, others keep being served`, async () => {
@@ -69,26 +71,28 @@ describe('faulty functions', () => {
         // every failing request is logged (round 2 too), each exactly once
         const lines = errorLines(acme, from)
         assert.equal(lines.length, 1, JSON.stringify(lines))
-        assert.equal(lines[0].route, f.path)
+        assert.equal(lines[0].route, f.route || f.path)
         assert.match(lines[0].error, new RegExp(f.message))
         assert.ok(!acme.child.output.slice(from).split('\n').some((l) => !l.startsWith('{') && l.includes(f.message)), 'the error was also printed unstructured')
       }
     })
   }
 
-  test('/hangs: 504 after the function timeout; next start never answers', async () => {
-    const from = acme.child.output.length
-    const pending = rawExchange(oracle.origin, get('/hangs'), { timeoutMs: FUNCTION_TIMEOUT_MS * 3 })
-    const a = await rawExchange(acme.origin, get('/hangs'), { timeoutMs: BOUND_MS })
-    assert.equal(a.timedOut, false)
-    const res = parseResponses(a.text)[0]
-    assert.equal(res.status, 504)
-    assert.equal(res.body, 'Gateway Timeout')
-    await stillServing()
-    const lines = errorLines(acme, from)
-    assert.deepEqual(lines.map((l) => [l.msg, l.route]), [['function timed out', '/hangs']])
-    assert.equal((await pending).timedOut, true, 'next start answered a handler that never settles')
-  })
+  for (const [path, route] of [['/hangs', '/hangs'], ['/edge-hangs', 'app/edge-hangs/route']]) {
+    test(`${path}: 504 after the function timeout; next start never answers`, async () => {
+      const from = acme.child.output.length
+      const pending = rawExchange(oracle.origin, get(path), { timeoutMs: FUNCTION_TIMEOUT_MS * 3 })
+      const a = await rawExchange(acme.origin, get(path), { timeoutMs: BOUND_MS })
+      assert.equal(a.timedOut, false)
+      const res = parseResponses(a.text)[0]
+      assert.equal(res.status, 504)
+      assert.equal(res.body, 'Gateway Timeout')
+      await stillServing()
+      const lines = errorLines(acme, from)
+      assert.deepEqual(lines.map((l) => [l.msg, l.route]), [['function timed out', route]])
+      assert.equal((await pending).timedOut, true, 'next start answered a handler that never settles')
+    })
+  }
 
   test('/stream-throws: the started 200 is cut off (no clean end) in both, the server goes on', async () => {
     for (const server of [acme, oracle]) {

@@ -21,6 +21,7 @@ const { rawExchange, parseResponses } = require('./helpers/raw-http')
 const SECRET = `acme-secret-${crypto.randomBytes(12).toString('hex')}`
 const BODY_LIMIT = 64 * 1024
 const HEADERS_TIMEOUT_MS = 1500
+const REQUEST_TIMEOUT_MS = 3000
 
 const head = (line, headers = []) => `${line}\r\n${['Host: localhost', 'Connection: close', ...headers].join('\r\n')}\r\n\r\n`
 
@@ -55,6 +56,12 @@ const CASES = [
   { name: 'asterisk-form OPTIONS *', req: head('OPTIONS * HTTP/1.1'), acme: 400, next: 500, why: 'no server-wide OPTIONS here: a client error, not a server error' },
   { name: 'asterisk-form GET *', req: head('GET * HTTP/1.1'), acme: 400, next: 500, why: 'not a valid target for GET: a client error' },
   { name: 'relative target', req: head('GET hello.txt HTTP/1.1'), acme: 400 },
+  {
+    name: 'foreign Host on a trailing-slash redirect',
+    req: 'GET /ok/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
+    acme: 308,
+    location: '/ok',
+  },
   { name: 'invalid percent-encoding %zz', req: head('GET /%zz HTTP/1.1'), acme: 404 },
   { name: 'truncated percent-encoding', req: head('GET /%E0%A4%A HTTP/1.1'), acme: 404 },
   { name: 'invalid UTF-8 %ff', req: head('GET /ok%ff HTTP/1.1'), acme: 404 },
@@ -135,7 +142,7 @@ describe('hostile requests: acme-next start against next start on the faulty fix
   before(async () => {
     ensureBuilt('faulty')
     acme = await startAcme('faulty', {
-      env: { ACME_MAX_BODY_BYTES: String(BODY_LIMIT), ACME_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS) },
+      env: { ACME_MAX_BODY_BYTES: String(BODY_LIMIT), ACME_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), ACME_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) },
     })
     oracle = await startOracle('faulty')
     // Beside the output, inside it where nothing is served, and the same around the oracle's build.
@@ -182,6 +189,31 @@ describe('hostile requests: acme-next start against next start on the faulty fix
       assert.deepEqual(statuses, [200, 200, 404, 200, 200], server === acme ? 'acme-next' : 'next start')
       assert.equal(r.responses[0].body, 'hello from public\n')
     }
+  })
+
+  test('a body that never finishes arriving gets 408 after the request timeout', async () => {
+    const { port } = new URL(acme.origin)
+    const net = require('node:net')
+    const r = await new Promise((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1')
+      const chunks = []
+      socket.write('POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n')
+      const drip = setInterval(() => !socket.destroyed && socket.write('x'), 200)
+      const timer = setTimeout(() => {
+        clearInterval(drip)
+        socket.destroy()
+        resolve({ timedOut: true, text: '' })
+      }, BOUND_MS)
+      socket.on('data', (c) => chunks.push(c))
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        clearInterval(drip)
+        clearTimeout(timer)
+        resolve({ timedOut: false, text: Buffer.concat(chunks).toString('latin1') })
+      })
+    })
+    assert.equal(r.timedOut, false, 'a slow body was not cut off by the request timeout')
+    assert.match(r.text, /^HTTP\/1\.1 408 /)
   })
 
   test('slowloris clients get 408 and do not block others', async () => {
@@ -274,4 +306,43 @@ describe('pathological route patterns cannot stall the router', () => {
       assert.equal(statusOf(r), i < all.length ? all[i].status : 200, i < all.length ? all[i].req.slice(0, 80) : '/ok')
     }
   })
+})
+
+// Headers that are internal to Next or to platforms, sent by a client: none may skip middleware
+// (CVE-2025-29927 was `x-middleware-subrequest`), inject route params (`x-now-route-matches`,
+// which minimal mode reads on platforms that strip it at their edge), pick another page
+// (`x-matched-path`, `x-invoke-path`) or rewrite (`x-middleware-rewrite`). The app-router fixture
+// has middleware on every path that marks the request (`fromMiddleware` in /api/hello).
+describe('client-sent internal headers change nothing', () => {
+  let server
+  let next
+  before(async () => {
+    ensureBuilt('app-router')
+    server = await startAcme('app-router')
+    next = await startOracle('app-router')
+  })
+  after(async () => {
+    await stop(server)
+    await stop(next)
+  })
+
+  const h1 = (text) => ((/<h1[^>]*>([\s\S]*?)<\/h1>/.exec(text) || [])[1] || '').replace(/<!-- -->/g, '')
+  const CASES = [
+    ['/api/hello', { 'x-middleware-subrequest': 'middleware:middleware:middleware:middleware:middleware' }, (t) => JSON.parse(t).fromMiddleware === '1'],
+    ['/api/hello', { 'x-middleware-subrequest': 'src/middleware:src/middleware:src/middleware:src/middleware:src/middleware' }, (t) => JSON.parse(t).fromMiddleware === '1'],
+    ['/blog/zzz', { 'x-now-route-matches': 'nxtPslug=hacked' }, (t) => h1(t) === 'Blog: zzz'],
+    ['/blog/zzz', { 'x-matched-path': '/about' }, (t) => h1(t) === 'Blog: zzz'],
+    ['/about', { 'x-middleware-rewrite': '/api/hello' }, (t) => h1(t) === 'About'],
+    ['/about', { 'x-invoke-path': '/api/hello', 'x-invoke-output': '/api/hello' }, (t) => h1(t) === 'About'],
+  ]
+  for (const [path, headers, ok] of CASES) {
+    test(`${path} with ${Object.keys(headers).join(', ')}`, async () => {
+      for (const s of [server, next]) {
+        const res = await fetch(`${s.origin}${path}`, { headers, redirect: 'manual' })
+        assert.equal(res.status, 200)
+        const text = await res.text()
+        assert.ok(ok(text), `${s === server ? 'acme-next' : 'next start'}: ${text.slice(0, 200)}`)
+      }
+    })
+  }
 })

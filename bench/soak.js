@@ -5,10 +5,14 @@
 // fixture (middleware on every path, prerendered and ISR pages with background regeneration,
 // dynamic SSR, node and edge route handlers, public files, redirects, rewrites, 404s, RSC
 // requests) through `acme-next start` for SOAK_SECONDS (default 600), sampling the server's RSS
-// every SOAK_SAMPLE_SECONDS (default 5). Prints start/peak/end RSS and the slope of a
-// least-squares line over the samples after the warm-up (the first fifth), and fails on steady
-// growth: a slope over SOAK_MAX_SLOPE_MB_PER_MIN (default 1) that also adds more than
-// SOAK_MAX_GROWTH_MB (default 16) over the measured window.
+// every SOAK_SAMPLE_SECONDS (default 5). Prints start/peak/end RSS, the slope of a least-squares
+// line over the second half of the run, and the medians of its two quarters; fails on steady
+// growth: a second-half slope over SOAK_MAX_SLOPE_MB_PER_MIN (default 1) while the last quarter's
+// median is more than SOAK_MAX_GROWTH_MB (default 4) above the third quarter's.
+// Why the first half is warm-up: a 10-minute run here rose from ~250 to ~273 MB during minutes
+// 2-4 (V8 sizing its heap under this load, the ISR cache and edge sandboxes filling) and was flat
+// after that; a line fitted from minute 2 on called that step a 2.2 MB/min growth. The slope
+// after the first fifth is still printed, for comparison.
 //
 //   npm run soak                     # 10 minutes
 //   SOAK_SECONDS=60 npm run soak     # a short run
@@ -26,7 +30,7 @@ const ROOT = path.resolve(__dirname, '..')
 const SECONDS = Number(process.env.SOAK_SECONDS || 600)
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS || 5)
 const MAX_SLOPE = Number(process.env.SOAK_MAX_SLOPE_MB_PER_MIN || 1)
-const MAX_GROWTH = Number(process.env.SOAK_MAX_GROWTH_MB || 16)
+const MAX_GROWTH = Number(process.env.SOAK_MAX_GROWTH_MB || 4)
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS || 16)
 
 // [path, headers] — a request mix that touches every serving path.
@@ -101,7 +105,8 @@ async function main() {
   for (const [p] of MIX) await (await fetch(`${origin}${p}`, { redirect: 'manual' })).arrayBuffer()
 
   const lua = path.join(tmp, 'mix.lua')
-  const requests = MIX.map(([p, h]) => `wrk.format("GET", ${JSON.stringify(p)}, {${Object.entries(h).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(', ')}})`)
+  // wrk.format adds no Host when given headers at load time: name it (Node answers 400 without)
+  const requests = MIX.map(([p, h]) => `wrk.format("GET", ${JSON.stringify(p)}, {${Object.entries({ host: `127.0.0.1:${port}`, ...h }).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(', ')}})`)
   fs.writeFileSync(lua, `local reqs = {${requests.join(',\n')}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return reqs[(i % #reqs) + 1]\nend\n`)
 
   const started = Date.now()
@@ -126,25 +131,38 @@ async function main() {
   const exitCode = await new Promise((resolve) => server.once('exit', (code) => resolve(code)))
   fs.rmSync(tmp, { recursive: true, force: true })
 
-  const window = samples.filter((s) => s.t >= SECONDS / 5)
-  const measured = window.length >= 2 ? window : samples
+  const after = (from) => {
+    const w = samples.filter((s) => s.t >= from)
+    return w.length >= 2 ? w : samples
+  }
+  const median = (xs) => {
+    const v = xs.map((s) => s.mb).sort((a, b) => a - b)
+    return v.length ? v[v.length >> 1] : NaN
+  }
+  const measured = after(SECONDS / 2)
   const slope = slopePerMinute(measured)
-  const growth = measured[measured.length - 1].mb - measured[0].mb
+  const earlySlope = slopePerMinute(after(SECONDS / 5))
+  const q3 = median(samples.filter((s) => s.t >= SECONDS / 2 && s.t < (SECONDS * 3) / 4))
+  const q4 = median(samples.filter((s) => s.t >= (SECONDS * 3) / 4))
+  const growth = q4 - q3
   const peak = Math.max(...samples.map((s) => s.mb))
   const rps = (/Requests\/sec:\s+([\d.]+)/.exec(wrkOut) || [])[1]
   const total = (/(\d+) requests in/.exec(wrkOut) || [])[1]
-  const bad = (/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut) || [])[1] || '0'
+  const bad = Number((/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut) || [])[1] || 0)
   const sockErr = (/Socket errors: (.*)/.exec(wrkOut) || [])[1] || 'none'
   console.log(wrkOut.trim())
   console.log(`SOAK seconds=${SECONDS} connections=${CONNECTIONS} routes=${MIX.length} requests=${total} rps=${rps} non2xx3xx=${bad} (404s of the mix included) socketErrors=${sockErr}`)
   console.log(
-    `SOAK rss start=${samples[0].mb.toFixed(1)}MB warm=${measured[0].mb.toFixed(1)}MB peak=${peak.toFixed(1)}MB end=${samples[samples.length - 1].mb.toFixed(1)}MB ` +
-      `slope=${slope.toFixed(2)}MB/min (after warm-up, ${measured.length} samples) growth=${growth.toFixed(1)}MB exit=${exitCode}`,
+    `SOAK rss start=${samples[0].mb.toFixed(1)}MB peak=${peak.toFixed(1)}MB end=${samples[samples.length - 1].mb.toFixed(1)}MB ` +
+      `median-q3=${q3.toFixed(1)}MB median-q4=${q4.toFixed(1)}MB slope-2nd-half=${slope.toFixed(2)}MB/min (${measured.length} samples) ` +
+      `slope-after-first-fifth=${earlySlope.toFixed(2)}MB/min exit=${exitCode}`,
   )
   const failures = []
+  // 2 of the 21 requests in the mix are 404s by design; far more means the mix is broken
+  if (bad > Number(total) * 0.25) failures.push(`${bad} of ${total} responses were not 2xx/3xx`)
   if (!alive) failures.push(`the server died during the soak: ${errors}`)
   if (exitCode !== 0) failures.push(`the server exited ${exitCode} on SIGTERM`)
-  if (slope > MAX_SLOPE && growth > MAX_GROWTH) failures.push(`steady RSS growth: ${slope.toFixed(2)} MB/min, +${growth.toFixed(1)} MB after warm-up`)
+  if (slope > MAX_SLOPE && growth > MAX_GROWTH) failures.push(`steady RSS growth: ${slope.toFixed(2)} MB/min over the second half, last-quarter median +${growth.toFixed(1)} MB`)
   if (failures.length) {
     console.error(`SOAK FAILED\n${failures.join('\n')}`)
     process.exit(1)

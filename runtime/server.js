@@ -193,7 +193,7 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
  * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object, limits?: object }} options
  *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
  *   see runtime/cache/fs.js); `limits`: request limits and timeouts (runtime/limits.js).
- * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<object> }}
+ * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<{ drained: boolean, inFlight: number, pending: number }> }}
  */
 function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits } = {}) {
   const guard = createGuard(resolveLimits(limits), { log })
