@@ -15,6 +15,7 @@ const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl } = require('./prerender')
 const { createFsCacheStore } = require('./cache/fs')
+const { createImageOptimizer } = require('./image')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -186,6 +187,14 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
   const prerenders = createPrerenders(outputDir, manifest)
   const functions = createNodeFunctions(outputDir, manifest, { log })
   const cache = store || createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
+  const images = createImageOptimizer({
+    manifest,
+    outputDir,
+    statics,
+    cacheDir: cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'),
+    log,
+    selfOrigin: () => (server.address() && typeof server.address() === 'object' ? `http://127.0.0.1:${server.address().port}` : null),
+  })
   const basePath = manifest.config.basePath || ''
   const secret = crypto.randomBytes(16).toString('hex')
   const middlewareFn = manifest.functions.find((f) => f.kind === 'middleware')
@@ -614,6 +623,9 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     if (decision.headers) {
       setHeaders(res, decision.headers)
       for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+    }
+    if (decision.kind !== 'redirect' && new URL(ctx.originalUrl, 'http://x').pathname === images.path) {
+      return images.handle(req, res, { query: parseQuery(new URL(ctx.originalUrl, 'http://x').search), render404: () => render404(req, res, ctx), ctx })
     }
     switch (decision.kind) {
       case 'redirect': {

@@ -1,6 +1,7 @@
 //! The napi binding: thin wrappers over `acme-core`. Types here mirror core types via `From`.
 
 mod error;
+mod image;
 mod router;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -97,8 +97,8 @@ pub struct Optimized {
 
 /// Decodes `input`, shrinks it to `opts.width` and encodes it as `opts.format`.
 pub fn optimize(input: &[u8], opts: &Options) -> Result<Optimized, ImageError> {
-    let img = decode(input, opts.max_input_pixels)?;
-    let img = shrink(img, opts.width);
+    let (img, jpeg_unrotated) = decode(input, opts.max_input_pixels)?;
+    let img = shrink(img, opts.width, jpeg_unrotated);
     let bytes = encode(&img, opts.format, opts.quality.clamp(1, 100))?;
     Ok(Optimized {
         bytes,
@@ -117,10 +117,12 @@ pub fn dimensions(input: &[u8]) -> Result<(u32, u32), ImageError> {
         .map_err(|e| ImageError::Decode(e.to_string()))
 }
 
-fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
+/// The decoded image, upright, and whether it is a JPEG that needed no rotation (see [`shrink`]).
+fn decode(input: &[u8], max_pixels: u64) -> Result<(DynamicImage, bool), ImageError> {
     let reader = ImageReader::new(Cursor::new(input))
         .with_guessed_format()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
+    let is_jpeg = reader.format() == Some(::image::ImageFormat::Jpeg);
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
@@ -143,20 +145,46 @@ fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
         .orientation()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Decode(e.to_string()))?;
+    let unrotated = orientation == ::image::metadata::Orientation::NoTransforms;
     img.apply_orientation(orientation);
-    Ok(img)
+    Ok((img, is_jpeg && unrotated))
 }
 
-/// Sharp's `resize(width, undefined, { withoutEnlargement: true })`: the height follows the
-/// aspect ratio, rounded, never below one pixel.
-fn shrink(img: DynamicImage, width: u32) -> DynamicImage {
+/// Sharp's `resize(width, undefined, { withoutEnlargement: true })`: never enlarges; the height
+/// follows the aspect ratio, rounded, never below one pixel.
+fn shrink(img: DynamicImage, width: u32, jpeg_unrotated: bool) -> DynamicImage {
     let (w, h) = (img.width(), img.height());
     if width == 0 || width >= w {
         return img;
     }
-    let height = ((u64::from(h) * u64::from(width) + u64::from(w) / 2) / u64::from(w)).max(1);
-    let height = u32::try_from(height).unwrap_or(u32::MAX);
+    let height = target_height(w, h, width, jpeg_unrotated);
     img.resize_exact(width, height, FilterType::Lanczos3)
+}
+
+/// The output height sharp gives. A JPEG that needs no rotation is first shrunk on load by
+/// libjpeg (1/2, 1/4 or 1/8, dimensions rounded down; one step less when the factor is exactly
+/// the integer part of the shrink) and the aspect ratio is taken from that smaller image, so its
+/// height can be one pixel off the exact ratio: matching it keeps `<Image>` layouts identical.
+fn target_height(w: u32, h: u32, width: u32, jpeg_unrotated: bool) -> u32 {
+    let mut load = 1u32;
+    if jpeg_unrotated {
+        let shrink = f64::from(w) / f64::from(width);
+        load = if shrink >= 8.0 {
+            8
+        } else if shrink >= 4.0 {
+            4
+        } else if shrink >= 2.0 {
+            2
+        } else {
+            1
+        };
+        if load > 1 && shrink.trunc() == f64::from(load) {
+            load /= 2;
+        }
+    }
+    let (w, h) = (u64::from((w / load).max(1)), u64::from((h / load).max(1)));
+    let height = ((h * u64::from(width) * 2 + w) / (2 * w)).max(1);
+    u32::try_from(height).unwrap_or(u32::MAX)
 }
 
 fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, ImageError> {

@@ -111,3 +111,18 @@ fn sniffs_types_and_animation() {
     assert!(!is_animated(&gif(1)));
     assert!(is_animated(&gif(2)));
 }
+
+#[test]
+fn heights_match_sharp_including_jpeg_shrink_on_load() {
+    // (w, h, target, sharp's height for a JPEG, for anything else), measured with sharp 0.34.
+    for (w, h, t, jpeg, other) in [
+        (800, 533, 64, 42, 43),
+        (800, 533, 128, 85, 85),
+        (742, 1669, 64, 145, 144),
+        (393, 1836, 128, 600, 598),
+        (600, 400, 64, 43, 43),
+    ] {
+        assert_eq!(target_height(w, h, t, true), jpeg, "{w}x{h} -> {t} (jpeg)");
+        assert_eq!(target_height(w, h, t, false), other, "{w}x{h} -> {t}");
+    }
+}
