@@ -42,7 +42,10 @@ impl Task for OptimizeImageTask {
         catch_unwind(AssertUnwindSafe(|| core_image::optimize(input, options)))
             .map_err(|panic| {
                 let e = crate::error::from_panic(panic);
-                napi::Error::new(napi::Status::GenericFailure, format!("image optimizer panicked: {e}"))
+                napi::Error::new(
+                    napi::Status::GenericFailure,
+                    format!("image optimizer panicked: {e}"),
+                )
             })?
             .map(|o| o.bytes)
             .map_err(|e| napi::Error::new(napi::Status::GenericFailure, e.to_string()))

@@ -4,6 +4,8 @@ mod error;
 mod image;
 mod router;
 
+pub use image::{optimize_image, sniff_image, ImageSniff, OptimizeImageTask};
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 

@@ -144,7 +144,8 @@ fn decode(input: &[u8], max_pixels: u64) -> Result<(DynamicImage, bool), ImageEr
     let orientation = decoder
         .orientation()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Decode(e.to_string()))?;
+    let mut img =
+        DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Decode(e.to_string()))?;
     let unrotated = orientation == ::image::metadata::Orientation::NoTransforms;
     img.apply_orientation(orientation);
     Ok((img, is_jpeg && unrotated))
@@ -202,7 +203,11 @@ fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, Im
                 .map_err(|e| err(&e))?;
         }
         Format::Png => {
-            let enc = PngEncoder::new_with_quality(&mut out, CompressionType::Default, PngFilter::Adaptive);
+            let enc = PngEncoder::new_with_quality(
+                &mut out,
+                CompressionType::Default,
+                PngFilter::Adaptive,
+            );
             if img.color().has_alpha() {
                 enc.write_image(&img.to_rgba8(), w, h, ExtendedColorType::Rgba8)
             } else {

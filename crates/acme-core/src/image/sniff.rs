@@ -39,7 +39,9 @@ pub fn detect_content_type(b: &[u8]) -> Option<&'static str> {
         return Some("image/bmp");
     }
     if starts(&[0xff, 0x0a])
-        || starts(&[0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a])
+        || starts(&[
+            0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a,
+        ])
     {
         return Some("image/jxl");
     }
@@ -49,7 +51,9 @@ pub fn detect_content_type(b: &[u8]) -> Option<&'static str> {
     if starts(b"%PDF-") {
         return Some("application/pdf");
     }
-    if starts(&[0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]) {
+    if starts(&[
+        0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a,
+    ]) {
         return Some("image/jp2");
     }
     None

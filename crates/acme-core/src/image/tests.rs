@@ -3,7 +3,9 @@ use ::image::codecs::gif::GifEncoder;
 use ::image::{Frame, ImageFormat, Rgba, RgbaImage};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = RgbaImage::from_fn(w, h, |x, y| Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255]));
+    let img = RgbaImage::from_fn(w, h, |x, y| {
+        Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255])
+    });
     let mut out = Cursor::new(Vec::new());
     DynamicImage::ImageRgba8(img)
         .write_to(&mut out, ImageFormat::Png)
@@ -71,27 +73,46 @@ fn never_enlarges() {
 fn refuses_a_decompression_bomb_from_its_header() {
     let bomb = png_header_only(100_000, 100_000);
     assert!(bomb.len() < 100);
-    match optimize(&bomb, &opts(640, Format::Webp)) {
-        Err(ImageError::TooManyPixels { width, height, .. }) => assert_eq!((width, height), (100_000, 100_000)),
-        other => panic!("expected TooManyPixels, got {other:?}"),
-    }
+    let refused = optimize(&bomb, &opts(640, Format::Webp));
+    assert!(
+        matches!(
+            refused,
+            Err(ImageError::TooManyPixels {
+                width: 100_000,
+                height: 100_000,
+                ..
+            })
+        ),
+        "expected TooManyPixels, got {refused:?}"
+    );
     let small_limit = Options {
         max_input_pixels: 1000,
         ..opts(16, Format::Png)
     };
-    assert!(matches!(optimize(&png(40, 40), &small_limit), Err(ImageError::TooManyPixels { .. })));
+    assert!(matches!(
+        optimize(&png(40, 40), &small_limit),
+        Err(ImageError::TooManyPixels { .. })
+    ));
 }
 
 #[test]
 fn garbage_is_a_decode_error_not_a_panic() {
-    for bytes in [&b""[..], b"hello", &[0xff, 0xd8, 0xff, 0, 1, 2][..], &png(8, 8)[..30]] {
+    for bytes in [
+        &b""[..],
+        b"hello",
+        &[0xff, 0xd8, 0xff, 0, 1, 2][..],
+        &png(8, 8)[..30],
+    ] {
         assert!(optimize(bytes, &opts(64, Format::Jpeg)).is_err());
     }
 }
 
 #[test]
 fn sniffs_types_and_animation() {
-    assert_eq!(detect_content_type(b"<svg xmlns=\"\"/>"), Some("image/svg+xml"));
+    assert_eq!(
+        detect_content_type(b"<svg xmlns=\"\"/>"),
+        Some("image/svg+xml")
+    );
     assert_eq!(detect_content_type(b"<?xml version"), Some("image/svg+xml"));
     assert_eq!(detect_content_type(b"BM\0\0"), Some("image/bmp"));
     assert_eq!(detect_content_type(b"text"), None);
