@@ -114,7 +114,7 @@ export declare function nativeVersion(): string
 
 /**
  * Decodes an image, shrinks it to `width` (never enlarges) and encodes it as `contentType`
- * (`image/avif`, `image/webp`, `image/png`, `image/jpeg`) at `quality`. Rejects, naming the
+ * (`image/avif`, `image/webp`, `image/png`, `image/jpeg`, `image/gif`, `image/tiff`) at `quality`. Rejects, naming the
  * reason, when the header announces more than `maxInputPixels` pixels or the bytes don't decode.
  */
 export declare function optimizeImage(input: Buffer, width: number, quality: number, contentType: string, maxInputPixels?: number | undefined | null): Promise<Buffer>

@@ -147,30 +147,93 @@ function hasRemoteMatch(domains, remote, url) {
 
 // --- request validation (ImageOptimizerCache.validateParams) -------------------------------
 
-/** `@hapi/accept`'s `mediaType` + Next's "must be named explicitly" rule. */
+const VALID_MEDIA = /^(?:\*\/\*)|(?:[\w!#$%&'*+\-.^`|~]+\/\*)|(?:[\w!#$%&'*+\-.^`|~]+\/[\w!#$%&'*+\-.^`|~]+)$/
+
+function innerSort(a, b, key) {
+  if (a[key] === '*') return 1
+  if (b[key] === '*') return -1
+  return a[key] < b[key] ? -1 : 1
+}
+
+/**
+ * `@hapi/accept`'s `mediaType(accept, formats)` as Next calls it, then Next's rule that the
+ * chosen type must appear in the header as written. Ties in `q` go to the alphabetically first
+ * type (so `image/webp,image/avif` picks AVIF), as hapi sorts them. A malformed parameter throws,
+ * as hapi does (Next then answers 500).
+ */
 function negotiate(formats, accept = '') {
-  if (!formats.length || !accept) return ''
-  const entries = []
-  String(accept)
-    .split(',')
-    .forEach((raw, index) => {
-      const [type, ...params] = raw.trim().toLowerCase().split(';')
-      if (!type) return
-      let q = 1
-      for (const p of params) {
-        const [k, v] = p.trim().split('=')
-        if (k === 'q') q = Number(v)
-      }
-      if (!(q > 0)) return
-      const specificity = type === '*/*' ? 0 : type.endsWith('/*') ? 1 : 2
-      entries.push({ type, q, specificity, index })
+  const raw = String(accept || '')
+  const quoted = {}
+  let header = raw || '*/*'
+  if (header.includes('"')) {
+    let n = 0
+    header = header.replace(/="([^"]*)"/g, (_m, v) => {
+      const k = `"${++n}`
+      quoted[k] = v
+      return `=${k}`
     })
-  entries.sort((a, b) => b.q - a.q || b.specificity - a.specificity || a.index - b.index)
-  for (const e of entries) {
-    const hit = formats.find((f) => e.type === f || e.type === '*/*' || (e.specificity === 1 && f.startsWith(e.type.slice(0, -1))))
-    if (hit) return String(accept).includes(hit) ? hit : ''
   }
-  return ''
+  header = header.replace(/[ \t]/g, '')
+  const byToken = {}
+  const list = []
+  header.split(',').forEach((part, pos) => {
+    if (!part) return
+    const params = part.split(';')
+    const token = params.shift().toLowerCase()
+    if (!VALID_MEDIA.test(token)) return
+    const entry = { token, params: {}, pos, q: undefined }
+    for (const p of params) {
+      const kv = p.split('=')
+      if (kv.length !== 2 || !kv[1]) throw new Error('Invalid accept header')
+      let v = kv[1]
+      if (kv[0] === 'q' || kv[0] === 'Q') {
+        v = parseFloat(v)
+        if (!Number.isFinite(v) || v > 1 || (v < 0.001 && v !== 0)) v = 1
+        entry.q = v
+      } else if (entry.q === undefined) {
+        entry.params[kv[0]] = v[0] === '"' ? `"${quoted[v]}"` : v
+      }
+    }
+    const keys = Object.keys(entry.params)
+    entry.original = ['', ...keys.map((k) => `${k}=${entry.params[k]}`)].join(';')
+    entry.specificity = keys.length
+    if (entry.q === undefined) entry.q = 1
+    ;[entry.type, entry.subtype] = token.split('/')
+    byToken[token] = entry
+    if (entry.q) list.push(entry)
+  })
+  list.sort((a, b) => {
+    if (b.q !== a.q) return b.q - a.q
+    if (a.type !== b.type) return innerSort(a, b, 'type')
+    if (a.subtype !== b.subtype) return innerSort(a, b, 'subtype')
+    if (a.specificity !== b.specificity) return b.specificity - a.specificity
+    return a.pos - b.pos
+  })
+  const prefs = {}
+  const byType = {}
+  for (const f of formats) {
+    const lower = f.toLowerCase()
+    prefs[lower] = f
+    const [type, subtype] = lower.split('/')
+    byType[type] = byType[type] || {}
+    byType[type][subtype] = f
+  }
+  let chosen = ''
+  for (const e of list) {
+    const { type, subtype } = byToken[e.token]
+    if (type === '*') {
+      chosen = Object.keys(prefs).find((t) => !byToken[t])
+      chosen = chosen ? prefs[chosen] : ''
+    } else if (subtype !== '*') {
+      const pref = prefs[e.token]
+      if (pref || (byType[type] && byType[type]['*'])) chosen = (pref || e.token) + e.original
+    } else if (byType[type]) {
+      const sub = Object.keys(byType[type]).find((t) => !byToken[`${type}/${t}`])
+      if (sub) chosen = byType[type][sub]
+    }
+    if (chosen) break
+  }
+  return chosen && raw.includes(chosen) ? chosen : ''
 }
 
 function validateParams(query, accept, images, patterns, basePath) {
@@ -515,6 +578,8 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     try {
       params = validateParams(query, req.headers.accept, images, patterns, basePath)
     } catch (err) {
+      // A malformed Accept or url: Next's validation throws, and `next start` answers a plain
+      // 500 (not its 500 page).
       log({ level: 'error', msg: 'image request failed', error: String(err && err.message) })
       return fail(res, 500, 'Internal Server Error')
     }

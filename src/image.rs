@@ -57,7 +57,7 @@ impl Task for OptimizeImageTask {
 }
 
 /// Decodes an image, shrinks it to `width` (never enlarges) and encodes it as `contentType`
-/// (`image/avif`, `image/webp`, `image/png`, `image/jpeg`) at `quality`. Rejects, naming the
+/// (`image/avif`, `image/webp`, `image/png`, `image/jpeg`, `image/gif`, `image/tiff`) at `quality`. Rejects, naming the
 /// reason, when the header announces more than `maxInputPixels` pixels or the bytes don't decode.
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn optimize_image(
@@ -70,7 +70,7 @@ pub fn optimize_image(
     let format = Format::from_mime(&content_type).ok_or_else(|| {
         napi::Error::new(
             napi::Status::InvalidArg,
-            format!("optimizeImage: cannot encode {content_type:?} (image/avif, image/webp, image/png or image/jpeg)"),
+            format!("optimizeImage: cannot encode {content_type:?} (image/avif, image/webp, image/png, image/jpeg, image/gif or image/tiff)"),
         )
     })?;
     let max_input_pixels = match max_input_pixels {

@@ -29,6 +29,10 @@ pub enum Format {
     Png,
     /// `image/jpeg`
     Jpeg,
+    /// `image/gif` (a still GIF asked for by a client that takes neither WebP nor AVIF)
+    Gif,
+    /// `image/tiff` (likewise)
+    Tiff,
 }
 
 impl Format {
@@ -39,6 +43,8 @@ impl Format {
             "image/webp" => Some(Format::Webp),
             "image/png" => Some(Format::Png),
             "image/jpeg" => Some(Format::Jpeg),
+            "image/gif" => Some(Format::Gif),
+            "image/tiff" => Some(Format::Tiff),
             _ => None,
         }
     }
@@ -231,6 +237,18 @@ fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, Im
                     .map(|m| m.to_vec())
             };
             out = mem.map_err(|e| err(&format!("{e:?}")))?;
+        }
+        Format::Gif => {
+            let mut enc = ::image::codecs::gif::GifEncoder::new(&mut out);
+            enc.encode(&img.to_rgba8(), w, h, ExtendedColorType::Rgba8)
+                .map_err(|e| err(&e))?;
+        }
+        Format::Tiff => {
+            let mut cursor = Cursor::new(Vec::new());
+            ::image::codecs::tiff::TiffEncoder::new(&mut cursor)
+                .write_image(&img.to_rgba8(), w, h, ExtendedColorType::Rgba8)
+                .map_err(|e| err(&e))?;
+            out = cursor.into_inner();
         }
         Format::Avif => {
             // Next scales the quality for AVIF (`q * 50 / 80`) so that it looks like WebP's.

@@ -53,6 +53,8 @@ fn shrinks_keeping_the_aspect_ratio_in_every_format() {
         (Format::Jpeg, "image/jpeg"),
         (Format::Png, "image/png"),
         (Format::Avif, "image/avif"),
+        (Format::Gif, "image/gif"),
+        (Format::Tiff, "image/tiff"),
     ] {
         let out = optimize(&src, &opts(256, format)).expect("optimize");
         assert_eq!((out.width, out.height), (256, 171), "{format:?}");
