@@ -193,7 +193,12 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
     statics,
     cacheDir: cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'),
     log,
-    selfOrigin: () => (server.address() && typeof server.address() === 'object' ? `http://127.0.0.1:${server.address().port}` : null),
+    selfOrigin: () => {
+      const a = server.address()
+      if (!a || typeof a !== 'object') return null
+      const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address
+      return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`
+    },
   })
   const basePath = manifest.config.basePath || ''
   const secret = crypto.randomBytes(16).toString('hex')
