@@ -23,6 +23,7 @@ const { createFsCacheStore } = require('./cache/fs')
 
 const CACHE_VERSION = 4
 const FETCH_TIMEOUT_MS = 7000
+const MEMORY_LIMIT = 64 * 1024 * 1024
 const DEFAULTS = {
   deviceSizes: [640, 750, 828, 1080, 1200, 1920, 2048, 3840],
   imageSizes: [32, 48, 64, 96, 128, 256, 384],
@@ -458,6 +459,25 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
   const patterns = compilePatterns(images)
   const store = createFsCacheStore(path.join(cacheDir, 'images'))
   const inflight = new Map()
+  // Recently used entries in memory (bounded), so a hot image is not read from disk per request;
+  // the disk store stays the source that survives restarts.
+  const memory = new Map()
+  let memoryBytes = 0
+  function remember(key, entry) {
+    const old = memory.get(key)
+    if (old) {
+      memory.delete(key)
+      memoryBytes -= old.body.length
+    }
+    if (entry.body.length > MEMORY_LIMIT / 8) return
+    memory.set(key, entry)
+    memoryBytes += entry.body.length
+    while (memoryBytes > MEMORY_LIMIT) {
+      const [k, e] = memory.entries().next().value
+      memory.delete(k)
+      memoryBytes -= e.body.length
+    }
+  }
   let native = null
   const nativeBinding = () => native || (native = require(path.join(__dirname, '..', 'binding.js')))
 
@@ -532,6 +552,7 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
       createdAt: Date.now(),
       expireAt: Math.max(out.maxAge, images.minimumCacheTTL) * 1000 + Date.now(),
     }
+    remember(key, entry)
     await store.set(key, entry).catch((err) => log({ level: 'error', msg: 'image cache write failed', error: String(err) }))
     return entry
   }
@@ -586,7 +607,12 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     if (params.errorMessage) return fail(res, 400, params.errorMessage)
     const key = hash([CACHE_VERSION, params.href, params.width, params.quality, params.mimeType])
     try {
-      const cached = await store.get(key).catch(() => null)
+      let cached = memory.get(key)
+      if (cached) remember(key, cached)
+      else {
+        cached = await store.get(key).catch(() => null)
+        if (cached && cached.body && cached.body.length) remember(key, cached)
+      }
       if (cached && cached.body && cached.body.length) {
         if (Date.now() <= cached.expireAt) return send(req, res, params, cached, 'HIT', ctx)
         regenerate(key, params).catch((err) => log({ level: 'error', msg: 'image revalidation failed', url: params.href, error: String(err && err.message) }))
