@@ -479,6 +479,21 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     }
   }
   let native = null
+  // Optimizations share libuv's thread pool (4 threads by default) with file reads: at most
+  // half of it decodes and encodes, so a burst of cold images cannot stall static files.
+  const maxBusy = Math.max(1, Math.floor(Number(process.env.UV_THREADPOOL_SIZE || 4) / 2))
+  let busy = 0
+  const waiting = []
+  async function withSlot(fn) {
+    if (busy >= maxBusy) await new Promise((resolve) => waiting.push(resolve))
+    busy++
+    try {
+      return await fn()
+    } finally {
+      busy--
+      if (waiting.length) waiting.shift()()
+    }
+  }
   const nativeBinding = () => native || (native = require(path.join(__dirname, '..', 'binding.js')))
 
   async function fetchLocal(href) {
@@ -532,7 +547,7 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     let contentType = params.mimeType
     if (!contentType) contentType = upstreamType === 'image/webp' || upstreamType === 'image/avif' ? 'image/jpeg' : upstreamType
     try {
-      const buffer = await nativeBinding().optimizeImage(upstream.buffer, params.width, params.quality, contentType, images.imgOptMaxInputPixels)
+      const buffer = await withSlot(() => nativeBinding().optimizeImage(upstream.buffer, params.width, params.quality, contentType, images.imgOptMaxInputPixels))
       return { buffer, contentType, maxAge, etag: hash([buffer]), upstreamEtag: upstream.etag }
     } catch (error) {
       log({ level: 'warn', msg: 'image not optimized, serving the original', url: params.href, error: String(error && error.message) })
