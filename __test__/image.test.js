@@ -316,6 +316,28 @@ describe('/_next/image: the disk cache and SSRF refusal (in-process runtime)', (
     }
   })
 
+  test('bodies over maximumResponseBody are refused with 413, remote and local', async () => {
+    const dir = path.join(tmp, 'output-small-body')
+    fs.cpSync(path.join(tmp, 'output'), dir, { recursive: true })
+    const file = path.join(dir, 'manifest.json')
+    const manifest = JSON.parse(fs.readFileSync(file, 'utf8'))
+    manifest.config.images.maximumResponseBody = 4096
+    fs.writeFileSync(file, JSON.stringify(manifest))
+    const s = await serve(dir, path.join(tmp, 'cache-d'))
+    try {
+      const far = await request(s.origin, img(`${remote}/remote/photo.jpg`, 64), { accept: WEBP })
+      assert.equal(far.status, 413)
+      assert.equal(far.body.toString(), '"url" parameter is valid but upstream response is invalid')
+      const near = await request(s.origin, img('/images/photo.jpg', 64), { accept: WEBP })
+      assert.equal(near.status, 413)
+      assert.equal(near.body.toString(), '"url" parameter is valid but internal response is invalid')
+      // Small enough: served.
+      assert.equal((await request(s.origin, img('/images/tiny.png', 64), { accept: WEBP })).status, 200)
+    } finally {
+      await s.close()
+    }
+  })
+
   test('without dangerouslyAllowLocalIP, hosts resolving to loopback are refused', async () => {
     const dir = path.join(tmp, 'output-no-local')
     fs.cpSync(path.join(tmp, 'output'), dir, { recursive: true })
@@ -332,7 +354,6 @@ describe('/_next/image: the disk cache and SSRF refusal (in-process runtime)', (
       }
       // Local files are not affected.
       assert.equal((await request(s.origin, img('/images/photo.jpg', 64), { accept: WEBP })).status, 200)
-      assert.ok(remote)
     } finally {
       await s.close()
     }
