@@ -24,6 +24,7 @@ const { createFsCacheStore } = require('./cache/fs')
 const CACHE_VERSION = 4
 const FETCH_TIMEOUT_MS = 7000
 const MEMORY_LIMIT = 64 * 1024 * 1024
+const INTERNAL_HEADER = 'x-acme-image-fetch'
 const DEFAULTS = {
   deviceSizes: [640, 750, 828, 1080, 1200, 1920, 2048, 3840],
   imageSizes: [32, 48, 64, 96, 128, 256, 384],
@@ -459,6 +460,9 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
   const patterns = compilePatterns(images)
   const store = createFsCacheStore(path.join(cacheDir, 'images'))
   const inflight = new Map()
+  // Marks this optimizer's own requests for local URLs: one that comes back to `/_next/image`
+  // (a rewrite pointing there) is refused instead of recursing.
+  const internalToken = crypto.randomBytes(16).toString('hex')
   // Recently used entries in memory (bounded), so a hot image is not read from disk per request;
   // the disk store stays the source that survives restarts.
   const memory = new Map()
@@ -522,7 +526,11 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     if (!origin) throw new ImageError(404, '"url" parameter is valid but internal response is invalid')
     // Not a file of the output (a route handler drawing an image…): ask this server, as Next
     // runs the internal request through its own router.
-    const res = await fetch(`${origin}${href}`, { redirect: 'manual', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }).catch(() => null)
+    const res = await fetch(`${origin}${href}`, {
+      headers: { [INTERNAL_HEADER]: internalToken },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    }).catch(() => null)
     if (!res) throw new ImageError(500, '"url" parameter is valid but upstream response is invalid')
     if (res.status < 200 || res.status > 299) {
       await res.body?.cancel()
@@ -610,6 +618,7 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
    */
   async function handle(req, res, { query, render404, ctx }) {
     if (images.loader !== 'default' || images.unoptimized) return render404()
+    if (req.headers[INTERNAL_HEADER] === internalToken) return fail(res, 508, '"url" parameter cannot be recursive')
     let params
     try {
       params = validateParams(query, req.headers.accept, images, patterns, basePath)
