@@ -16,7 +16,7 @@ const os = require('node:os')
 const path = require('node:path')
 const zlib = require('node:zlib')
 const sharp = require('sharp')
-const { buildFixture, fixtureDir } = require('./helpers/fixtures')
+const { buildFixture, ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { freePort } = require('./helpers/net')
 const { createServer } = require('../runtime/server')
@@ -357,5 +357,41 @@ describe('/_next/image: the disk cache and SSRF refusal (in-process runtime)', (
     } finally {
       await s.close()
     }
+  })
+})
+
+describe('/_next/image with basePath and trailingSlash (i18n-basepath fixture)', () => {
+  let oracle
+  let acme
+
+  before(async () => {
+    ensureBuilt('i18n-basepath')
+    ;[oracle, acme] = await Promise.all([startOracle('i18n-basepath'), startAcme('i18n-basepath')])
+  })
+
+  after(async () => {
+    await Promise.all([stop(oracle), stop(acme)])
+  })
+
+  test('the optimizer answers below basePath, with and without the trailing slash, as next start', async () => {
+    const paths = [
+      '/base/_next/image/?url=%2Fbase%2Fhello.txt&w=64&q=75',
+      '/base/_next/image?url=%2Fbase%2Fhello.txt&w=64&q=75',
+      '/base/_next/image/?url=%2Fbase%2Fnope.png&w=64&q=75',
+      '/base/_next/image/?url=%2Fbase%2Fhello.txt&w=63&q=75',
+      '/base/_next/image/?url=%2Fbase%2F_next%2Fimage%2F&w=64&q=75',
+      '/_next/image/?url=%2Fbase%2Fhello.txt&w=64&q=75',
+    ]
+    const diffs = []
+    for (const p of paths) {
+      const [a, b] = await Promise.all([request(oracle.origin, p, { accept: WEBP }), request(acme.origin, p, { accept: WEBP })])
+      const pick = (r) => ({ status: r.status, location: r.headers.location, body: r.status === 404 && /html/.test(r.headers['content-type'] || '') ? '404 page' : r.body.toString('utf8') })
+      try {
+        assert.deepEqual(pick(b), pick(a))
+      } catch {
+        diffs.push(`${p}\n  next: ${JSON.stringify(pick(a)).slice(0, 300)}\n  acme: ${JSON.stringify(pick(b)).slice(0, 300)}`)
+      }
+    }
+    assert.deepEqual(diffs, [], diffs.join('\n'))
   })
 })

@@ -502,14 +502,14 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
 
   async function fetchLocal(href) {
     const url = new URL(href, 'http://n')
-    let pathname = url.pathname
-    if (basePath && (pathname === basePath || pathname.startsWith(`${basePath}/`))) pathname = pathname.slice(basePath.length) || '/'
+    const pathname = url.pathname
     let decoded
     try {
       decoded = decodeURIComponent(pathname)
     } catch {
       decoded = null
     }
+    // Manifest pathnames of files keep the basePath.
     const entry = !url.search && decoded !== null ? statics.byPathname(decoded) || statics.byPathname(pathname) : null
     const limit = images.maximumResponseBody ?? DEFAULTS.maximumResponseBody
     if (entry) {
@@ -519,7 +519,7 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
       if (st.size > limit) throw new ImageError(413, '"url" parameter is valid but internal response is invalid')
       if (!st.size) throw new ImageError(400, '"url" parameter is valid but internal response is invalid')
       const buffer = await fs.promises.readFile(file)
-      const immutable = decoded.startsWith('/_next/static/')
+      const immutable = decoded.startsWith(`${basePath}/_next/static/`)
       return { buffer, cacheControl: immutable ? 'public, max-age=31536000, immutable' : 'public, max-age=0', etag: extractEtag(null, buffer) }
     }
     const origin = selfOrigin()
@@ -651,7 +651,9 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     }
   }
 
-  return { handle, path: `${basePath}/_next/image` }
+  const route = `${basePath}/_next/image`
+  // With `trailingSlash`, `<Image>` asks for `/_next/image/` (Next drops the slash to match).
+  return { handle, matches: (pathname) => pathname === route || pathname === `${route}/` }
 }
 
 module.exports = { createImageOptimizer, globMatcher, isPrivateIp, negotiate, contentDisposition, TYPES }

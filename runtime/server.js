@@ -629,7 +629,7 @@ function createServer({ dir, log = () => {}, cacheDir, store } = {}) {
       setHeaders(res, decision.headers)
       for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
     }
-    if (decision.kind !== 'redirect' && new URL(ctx.originalUrl, 'http://x').pathname === images.path) {
+    if (decision.kind !== 'redirect' && images.matches(new URL(ctx.originalUrl, 'http://x').pathname)) {
       return images.handle(req, res, { query: parseQuery(new URL(ctx.originalUrl, 'http://x').search), render404: () => render404(req, res, ctx), ctx })
     }
     switch (decision.kind) {
