@@ -69,6 +69,14 @@ export interface BuildSummary {
   deadBytes: number
 }
 
+/** What the first bytes of an image say. */
+export interface ImageSniff {
+  /** MIME type detected as Next detects it, or undefined. */
+  contentType?: string
+  /** An animated GIF, APNG or WebP (served unchanged). */
+  animated: boolean
+}
+
 /** Files and bytes of one deploy kind. */
 export interface KindSummary {
   /** `static-asset`, `public-file`, `prerender-seed`, `server-file`, … */
@@ -103,6 +111,13 @@ export interface MiddlewareRedirect {
 
 /** Version of the native core. */
 export declare function nativeVersion(): string
+
+/**
+ * Decodes an image, shrinks it to `width` (never enlarges) and encodes it as `contentType`
+ * (`image/avif`, `image/webp`, `image/png`, `image/jpeg`, `image/gif`, `image/tiff`) at `quality`. Rejects, naming the
+ * reason, when the header announces more than `maxInputPixels` pixels or the bytes don't decode.
+ */
+export declare function optimizeImage(input: Buffer, width: number, quality: number, contentType: string, maxInputPixels?: number | undefined | null): Promise<Buffer>
 
 /**
  * The routing decision (the type of what `resolve` and `resumeAfterMiddleware` return). Only
@@ -161,6 +176,9 @@ export interface RouterTarget {
   /** Function/prerender id, or the static file relative to the output directory. */
   id: string
 }
+
+/** Detects an image's type and whether it is animated, from its bytes only. */
+export declare function sniffImage(bytes: Buffer): ImageSniff
 
 /**
  * Parses the serialized `onBuildComplete` context, validates it and writes the output directory.

@@ -837,4 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Router = nativeBinding.Router
 module.exports.nativeVersion = nativeBinding.nativeVersion
+module.exports.optimizeImage = nativeBinding.optimizeImage
+module.exports.sniffImage = nativeBinding.sniffImage
 module.exports.writeOutput = nativeBinding.writeOutput

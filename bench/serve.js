@@ -39,6 +39,8 @@ const CASES = [
   { name: 'prerendered-page', path: '/' },
   { name: 'ssr-page', path: '/ssr' },
   { name: 'api-route', path: '/api/hello' },
+  // After the warm-up request, every answer comes from the optimizer's cache.
+  { name: 'image-cached', path: '/_next/image?url=%2Fphoto.png&w=640&q=75' },
 ]
 
 function write(file, text) {
@@ -60,6 +62,28 @@ function generate(dir, config) {
     "export const dynamic = 'force-dynamic'\nexport function GET() { return Response.json({ hello: 'world' }) }\n",
   )
   write(path.join(dir, 'public', 'file.txt'), 'a public file\n'.repeat(20))
+  fs.writeFileSync(path.join(dir, 'public', 'photo.png'), gradientPng(1200, 800))
+}
+
+/** An RGB PNG with a gradient, for the image optimizer case. */
+function gradientPng(w, h) {
+  const zlib = require('node:zlib')
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type), data])
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(zlib.crc32(body) >>> 0)
+    return Buffer.concat([len, body, crc])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
+  ihdr.set([8, 2, 0, 0, 0], 8)
+  const raw = Buffer.alloc((w * 3 + 1) * h)
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([x % 256, y % 256, (x + y) % 256], y * (w * 3 + 1) + 1 + x * 3)
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
 }
 
 function build(dir) {

@@ -17,6 +17,7 @@ const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = r
 const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
+const { createImageOptimizer } = require('./image')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -206,6 +207,19 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   const functions = createNodeFunctions(outputDir, manifest, { log })
   const cache = store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log })
   registerCacheStore(cache)
+  const images = createImageOptimizer({
+    manifest,
+    outputDir,
+    statics,
+    cacheDir: cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'),
+    log,
+    selfOrigin: () => {
+      const a = server.address()
+      if (!a || typeof a !== 'object') return null
+      const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address
+      return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`
+    },
+  })
   const basePath = manifest.config.basePath || ''
   // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
   const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
@@ -811,6 +825,9 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (decision.headers) {
       setHeaders(res, decision.headers)
       for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+    }
+    if (decision.kind !== 'redirect' && images.matches(new URL(ctx.originalUrl, 'http://x').pathname)) {
+      return images.handle(req, res, { query: parseQuery(new URL(ctx.originalUrl, 'http://x').search), render404: () => render404(req, res, ctx), ctx })
     }
     switch (decision.kind) {
       case 'redirect': {

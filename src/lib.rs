@@ -1,7 +1,10 @@
 //! The napi binding: thin wrappers over `acme-core`. Types here mirror core types via `From`.
 
 mod error;
+mod image;
 mod router;
+
+pub use image::{optimize_image, sniff_image, ImageSniff, OptimizeImageTask};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;

@@ -7,6 +7,7 @@
 pub mod artifacts;
 pub mod classify;
 pub mod error;
+pub mod image;
 pub mod model;
 pub mod report;
 pub mod routing;
