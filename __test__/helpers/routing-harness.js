@@ -267,14 +267,17 @@ async function runOracle(fx, req, resolveRoutes) {
   }
 }
 
-/** Runs one request through our Router, feeding it the oracle's middleware result. */
+/**
+ * Runs one request through our Router as the runtime calls it (`runtime/router.js`
+ * `createRouter`), feeding it the oracle's middleware result.
+ */
 function runOurs(router, req, oracle) {
-  let d = router.resolve(req.method, req.url, req.headers)
+  let d = router.resolve(req)
   let mwUrl = null
   if (d.kind === 'middleware') {
     mwUrl = d.middlewareUrl
     if (!oracle.mwResult) return { mwUrl, norm: { middlewareWithoutOracle: true } }
-    d = router.resumeAfterMiddleware(d.continuation, toOutcome(oracle.mwResult))
+    d = router.resume(d.continuation, toOutcome(oracle.mwResult))
   }
   return { mwUrl, decision: d, norm: normOurs(d, oracle.norm) }
 }
