@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::jsre::{decode_uri_component, Captures, JsRegex};
+use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
 /// Errors of [`Router::new`] and [`Router::resume`].
@@ -189,6 +189,39 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
     })
 }
 
+/// The routes of one phase, with a filter that finds in one pass which of them can match a path.
+#[derive(Debug)]
+struct Phase {
+    routes: Vec<CRoute>,
+    filter: Option<RegexFilter>,
+}
+
+impl Phase {
+    fn new(routes: Vec<CRoute>) -> Self {
+        let filter = RegexFilter::new(routes.iter().map(|r| &r.re));
+        Self { routes, filter }
+    }
+
+    /// Bit `i` set: route `i`'s regex may match `path` (see [`may_match`]).
+    fn candidates(&self, path: &str) -> u128 {
+        self.filter
+            .as_ref()
+            .map_or(u128::MAX, |f| f.candidates(path))
+    }
+}
+
+impl std::ops::Deref for Phase {
+    type Target = [CRoute];
+    fn deref(&self) -> &[CRoute] {
+        &self.routes
+    }
+}
+
+/// Whether route `i` is a candidate in `mask` (phases of more than 128 routes have no filter).
+fn may_match(mask: u128, i: usize) -> bool {
+    i >= 128 || (mask >> i) & 1 == 1
+}
+
 /// What a resolved pathname is in the output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -217,13 +250,13 @@ pub struct Router {
     segment_header: Option<String>,
     segment_dir_suffix: String,
     segment_suffix: String,
-    before_middleware: Vec<CRoute>,
+    before_middleware: Phase,
     middleware: Option<Vec<CRoute>>,
-    before_files: Vec<CRoute>,
-    after_files: Vec<CRoute>,
-    dynamic_routes: Vec<CRoute>,
-    on_match: Vec<CRoute>,
-    fallback: Vec<CRoute>,
+    before_files: Phase,
+    after_files: Phase,
+    dynamic_routes: Phase,
+    on_match: Phase,
+    fallback: Phase,
     pathnames: HashMap<String, Target>,
     /// Lower-case names of the request headers any rule reads; others are not kept.
     wanted_headers: Vec<String>,
@@ -829,23 +862,30 @@ type Delocalize<'a> = &'a dyn Fn(&Url) -> Option<Url>;
 /// `processRoutes` for beforeMiddleware and beforeFiles. `internal` is the URL that Next's
 /// internal (`priority`) rules are matched against, when it differs from `u` (i18n).
 fn process_routes(
-    routes: &[CRoute],
+    routes: &Phase,
     u: &mut Url,
     internal: Option<Delocalize<'_>>,
     h: &HeaderList,
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
-    for r in routes {
-        let delocalized = match internal {
-            Some(f) if r.priority => f(u),
-            _ => None,
+    // The delocalized URL, computed once per URL the phase sees (`None` = not computed yet).
+    let mut delocalized: Option<Option<Url>> = None;
+    let mut mask = routes.candidates(u.path());
+    for (i, r) in routes.iter().enumerate() {
+        let mu = match internal {
+            Some(f) if r.priority => delocalized
+                .get_or_insert_with(|| f(u))
+                .as_ref()
+                .unwrap_or(u),
+            _ if !may_match(mask, i) => continue,
+            _ => &*u,
         };
-        let mu = delocalized.as_ref().unwrap_or(u);
         let Some(m) = match_route(r, mu, h) else {
             continue;
         };
         let mu = mu.clone();
+        delocalized = None;
         if let Some(hs) = &m.headers {
             for (k, v) in hs {
                 resp.set(k, v);
@@ -875,6 +915,7 @@ fn process_routes(
                 return Ok(PhaseEnd::External(Url::parse(d).map_err(|_| ())?));
             }
             *u = apply_destination(&mu, d).ok_or(())?;
+            mask = routes.candidates(u.path());
         }
     }
     Ok(PhaseEnd::Continue)
@@ -1245,13 +1286,16 @@ impl Router {
                 .prefetch_segment_suffix
                 .clone()
                 .unwrap_or_else(|| ".segment.rsc".into()),
-            before_middleware: compile("beforeMiddleware", &m.routing.before_middleware)?,
+            before_middleware: Phase::new(compile(
+                "beforeMiddleware",
+                &m.routing.before_middleware,
+            )?),
             middleware,
-            before_files: compile("beforeFiles", &m.routing.before_files)?,
-            after_files: compile("afterFiles", &m.routing.after_files)?,
-            dynamic_routes: compile("dynamicRoutes", &m.routing.dynamic_routes)?,
-            on_match: compile("onMatch", &m.routing.on_match)?,
-            fallback: compile("fallback", &m.routing.fallback)?,
+            before_files: Phase::new(compile("beforeFiles", &m.routing.before_files)?),
+            after_files: Phase::new(compile("afterFiles", &m.routing.after_files)?),
+            dynamic_routes: Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?),
+            on_match: Phase::new(compile("onMatch", &m.routing.on_match)?),
+            fallback: Phase::new(compile("fallback", &m.routing.fallback)?),
             pathnames,
         })
     }
@@ -1485,7 +1529,13 @@ impl Router {
 
     fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
         let mut out = resp.clone();
-        for r in &self.on_match {
+        let mask = self.on_match.candidates(u.path());
+        for (_, r) in self
+            .on_match
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| may_match(mask, *i))
+        {
             if let Some(hs) = match_route(r, u, h).and_then(|m| m.headers) {
                 for (k, v) in hs {
                     out.set(&k, &v);
@@ -1545,6 +1595,12 @@ impl Router {
         self.pathnames.contains_key(&p).then_some(p)
     }
 
+    /// Lower-case names of the request headers routing reads, sorted: the order in which
+    /// [`Router::resolve_values`] takes their values. Other headers never change a decision.
+    pub fn header_names(&self) -> &[String] {
+        &self.wanted_headers
+    }
+
     /// Resolves a request. A [`DecisionKind::Middleware`] decision must be continued with
     /// [`Router::resume`] once middleware has run.
     pub fn resolve(&self, req: &Request) -> Decision {
@@ -1554,12 +1610,40 @@ impl Router {
                 .filter(|(k, _)| self.wants_header(k))
                 .cloned(),
         );
+        self.resolve_list(&req.url, headers)
+    }
+
+    /// [`Router::resolve`] with the value of each of [`Router::header_names`], in that order
+    /// (`None`: the request does not have it; repeated headers joined with `, `).
+    pub fn resolve_values<'v>(
+        &self,
+        url: &str,
+        values: impl IntoIterator<Item = Option<&'v str>>,
+    ) -> Decision {
+        self.resolve_list(url, self.header_values(values))
+    }
+
+    /// The request headers of [`Router::resolve_values`]-ordered values.
+    pub fn header_values<'v>(
+        &self,
+        values: impl IntoIterator<Item = Option<&'v str>>,
+    ) -> HeaderList {
+        let mut h = HeaderList::default();
+        for (name, v) in self.wanted_headers.iter().zip(values) {
+            if let Some(v) = v {
+                h.0.push((name.clone(), trim_http(v).to_string()));
+            }
+        }
+        h
+    }
+
+    fn resolve_list(&self, url: &str, headers: HeaderList) -> Decision {
         let host = headers.get("host").unwrap_or_else(|| "localhost".into());
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
-        let parsed = if req.url.starts_with('/') {
-            Url::parse(&format!("http://{host}{}", req.url))
+        let parsed = if url.starts_with('/') {
+            Url::parse(&format!("http://{host}{url}"))
         } else {
-            Url::parse(&req.url)
+            Url::parse(url)
         };
         let Ok(url) = parsed else {
             return Decision::new(DecisionKind::BadRequest);
@@ -1848,7 +1932,13 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
-            for r in &self.dynamic_routes {
+            let mask = self.dynamic_routes.candidates(f.path());
+            for (_, r) in self
+                .dynamic_routes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| may_match(mask, *i))
+            {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
                 };
@@ -1914,7 +2004,11 @@ impl Router {
                     return d;
                 }
             }
-            for r in phase.iter() {
+            let mut mask = phase.candidates(f.path());
+            for (i, r) in phase.iter().enumerate() {
+                if !may_match(mask, i) {
+                    continue;
+                }
                 let Some(m) = match_route(r, &f, &h) else {
                     continue;
                 };
@@ -1950,6 +2044,7 @@ impl Router {
                     return Decision::new(DecisionKind::BadRequest);
                 };
                 f = u;
+                mask = phase.candidates(f.path());
                 if !same_origin(&f, &origin0) {
                     return self.external_decision(f, &resp, status);
                 }
@@ -1990,7 +2085,13 @@ impl Router {
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
-        for r in &self.dynamic_routes {
+        let mask = self.dynamic_routes.candidates(f.path());
+        for (_, r) in self
+            .dynamic_routes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| may_match(mask, *i))
+        {
             let Some(m) = r.re.captures(f.path()) else {
                 continue;
             };
