@@ -302,19 +302,26 @@ fn kind_code(k: core::DecisionKind) -> char {
 /// NUL, in the order `runtime/router.js` reads them. `None` when a value holds a NUL itself
 /// (a decoded query value can), so that the caller falls back to the object form.
 fn pack(d: &core::Decision) -> Option<String> {
-    let mut out = String::with_capacity(128);
+    use std::fmt::Write;
+    fn opt(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
+    let mut out = String::with_capacity(160);
     let mut clean = true;
     let mut field = |out: &mut String, v: &str| {
         clean &= !v.contains('\0');
         out.push('\0');
         out.push_str(v);
     };
-    let num = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
-    fn opt(v: &Option<String>) -> &str {
-        v.as_deref().unwrap_or("")
-    }
+    // Numbers are written in place: no allocation per field.
+    let num = |out: &mut String, v: Option<u32>| {
+        out.push('\0');
+        if let Some(n) = v {
+            let _ = write!(out, "{n}");
+        }
+    };
     out.push(kind_code(d.kind));
-    field(&mut out, &num(d.continuation));
+    num(&mut out, d.continuation);
     field(&mut out, opt(&d.middleware_url));
     field(&mut out, opt(&d.resolved_pathname));
     field(&mut out, opt(&d.invocation_pathname));
@@ -322,20 +329,18 @@ fn pack(d: &core::Decision) -> Option<String> {
     field(&mut out, d.target.as_ref().map_or("", |t| t.id.as_str()));
     field(&mut out, opt(&d.rsc_pathname));
     field(&mut out, opt(&d.matched_route));
-    field(&mut out, &num(d.status.map(u32::from)));
-    field(
-        &mut out,
-        &num(d.redirect.as_ref().map(|r| u32::from(r.status))),
-    );
+    num(&mut out, d.status.map(u32::from));
+    num(&mut out, d.redirect.as_ref().map(|r| u32::from(r.status)));
     field(
         &mut out,
         d.redirect.as_ref().map_or("", |r| r.location.as_str()),
     );
     field(&mut out, opt(&d.external_url));
     let matches = d.route_matches.iter().filter(|(_, v)| v.is_some());
-    field(&mut out, &d.query.len().to_string());
-    field(&mut out, &d.headers.len().to_string());
-    field(&mut out, &matches.clone().count().to_string());
+    let count = |n: usize| u32::try_from(n).ok();
+    num(&mut out, count(d.query.len()));
+    num(&mut out, count(d.headers.len()));
+    num(&mut out, count(matches.clone().count()));
     for (k, v) in d.query.iter().chain(&d.headers) {
         field(&mut out, k);
         field(&mut out, v);
