@@ -313,6 +313,16 @@ impl HeaderList {
         out
     }
 
+    /// `headers.get(name)`, borrowed when the header occurs once (the common case).
+    fn get_cow(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let mut it = self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let (_, first) = it.next()?;
+        match it.next() {
+            None => Some(std::borrow::Cow::Borrowed(first.as_str())),
+            Some(_) => self.get(name).map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// `headers.has(name)`.
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -667,9 +677,12 @@ fn parse_cookies(header: &str) -> Vec<(&str, String)> {
 
 fn condition_value(c: &Cond, u: &Url, h: &HeaderList) -> Option<String> {
     match c.ty {
-        CondType::Header => h.get(&c.key).filter(|v| !v.is_empty()),
+        CondType::Header => h
+            .get_cow(&c.key)
+            .filter(|v| !v.is_empty())
+            .map(std::borrow::Cow::into_owned),
         CondType::Cookie => {
-            let header = h.get("cookie").filter(|v| !v.is_empty())?;
+            let header = h.get_cow("cookie").filter(|v| !v.is_empty())?;
             parse_cookies(&header)
                 .into_iter()
                 .find(|(n, _)| *n == c.key)
@@ -925,6 +938,15 @@ fn process_routes(
 // i18n (`@next/routing`'s detectLocale and friends)
 // ---------------------------------------------------------------------------------------------
 
+/// `a.toLowerCase() === b.toLowerCase()`, without allocating for ASCII strings.
+fn eq_lower(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 fn normalize_locale_path<'a>(path: &str, locales: &'a [String]) -> (String, Option<&'a str>) {
     if locales.is_empty() {
         return (path.to_string(), None);
@@ -932,8 +954,7 @@ fn normalize_locale_path<'a>(path: &str, locales: &'a [String]) -> (String, Opti
     let Some(seg) = path.split('/').nth(1).filter(|s| !s.is_empty()) else {
         return (path.to_string(), None);
     };
-    let seg = seg.to_lowercase();
-    match locales.iter().find(|l| l.to_lowercase() == seg) {
+    match locales.iter().find(|l| eq_lower(l, seg)) {
         Some(l) => {
             let rest = path.get(l.len() + 1..).unwrap_or("");
             (
@@ -954,16 +975,13 @@ fn detect_domain_locale<'a>(
     hostname: Option<&str>,
     detected: Option<&str>,
 ) -> Option<&'a DomainLocale> {
-    let host = hostname.map(str::to_lowercase);
-    let det = detected.map(str::to_lowercase);
     domains?.iter().find(|d| {
-        let dom = d.domain.split(':').next().unwrap_or("").to_lowercase();
-        host.as_deref() == Some(dom.as_str())
-            || det.as_deref() == Some(d.default_locale.to_lowercase().as_str())
-            || d.locales
-                .iter()
-                .flatten()
-                .any(|l| Some(l.to_lowercase()) == det)
+        let dom = d.domain.split(':').next().unwrap_or("");
+        hostname.is_some_and(|h| eq_lower(h, dom))
+            || detected.is_some_and(|det| {
+                eq_lower(det, &d.default_locale)
+                    || d.locales.iter().flatten().any(|l| eq_lower(l, det))
+            })
     })
 }
 
@@ -1569,7 +1587,9 @@ impl Router {
 
     /// The `.rsc` or segment output for an RSC request, when the output has it.
     fn rsc_pathname(&self, resolved: &str, h: &HeaderList) -> Option<String> {
-        if h.get(&self.rsc_header).as_deref() != Some("1") || resolved.ends_with(&self.rsc_suffix) {
+        if h.get_cow(&self.rsc_header).as_deref() != Some("1")
+            || resolved.ends_with(&self.rsc_suffix)
+        {
             return None;
         }
         let base = if resolved == "/" || resolved == self.base_path {
@@ -1580,7 +1600,7 @@ impl Router {
         if let Some(seg) = self
             .segment_header
             .as_ref()
-            .and_then(|n| h.get(n))
+            .and_then(|n| h.get_cow(n))
             .filter(|s| s.starts_with('/'))
         {
             let p = format!(
@@ -1638,7 +1658,9 @@ impl Router {
     }
 
     fn resolve_list(&self, url: &str, headers: HeaderList) -> Decision {
-        let host = headers.get("host").unwrap_or_else(|| "localhost".into());
+        let host = headers
+            .get_cow("host")
+            .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
         let parsed = if url.starts_with('/') {
             Url::parse(&format!("http://{host}{url}"))
