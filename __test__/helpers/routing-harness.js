@@ -332,8 +332,13 @@ const DEVIATIONS = [
   },
   {
     name: 'trailing-slash-redirect-runs-middleware-first',
-    follows: 'oracle',
-    nextStart: 'redirects (308) without invoking middleware',
+    follows: 'next start',
+    nextStart: 'answers a redirect route matched before middleware (the priority trailing-slash 308s, user redirects such as `/temp-redirect`) without invoking middleware (resolve-routes.js: headers, redirects, then middleware); the oracle runs middleware first',
+    covers: (fx, req, o, ours) => {
+      const location = (n) => (n.headers.find(([k]) => k === 'location') || [])[1]
+      return o.mwUrl !== null && ours.mwUrl === null && ours.norm.status >= 300 && ours.norm.status < 400 &&
+        ours.norm.status === o.norm.status && location(ours.norm) !== undefined && location(ours.norm) === location(o.norm)
+    },
   },
   {
     name: 'case-insensitive-middleware-match',
