@@ -88,7 +88,7 @@ async function main() {
       for (let i = 0; i < f.reqs.length; i++) {
         const req = f.reqs[i]
         const d = f.router.resolve(req)
-        if (d.kind === 'middleware' && f.outcomes[i] && f.router.resume(d.continuation, f.outcomes[i]).kind === undefined) throw new Error('no kind')
+        if (d.kind === 'middleware' && f.router.resume(d.continuation, f.outcomes[i] || {}).kind === undefined) throw new Error('no kind')
       }
     }
   }

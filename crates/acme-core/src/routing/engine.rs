@@ -1217,7 +1217,9 @@ impl Router {
                             status: None,
                             priority: None,
                         };
-                        compile_route("middlewareMatchers", i, &r, flags)
+                        // Case-sensitive, as `next start` matches them (`new RegExp(regexp)`);
+                        // `@next/routing` adds the `i` flag.
+                        compile_route("middlewareMatchers", i, &r, "")
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
