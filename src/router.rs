@@ -472,14 +472,9 @@ impl Router {
         redirect_status: Option<u32>,
         rewrite: Option<String>,
     ) -> napi::Result<Either<String, Object<'e>>> {
-        let names = self.inner.header_names();
-        let request_headers = request_values.as_deref().map(|s| {
-            names
-                .iter()
-                .zip(split_values(s))
-                .filter_map(|(n, v)| v.map(|v| (n.clone(), v.to_string())))
-                .collect()
-        });
+        let request_headers = request_values
+            .as_deref()
+            .map(|s| self.inner.header_values(split_values(s)));
         let response_headers = response_headers.as_deref().map(|s| {
             let mut it = s.split('\0');
             let mut out = Vec::new();
@@ -490,7 +485,7 @@ impl Router {
         });
         let result = core::MiddlewareResult {
             body_sent,
-            request_headers,
+            request_headers: None,
             response_headers,
             redirect: redirect_url.map(|u| {
                 (
@@ -503,7 +498,8 @@ impl Router {
             rewrite,
         };
         let d = catch_unwind(AssertUnwindSafe(|| {
-            self.inner.resume(continuation, &result)
+            self.inner
+                .resume_with(continuation, &result, request_headers)
         }))
         .map_err(panic_error)?
         .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))?;

@@ -1838,6 +1838,21 @@ impl Router {
         continuation: u32,
         result: &MiddlewareResult,
     ) -> Result<Decision, RouterError> {
+        let headers = result.request_headers.as_ref().map(|rh| {
+            HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned())
+        });
+        self.resume_with(continuation, result, headers)
+    }
+
+    /// [`Router::resume`] with the request headers to continue with given as the values of
+    /// [`Router::header_names`] (see [`Router::header_values`]) instead of
+    /// `result.request_headers`, which is ignored.
+    pub fn resume_with(
+        &self,
+        continuation: u32,
+        result: &MiddlewareResult,
+        request_headers: Option<HeaderList>,
+    ) -> Result<Decision, RouterError> {
         let mut st = self.lock_pending().take(continuation).ok_or_else(|| {
             RouterError::Continuation(format!(
                 "{continuation} is unknown, already resumed or expired"
@@ -1850,9 +1865,8 @@ impl Router {
             .url
             .take()
             .ok_or_else(|| RouterError::Continuation("no URL".into()))?;
-        if let Some(rh) = &result.request_headers {
-            st.headers =
-                HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned());
+        if let Some(h) = request_headers {
+            st.headers = h;
         }
         if let Some(rh) = &result.response_headers {
             for (k, v) in rh {
