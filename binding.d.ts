@@ -25,6 +25,23 @@ export declare class Router {
    * once; unknown, reused or expired ones throw `[INVALID_CONTINUATION]`.
    */
   resumeAfterMiddleware(continuation: number, outcome: MiddlewareOutcome): RouterDecision
+  /**
+   * Lower-case names of the request headers routing reads, in the order `resolvePacked` and
+   * `resumePacked` take their values. Other headers never change a decision.
+   */
+  headerNames(): Array<string>
+  /**
+   * `resolve` for the runtime's hot path: `input` is the URL, then the value of each of
+   * `headerNames()` (`\x01` when absent), NUL-separated. Returns the decision packed in one
+   * string (decoded by `runtime/router.js`), or as an object when a value holds a NUL.
+   */
+  resolvePacked(input: string): string | RouterDecision
+  /**
+   * `resumeAfterMiddleware` for the runtime's hot path. `requestValues`: the request headers
+   * to continue with, as the values of `headerNames()` (as in `resolvePacked`);
+   * `responseHeaders`: `name, value, …` NUL-separated.
+   */
+  resumePacked(continuation: number, bodySent: boolean, requestValues?: string | undefined | null, responseHeaders?: string | undefined | null, redirectUrl?: string | undefined | null, redirectStatus?: number | undefined | null, rewrite?: string | undefined | null): string | RouterDecision
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }

@@ -8,24 +8,41 @@
 // requests) is routed from its URL string and headers, and when routing invokes middleware, the
 // middleware result recorded in the agreement pass is replayed (no middleware code runs in the
 // timed passes on either side: the oracle's invokeMiddleware returns the recorded
-// MiddlewareResult, our side calls resumeAfterMiddleware with the same result converted to
-// plain values beforehand). The oracle builds its URL and Headers from the request inside the
-// timed loop (that is its input); our side receives the URL string and the headers as the flat
-// name/value array Node's http server already provides as `req.rawHeaders` (converted from the
-// corpus objects before timing). Each side runs ROUNDS passes, alternating; the reported times
-// are the medians of the passes. The Router keeps no cache of decisions.
+// MiddlewareResult, our side resumes with the same result in the shape runtime/server.js passes
+// it, built beforehand). The oracle builds its URL and Headers from the request inside the timed
+// loop (that is its input); our side is called exactly as the runtime calls it: through
+// runtime/router.js (`resolve({ method, url, headers })` with `headers` as Node's `req.headers`,
+// then `resume(continuation, outcome)`), JS glue included, reading `kind` (and, for middleware,
+// `continuation`) as the runtime does. Each side runs ROUNDS passes, alternating; the reported
+// times are the medians of the passes. The Router keeps no cache of decisions.
 
 const h = require('../__test__/helpers/routing-harness.js')
-const { Router } = require('../binding.js')
+const { createRouter } = require('../runtime/router.js')
 const { resolveRoutes } = require('@next/routing')
 
 const PER_FIXTURE = Number(process.env.BENCH_PER_FIXTURE || 4000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 7)
 
+/** A MiddlewareResult as runtime/server.js hands it to `resume` (its `toRecord` of Headers). */
+function serverOutcome(mr) {
+  const record = (headers) => {
+    if (!headers) return undefined
+    const out = {}
+    for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v
+    const cookies = headers.getSetCookie()
+    if (cookies.length) out['set-cookie'] = cookies
+    return out
+  }
+  const o = { bodySent: !!mr.bodySent, requestHeaders: record(mr.requestHeaders), responseHeaders: record(mr.responseHeaders) }
+  if (mr.redirect) o.redirect = { url: String(mr.redirect.url), status: mr.redirect.status }
+  if (mr.rewrite) o.rewrite = String(mr.rewrite)
+  return o
+}
+
 async function main() {
   const fixtures = h.FIXTURES.map((name) => {
     const fx = h.loadFixture(name)
-    return { fx, router: new Router(fx.text), reqs: h.corpus(fx, PER_FIXTURE, 7) }
+    return { fx, router: createRouter(fx.text), reqs: h.corpus(fx, PER_FIXTURE, 7) }
   })
 
   // Agreement, and the oracle's middleware results to replay in the timed runs.
@@ -38,15 +55,14 @@ async function main() {
       f.oracle.push(o)
       total++
       if (o.error) {
-        if (f.router.resolve(req.method, req.url, req.headers).kind === 'badRequest') agree++
+        if (f.router.resolve(req).kind === 'badRequest') agree++
         continue
       }
       const ours = h.runOurs(f.router, req, o)
       // Agreement as in __test__/routing.test.js: equal, or a documented next-start deviation.
       if (h.agrees(f.fx, req, o, ours)) agree++
     }
-    f.outcomes = f.oracle.map((o) => (o.mwResult ? h.toOutcome(o.mwResult) : null))
-    f.raw = f.reqs.map((r) => h.rawHeaders(r.headers))
+    f.outcomes = f.oracle.map((o) => (o.mwResult ? serverOutcome(o.mwResult) : null))
   }
 
   // Timed: the same work on both sides (route the request, replay a precomputed middleware result).
@@ -71,8 +87,8 @@ async function main() {
     for (const f of fixtures) {
       for (let i = 0; i < f.reqs.length; i++) {
         const req = f.reqs[i]
-        const d = f.router.resolve(req.method, req.url, f.raw[i])
-        if (d.kind === 'middleware' && f.outcomes[i]) f.router.resumeAfterMiddleware(d.continuation, f.outcomes[i])
+        const d = f.router.resolve(req)
+        if (d.kind === 'middleware' && f.router.resume(d.continuation, f.outcomes[i] || {}).kind === undefined) throw new Error('no kind')
       }
     }
   }

@@ -2,6 +2,11 @@
 
 // The only file that calls the native Router: if its signature changes, only this file changes.
 // Every routing decision comes from the Router; the runtime maps a decision to an action.
+//
+// Per request the Router gets one string (the URL and the values of the few headers routing can
+// read, named once by `headerNames()`) and answers one string, decoded here field by field when
+// the runtime reads it: crossing napi costs per value converted, so converting every header and
+// building a decision object tree would cost more than routing itself.
 
 const path = require('node:path')
 
@@ -26,24 +31,229 @@ function headerRecord(headers) {
   return out
 }
 
+const KINDS = {
+  r: 'resolved',
+  R: 'redirect',
+  x: 'externalRewrite',
+  m: 'middleware',
+  M: 'middlewareResponded',
+  s: 'status',
+  n: 'notFound',
+  b: 'badRequest',
+}
+
+// Field positions of a packed decision (src/router.rs `pack`).
+const F_CONTINUATION = 1
+const F_MIDDLEWARE_URL = 2
+const F_RESOLVED = 3
+const F_INVOCATION = 4
+const F_TARGET_KIND = 5
+const F_TARGET_ID = 6
+const F_RSC = 7
+const F_MATCHED_ROUTE = 8
+const F_STATUS = 9
+const F_REDIRECT_STATUS = 10
+const F_REDIRECT_LOCATION = 11
+const F_EXTERNAL = 12
+const F_COUNTS = 13
+const F_LISTS = 16
+
+/** `{ name: value }` of `count` pairs from `start`; repeated names become arrays (when `multi`). */
+function pairsObject(f, start, count, multi) {
+  if (!count) return undefined
+  const out = {}
+  for (let i = start; i < start + 2 * count; i += 2) {
+    const k = f[i]
+    const v = f[i + 1]
+    const prev = out[k]
+    if (prev === undefined || !multi) out[k] = v
+    else if (Array.isArray(prev)) prev.push(v)
+    else out[k] = [prev, v]
+  }
+  return out
+}
+
+/** A routing decision decoded lazily from its packed form; absent fields read as `undefined`. */
+class Decision {
+  constructor(packed) {
+    this._p = packed
+    this._f = null
+    this.kind = KINDS[packed[0]]
+  }
+
+  _fields() {
+    return (this._f ??= this._p.split('\0'))
+  }
+
+  _str(i) {
+    const v = this._fields()[i]
+    return v === '' ? undefined : v
+  }
+
+  _num(i) {
+    const v = this._fields()[i]
+    return v === '' ? undefined : Number(v)
+  }
+
+  get continuation() {
+    return this._num(F_CONTINUATION)
+  }
+
+  get middlewareUrl() {
+    return this._str(F_MIDDLEWARE_URL)
+  }
+
+  get resolvedPathname() {
+    return this._str(F_RESOLVED)
+  }
+
+  get invocationPathname() {
+    return this._str(F_INVOCATION)
+  }
+
+  get target() {
+    if (this._target === undefined) {
+      const kind = this._str(F_TARGET_KIND)
+      this._target = kind ? { kind, id: this._fields()[F_TARGET_ID] } : null
+    }
+    return this._target ?? undefined
+  }
+
+  get rscPathname() {
+    return this._str(F_RSC)
+  }
+
+  get matchedRoute() {
+    return this._str(F_MATCHED_ROUTE)
+  }
+
+  get status() {
+    return this._num(F_STATUS)
+  }
+
+  get redirect() {
+    if (this._redirect === undefined) {
+      const status = this._num(F_REDIRECT_STATUS)
+      this._redirect = status === undefined ? null : { location: this._fields()[F_REDIRECT_LOCATION], status }
+    }
+    return this._redirect ?? undefined
+  }
+
+  get externalUrl() {
+    return this._str(F_EXTERNAL)
+  }
+
+  get query() {
+    if (this._query === undefined) {
+      const f = this._fields()
+      this._query = pairsObject(f, F_LISTS, Number(f[F_COUNTS]), true) ?? null
+    }
+    return this._query ?? undefined
+  }
+
+  get headers() {
+    if (this._headers === undefined) {
+      const f = this._fields()
+      this._headers = pairsObject(f, F_LISTS + 2 * Number(f[F_COUNTS]), Number(f[F_COUNTS + 1]), true) ?? null
+    }
+    return this._headers ?? undefined
+  }
+
+  get routeMatches() {
+    if (this._routeMatches === undefined) {
+      const f = this._fields()
+      const start = F_LISTS + 2 * (Number(f[F_COUNTS]) + Number(f[F_COUNTS + 1]))
+      this._routeMatches = pairsObject(f, start, Number(f[F_COUNTS + 2]), false) ?? null
+    }
+    return this._routeMatches ?? undefined
+  }
+
+  /** The decision as a plain object with only the fields that have a value. */
+  toJSON() {
+    const out = { kind: this.kind }
+    for (const k of FIELDS) if (this[k] !== undefined) out[k] = this[k]
+    return out
+  }
+}
+
+const FIELDS = [
+  'middlewareUrl', 'continuation', 'resolvedPathname', 'invocationPathname', 'target', 'rscPathname', 'matchedRoute',
+  'query', 'status', 'headers', 'redirect', 'externalUrl', 'routeMatches',
+]
+
+function decision(d) {
+  return typeof d === 'string' ? new Decision(d) : d
+}
+
 /**
  * Compiles the routing table of an output.
  * @param {string} manifestJson the text of `manifest.json`
- * @returns {{ resolve: (req: { method: string, url: string, headers: object }) => object,
- *   resume: (continuation: number, outcome: object) => object, pathnames: () => string[] }}
- * `resume` may be called once per continuation.
+ * @returns {{ resolve: (req: { method?: string, url: string, headers: object }) => object,
+ *   resume: (continuation: number, outcome: object) => object, pathnames: () => string[],
+ *   headerNames: () => string[] }}
+ * `headers` are Node's `req.headers` (lower-case names) or `rawHeaders`. `resume` may be called
+ * once per continuation.
  */
 function createRouter(manifestJson) {
   const router = new (nativeBinding().Router)(manifestJson)
+  const names = router.headerNames()
+  const n = names.length
+
+  /** The values of the headers routing reads, NUL-separated (`\x01`: absent). */
+  function values(headers) {
+    if (Array.isArray(headers)) return valuesFromFlat(headers)
+    let s = ''
+    for (let i = 0; i < n; i++) {
+      const v = headers[names[i]]
+      s += i === 0 ? '' : '\0'
+      s += v === undefined ? '\x01' : typeof v === 'string' ? v : v.join(', ')
+    }
+    return s
+  }
+
+  function valuesFromFlat(flat) {
+    const found = new Array(n).fill(undefined)
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const j = names.indexOf(String(flat[i]).toLowerCase())
+      if (j >= 0) found[j] = found[j] === undefined ? flat[i + 1] : `${found[j]}, ${flat[i + 1]}`
+    }
+    return found.map((v) => (v === undefined ? '\x01' : v)).join('\0')
+  }
+
+  function flatResponseHeaders(h) {
+    if (!h) return undefined
+    let s
+    const add = (k, v) => {
+      s = s === undefined ? `${k}\0${v}` : `${s}\0${k}\0${v}`
+    }
+    if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) add(h[i], h[i + 1])
+    else for (const k in h) for (const v of [].concat(h[k])) add(k, v)
+    return s ?? ''
+  }
+
   return {
-    resolve({ method, url, headers }) {
-      return router.resolve(method, url, headerRecord(headers))
+    resolve({ url, headers }) {
+      return decision(router.resolvePacked(n ? `${url}\0${values(headers || {})}` : url))
     },
     resume(continuation, outcome) {
-      return router.resumeAfterMiddleware(continuation, outcome)
+      const o = outcome || {}
+      return decision(
+        router.resumePacked(
+          continuation,
+          !!o.bodySent,
+          o.requestHeaders ? values(o.requestHeaders) : undefined,
+          flatResponseHeaders(o.responseHeaders),
+          o.redirect ? String(o.redirect.url) : undefined,
+          o.redirect ? o.redirect.status : undefined,
+          o.rewrite ? String(o.rewrite) : undefined,
+        ),
+      )
     },
     pathnames() {
       return router.pathnames()
+    },
+    headerNames() {
+      return names.slice()
     },
   }
 }

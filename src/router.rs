@@ -284,6 +284,90 @@ fn outcome(router: &core::Router, m: MiddlewareOutcome) -> napi::Result<core::Mi
     })
 }
 
+/// One-character codes of the decision kinds in a packed decision.
+fn kind_code(k: core::DecisionKind) -> char {
+    match k {
+        core::DecisionKind::Resolved => 'r',
+        core::DecisionKind::Redirect => 'R',
+        core::DecisionKind::ExternalRewrite => 'x',
+        core::DecisionKind::Middleware => 'm',
+        core::DecisionKind::MiddlewareResponded => 'M',
+        core::DecisionKind::Status => 's',
+        core::DecisionKind::NotFound => 'n',
+        core::DecisionKind::BadRequest => 'b',
+    }
+}
+
+/// The decision as one string (one napi value instead of an object tree): fields separated by
+/// NUL, in the order `runtime/router.js` reads them. `None` when a value holds a NUL itself
+/// (a decoded query value can), so that the caller falls back to the object form.
+fn pack(d: &core::Decision) -> Option<String> {
+    use std::fmt::Write;
+    fn opt(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
+    let mut out = String::with_capacity(160);
+    let mut clean = true;
+    let mut field = |out: &mut String, v: &str| {
+        clean &= !v.contains('\0');
+        out.push('\0');
+        out.push_str(v);
+    };
+    // Numbers are written in place: no allocation per field.
+    let num = |out: &mut String, v: Option<u32>| {
+        out.push('\0');
+        if let Some(n) = v {
+            let _ = write!(out, "{n}");
+        }
+    };
+    out.push(kind_code(d.kind));
+    num(&mut out, d.continuation);
+    field(&mut out, opt(&d.middleware_url));
+    field(&mut out, opt(&d.resolved_pathname));
+    field(&mut out, opt(&d.invocation_pathname));
+    field(&mut out, d.target.as_ref().map_or("", |t| t.kind));
+    field(&mut out, d.target.as_ref().map_or("", |t| t.id.as_str()));
+    field(&mut out, opt(&d.rsc_pathname));
+    field(&mut out, opt(&d.matched_route));
+    num(&mut out, d.status.map(u32::from));
+    num(&mut out, d.redirect.as_ref().map(|r| u32::from(r.status)));
+    field(
+        &mut out,
+        d.redirect.as_ref().map_or("", |r| r.location.as_str()),
+    );
+    field(&mut out, opt(&d.external_url));
+    let matches = d.route_matches.iter().filter(|(_, v)| v.is_some());
+    let count = |n: usize| u32::try_from(n).ok();
+    num(&mut out, count(d.query.len()));
+    num(&mut out, count(d.headers.len()));
+    num(&mut out, count(matches.clone().count()));
+    for (k, v) in d.query.iter().chain(&d.headers) {
+        field(&mut out, k);
+        field(&mut out, v);
+    }
+    for (k, v) in matches {
+        field(&mut out, k);
+        field(&mut out, v.as_deref().unwrap_or(""));
+    }
+    clean.then_some(out)
+}
+
+/// Request header values in the order of `headerNames()`, NUL-separated; `\x01` = absent.
+fn split_values(s: &str) -> impl Iterator<Item = Option<&str>> {
+    s.split('\0').map(|v| (v != "\x01").then_some(v))
+}
+
+/// A decision in its packed form, or as an object when it cannot be packed.
+fn packed_or_object<'e>(
+    env: &'e Env,
+    d: core::Decision,
+) -> napi::Result<Either<String, Object<'e>>> {
+    match pack(&d) {
+        Some(s) => Ok(Either::A(s)),
+        None => decision_object(env, d).map(Either::B),
+    }
+}
+
 fn panic_error(_: Box<dyn std::any::Any + Send>) -> napi::Error {
     napi::Error::from_reason("[ROUTER_PANIC] the router panicked")
 }
@@ -346,6 +430,80 @@ impl Router {
         .map_err(panic_error)?
         .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))?;
         decision_object(env, d)
+    }
+
+    /// Lower-case names of the request headers routing reads, in the order `resolvePacked` and
+    /// `resumePacked` take their values. Other headers never change a decision.
+    #[napi]
+    pub fn header_names(&self) -> Vec<String> {
+        self.inner.header_names().to_vec()
+    }
+
+    /// `resolve` for the runtime's hot path: `input` is the URL, then the value of each of
+    /// `headerNames()` (`\x01` when absent), NUL-separated. Returns the decision packed in one
+    /// string (decoded by `runtime/router.js`), or as an object when a value holds a NUL.
+    #[napi(ts_return_type = "string | RouterDecision")]
+    pub fn resolve_packed<'e>(
+        &self,
+        env: &'e Env,
+        input: String,
+    ) -> napi::Result<Either<String, Object<'e>>> {
+        let (url, values) = input.split_once('\0').unwrap_or((&input, "\x01"));
+        let d = catch_unwind(AssertUnwindSafe(|| {
+            self.inner.resolve_values(url, split_values(values))
+        }))
+        .map_err(panic_error)?;
+        packed_or_object(env, d)
+    }
+
+    /// `resumeAfterMiddleware` for the runtime's hot path. `requestValues`: the request headers
+    /// to continue with, as the values of `headerNames()` (as in `resolvePacked`);
+    /// `responseHeaders`: `name, value, …` NUL-separated.
+    #[napi(ts_return_type = "string | RouterDecision")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn resume_packed<'e>(
+        &self,
+        env: &'e Env,
+        continuation: u32,
+        body_sent: bool,
+        request_values: Option<String>,
+        response_headers: Option<String>,
+        redirect_url: Option<String>,
+        redirect_status: Option<u32>,
+        rewrite: Option<String>,
+    ) -> napi::Result<Either<String, Object<'e>>> {
+        let request_headers = request_values
+            .as_deref()
+            .map(|s| self.inner.header_values(split_values(s)));
+        let response_headers = response_headers.as_deref().map(|s| {
+            let mut it = s.split('\0');
+            let mut out = Vec::new();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((k.to_string(), v.to_string()));
+            }
+            out
+        });
+        let result = core::MiddlewareResult {
+            body_sent,
+            request_headers: None,
+            response_headers,
+            redirect: redirect_url.map(|u| {
+                (
+                    u,
+                    redirect_status
+                        .and_then(|s| u16::try_from(s).ok())
+                        .unwrap_or(307),
+                )
+            }),
+            rewrite,
+        };
+        let d = catch_unwind(AssertUnwindSafe(|| {
+            self.inner
+                .resume_with(continuation, &result, request_headers)
+        }))
+        .map_err(panic_error)?
+        .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))?;
+        packed_or_object(env, d)
     }
 
     /// Every pathname the output serves.

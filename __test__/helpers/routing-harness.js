@@ -267,14 +267,18 @@ async function runOracle(fx, req, resolveRoutes) {
   }
 }
 
-/** Runs one request through our Router, feeding it the oracle's middleware result. */
+/**
+ * Runs one request through our Router as the runtime calls it (`runtime/router.js`
+ * `createRouter`), feeding it the oracle's middleware result.
+ */
 function runOurs(router, req, oracle) {
-  let d = router.resolve(req.method, req.url, req.headers)
+  let d = router.resolve(req)
   let mwUrl = null
   if (d.kind === 'middleware') {
     mwUrl = d.middlewareUrl
-    if (!oracle.mwResult) return { mwUrl, norm: { middlewareWithoutOracle: true } }
-    d = router.resumeAfterMiddleware(d.continuation, toOutcome(oracle.mwResult))
+    // Where the oracle ran no middleware (it matches case-insensitively), ours continues as the
+    // fixture's middleware does for such paths: NextResponse.next() without routing effects.
+    d = router.resume(d.continuation, oracle.mwResult ? toOutcome(oracle.mwResult) : {})
   }
   return { mwUrl, decision: d, norm: normOurs(d, oracle.norm) }
 }
@@ -329,13 +333,19 @@ const DEVIATIONS = [
   },
   {
     name: 'trailing-slash-redirect-runs-middleware-first',
-    follows: 'oracle',
-    nextStart: 'redirects (308) without invoking middleware',
+    follows: 'next start',
+    nextStart: 'answers a redirect route matched before middleware (the priority trailing-slash 308s, user redirects such as `/temp-redirect`) without invoking middleware (resolve-routes.js: headers, redirects, then middleware); the oracle runs middleware first',
+    covers: (fx, req, o, ours) => {
+      const location = (n) => (n.headers.find(([k]) => k === 'location') || [])[1]
+      return o.mwUrl !== null && ours.mwUrl === null && ours.norm.status >= 300 && ours.norm.status < 400 &&
+        ours.norm.status === o.norm.status && location(ours.norm) !== undefined && location(ours.norm) === location(o.norm)
+    },
   },
   {
     name: 'case-insensitive-middleware-match',
-    follows: 'oracle',
-    nextStart: '404 without invoking middleware for paths that only match case-insensitively',
+    follows: 'next start',
+    nextStart: 'matches middleware matchers case-sensitively (`new RegExp(regexp)`): no middleware for a path that matches only case-insensitively (`/ABOUT` for a matcher `/about`), middleware for `/_Next/static/x` (outside the lower-case exclusion of the app-router matcher); the oracle matches with the `i` flag. Only whether middleware runs differs: the decision itself must be the same',
+    covers: (fx, req, o, ours) => (o.mwUrl === null) !== (ours.mwUrl === null) && /[A-Z]/.test(new URL(req.url).pathname) && util.isDeepStrictEqual(o.norm, ours.norm),
   },
   {
     name: 'next-data-url-404',

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::jsre::{decode_uri_component, Captures, JsRegex};
+use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
 /// Errors of [`Router::new`] and [`Router::resume`].
@@ -189,6 +189,39 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
     })
 }
 
+/// The routes of one phase, with a filter that finds in one pass which of them can match a path.
+#[derive(Debug)]
+struct Phase {
+    routes: Vec<CRoute>,
+    filter: Option<RegexFilter>,
+}
+
+impl Phase {
+    fn new(routes: Vec<CRoute>) -> Self {
+        let filter = RegexFilter::new(routes.iter().map(|r| &r.re));
+        Self { routes, filter }
+    }
+
+    /// Bit `i` set: route `i`'s regex may match `path` (see [`may_match`]).
+    fn candidates(&self, path: &str) -> u128 {
+        self.filter
+            .as_ref()
+            .map_or(u128::MAX, |f| f.candidates(path))
+    }
+}
+
+impl std::ops::Deref for Phase {
+    type Target = [CRoute];
+    fn deref(&self) -> &[CRoute] {
+        &self.routes
+    }
+}
+
+/// Whether route `i` is a candidate in `mask` (phases of more than 128 routes have no filter).
+fn may_match(mask: u128, i: usize) -> bool {
+    i >= 128 || (mask >> i) & 1 == 1
+}
+
 /// What a resolved pathname is in the output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -217,13 +250,13 @@ pub struct Router {
     segment_header: Option<String>,
     segment_dir_suffix: String,
     segment_suffix: String,
-    before_middleware: Vec<CRoute>,
+    before_middleware: Phase,
     middleware: Option<Vec<CRoute>>,
-    before_files: Vec<CRoute>,
-    after_files: Vec<CRoute>,
-    dynamic_routes: Vec<CRoute>,
-    on_match: Vec<CRoute>,
-    fallback: Vec<CRoute>,
+    before_files: Phase,
+    after_files: Phase,
+    dynamic_routes: Phase,
+    on_match: Phase,
+    fallback: Phase,
     pathnames: HashMap<String, Target>,
     /// Lower-case names of the request headers any rule reads; others are not kept.
     wanted_headers: Vec<String>,
@@ -278,6 +311,16 @@ impl HeaderList {
             }
         }
         out
+    }
+
+    /// `headers.get(name)`, borrowed when the header occurs once (the common case).
+    fn get_cow(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let mut it = self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let (_, first) = it.next()?;
+        match it.next() {
+            None => Some(std::borrow::Cow::Borrowed(first.as_str())),
+            Some(_) => self.get(name).map(std::borrow::Cow::Owned),
+        }
     }
 
     /// `headers.has(name)`.
@@ -634,9 +677,12 @@ fn parse_cookies(header: &str) -> Vec<(&str, String)> {
 
 fn condition_value(c: &Cond, u: &Url, h: &HeaderList) -> Option<String> {
     match c.ty {
-        CondType::Header => h.get(&c.key).filter(|v| !v.is_empty()),
+        CondType::Header => h
+            .get_cow(&c.key)
+            .filter(|v| !v.is_empty())
+            .map(std::borrow::Cow::into_owned),
         CondType::Cookie => {
-            let header = h.get("cookie").filter(|v| !v.is_empty())?;
+            let header = h.get_cow("cookie").filter(|v| !v.is_empty())?;
             parse_cookies(&header)
                 .into_iter()
                 .find(|(n, _)| *n == c.key)
@@ -829,23 +875,30 @@ type Delocalize<'a> = &'a dyn Fn(&Url) -> Option<Url>;
 /// `processRoutes` for beforeMiddleware and beforeFiles. `internal` is the URL that Next's
 /// internal (`priority`) rules are matched against, when it differs from `u` (i18n).
 fn process_routes(
-    routes: &[CRoute],
+    routes: &Phase,
     u: &mut Url,
     internal: Option<Delocalize<'_>>,
     h: &HeaderList,
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
-    for r in routes {
-        let delocalized = match internal {
-            Some(f) if r.priority => f(u),
-            _ => None,
+    // The delocalized URL, computed once per URL the phase sees (`None` = not computed yet).
+    let mut delocalized: Option<Option<Url>> = None;
+    let mut mask = routes.candidates(u.path());
+    for (i, r) in routes.iter().enumerate() {
+        let mu = match internal {
+            Some(f) if r.priority => delocalized
+                .get_or_insert_with(|| f(u))
+                .as_ref()
+                .unwrap_or(u),
+            _ if !may_match(mask, i) => continue,
+            _ => &*u,
         };
-        let mu = delocalized.as_ref().unwrap_or(u);
         let Some(m) = match_route(r, mu, h) else {
             continue;
         };
         let mu = mu.clone();
+        delocalized = None;
         if let Some(hs) = &m.headers {
             for (k, v) in hs {
                 resp.set(k, v);
@@ -875,6 +928,7 @@ fn process_routes(
                 return Ok(PhaseEnd::External(Url::parse(d).map_err(|_| ())?));
             }
             *u = apply_destination(&mu, d).ok_or(())?;
+            mask = routes.candidates(u.path());
         }
     }
     Ok(PhaseEnd::Continue)
@@ -884,6 +938,15 @@ fn process_routes(
 // i18n (`@next/routing`'s detectLocale and friends)
 // ---------------------------------------------------------------------------------------------
 
+/// `a.toLowerCase() === b.toLowerCase()`, without allocating for ASCII strings.
+fn eq_lower(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 fn normalize_locale_path<'a>(path: &str, locales: &'a [String]) -> (String, Option<&'a str>) {
     if locales.is_empty() {
         return (path.to_string(), None);
@@ -891,8 +954,7 @@ fn normalize_locale_path<'a>(path: &str, locales: &'a [String]) -> (String, Opti
     let Some(seg) = path.split('/').nth(1).filter(|s| !s.is_empty()) else {
         return (path.to_string(), None);
     };
-    let seg = seg.to_lowercase();
-    match locales.iter().find(|l| l.to_lowercase() == seg) {
+    match locales.iter().find(|l| eq_lower(l, seg)) {
         Some(l) => {
             let rest = path.get(l.len() + 1..).unwrap_or("");
             (
@@ -913,16 +975,13 @@ fn detect_domain_locale<'a>(
     hostname: Option<&str>,
     detected: Option<&str>,
 ) -> Option<&'a DomainLocale> {
-    let host = hostname.map(str::to_lowercase);
-    let det = detected.map(str::to_lowercase);
     domains?.iter().find(|d| {
-        let dom = d.domain.split(':').next().unwrap_or("").to_lowercase();
-        host.as_deref() == Some(dom.as_str())
-            || det.as_deref() == Some(d.default_locale.to_lowercase().as_str())
-            || d.locales
-                .iter()
-                .flatten()
-                .any(|l| Some(l.to_lowercase()) == det)
+        let dom = d.domain.split(':').next().unwrap_or("");
+        hostname.is_some_and(|h| eq_lower(h, dom))
+            || detected.is_some_and(|det| {
+                eq_lower(det, &d.default_locale)
+                    || d.locales.iter().flatten().any(|l| eq_lower(l, det))
+            })
     })
 }
 
@@ -1158,7 +1217,9 @@ impl Router {
                             status: None,
                             priority: None,
                         };
-                        compile_route("middlewareMatchers", i, &r, flags)
+                        // Case-sensitive, as `next start` matches them (`new RegExp(regexp)`);
+                        // `@next/routing` adds the `i` flag.
+                        compile_route("middlewareMatchers", i, &r, "")
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
@@ -1245,13 +1306,16 @@ impl Router {
                 .prefetch_segment_suffix
                 .clone()
                 .unwrap_or_else(|| ".segment.rsc".into()),
-            before_middleware: compile("beforeMiddleware", &m.routing.before_middleware)?,
+            before_middleware: Phase::new(compile(
+                "beforeMiddleware",
+                &m.routing.before_middleware,
+            )?),
             middleware,
-            before_files: compile("beforeFiles", &m.routing.before_files)?,
-            after_files: compile("afterFiles", &m.routing.after_files)?,
-            dynamic_routes: compile("dynamicRoutes", &m.routing.dynamic_routes)?,
-            on_match: compile("onMatch", &m.routing.on_match)?,
-            fallback: compile("fallback", &m.routing.fallback)?,
+            before_files: Phase::new(compile("beforeFiles", &m.routing.before_files)?),
+            after_files: Phase::new(compile("afterFiles", &m.routing.after_files)?),
+            dynamic_routes: Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?),
+            on_match: Phase::new(compile("onMatch", &m.routing.on_match)?),
+            fallback: Phase::new(compile("fallback", &m.routing.fallback)?),
             pathnames,
         })
     }
@@ -1485,7 +1549,13 @@ impl Router {
 
     fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
         let mut out = resp.clone();
-        for r in &self.on_match {
+        let mask = self.on_match.candidates(u.path());
+        for (_, r) in self
+            .on_match
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| may_match(mask, *i))
+        {
             if let Some(hs) = match_route(r, u, h).and_then(|m| m.headers) {
                 for (k, v) in hs {
                     out.set(&k, &v);
@@ -1519,7 +1589,9 @@ impl Router {
 
     /// The `.rsc` or segment output for an RSC request, when the output has it.
     fn rsc_pathname(&self, resolved: &str, h: &HeaderList) -> Option<String> {
-        if h.get(&self.rsc_header).as_deref() != Some("1") || resolved.ends_with(&self.rsc_suffix) {
+        if h.get_cow(&self.rsc_header).as_deref() != Some("1")
+            || resolved.ends_with(&self.rsc_suffix)
+        {
             return None;
         }
         let base = if resolved == "/" || resolved == self.base_path {
@@ -1530,7 +1602,7 @@ impl Router {
         if let Some(seg) = self
             .segment_header
             .as_ref()
-            .and_then(|n| h.get(n))
+            .and_then(|n| h.get_cow(n))
             .filter(|s| s.starts_with('/'))
         {
             let p = format!(
@@ -1545,6 +1617,12 @@ impl Router {
         self.pathnames.contains_key(&p).then_some(p)
     }
 
+    /// Lower-case names of the request headers routing reads, sorted: the order in which
+    /// [`Router::resolve_values`] takes their values. Other headers never change a decision.
+    pub fn header_names(&self) -> &[String] {
+        &self.wanted_headers
+    }
+
     /// Resolves a request. A [`DecisionKind::Middleware`] decision must be continued with
     /// [`Router::resume`] once middleware has run.
     pub fn resolve(&self, req: &Request) -> Decision {
@@ -1554,12 +1632,42 @@ impl Router {
                 .filter(|(k, _)| self.wants_header(k))
                 .cloned(),
         );
-        let host = headers.get("host").unwrap_or_else(|| "localhost".into());
+        self.resolve_list(&req.url, headers)
+    }
+
+    /// [`Router::resolve`] with the value of each of [`Router::header_names`], in that order
+    /// (`None`: the request does not have it; repeated headers joined with `, `).
+    pub fn resolve_values<'v>(
+        &self,
+        url: &str,
+        values: impl IntoIterator<Item = Option<&'v str>>,
+    ) -> Decision {
+        self.resolve_list(url, self.header_values(values))
+    }
+
+    /// The request headers of [`Router::resolve_values`]-ordered values.
+    pub fn header_values<'v>(
+        &self,
+        values: impl IntoIterator<Item = Option<&'v str>>,
+    ) -> HeaderList {
+        let mut h = HeaderList::default();
+        for (name, v) in self.wanted_headers.iter().zip(values) {
+            if let Some(v) = v {
+                h.0.push((name.clone(), trim_http(v).to_string()));
+            }
+        }
+        h
+    }
+
+    fn resolve_list(&self, url: &str, headers: HeaderList) -> Decision {
+        let host = headers
+            .get_cow("host")
+            .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
-        let parsed = if req.url.starts_with('/') {
-            Url::parse(&format!("http://{host}{}", req.url))
+        let parsed = if url.starts_with('/') {
+            Url::parse(&format!("http://{host}{url}"))
         } else {
-            Url::parse(&req.url)
+            Url::parse(url)
         };
         let Ok(url) = parsed else {
             return Decision::new(DecisionKind::BadRequest);
@@ -1681,7 +1789,9 @@ impl Router {
             Ok(PhaseEnd::Stopped) => Some(status),
             Ok(PhaseEnd::Continue) => None,
         };
-        if self.should_invoke_middleware(&f, &h) {
+        // A redirect before middleware ends routing there, as in `next start` (resolve-routes.js
+        // runs headers and redirects, then middleware); `@next/routing` runs middleware first.
+        if stopped.is_none() && self.should_invoke_middleware(&f, &h) {
             let mw_url = if is_data && self.should_normalize_next_data {
                 self.denormalize_next_data(&f).to_string()
             } else {
@@ -1728,6 +1838,21 @@ impl Router {
         continuation: u32,
         result: &MiddlewareResult,
     ) -> Result<Decision, RouterError> {
+        let headers = result.request_headers.as_ref().map(|rh| {
+            HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned())
+        });
+        self.resume_with(continuation, result, headers)
+    }
+
+    /// [`Router::resume`] with the request headers to continue with given as the values of
+    /// [`Router::header_names`] (see [`Router::header_values`]) instead of
+    /// `result.request_headers`, which is ignored.
+    pub fn resume_with(
+        &self,
+        continuation: u32,
+        result: &MiddlewareResult,
+        request_headers: Option<HeaderList>,
+    ) -> Result<Decision, RouterError> {
         let mut st = self.lock_pending().take(continuation).ok_or_else(|| {
             RouterError::Continuation(format!(
                 "{continuation} is unknown, already resumed or expired"
@@ -1740,9 +1865,8 @@ impl Router {
             .url
             .take()
             .ok_or_else(|| RouterError::Continuation("no URL".into()))?;
-        if let Some(rh) = &result.request_headers {
-            st.headers =
-                HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned());
+        if let Some(h) = request_headers {
+            st.headers = h;
         }
         if let Some(rh) = &result.response_headers {
             for (k, v) in rh {
@@ -1848,7 +1972,13 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
-            for r in &self.dynamic_routes {
+            let mask = self.dynamic_routes.candidates(f.path());
+            for (_, r) in self
+                .dynamic_routes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| may_match(mask, *i))
+            {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
                 };
@@ -1914,7 +2044,11 @@ impl Router {
                     return d;
                 }
             }
-            for r in phase.iter() {
+            let mut mask = phase.candidates(f.path());
+            for (i, r) in phase.iter().enumerate() {
+                if !may_match(mask, i) {
+                    continue;
+                }
                 let Some(m) = match_route(r, &f, &h) else {
                     continue;
                 };
@@ -1950,6 +2084,7 @@ impl Router {
                     return Decision::new(DecisionKind::BadRequest);
                 };
                 f = u;
+                mask = phase.candidates(f.path());
                 if !same_origin(&f, &origin0) {
                     return self.external_decision(f, &resp, status);
                 }
@@ -1990,7 +2125,13 @@ impl Router {
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
-        for r in &self.dynamic_routes {
+        let mask = self.dynamic_routes.candidates(f.path());
+        for (_, r) in self
+            .dynamic_routes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| may_match(mask, *i))
+        {
             let Some(m) = r.re.captures(f.path()) else {
                 continue;
             };
@@ -2069,13 +2210,9 @@ mod tests {
         let d = r.resolve(&req("http://localhost/temp-redirect?x=1", &[]));
         assert_eq!(
             d.kind,
-            DecisionKind::Middleware,
-            "middleware matches every path"
+            DecisionKind::Redirect,
+            "redirects come before middleware (which matches every path)"
         );
-        let d = r
-            .resume(d.continuation.expect("token"), &MiddlewareResult::default())
-            .expect("resume");
-        assert_eq!(d.kind, DecisionKind::Redirect);
         assert_eq!(d.status, Some(307));
         assert_eq!(
             d.redirect.as_ref().map(|r| r.location.as_str()),

@@ -46,6 +46,11 @@ pub struct JsRegex {
     cap: usize,
     fast: Option<regex::Regex>,
     pre: Option<regex::Regex>,
+    /// The superset translation that `fast` or `pre` was built from.
+    linear_source: Option<String>,
+    /// When the pattern is inexact only through negative lookarounds: a regex matching wherever
+    /// one of their bodies could. On a text it does not match, `pre` is exact.
+    guard: Option<regex::Regex>,
 }
 
 impl JsRegex {
@@ -58,8 +63,17 @@ impl JsRegex {
             MAX_INPUT
         };
         let icase = flags.contains('i');
+        let mut linear_source = None;
+        let mut guard = None;
         let (fast, pre) = if flags.chars().all(|c| c == 'i') {
             let t = translate(source, icase);
+            linear_source = t.superset.clone();
+            guard = t.negative_bodies.map(|b| {
+                b.iter()
+                    .map(|b| format!("(?:{b})"))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            });
             let build = |p: Option<String>| {
                 p.and_then(|p| {
                     regex::RegexBuilder::new(&p)
@@ -78,7 +92,24 @@ impl JsRegex {
         } else {
             (None, None)
         };
-        Ok(Self { re, cap, fast, pre })
+        if fast.is_none() && pre.is_none() {
+            linear_source = None;
+        }
+        let guard = match (&fast, &pre, guard) {
+            (None, Some(_), Some(g)) => regex::RegexBuilder::new(&g)
+                .size_limit(1 << 22)
+                .build()
+                .ok(),
+            _ => None,
+        };
+        Ok(Self {
+            re,
+            cap,
+            fast,
+            pre,
+            linear_source,
+            guard,
+        })
     }
 
     /// Whether a linear-time exact program replaces `regress` for this pattern.
@@ -110,8 +141,14 @@ impl JsRegex {
         match self.linear(text) {
             Ok(f) => f.is_match(text),
             Err(Some(pre)) if !pre.is_match(text) => false,
+            Err(Some(_)) if self.unguarded(text) => true,
             Err(_) => self.re.find(text).is_some(),
         }
+    }
+
+    /// No negative lookaround body can match in `text`: `pre` is exact on it.
+    fn unguarded(&self, text: &str) -> bool {
+        self.guard.as_ref().is_some_and(|g| !g.is_match(text))
     }
 
     /// `text.match(re)` without the `g` flag.
@@ -119,23 +156,23 @@ impl JsRegex {
         if text.len() > self.cap {
             return None;
         }
-        match self.linear(text) {
-            Ok(f) => {
-                if !f.is_match(text) {
-                    return None;
-                }
-                let c = f.captures(text)?;
-                let get = |i: usize| c.get(i).map(|m| m.as_str().to_string());
-                let groups = (0..c.len()).map(get).collect();
-                let named = f
-                    .capture_names()
-                    .enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), get(i))))
-                    .collect();
-                return Some(Captures { groups, named });
-            }
+        let exact = match self.linear(text) {
+            Ok(f) if !f.is_match(text) => return None,
+            Ok(f) => Some(f),
             Err(Some(pre)) if !pre.is_match(text) => return None,
-            Err(_) => {}
+            Err(Some(pre)) if self.unguarded(text) => Some(pre),
+            Err(_) => None,
+        };
+        if let Some(f) = exact {
+            let c = f.captures(text)?;
+            let get = |i: usize| c.get(i).map(|m| m.as_str().to_string());
+            let groups = (0..c.len()).map(get).collect();
+            let named = f
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, n)| n.map(|n| (n.to_string(), get(i))))
+                .collect();
+            return Some(Captures { groups, named });
         }
         let m = self.re.find(text)?;
         let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(str::to_string);
@@ -150,10 +187,71 @@ impl JsRegex {
     }
 }
 
+/// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: a `RegexSet` of their
+/// superset translations. Regexes without a translation always count as candidates.
+#[derive(Debug, Clone)]
+pub struct RegexFilter {
+    set: regex::RegexSet,
+    /// Index (among the filtered regexes) of each pattern of `set`.
+    members: Vec<usize>,
+    /// Regexes outside `set`.
+    always: u128,
+}
+
+impl RegexFilter {
+    /// `None` when there are more than 128 regexes or too few translated ones to gain anything.
+    pub fn new<'a>(regexes: impl IntoIterator<Item = &'a JsRegex>) -> Option<Self> {
+        let mut sources = Vec::new();
+        let mut members = Vec::new();
+        let mut always = 0u128;
+        for (i, re) in regexes.into_iter().enumerate() {
+            if i >= 128 {
+                return None;
+            }
+            match &re.linear_source {
+                Some(s) => {
+                    sources.push(s.as_str());
+                    members.push(i);
+                }
+                None => always |= 1 << i,
+            }
+        }
+        if sources.len() < 2 {
+            return None;
+        }
+        let set = regex::RegexSetBuilder::new(sources)
+            .size_limit(1 << 24)
+            .build()
+            .ok()?;
+        Some(Self {
+            set,
+            members,
+            always,
+        })
+    }
+
+    /// Bit `i` set: regex `i` may match `text` (unset: it certainly does not).
+    pub fn candidates(&self, text: &str) -> u128 {
+        // Outside the BMP JavaScript matches UTF-16 code units: no translation applies.
+        if text.bytes().any(|b| b >= 0xF0) {
+            return u128::MAX;
+        }
+        let mut m = self.always;
+        for i in self.set.matches(text).iter() {
+            m |= 1 << self.members[i];
+        }
+        m
+    }
+}
+
 /// The `regex`-syntax translations of a JavaScript pattern (see [`JsRegex`]).
 struct Translation {
     exact: Option<String>,
     superset: Option<String>,
+    /// Inexact only through negative lookarounds (no positive one, no capture inside a repeated
+    /// group): the translated bodies of those lookarounds. On a text where none of them can
+    /// match anywhere, the lookarounds never reject and `superset` is exact.
+    negative_bodies: Option<Vec<String>>,
 }
 
 const JS_SPACE: &str = "\\t\\n\\x0B\\x0C\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
@@ -192,7 +290,12 @@ fn translate(source: &str, icase: bool) -> Translation {
     let none = Translation {
         exact: None,
         superset: None,
+        negative_bodies: None,
     };
+    // Per open group: whether it is a negative lookaround (parallel to `stack`).
+    let mut negative: Vec<bool> = Vec::new();
+    let mut bodies: Vec<String> = Vec::new();
+    let mut guardable = true;
     let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len() * 2);
     let mut exact = true;
@@ -297,6 +400,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                 if rest.starts_with("?:") {
                     out.push_str("(?:");
                     stack.push((false, false, open));
+                    negative.push(false);
                     i += 2;
                 } else if rest.starts_with("?=")
                     || rest.starts_with("?!")
@@ -306,6 +410,9 @@ fn translate(source: &str, icase: bool) -> Translation {
                     exact = false;
                     out.push_str("(?:");
                     stack.push((true, false, open));
+                    let neg = rest.starts_with("?!") || rest.starts_with("?<!");
+                    guardable &= neg;
+                    negative.push(neg);
                     i += if rest.starts_with("?<") { 3 } else { 2 };
                 } else if rest.starts_with("?<") {
                     let Some(end) = chars[i..].iter().position(|c| *c == '>') else {
@@ -322,6 +429,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                     out.push('>');
                     mark_capture(&mut stack);
                     stack.push((false, false, open));
+                    negative.push(false);
                     i += end;
                 } else if rest.starts_with('?') {
                     return none;
@@ -329,12 +437,18 @@ fn translate(source: &str, icase: bool) -> Translation {
                     out.push('(');
                     mark_capture(&mut stack);
                     stack.push((false, false, open));
+                    negative.push(false);
                 }
             }
             ')' => {
                 let Some((look, captures, open)) = stack.pop() else {
                     return none;
                 };
+                if negative.pop() == Some(true) {
+                    // A group inside would vanish from the translation, renumbering the others.
+                    guardable &= !captures;
+                    bodies.push(out[open + 3..].to_string());
+                }
                 if look {
                     // Superset: the assertion is dropped (it only ever rejects).
                     out.truncate(open);
@@ -389,6 +503,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                     return none;
                 }
                 if last_group_captures && max_over_one {
+                    guardable = false;
                     exact = false;
                 }
                 out.extend(&chars[i..=j]);
@@ -411,6 +526,7 @@ fn translate(source: &str, icase: bool) -> Translation {
     }
     Translation {
         exact: exact.then(|| out.clone()),
+        negative_bodies: (!exact && guardable && !bodies.is_empty()).then_some(bodies),
         superset: Some(out),
     }
 }
@@ -620,6 +736,9 @@ mod tests {
             ),
             (r"^(a|(b))+$", false),
             (r"x{2,}y{,3}\s\d.", true),
+            // Negative lookarounds: exact through `pre` where no body can match.
+            (r"^(?!(ab))(a.)(?<!xb)b?$", false),
+            (r"^\/(?!api\/|_next)(?<rest>.*?)(?<!\.json)$", false),
         ];
         let inputs = [
             "/",
@@ -649,9 +768,26 @@ mod tests {
             "xxx\u{feff}9\n",
             "/\u{1F600}/x",
             "/a\u{2028}b",
+            "ab",
+            "ac",
+            "acb",
+            "xbb",
+            "/API/x",
+            "/apix/y.json",
+            "/_NEXT",
+            "/other.JSON",
         ];
         for (p, expect_exact) in patterns {
             let re = JsRegex::new(p, "i").expect("compiles");
+            if p.contains("(?!api") || p.starts_with(r"^(?:\/(_next") {
+                assert!(re.guard.is_some(), "{p} is guarded");
+            }
+            if p.contains("(?!(ab))") {
+                assert!(
+                    re.guard.is_none(),
+                    "a group inside a lookaround: not guarded"
+                );
+            }
             assert_eq!(re.is_translated(), expect_exact, "{p}");
             let slow = JsRegex {
                 fast: None,

@@ -1,0 +1,240 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
+//! Property test of the router over random paths, queries and headers, against the route tables
+//! of the captured fixtures and a table of pathological user regexes: no resolution panics, and
+//! none takes more than 1 ms.
+//!
+//! The time bound is checked without flakiness on a shared machine: a case counts as slow only
+//! when the fastest of [`REPEATS`] back-to-back resolutions exceeds the bound (a preemption or a
+//! cache miss slows one repetition, not all of them), and catastrophic backtracking is also
+//! ruled out structurally (`pathological_patterns_are_capped`). Run longer with
+//! `PROPTEST_CASES=100000 cargo test --release -p acme-core --test routing_prop`.
+
+use std::time::{Duration, Instant};
+
+use acme_core::routing::{DecisionKind, JsRegex, MiddlewareResult, Request, Router, MAX_INPUT};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const REPEATS: usize = 5;
+/// 1 ms for optimized code (what the runtime ships); unoptimized test builds run the regex
+/// engines some 20x slower, so they get a proportionally larger bound.
+const BOUND: Duration = if cfg!(debug_assertions) {
+    Duration::from_millis(20)
+} else {
+    Duration::from_millis(1)
+};
+
+/// User `source` regexes that backtrack catastrophically in a naive engine.
+const EVIL: &[&str] = &[
+    r"^/(a+)+$",
+    r"^/(a|a)*b$",
+    r"^/((?:x+x+)+)y$",
+    r"^/(.*a){12}$",
+    r"^/((?!z).*)*q$",
+    r"^/(\w+\s?)*$",
+];
+
+/// A manifest-shaped document from a captured onBuildComplete context.
+fn manifest(name: &str, extra_before_files: &[Value]) -> String {
+    let path = format!(
+        "{}/tests/fixtures/{name}.context.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ctx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let o = &ctx["outputs"];
+    let mut functions = Vec::new();
+    for k in ["pages", "pagesApi", "appPages", "appRoutes"] {
+        for f in o[k].as_array().into_iter().flatten() {
+            functions
+                .push(json!({ "pathname": f["pathname"], "id": f["id"], "kind": "node-function" }));
+        }
+    }
+    let mut routing = ctx["routing"].clone();
+    let list = routing["beforeFiles"].as_array_mut().unwrap();
+    list.extend(extra_before_files.iter().cloned());
+    json!({
+        "buildId": ctx["buildId"],
+        "config": ctx["config"],
+        "routing": routing,
+        "middlewareMatchers": ctx["routing"]["middlewareMatchers"],
+        "functions": functions,
+        "staticFiles": o["staticFiles"],
+        "prerenders": o["prerenders"],
+    })
+    .to_string()
+}
+
+/// The fixture tables, and the app-router table with pathological routes and conditions.
+fn routers() -> Vec<Router> {
+    let evil: Vec<Value> = EVIL
+        .iter()
+        .enumerate()
+        .map(|(i, re)| {
+            json!({
+                "source": format!("/evil-{i}"),
+                "sourceRegex": re,
+                "destination": "/about?m=$1",
+                "has": [{ "type": "header", "key": "x-evil", "value": "(a+)+$" }],
+                "missing": [{ "type": "cookie", "key": "c", "value": "(x|x)*y" }],
+            })
+        })
+        .chain(
+            EVIL.iter()
+                .map(|re| json!({ "source": "/e", "sourceRegex": re, "destination": "/about" })),
+        )
+        .collect();
+    vec![
+        Router::new(&manifest("app-router", &[])).unwrap(),
+        Router::new(&manifest("pages-router", &[])).unwrap(),
+        Router::new(&manifest("app-router", &evil)).unwrap(),
+    ]
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "about",
+            "blog",
+            "_next",
+            "data",
+            "static",
+            "api",
+            "..",
+            ".",
+            "%2e",
+            "%2F",
+            "%",
+            "%zz",
+            "%E2%82%AC",
+            "é",
+            "a b",
+            "[slug]",
+            "$1",
+            "index.rsc",
+            ".segments",
+            "x.json",
+            "",
+            "ABOUT",
+            "\\",
+            ";",
+            "favicon.ico",
+            "evil-0",
+            "😀",
+            "a\u{2028}b",
+        ])
+        .prop_map(str::to_string),
+        "[a-z]{1,12}",
+        "[ -~]{0,16}",
+        // Long runs that make naive backtracking explode.
+        (1usize..3000).prop_map(|n| "a".repeat(n)),
+        (1usize..3000).prop_map(|n| format!("{}!", "x".repeat(n))),
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(segment(), 0..6),
+        prop::option::of("[a-z=&%+]{0,24}"),
+        any::<bool>(),
+    )
+        .prop_map(|(segs, q, slash)| {
+            let mut p = String::new();
+            for s in segs {
+                p.push('/');
+                p.push_str(&s);
+            }
+            if p.is_empty() || slash {
+                p.push('/');
+            }
+            if let Some(q) = q {
+                p.push('?');
+                p.push_str(&q);
+            }
+            p
+        })
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let name = prop::sample::select(vec![
+        "rsc",
+        "cookie",
+        "accept-language",
+        "x-rewrite-me",
+        "x-no-cors",
+        "x-evil",
+        "next-router-segment-prefetch",
+        "x-prerender-revalidate",
+        "host",
+    ]);
+    let value = prop_oneof![
+        prop::sample::select(vec![
+            "1",
+            "yes",
+            "fr",
+            "en;q=0.5",
+            "c=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxz",
+            "NEXT_LOCALE=fr",
+            "/_tree",
+            "%zz",
+            "",
+            "localhost",
+            "example.com:3000",
+        ])
+        .prop_map(str::to_string),
+        (1usize..2000).prop_map(|n| format!("{}b", "a".repeat(n))),
+        "[ -~]{0,40}",
+    ];
+    prop::collection::vec((name.prop_map(str::to_string), value), 0..5)
+}
+
+/// Resolves (and resumes a middleware decision) once; the fastest of `REPEATS` runs.
+fn fastest(router: &Router, req: &Request) -> Duration {
+    let mut best = Duration::MAX;
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        let d = router.resolve(req);
+        if d.kind == DecisionKind::Middleware {
+            let token = d
+                .continuation
+                .expect("a middleware decision carries a continuation");
+            router
+                .resume(token, &MiddlewareResult::default())
+                .expect("own continuation");
+        }
+        best = best.min(t.elapsed());
+    }
+    best
+}
+
+proptest! {
+    // 400 cases by default; `PROPTEST_CASES` runs more.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(400),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn no_panic_and_no_slow_resolution(which in 0usize..3, path in path(), headers in headers()) {
+        thread_local! { static ROUTERS: Vec<Router> = routers(); }
+        ROUTERS.with(|routers| {
+            let req = Request { method: "GET".into(), url: path.clone(), headers };
+            let took = fastest(&routers[which], &req);
+            prop_assert!(took < BOUND, "{path:?} took {took:?} at best of {REPEATS}");
+            Ok(())
+        })?;
+    }
+}
+
+/// Structural guard: each pathological pattern gets an input cap below the general one (or is
+/// run by the linear-time engine), so its worst case is bounded by construction.
+#[test]
+fn pathological_patterns_are_capped() {
+    for re in EVIL {
+        let js = JsRegex::new(re, "i").unwrap();
+        assert!(
+            js.is_translated() || js.cap() < MAX_INPUT,
+            "{re}: cap {} and no linear-time program",
+            js.cap()
+        );
+    }
+}
