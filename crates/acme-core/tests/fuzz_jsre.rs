@@ -140,22 +140,10 @@ fn reference(re: &regress::Regex, text: &str) -> Option<Groups> {
     Some((groups, named))
 }
 
-/// Whether the pattern may repeat a group (a `)` followed by a quantifier anywhere: crude and
-/// conservative). With a repeated group whose body can match empty, `JsRegex`'s linear-time
-/// translation is known to pick other matches and captures than JavaScript (the three ignored
-/// tests below): for such patterns only `test` is compared (the set of strings that match is the
-/// same), not `match`.
-fn repeats_a_group(source: &str) -> bool {
-    source
-        .as_bytes()
-        .windows(2)
-        .any(|w| w[0] == b')' && matches!(w[1], b'*' | b'+' | b'?' | b'{'))
-}
-
-/// Found by the property below (routing/jsre.rs is not this test's to fix): V8 and `regress`
+/// Found by the property below (fixed: a quantified group whose body can match empty runs on
+/// `regress`): V8 and `regress`
 /// answer `/(a*)*/.exec('/a')` with `['', undefined]`; `JsRegex` with `['', '']`.
 #[test]
-#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
 fn empty_iteration_of_a_repeated_capture_is_undefined() {
     let re = JsRegex::new("(a*)*", "").unwrap();
     let c = re.captures("/a").unwrap();
@@ -166,7 +154,6 @@ fn empty_iteration_of_a_repeated_capture_is_undefined() {
 /// `['/', '/']` (an iteration that matches empty ends the repetition and keeps the last
 /// capture); `JsRegex` with `['/', '']`.
 #[test]
-#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
 fn empty_later_iteration_keeps_the_earlier_capture() {
     let re = JsRegex::new("(/?){1,3}", "").unwrap();
     let c = re.captures("/a").unwrap();
@@ -177,7 +164,6 @@ fn empty_later_iteration_keeps_the_earlier_capture() {
 /// (a lazy body inside a greedy repetition still consumes); `JsRegex` with `['']`. The same
 /// shape changes captures: `/(\/*?)*/.exec('/a')` is `['/', '/']` in V8, `['', '']` here.
 #[test]
-#[ignore = "known JsRegex bug in routing/jsre.rs: reported, not fixed here"]
 fn lazy_body_in_a_greedy_repetition_consumes() {
     let re = JsRegex::new("(?:a*?)*", "").unwrap();
     assert_eq!(
@@ -214,11 +200,7 @@ proptest! {
                 let want = reference(&theirs, &text);
                 prop_assert_eq!(ours.is_match(&text), want.is_some(), "test({:?}) on /{}/{}", text, source, flags);
                 let got = ours.captures(&text).map(|c| (c.groups, c.named));
-                if repeats_a_group(&source) {
-                    prop_assert_eq!(got.is_some(), want.is_some(), "match({:?}) on /{}/{}", text, source, flags);
-                } else {
-                    prop_assert_eq!(got, want, "match({:?}) on /{}/{}", text, source, flags);
-                }
+                prop_assert_eq!(got, want, "match({:?}) on /{}/{}", text, source, flags);
             }
         }
     }

@@ -301,19 +301,27 @@ fn translate(source: &str, icase: bool) -> Translation {
     let mut exact = true;
     // Per open group: (is lookaround, contains a capturing group, output length at open).
     let mut stack: Vec<(bool, bool, usize)> = Vec::new();
-    // Whether the atom just emitted is a group containing a capture.
+    // Whether the atom just emitted is a group containing a capture (a repeated one resets
+    // them per iteration in JavaScript, not in the `regex` crate).
     let mut last_group_captures = false;
+    // Whether the group just emitted can match the empty string. JavaScript rejects an
+    // iteration of a quantified group that matches empty; the `regex` crate takes it, which
+    // changes the match and its captures (`/(?:a*?)*/.exec('aa')` is `aa` in V8, empty there).
+    let mut nullable = Nullable::new();
+    let mut last_group_may_be_empty = false;
     let mut last_was_lookaround = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         let mut group_captures = false;
+        let mut group_may_be_empty = false;
         let mut was_lookaround = false;
         match c {
             '\\' => {
                 let Some(&e) = chars.get(i + 1) else {
                     return none;
                 };
+                nullable.atom(false);
                 i += 1;
                 match e {
                     'd' => out.push_str("[0-9]"),
@@ -339,8 +347,12 @@ fn translate(source: &str, icase: bool) -> Translation {
                     _ => return none,
                 }
             }
-            '.' => out.push_str("[^\\n\\r\\x{2028}\\x{2029}]"),
+            '.' => {
+                nullable.atom(false);
+                out.push_str("[^\\n\\r\\x{2028}\\x{2029}]");
+            }
             '[' => {
+                nullable.atom(false);
                 let mut j = i + 1;
                 let negated = chars.get(j) == Some(&'^');
                 if negated {
@@ -395,6 +407,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                 i = j;
             }
             '(' => {
+                nullable.open();
                 let rest: String = chars[i + 1..chars.len().min(i + 4)].iter().collect();
                 let open = out.len();
                 if rest.starts_with("?:") {
@@ -444,6 +457,8 @@ fn translate(source: &str, icase: bool) -> Translation {
                 let Some((look, captures, open)) = stack.pop() else {
                     return none;
                 };
+                group_may_be_empty = nullable.close();
+                nullable.atom(look || group_may_be_empty);
                 if negative.pop() == Some(true) {
                     // A group inside would vanish from the translation, renumbering the others.
                     guardable &= !captures;
@@ -491,8 +506,10 @@ fn translate(source: &str, icase: bool) -> Translation {
                             _ => {
                                 // Annex B: a `{` that starts no quantifier is a literal.
                                 out.push_str("\\{");
+                                nullable.atom(false);
                                 i += 1;
                                 last_group_captures = false;
+                                last_group_may_be_empty = false;
                                 last_was_lookaround = false;
                                 continue;
                             }
@@ -502,9 +519,14 @@ fn translate(source: &str, icase: bool) -> Translation {
                 if last_was_lookaround {
                     return none;
                 }
-                if last_group_captures && max_over_one {
+                // Even `?` matters for a body that may match empty: JavaScript rejects the empty
+                // iteration and leaves the group's captures undefined.
+                if (last_group_captures && max_over_one) || last_group_may_be_empty {
                     guardable = false;
                     exact = false;
+                }
+                if c == '*' || c == '?' || (c == '{' && chars.get(i + 1) == Some(&'0')) {
+                    nullable.optional();
                 }
                 out.extend(&chars[i..=j]);
                 i = j;
@@ -513,11 +535,22 @@ fn translate(source: &str, icase: bool) -> Translation {
                     i += 1;
                 }
             }
-            '|' | '^' | '$' => out.push(c),
-            c if c.is_ascii() => push_lit(&mut out, c, icase),
+            '|' => {
+                nullable.alternative();
+                out.push(c);
+            }
+            '^' | '$' => {
+                nullable.atom(true);
+                out.push(c);
+            }
+            c if c.is_ascii() => {
+                nullable.atom(false);
+                push_lit(&mut out, c, icase);
+            }
             _ => return none,
         }
         last_group_captures = group_captures;
+        last_group_may_be_empty = group_may_be_empty;
         last_was_lookaround = was_lookaround;
         i += 1;
     }
@@ -528,6 +561,86 @@ fn translate(source: &str, icase: bool) -> Translation {
         exact: exact.then(|| out.clone()),
         negative_bodies: (!exact && guardable && !bodies.is_empty()).then_some(bodies),
         superset: Some(out),
+    }
+}
+
+/// Tracks, while a pattern is read left to right, whether each open group's body can match the
+/// empty string: some alternative whose atoms can all match empty.
+struct Nullable {
+    levels: Vec<NullableLevel>,
+}
+
+struct NullableLevel {
+    /// Every atom of the current alternative so far can match empty.
+    alternative: bool,
+    /// An earlier alternative can match empty.
+    any: bool,
+    /// The last atom, not yet committed: a quantifier may still make it optional.
+    pending: Option<bool>,
+}
+
+impl Nullable {
+    fn new() -> Self {
+        Self {
+            levels: vec![NullableLevel::new()],
+        }
+    }
+
+    fn top(&mut self) -> &mut NullableLevel {
+        if self.levels.is_empty() {
+            self.levels.push(NullableLevel::new());
+        }
+        let last = self.levels.len() - 1;
+        &mut self.levels[last]
+    }
+
+    fn commit(&mut self) {
+        let top = self.top();
+        if let Some(p) = top.pending.take() {
+            top.alternative &= p;
+        }
+    }
+
+    /// An atom that can (`true`) or cannot match empty.
+    fn atom(&mut self, nullable: bool) {
+        self.commit();
+        self.top().pending = Some(nullable);
+    }
+
+    /// A quantifier with minimum 0 on the last atom.
+    fn optional(&mut self) {
+        if let Some(p) = self.top().pending.as_mut() {
+            *p = true;
+        }
+    }
+
+    fn alternative(&mut self) {
+        self.commit();
+        let top = self.top();
+        top.any |= top.alternative;
+        top.alternative = true;
+    }
+
+    fn open(&mut self) {
+        self.commit();
+        self.levels.push(NullableLevel::new());
+    }
+
+    /// Closes a group; whether its body can match empty.
+    fn close(&mut self) -> bool {
+        self.commit();
+        let level = self.levels.pop().unwrap_or_else(NullableLevel::new);
+        level.any || level.alternative
+    }
+}
+
+impl NullableLevel {
+    fn new() -> Self {
+        Self {
+            alternative: true,
+            any: false,
+            pending: None,
+        }
     }
 }
 
