@@ -114,6 +114,8 @@ function answerInstead(res, status, text) {
  * @param {typeof DEFAULT_LIMITS} limits
  * @param {{ log: (record: object) => void }} options
  */
+const FUNCTION_BOUND = Symbol('acme.functionBound')
+
 function createGuard(limits, { log }) {
   let draining = false
   const inFlight = new Set()
@@ -132,9 +134,8 @@ function createGuard(limits, { log }) {
      * caller must not route it).
      * @param {import('node:http').IncomingMessage} req
      * @param {import('node:http').ServerResponse} res
-     * @param {{ route?: string }} meta filled in by the dispatcher with the function's id
      */
-    admit(req, res, meta) {
+    admit(req, res) {
       inFlight.add(res)
       res.once('close', () => inFlight.delete(res))
       // A request that comes in on a kept-alive connection while the server drains is answered,
@@ -147,7 +148,9 @@ function createGuard(limits, { log }) {
       }
 
       const max = limits.maxBodyBytes
-      if (max > 0) {
+      // A request without content-length or transfer-encoding has no body (RFC 9112 6.3).
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+      if (max > 0 && hasBody) {
         const declared = req.headers['content-length']
         if (declared !== undefined && Number(declared) > max) {
           answerInstead(res, 413, 'Payload Too Large')
@@ -176,6 +179,19 @@ function createGuard(limits, { log }) {
         req.on('error', () => {})
       }
 
+      return true
+    },
+    /**
+     * Bounds the start of the response once user code (a function or middleware) is about to
+     * run: 504 when no head is out after `limits.functionTimeoutMs`. Armed here rather than per
+     * request, so static files and cached pages pay nothing for it; once per response.
+     * @param {import('node:http').IncomingMessage} req
+     * @param {import('node:http').ServerResponse} res
+     * @param {{ route?: string }} meta
+     */
+    boundFunction(req, res, meta) {
+      if (res[FUNCTION_BOUND]) return
+      res[FUNCTION_BOUND] = true
       const ms = limits.functionTimeoutMs
       if (ms > 0) {
         const timer = setTimeout(() => {
@@ -194,7 +210,6 @@ function createGuard(limits, { log }) {
           return writeHead.apply(this, arguments)
         }
       }
-      return true
     },
     /**
      * Stops accepting connections and waits for in-flight requests and `pending()` work, at

@@ -283,6 +283,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
 
   // --- middleware -------------------------------------------------------------------------
   async function runMiddleware(req, res, decision) {
+    guard.boundFunction(req, res, { route: middlewareFn.id })
     const { instance, mod } = edgeFunctions()
     const ac = new AbortController()
     res.once('close', () => ac.abort())
@@ -417,6 +418,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       },
     })
     ctx.meta.route = fn.id
+    guard.boundFunction(req, res, ctx.meta)
     reportFunctionErrors(log)
     try {
       await asInvocationOf(fn.id, ctx.originalUrl, () =>
@@ -437,6 +439,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     res.once('close', () => ac.abort())
     const url = `${origin(req)}${ctx.originalUrl}`
     ctx.meta.route = fn.id
+    guard.boundFunction(req, res, ctx.meta)
     try {
       const response = await instance.invoke(fn, webRequest(req, url, req.headers, true), { waitUntil, signal: ac.signal, requestMeta: {} })
       await pipeWebResponse(response, req, res)
@@ -894,7 +897,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         cache: meta.cache,
       })
     })
-    if (!guard.admit(req, res, meta)) return
+    if (!guard.admit(req, res)) return
     route(req, res, meta).catch((err) => {
       log({ level: 'error', msg: 'request failed', path: pathname, error: String((err && err.stack) || err) })
       return render500(req, res)
