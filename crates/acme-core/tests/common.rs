@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::Path;
 
+use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{json, Value};
 
 /// A captured context with `/__ROOT__` replaced by `root`.
@@ -94,4 +95,46 @@ pub fn push_static(ctx: &mut Value, root: &Path, id: &str, pathname: &str, sourc
         .as_array_mut()
         .unwrap()
         .push(extra);
+}
+
+/// Proptest settings shared by the fuzz targets: `PROPTEST_CASES` cases (else `default_cases`,
+/// small enough for `npm test`), no persisted failure files.
+pub fn proptest_config(default_cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// The manifest-shaped document the Router reads, made from a captured context, with
+/// `extra_before_files` routes appended to `routing.beforeFiles`.
+pub fn router_manifest(name: &str, extra_before_files: &[Value]) -> String {
+    let ctx: Value = serde_json::from_str(&captured(name, "/repo")).unwrap();
+    let o = &ctx["outputs"];
+    let mut functions = Vec::new();
+    for k in ["pages", "pagesApi", "appPages", "appRoutes"] {
+        for f in o[k].as_array().into_iter().flatten() {
+            functions
+                .push(json!({ "pathname": f["pathname"], "id": f["id"], "kind": "node-function" }));
+        }
+    }
+    let mut routing = ctx["routing"].clone();
+    if let Some(list) = routing["beforeFiles"].as_array_mut() {
+        list.extend(extra_before_files.iter().cloned());
+    }
+    json!({
+        "buildId": ctx["buildId"],
+        "config": ctx["config"],
+        "routing": routing,
+        "middlewareMatchers": ctx["routing"]["middlewareMatchers"],
+        "functions": functions,
+        "staticFiles": o["staticFiles"],
+        "prerenders": o["prerenders"],
+    })
+    .to_string()
 }

@@ -18,18 +18,6 @@ use acme_core::{build_from_json, WriteOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 const ESCAPE: &str = "acme-fuzz-escape";
 
 /// Replacement values: every JSON type, and the strings that break path handling.
@@ -167,7 +155,7 @@ fn files_named(dir: &Path, name: &str, found: &mut Vec<String>) {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(32))]
 
     #[test]
     fn arbitrary_text_is_parsed_or_refused(text in "\\PC{0,200}") {

@@ -7,20 +7,10 @@
 //! Cases per property: `PROPTEST_CASES` (default 64 here, for `npm test`); a long run:
 //! `PROPTEST_CASES=20000 cargo test --release -p acme-core --test fuzz_jsre`.
 
+mod common;
+
 use acme_core::routing::JsRegex;
 use proptest::prelude::*;
-
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Pieces of JavaScript regex syntax, valid and not, that route regexes are made of.
 fn atom() -> impl Strategy<Value = String> {
@@ -173,7 +163,7 @@ fn lazy_body_in_a_greedy_repetition_consumes() {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(64))]
 
     #[test]
     fn arbitrary_text_is_refused_or_compiled(source in "\\PC{0,40}", flags in flags()) {

@@ -12,42 +12,6 @@ mod common;
 
 use acme_core::routing::{MiddlewareResult, Request, Router};
 use proptest::prelude::*;
-use serde_json::{json, Value};
-
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// The manifest the Router reads, made from a captured context (as the engine's own tests do).
-fn manifest(name: &str) -> String {
-    let ctx: Value = serde_json::from_str(&common::captured(name, "/repo")).unwrap();
-    let o = &ctx["outputs"];
-    let mut functions = Vec::new();
-    for k in ["pages", "pagesApi", "appPages", "appRoutes"] {
-        for f in o[k].as_array().into_iter().flatten() {
-            functions
-                .push(json!({ "pathname": f["pathname"], "id": f["id"], "kind": "node-function" }));
-        }
-    }
-    json!({
-        "buildId": ctx["buildId"],
-        "config": ctx["config"],
-        "routing": ctx["routing"],
-        "middlewareMatchers": ctx["routing"]["middlewareMatchers"],
-        "functions": functions,
-        "staticFiles": o["staticFiles"],
-        "prerenders": o["prerenders"],
-    })
-    .to_string()
-}
 
 fn segment() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -196,13 +160,13 @@ fn routers() -> &'static [Router] {
     ROUTERS.get_or_init(|| {
         ["app-router", "pages-router"]
             .iter()
-            .map(|n| Router::new(&manifest(n)).unwrap())
+            .map(|n| Router::new(&common::router_manifest(n, &[])).unwrap())
             .collect()
     })
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(64))]
 
     #[test]
     fn requests_resolve_without_panic(url in target(), headers in headers(), method in prop::sample::select(vec!["GET", "HEAD", "POST", "OPTIONS", "PROPFIND"]), outcome in outcome()) {

@@ -9,6 +9,8 @@
 //! ruled out structurally (`pathological_patterns_are_capped`). Run longer with
 //! `PROPTEST_CASES=100000 cargo test --release -p acme-core --test routing_prop`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use acme_core::routing::{DecisionKind, JsRegex, MiddlewareResult, Request, Router, MAX_INPUT};
@@ -34,36 +36,6 @@ const EVIL: &[&str] = &[
     r"^/(\w+\s?)*$",
 ];
 
-/// A manifest-shaped document from a captured onBuildComplete context.
-fn manifest(name: &str, extra_before_files: &[Value]) -> String {
-    let path = format!(
-        "{}/tests/fixtures/{name}.context.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let ctx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let o = &ctx["outputs"];
-    let mut functions = Vec::new();
-    for k in ["pages", "pagesApi", "appPages", "appRoutes"] {
-        for f in o[k].as_array().into_iter().flatten() {
-            functions
-                .push(json!({ "pathname": f["pathname"], "id": f["id"], "kind": "node-function" }));
-        }
-    }
-    let mut routing = ctx["routing"].clone();
-    let list = routing["beforeFiles"].as_array_mut().unwrap();
-    list.extend(extra_before_files.iter().cloned());
-    json!({
-        "buildId": ctx["buildId"],
-        "config": ctx["config"],
-        "routing": routing,
-        "middlewareMatchers": ctx["routing"]["middlewareMatchers"],
-        "functions": functions,
-        "staticFiles": o["staticFiles"],
-        "prerenders": o["prerenders"],
-    })
-    .to_string()
-}
-
 /// The fixture tables, and the app-router table with pathological routes and conditions.
 fn routers() -> Vec<Router> {
     let evil: Vec<Value> = EVIL
@@ -84,9 +56,9 @@ fn routers() -> Vec<Router> {
         )
         .collect();
     vec![
-        Router::new(&manifest("app-router", &[])).unwrap(),
-        Router::new(&manifest("pages-router", &[])).unwrap(),
-        Router::new(&manifest("app-router", &evil)).unwrap(),
+        Router::new(&common::router_manifest("app-router", &[])).unwrap(),
+        Router::new(&common::router_manifest("pages-router", &[])).unwrap(),
+        Router::new(&common::router_manifest("app-router", &evil)).unwrap(),
     ]
 }
 
@@ -208,10 +180,7 @@ fn fastest(router: &Router, req: &Request) -> Duration {
 
 proptest! {
     // 400 cases by default; `PROPTEST_CASES` runs more.
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(400),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::proptest_config(400))]
 
     #[test]
     fn no_panic_and_no_slow_resolution(which in 0usize..3, path in path(), headers in headers()) {

@@ -1791,28 +1791,8 @@ impl Router {
         };
         // A redirect before middleware ends routing there, as in `next start` (resolve-routes.js
         // runs headers and redirects, then middleware); `@next/routing` runs middleware first.
-        if stopped.is_none() && self.should_invoke_middleware(&f, &h) {
-            let mw_url = if is_data && self.should_normalize_next_data {
-                self.denormalize_next_data(&f).to_string()
-            } else {
-                f.to_string()
-            };
-            let state = State {
-                url: Some(f),
-                orig: url,
-                headers: h,
-                resp,
-                status,
-                i18n_redirect,
-                stopped,
-                is_data,
-            };
-            let mut d = Decision::new(DecisionKind::Middleware);
-            d.middleware_url = Some(mw_url);
-            d.continuation = Some(self.lock_pending().put(state));
-            return d;
-        }
-        let state = State {
+        let invoke_middleware = stopped.is_none() && self.should_invoke_middleware(&f, &h);
+        let mut state = State {
             url: None,
             orig: url,
             headers: h,
@@ -1822,7 +1802,19 @@ impl Router {
             stopped,
             is_data,
         };
-        self.after_middleware(f, state)
+        if !invoke_middleware {
+            return self.after_middleware(f, state);
+        }
+        let mw_url = if is_data && self.should_normalize_next_data {
+            self.denormalize_next_data(&f).to_string()
+        } else {
+            f.to_string()
+        };
+        state.url = Some(f);
+        let mut d = Decision::new(DecisionKind::Middleware);
+        d.middleware_url = Some(mw_url);
+        d.continuation = Some(self.lock_pending().put(state));
+        d
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
