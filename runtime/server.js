@@ -14,7 +14,7 @@ const { createRouter } = require('./router')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
-const { createCacheStore, registerCacheStore, tagStateOf } = require('./cache')
+const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
 const { createImageOptimizer } = require('./image')
@@ -211,15 +211,20 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     manifest,
     outputDir,
     statics,
-    cacheDir: cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'),
+    cacheDir: cacheDirFor({ outputDir, cacheDir }),
     log,
     selfOrigin: () => {
-      const a = server.address()
-      if (!a || typeof a !== 'object') return null
-      const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address
-      return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`
+      const a = selfAddress()
+      return a && `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
     },
   })
+
+  /** Where this server reaches itself (wildcard addresses as loopback); null before listen or on a unix socket. */
+  function selfAddress() {
+    const a = server.address()
+    if (!a || typeof a !== 'object') return null
+    return { host: a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address, port: a.port }
+  }
   const basePath = manifest.config.basePath || ''
   // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
   const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
@@ -571,8 +576,8 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
    */
   function regenerate(key, url, headers, staleSince, onDemand = false) {
     if (regenerating.has(key)) return regenerating.get(key)
-    const addr = server.address()
-    if (!addr || typeof addr === 'string') return Promise.resolve()
+    const addr = selfAddress()
+    if (!addr) return Promise.resolve()
     const fresher = async () => {
       if (staleSince === undefined) return false
       const current = await cache.get(key).catch(() => null)
@@ -591,7 +596,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   function requestRegeneration(key, url, headers, token, addr) {
     return new Promise((resolve) => {
       const h = { ...headers, [INTERNAL_HEADER]: secret, [REGEN_TOKEN_HEADER]: token, 'accept-encoding': 'identity' }
-      const r = http.request({ host: addr.address === '::' || addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
+      const r = http.request({ host: addr.host, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
         // The entry is written before the response ends (storeRendered runs before res.end).
         resp.on('end', resolve)

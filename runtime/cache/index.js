@@ -7,6 +7,11 @@ const path = require('node:path')
 const { createFsCacheStore } = require('./fs')
 const { STORE_SYMBOL, tagsExpired, tagsStale } = require('./tags')
 
+/** The runtime's cache directory: `cacheDir`, else $ACME_CACHE_DIR, else `<output>/../cache`. */
+function cacheDirFor({ outputDir, cacheDir }) {
+  return cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache')
+}
+
 /**
  * The configured store: Redis with `cacheUrl` / $ACME_CACHE_URL (`redis://[:password@]host:port[/db]`),
  * else the filesystem below `cacheDir` / $ACME_CACHE_DIR / `<output>/../cache`.
@@ -20,7 +25,7 @@ function createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log = () =>
     const namespace = `acme:${manifest.deploymentId || manifest.buildId || 'default'}:`
     store = createRedisCacheStore(url, { namespace, log })
   } else {
-    store = createFsCacheStore(cacheDir || process.env.ACME_CACHE_DIR || path.join(outputDir, '..', 'cache'))
+    store = createFsCacheStore(cacheDirFor({ outputDir, cacheDir }))
   }
   return withDataCacheSeeds(store, path.join(outputDir, 'data-cache'))
 }
@@ -83,4 +88,4 @@ async function tagStateOf(store, entry) {
   return null
 }
 
-module.exports = { createCacheStore, registerCacheStore, tagStateOf }
+module.exports = { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf }
