@@ -17,8 +17,8 @@
 
 const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
+const { freePort } = require('../__test__/helpers/net')
 
 const ROOT = path.resolve(__dirname, '..')
 const WORK = path.join(__dirname, '.work')
@@ -105,17 +105,6 @@ function findFile(dir, name) {
     }
   }
   return null
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function start(server) {

@@ -208,6 +208,16 @@ impl Phase {
             .as_ref()
             .map_or(u128::MAX, |f| f.candidates(path))
     }
+
+    /// The routes whose regex may match `path`, in order (for loops that never re-filter).
+    fn may_match_path<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a CRoute> + 'a {
+        let mask = self.candidates(path);
+        self.routes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| may_match(mask, *i))
+            .map(|(_, r)| r)
+    }
 }
 
 impl std::ops::Deref for Phase {
@@ -1549,13 +1559,7 @@ impl Router {
 
     fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
         let mut out = resp.clone();
-        let mask = self.on_match.candidates(u.path());
-        for (_, r) in self
-            .on_match
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| may_match(mask, *i))
-        {
+        for r in self.on_match.may_match_path(u.path()) {
             if let Some(hs) = match_route(r, u, h).and_then(|m| m.headers) {
                 for (k, v) in hs {
                     out.set(&k, &v);
@@ -1964,13 +1968,7 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
-            let mask = self.dynamic_routes.candidates(f.path());
-            for (_, r) in self
-                .dynamic_routes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| may_match(mask, *i))
-            {
+            for r in self.dynamic_routes.may_match_path(f.path()) {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
                 };
@@ -2117,13 +2115,7 @@ impl Router {
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
-        let mask = self.dynamic_routes.candidates(f.path());
-        for (_, r) in self
-            .dynamic_routes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| may_match(mask, *i))
-        {
+        for r in self.dynamic_routes.may_match_path(f.path()) {
             let Some(m) = r.re.captures(f.path()) else {
                 continue;
             };
