@@ -122,7 +122,7 @@ function main(argv = process.argv.slice(2)) {
   if (args.workers > 1 && cluster.isPrimary) return require('./workers').startPrimary(args)
   let server
   try {
-    server = require('./server').createServer({ dir, log, cacheUrl: args.cache, limits: args.limits })
+    server = require('./server').createServer({ dir, log, requestLog: !silent, cacheUrl: args.cache, limits: args.limits })
   } catch (err) {
     process.stderr.write(`acme-next: ${err.message}\n`)
     process.exit(1)

@@ -43,6 +43,9 @@ function loadManifest(outputDir) {
   return { manifest, text }
 }
 
+/** No routing headers: shared, never added to (a request with routing headers gets its own Set). */
+const NO_NAMES = Object.freeze(new Set())
+
 /** A `Headers`/record/pairs value as a plain record (set-cookie kept as an array). */
 function toRecord(headers) {
   if (!headers) return undefined
@@ -196,7 +199,7 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
  *   see runtime/cache/fs.js); `limits`: request limits and timeouts (runtime/limits.js).
  * @returns {import('node:http').Server & { close: (cb?: Function) => any, drain: () => Promise<{ drained: boolean, inFlight: number, pending: number }> }}
  */
-function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits } = {}) {
+function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheUrl, store, limits } = {}) {
   const guard = createGuard(resolveLimits(limits), { log })
   const outputDir = path.resolve(dir)
   const { manifest, text } = loadManifest(outputDir)
@@ -410,6 +413,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     req.url = ctx.invocationPath || ctx.originalUrl
     // Minimal mode keeps rendered responses in memory for 10 s unless each request names its own
     // invocation: without this a render right after a revalidation could be an old one.
+    keepOriginalHeaders(req, ctx)
     req.headers['x-invocation-id'] = crypto.randomUUID()
     const tapped = interceptResponse(res, {
       capture,
@@ -791,8 +795,21 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   }
 
   // --- dispatch ---------------------------------------------------------------------------
+  /** The URL and query an entrypoint is invoked with (not needed to send a static file). */
+  function prepareInvocation(ctx, decision) {
+    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
+    ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
+  }
+
+  /** Copies the request headers as they came in before the first change to `req.headers`. */
+  function keepOriginalHeaders(req, ctx) {
+    if (ctx.originalHeaders === req.headers) ctx.originalHeaders = { ...req.headers }
+  }
+
   async function route(req, res, meta) {
-    const ctx = { meta, originalUrl: req.url, originalHeaders: { ...req.headers }, internal: false, routingHeaders: new Set() }
+    // `originalHeaders` is `req.headers` itself until something is about to change them
+    // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
+    const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
       if (ctx.internal) ctx.regenToken = req.headers[REGEN_TOKEN_HEADER]
@@ -822,6 +839,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         return pipeWebResponse(outcome.response, req, res, after.headers)
       }
       if (requestHeaders) {
+        keepOriginalHeaders(req, ctx)
         for (const k of Object.keys(req.headers)) if (!(k in requestHeaders)) delete req.headers[k]
         Object.assign(req.headers, requestHeaders)
       }
@@ -832,9 +850,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     }
     if (decision.headers) {
       setHeaders(res, decision.headers)
-      for (const k of res.getHeaderNames()) ctx.routingHeaders.add(k)
+      ctx.routingHeaders = new Set(res.getHeaderNames())
     }
-    if (decision.kind !== 'redirect' && images.matches(new URL(ctx.originalUrl, 'http://x').pathname)) {
+    // Parsing the URL only when it can be the optimizer's: a URL parser never decodes the
+    // letters of a path, so a pathname `…/_next/image` has `image` in the raw URL too.
+    if (decision.kind !== 'redirect' && ctx.originalUrl.includes('image') && images.matches(new URL(ctx.originalUrl, 'http://x').pathname)) {
       return images.handle(req, res, { query: parseQuery(new URL(ctx.originalUrl, 'http://x').search), render404: () => render404(req, res, ctx), ctx })
     }
     switch (decision.kind) {
@@ -865,8 +885,6 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     }
     const target = decision.target
     if (!target) return render404(req, res, ctx)
-    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
-    ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
     if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
@@ -874,9 +892,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const pageStatus = entry && entry.kind === 'static-page' && /^\/(404|500)$/.test(entry.pathname) ? Number(entry.pathname.slice(1)) : undefined
       // `next start` serves static HTML pages without cache-control.
       const cacheControl = entry && entry.kind === 'static-page' ? null : undefined
-      if (!entry || !statics.send(req, res, entry, { status: decision.status || pageStatus, cacheControl })) return render404(req, res, ctx)
-      return
+      if (entry && statics.send(req, res, entry, { status: decision.status || pageStatus, cacheControl })) return
+      prepareInvocation(ctx, decision)
+      return render404(req, res, ctx)
     }
+    prepareInvocation(ctx, decision)
     if (target.kind === 'prerender') return servePrerender(req, res, decision, ctx)
     if (target.kind === 'function') {
       const edgeFn = edgeById.get(target.id)
@@ -889,19 +909,22 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   }
 
   const server = http.createServer(serverOptions(guard.limits), (req, res) => {
-    const started = process.hrtime.bigint()
     const meta = { cache: undefined }
-    const method = req.method
     const pathname = req.url
-    res.once('close', () => {
-      log({
-        method,
-        path: pathname,
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        cache: meta.cache,
+    // Without request logs (ACME_LOG=silent) a request pays for no clock read and no listener.
+    if (requestLog) {
+      const started = process.hrtime.bigint()
+      const method = req.method
+      res.once('close', () => {
+        log({
+          method,
+          path: pathname,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          cache: meta.cache,
+        })
       })
-    })
+    }
     if (!guard.admit(req, res)) return
     route(req, res, meta).catch((err) => {
       log({ level: 'error', msg: 'request failed', path: pathname, error: String((err && err.stack) || err) })
