@@ -33,6 +33,12 @@ function createNodeFunctions(outputDir, manifest, { log }) {
     return mod
   }
 
+  function reportOnce(fn, err) {
+    if (reported.has(fn.id)) return
+    reported.add(fn.id)
+    log({ level: 'error', msg: 'function failed', route: fn.id, error: String((err && err.stack) || err) })
+  }
+
   return {
     /** The node function with this id, or undefined. */
     get: (id) => byId.get(id),
@@ -48,12 +54,23 @@ function createNodeFunctions(outputDir, manifest, { log }) {
           requestMeta: { minimalMode: true, relativeProjectDir: '.', ...requestMeta },
         })
       } catch (err) {
-        if (!reported.has(fn.id)) {
-          reported.add(fn.id)
-          log({ level: 'error', msg: 'function failed', route: fn.id, error: String((err && err.stack) || err) })
-        }
+        reportOnce(fn, err)
         throw err
       }
+    },
+    /**
+     * Invokes node middleware (`proxy.ts`, or `middleware.ts` with `runtime: 'nodejs'`): its
+     * entry exports the edge-shaped `handler(request, { waitUntil, signal, requestMeta })` that
+     * answers a Web `Response` in Next's middleware protocol, run here in this process. What it
+     * throws is the caller's to log (one line per failed request, like the edge middleware).
+     * @param {object} fn the middleware function
+     * @param {Request} request the request as middleware sees it
+     * @returns {Promise<Response>}
+     */
+    async invokeMiddleware(fn, request, { waitUntil, signal, requestMeta }) {
+      const mod = load(fn)
+      if (typeof mod.handler !== 'function') throw new Error(`${fn.entry} exports no handler function`)
+      return mod.handler(request, { waitUntil, signal, requestMeta: requestMeta || {} })
     },
   }
 }

@@ -11,6 +11,7 @@ const path = require('node:path')
 const { Readable } = require('node:stream')
 
 const { createRouter } = require('./router')
+const { rscRedirectLocation } = require('./rsc-request')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
@@ -292,12 +293,31 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // --- middleware -------------------------------------------------------------------------
   async function runMiddleware(req, res, decision) {
     guard.boundFunction(req, res, { route: middlewareFn.id })
-    const { instance, mod } = edgeFunctions()
     const ac = new AbortController()
     res.once('close', () => ac.abort())
     const request = webRequest(req, decision.middlewareUrl, req.headers, false)
+    if (middlewareFn.runtime === 'nodejs') {
+      // proxy.ts (Node middleware): invoked in this process, answered in the same protocol.
+      const response = await functions.invokeMiddleware(middlewareFn, request, { waitUntil, signal: ac.signal, requestMeta: {} })
+      return require('./edge').middlewareOutcome(response, { url: request.url, headers: request.headers })
+    }
+    const { instance, mod } = edgeFunctions()
     const response = await instance.invoke(middlewareFn, request, { waitUntil, signal: ac.signal, requestMeta: {} })
     return mod.middlewareOutcome(response)
+  }
+
+  /**
+   * A middleware that threw: `next start` then renders `/500`, which only a pages-router error
+   * page can answer; otherwise (app router only) it ends with a plain-text 500.
+   */
+  async function middlewareFailed(req, res) {
+    if (res.headersSent) return res.destroy()
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    if (functions.get('/_error')) return render500(req, res)
+    res.statusCode = 500
+    res.setHeader('cache-control', NO_STORE)
+    res.setHeader('content-type', 'text/plain')
+    res.end(req.method === 'HEAD' ? undefined : 'Internal Server Error')
   }
 
   // --- 404 --------------------------------------------------------------------------------
@@ -801,6 +821,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
   }
 
+  /** Whether next start checks `_rsc` before answering this target: pages and app routes, not API routes or edge code. */
+  function rscValidated(target) {
+    if (target.kind === 'prerender') return true
+    const fn = functions.get(target.id)
+    return Boolean(fn) && fn.type !== 'PAGES_API'
+  }
+
   /** Copies the request headers as they came in before the first change to `req.headers`. */
   function keepOriginalHeaders(req, ctx) {
     if (ctx.originalHeaders === req.headers) ctx.originalHeaders = { ...req.headers }
@@ -831,7 +858,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         decision = router.resume(decision.continuation, {})
         continue
       }
-      const outcome = await runMiddleware(req, res, decision)
+      let outcome
+      try {
+        outcome = await runMiddleware(req, res, decision)
+      } catch (err) {
+        log({ level: 'error', msg: 'middleware failed', route: middlewareFn.id, path: ctx.originalUrl, error: String((err && err.stack) || err) })
+        return middlewareFailed(req, res)
+      }
       const requestHeaders = toRecord(outcome.requestHeaders)
       const responseHeaders = toRecord(outcome.responseHeaders)
       if (outcome.kind === 'response') {
@@ -845,7 +878,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
       const routerOutcome = { requestHeaders, responseHeaders }
       if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
-      if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
+      if (outcome.rewrite) {
+        routerOutcome.rewrite = String(outcome.rewrite)
+        ctx.middlewareRewrite = routerOutcome.rewrite
+      }
       decision = router.resume(decision.continuation, routerOutcome)
     }
     if (decision.headers) {
@@ -897,6 +933,16 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return render404(req, res, ctx)
     }
     prepareInvocation(ctx, decision)
+    if (req.headers.rsc === '1' && !ctx.internal && decision.status !== 404 && rscValidated(target)) {
+      // next start redirects an RSC request whose `_rsc` does not match its headers, to the URL
+      // it rendered (after a middleware rewrite, the rewritten one).
+      const location = rscRedirectLocation(req.headers, ctx.middlewareRewrite || ctx.originalUrl)
+      if (location) {
+        res.statusCode = 307
+        res.setHeader('location', location)
+        return res.end()
+      }
+    }
     if (target.kind === 'prerender') return servePrerender(req, res, decision, ctx)
     if (target.kind === 'function') {
       const edgeFn = edgeById.get(target.id)
