@@ -12,6 +12,43 @@ const assert = require('node:assert/strict')
 const { ensureBuilt } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { request, view } = require('./helpers/differential')
+const http = require('node:http')
+const zlib = require('node:zlib')
+const { freePort } = require('./helpers/net')
+
+/**
+ * The upstream of the external rewrites: echoes what reached it (method, path, host,
+ * x-forwarded-host, body) with upstream headers and cookies; `/redirect` answers a redirect the
+ * proxy must not follow, `/gzip` an encoded body it must pass through as is.
+ */
+function startUpstream() {
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      if (req.url.startsWith('/redirect')) {
+        res.writeHead(302, { location: '/elsewhere', 'x-upstream': '1' })
+        return res.end()
+      }
+      const echo = JSON.stringify({
+        method: req.method,
+        url: req.url,
+        host: req.headers.host,
+        forwardedHost: req.headers['x-forwarded-host'],
+        body: Buffer.concat(chunks).toString(),
+        cookie: req.headers.cookie,
+      })
+      const headers = { 'content-type': 'application/json', 'x-upstream': '1', 'set-cookie': ['up1=a; Path=/', 'up2=b; Path=/'] }
+      if (req.url.startsWith('/gzip')) {
+        res.writeHead(201, { ...headers, 'content-encoding': 'gzip' })
+        return res.end(zlib.gzipSync(echo))
+      }
+      res.writeHead(200, headers)
+      res.end(echo)
+    })
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
 
 const REQUESTS = [
   { path: '/' },
@@ -38,7 +75,7 @@ const REQUESTS = [
 
 // Headers the proxy sets or that show how its answer was applied; the origin of an absolute URL
 // is the server's own and differs by port.
-const PROXY_HEADERS = ['x-proxy-ran', 'set-cookie', 'x-middleware-rewrite', 'refresh']
+const PROXY_HEADERS = ['x-proxy-ran', 'set-cookie', 'x-middleware-rewrite', 'refresh', 'x-upstream', 'content-encoding']
 
 function proxyView(res, method, origin) {
   const out = view(res, method)
@@ -46,7 +83,25 @@ function proxyView(res, method, origin) {
     const v = res.headers[name]
     if (v !== undefined) out[name] = [].concat(v).join('\n').replace(new RegExp(`//[^/]+:${new URL(origin).port}\\b`, 'g'), '//<host>')
   }
+  // The upstream echoes the x-forwarded-host it got: the server's own host, which differs by port.
+  out.body = String(out.body).replace(new RegExp(`(localhost|127\\.0\\.0\\.1):${new URL(origin).port}`, 'g'), '<host>')
   return out
+}
+
+/** `request` with an optional body (sent with its content-length). */
+function send(origin, { method = 'GET', path, headers = {}, body }) {
+  if (body === undefined) return request(origin, { method, path, headers })
+  const { hostname, port } = new URL(origin)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, method, path, headers: { 'accept-encoding': 'identity', ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 describe('proxy.js (Node middleware) against next start', () => {
@@ -76,6 +131,47 @@ describe('proxy.js (Node middleware) against next start', () => {
       assert.deepEqual(proxyView(a, method, acme.origin), proxyView(n, method, oracle.origin))
     })
   }
+
+  describe('external rewrites (proxied like next start)', () => {
+    let upstream
+    let upstreamOrigin
+    let closedOrigin
+    before(async () => {
+      upstream = await startUpstream()
+      upstreamOrigin = `http://127.0.0.1:${upstream.address().port}`
+      closedOrigin = `http://127.0.0.1:${await freePort()}`
+    })
+    after(() => new Promise((resolve) => upstream.close(resolve)))
+
+    const CASES = [
+      { path: '/ext/echo?a=1&b=%20x' },
+      { path: '/ext/echo', headers: { cookie: 'c=1' } },
+      { path: '/ext/echo', method: 'POST', body: 'posted body' },
+      { path: '/ext/echo', method: 'HEAD' },
+      { path: '/ext/redirect' },
+      { path: '/ext/gzip', headers: { 'accept-encoding': 'gzip' } },
+    ]
+    for (const c of CASES) {
+      const method = c.method || 'GET'
+      test(`${method} ${c.path}${c.body ? ' with a body' : ''}`, async () => {
+        const headers = { 'x-upstream': upstreamOrigin, ...c.headers }
+        const [a, n] = [await send(acme.origin, { ...c, headers }), await send(oracle.origin, { ...c, headers })]
+        assert.deepEqual(proxyView(a, method, acme.origin), proxyView(n, method, oracle.origin))
+        if (method === 'GET' && c.path.startsWith('/ext/echo')) {
+          const echo = JSON.parse(a.body.toString())
+          assert.equal(echo.host, new URL(upstreamOrigin).host, 'host is the upstream')
+        }
+      })
+    }
+
+    test('an upstream that is down: 500, and the server keeps serving', async () => {
+      const headers = { 'x-upstream': closedOrigin }
+      const [a, n] = [await request(acme.origin, { path: '/ext/echo', headers }), await request(oracle.origin, { path: '/ext/echo', headers })]
+      assert.equal(a.status, 500)
+      assert.deepEqual(proxyView(a, 'GET', acme.origin), proxyView(n, 'GET', oracle.origin))
+      assert.equal((await fetch(`${acme.origin}/`)).status, 200)
+    })
+  })
 
   test('the proxy ran as Node code, and its failure was logged once with its id', async () => {
     const res = await fetch(`${acme.origin}/json`)

@@ -12,6 +12,7 @@ const { Readable } = require('node:stream')
 
 const { createRouter } = require('./router')
 const { rscRedirectLocation } = require('./rsc-request')
+const { proxyExternal } = require('./external')
 const { createStaticFiles } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
@@ -901,10 +902,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         if (status === 308) res.setHeader('refresh', `0;url=${location}`)
         return res.end(req.method === 'HEAD' ? undefined : location)
       }
-      case 'externalRewrite': {
-        const response = await fetch(decision.externalUrl, { method: req.method, headers: toRecord(req.headers), redirect: 'manual' })
-        return pipeWebResponse(response, req, res)
-      }
+      case 'externalRewrite':
+        return proxyExternal(req, res, decision.externalUrl, {
+          originalUrl: ctx.originalUrl,
+          onError: (err) => log({ level: 'error', msg: 'external rewrite failed', path: ctx.originalUrl, target: decision.externalUrl, error: String(err && err.message) }),
+        })
       case 'status':
         res.statusCode = decision.status || 500
         return res.end()
