@@ -382,9 +382,17 @@ class Sandbox {
     context.__next_webassembly_compile__ = (f) => f()
     context.__next_webassembly_instantiate__ = (f) => f()
 
-    // Outgoing fetch: Next's default user-agent.
+    // Outgoing fetch: Next's default user-agent. `blob:<name>` is the function's own asset (a
+    // next/og font, …), read from the output as Next's sandbox reads it from the dist dir.
     const innerFetch = context.fetch
-    context.fetch = (input, init = {}) => {
+    const assets = (this.fn.edge && this.fn.edge.assets) || {}
+    const outputDir = this.owner.outputDir
+    context.fetch = async (input, init = {}) => {
+      const url = typeof input === 'string' ? input : input instanceof context.URL || input instanceof URL ? input.href : input && input.url
+      if (typeof url === 'string' && url.startsWith('blob:') && Object.hasOwn(assets, url.slice('blob:'.length))) {
+        const bytes = await fs.promises.readFile(path.join(outputDir, assets[url.slice('blob:'.length)]))
+        return new context.Response(new Uint8Array(bytes))
+      }
       const headers = new context.Headers(init.headers ?? (typeof input === 'object' && input && 'headers' in input ? input.headers : undefined))
       if (!headers.has('user-agent')) headers.set('user-agent', 'Next.js Middleware')
       return innerFetch(input, { ...init, headers })

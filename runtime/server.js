@@ -928,8 +928,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const entry = statics.byFile(target.id)
       // The error pages keep their status when asked for by URL, as `next start` answers them.
       const pageStatus = entry && entry.kind === 'static-page' && /^\/(404|500)$/.test(entry.pathname) ? Number(entry.pathname.slice(1)) : undefined
-      // `next start` serves static HTML pages without cache-control.
-      const cacheControl = entry && entry.kind === 'static-page' ? null : undefined
+      // `next start` serves static HTML pages without cache-control (a prerendered route
+      // response has its own).
+      const cacheControl = entry && entry.kind === 'static-page' && !entry.headers ? null : undefined
       if (entry && statics.send(req, res, entry, { status: decision.status || pageStatus, cacheControl })) return
       prepareInvocation(ctx, decision)
       return render404(req, res, ctx)

@@ -115,7 +115,14 @@ function createStaticFiles(outputDir, manifest) {
     } catch {
       return false
     }
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+    // A prerendered route response (a static metadata route, a static route handler) carries the
+    // headers Next recorded for it, and `next start` labels it a cache hit.
+    const own = entry.headers
+    if (own) {
+      for (const k in own) if (k !== 'cache-control') res.setHeader(k, own[k])
+      res.setHeader('x-nextjs-cache', 'HIT')
+    }
+    for (const k in headers) res.setHeader(k, headers[k])
     const routed = res.getHeader('cache-control')
     if (cacheControl !== undefined && !(routed && !(status && status !== 200))) {
       if (cacheControl === null) res.removeHeader('cache-control')
@@ -125,7 +132,7 @@ function createStaticFiles(outputDir, manifest) {
     } else if (routed) {
       res.setHeader('cache-control', normalizeCacheControl(routed))
     } else {
-      res.setHeader('cache-control', entry.immutable ? IMMUTABLE : DEFAULT_CACHE_CONTROL)
+      res.setHeader('cache-control', entry.immutable ? IMMUTABLE : (own && own['cache-control']) || DEFAULT_CACHE_CONTROL)
     }
     res.setHeader('content-type', entry.contentType)
     const method = req.method

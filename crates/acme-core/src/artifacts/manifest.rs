@@ -161,6 +161,10 @@ pub struct EdgeEntry {
     pub scripts: Vec<String>,
     /// Wasm modules: binding name -> file relative to the output directory.
     pub wasm: BTreeMap<String, String>,
+    /// Other files the code fetches as `blob:<name>` (fonts of `next/og`, …): name (the file's
+    /// path below Next's dist dir, as the code spells it) -> file relative to the output directory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub assets: BTreeMap<String, String>,
 }
 
 /// A file served by URL.
@@ -179,6 +183,11 @@ pub struct StaticEntry {
     pub kind: DeployKind,
     /// Size in bytes.
     pub size: u64,
+    /// Response headers Next recorded for a route response it prerendered into a file (a static
+    /// metadata route or route handler: the `.meta` beside its `.body`), `content-type` and
+    /// `x-next-cache-tags` excepted. Empty for plain files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, OneOrMany>,
 }
 
 /// A prerender: its cache rules and its seed.

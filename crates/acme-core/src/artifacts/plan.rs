@@ -117,10 +117,15 @@ impl<'a> Planner<'a> {
             known_hash: None,
         })?;
         let mut scripts = Vec::new();
+        let mut blobs = BTreeMap::new();
+        let dist_dir = self.ctx.dist_dir.clone();
         for (key, abs) in &f.assets {
             let dest = self.server_dest(&f.id, Some(key), abs)?;
             if dest.ends_with(".js") {
                 scripts.push(dest.clone());
+            } else if let Ok(below_dist) = abs.strip_prefix(&dist_dir) {
+                // Edge code reads its non-code assets with `fetch('blob:<path below distDir>')`.
+                blobs.insert(rel_to_slash(&f.id, below_dist)?, dest.clone());
             }
             self.place(Placement {
                 dest,
@@ -156,6 +161,7 @@ impl<'a> Planner<'a> {
                     handler_export: er.handler_export.clone(),
                     scripts,
                     wasm,
+                    assets: blobs,
                 })
             }
             _ => None,
@@ -279,6 +285,47 @@ fn content_type_for(pathname: &str, src: &Path) -> String {
     }
 }
 
+/// The `.meta` Next writes beside a prerendered route response (`<name>.body`).
+#[derive(serde::Deserialize)]
+struct RouteResponseMeta {
+    #[serde(default)]
+    headers: BTreeMap<String, OneOrMany>,
+}
+
+/// The headers of a static file that is a prerendered route response: Next lists static
+/// metadata routes (`robots.txt`, `sitemap.xml`, `icon.png`, …) and fully static route handlers
+/// as static files pointing at their `.body` in the route cache, and keeps their content type
+/// and cache-control in the `.meta` beside it. Empty for any other file. Cache tags are left
+/// out: nothing revalidates a static file.
+fn route_response_headers(output: &str, body: &Path) -> Result<BTreeMap<String, OneOrMany>> {
+    if body.extension().and_then(|e| e.to_str()) != Some("body") {
+        return Ok(BTreeMap::new());
+    }
+    let meta_path = body.with_extension("meta");
+    let text = match std::fs::read_to_string(&meta_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => {
+            return Err(Error::MissingFile {
+                output: output.to_string(),
+                path: meta_path,
+                reason: format!("is not readable: {e}"),
+            })
+        }
+    };
+    let meta: RouteResponseMeta =
+        serde_json::from_str(&text).map_err(|e| Error::InvalidOutput {
+            output: output.to_string(),
+            reason: format!(
+                "{} is not a route response meta file: {e}",
+                meta_path.display()
+            ),
+        })?;
+    let mut headers = meta.headers;
+    headers.retain(|k, _| k != "x-next-cache-tags");
+    Ok(headers)
+}
+
 impl Planner<'_> {
     fn static_files(&mut self) -> Result<()> {
         for s in &self.ctx.outputs.static_files {
@@ -292,13 +339,19 @@ impl Planner<'_> {
                 known_hash: s.immutable_hash.clone(),
             })?;
             let pathname = s.pathname.clone();
+            let mut headers = route_response_headers(&s.id, &s.file_path)?;
+            let content_type = match headers.remove("content-type") {
+                Some(OneOrMany::One(v)) => v,
+                _ => content_type_for(&dest, &s.file_path),
+            };
             self.entries.static_files.push(StaticEntry {
-                content_type: content_type_for(&dest, &s.file_path),
+                content_type,
                 pathname,
                 file: dest,
                 immutable: kind == DeployKind::StaticAsset,
                 kind,
                 size: 0,
+                headers,
             });
         }
         Ok(())
@@ -324,6 +377,7 @@ impl Planner<'_> {
                 immutable: false,
                 kind: DeployKind::PublicFile,
                 size: 0,
+                headers: BTreeMap::new(),
             });
         }
         Ok(())
@@ -411,5 +465,45 @@ impl Planner<'_> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_response_headers_come_from_the_meta_beside_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = dir.path().join("robots.txt.body");
+        std::fs::write(&body, "User-Agent: *").unwrap();
+        std::fs::write(
+            dir.path().join("robots.txt.meta"),
+            r#"{"status":200,"headers":{"cache-control":"public, max-age=0, must-revalidate","content-type":"text/plain","x-next-cache-tags":"_N_T_/layout"}}"#,
+        )
+        .unwrap();
+        let headers = route_response_headers("/robots.txt", &body).unwrap();
+        assert_eq!(
+            headers.get("content-type"),
+            Some(&OneOrMany::One("text/plain".into()))
+        );
+        assert!(headers.contains_key("cache-control"));
+        assert!(!headers.contains_key("x-next-cache-tags"));
+
+        // A plain file, or a body without meta, has none.
+        assert!(route_response_headers("/x", &dir.path().join("x.txt"))
+            .unwrap()
+            .is_empty());
+        let lone = dir.path().join("lone.body");
+        assert!(route_response_headers("/lone", &lone).unwrap().is_empty());
+
+        // A meta that is not JSON names the output and the file.
+        std::fs::write(dir.path().join("bad.meta"), "{oops").unwrap();
+        let err = route_response_headers("/bad", &dir.path().join("bad.body")).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("/bad") && message.contains("bad.meta"),
+            "{message}"
+        );
     }
 }
