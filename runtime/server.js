@@ -13,7 +13,8 @@ const { Readable } = require('node:stream')
 const { createRouter } = require('./router')
 const { rscRedirectLocation } = require('./rsc-request')
 const { proxyExternal } = require('./external')
-const { createStaticFiles } = require('./static')
+const { compressResponse, headersBeforeCompression } = require('./compress')
+const { createStaticFiles, rscVaryOf } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
 const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
 const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
@@ -177,7 +178,7 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
       if (beforeEnd && !ending) {
         // The body is complete: let the caller act on it (store it) before the client sees the end.
         ending = true
-        const whole = { status: res.statusCode, headers: res.getHeaders(), body: Buffer.concat(chunks) }
+        const whole = { status: res.statusCode, headers: headersBeforeCompression(res), body: Buffer.concat(chunks) }
         Promise.resolve()
           .then(() => beforeEnd(whole))
           .catch(() => {})
@@ -188,7 +189,7 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
     }
   }
   return new Promise((resolve) => {
-    const done = () => resolve({ status: res.statusCode, headers: res.getHeaders(), body: Buffer.concat(chunks), finished: res.writableFinished })
+    const done = () => resolve({ status: res.statusCode, headers: headersBeforeCompression(res), body: Buffer.concat(chunks), finished: res.writableFinished })
     res.once('finish', done)
     res.once('close', done)
   })
@@ -231,6 +232,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return { host: a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address, port: a.port }
   }
   const basePath = manifest.config.basePath || ''
+  // next.config `compress` (default true): responses are compressed as next start compresses them.
+  const compress = manifest.config.compress !== false
+  // What app-router responses vary on (Next's setVaryHeader): next start adds it to every app
+  // path it answers, pages-router paths get it only for RSC requests.
+  const RSC_VARY = rscVaryOf(manifest)
   // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
   const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
   delete process.env.ACME_INTERNAL_SECRET
@@ -350,6 +356,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const page = statics.byPathname('/404')
     if (page) {
       if (appNotFound) res.setHeader('x-nextjs-cache', 'HIT')
+      if (appNotFound || isRsc) res.setHeader('vary', RSC_VARY)
       statics.send(req, res, page, { status: 404, cacheControl })
       ctx.meta.cache = 'HIT'
       return
@@ -436,6 +443,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // invocation: without this a render right after a revalidation could be an old one.
     keepOriginalHeaders(req, ctx)
     req.headers['x-invocation-id'] = crypto.randomUUID()
+    // App pages set their Vary themselves in minimal mode; route handlers leave it to the server.
+    if (fn.type === 'APP_ROUTE' && !res.hasHeader('vary')) res.setHeader('vary', RSC_VARY)
     const tapped = interceptResponse(res, {
       capture,
       beforeEnd,
@@ -493,6 +502,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
       res.setHeader(k, v)
     }
+    // The seeds of pages-router routes carry the app router's Vary; next start sends it for them
+    // only to RSC requests.
+    if (ctx.pagesRoute && req.headers.rsc !== '1') res.removeHeader('vary')
     if (cacheControl === null) res.removeHeader('cache-control')
     else res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
     res.setHeader('x-nextjs-cache', state)
@@ -513,7 +525,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
     }
     let body
-    if (entry.encoding === 'gzip' && acceptsGzip(req)) {
+    // HEAD describes the identity body, as next start's compression leaves HEAD alone.
+    if (entry.encoding === 'gzip' && req.method !== 'HEAD' && acceptsGzip(req)) {
       res.setHeader('content-encoding', 'gzip')
       const vary = res.getHeader('vary')
       res.setHeader('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding')
@@ -680,6 +693,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (!p) return render404(req, res, ctx)
     const fnId = isRsc ? `${p.parentOutputId}.rsc` : p.parentOutputId
     const fn = functions.get(fnId) || functions.get(p.parentOutputId)
+    const parent = fn || functions.get(p.parentOutputId)
+    ctx.pagesRoute = Boolean(parent) && String(parent.type).startsWith('PAGES')
     const url = new URL(ctx.originalUrl, 'http://x')
     if (!fn) {
       const seed = prerenders.seedEntry(p)
@@ -975,6 +990,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       })
     }
     if (!guard.admit(req, res)) return
+    if (compress) compressResponse(req, res)
     route(req, res, meta).catch((err) => {
       log({ level: 'error', msg: 'request failed', path: pathname, error: String((err && err.stack) || err) })
       return render500(req, res)

@@ -11,6 +11,11 @@ const DEFAULT_CACHE_CONTROL = 'public, max-age=0'
 const MAX_CACHED_FILE = 64 * 1024
 const MAX_CACHED_TOTAL = 32 * 1024 * 1024
 
+/** What app-router responses vary on (the build's `routing.rsc.varyHeader`, Next's setVaryHeader). */
+function rscVaryOf(manifest) {
+  return (manifest.routing && manifest.routing.rsc && manifest.routing.rsc.varyHeader) || 'rsc, next-router-state-tree, next-router-prefetch, next-router-segment-prefetch'
+}
+
 /** Writes `cache-control` as `next start` spells it (`a, b` rather than `a,b`). */
 function normalizeCacheControl(value) {
   return String(value)
@@ -64,6 +69,7 @@ function createStaticFiles(outputDir, manifest) {
   // (bounded total), the bytes themselves, so a hit is answered without touching the disk.
   const stats = new Map()
   let cachedBytes = 0
+  const rscVary = rscVaryOf(manifest)
 
   function statOf(entry) {
     let st = stats.get(entry.file)
@@ -121,6 +127,7 @@ function createStaticFiles(outputDir, manifest) {
     if (own) {
       for (const k in own) if (k !== 'cache-control') res.setHeader(k, own[k])
       res.setHeader('x-nextjs-cache', 'HIT')
+      res.setHeader('vary', rscVary)
     }
     for (const k in headers) res.setHeader(k, headers[k])
     const routed = res.getHeader('cache-control')
@@ -184,4 +191,4 @@ function createStaticFiles(outputDir, manifest) {
   }
 }
 
-module.exports = { createStaticFiles, normalizeCacheControl, etagMatches }
+module.exports = { createStaticFiles, normalizeCacheControl, etagMatches, rscVaryOf }

@@ -75,6 +75,7 @@ function view(res, method) {
     'content-type': normContentType(res.headers['content-type']),
     'cache-control': normCacheControl(res.headers['cache-control']),
     'x-nextjs-cache': res.headers['x-nextjs-cache'],
+    vary: res.headers.vary,
     body: method === 'HEAD' || res.status === 304 ? '' : bodyDigest(String(res.headers['content-type'] || ''), res.body),
   }
 }
