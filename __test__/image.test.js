@@ -132,6 +132,15 @@ describe('/_next/image: acme-next start vs next start', () => {
     { path: img(`${remote}/remote/cached.png`, 64), accept: WEBP },
     { path: img(`${remote}/remote/gzip.png`, 64), accept: ANY },
     { path: img(`${remote}/remote/redirect.jpg`, 64), accept: WEBP },
+    // rewrites whose destination is the optimizer (the fixture's next.config rewrites)
+    { path: '/img/photo.jpg', accept: WEBP },
+    { path: '/thumb/128/alpha.png', accept: AVIF },
+    { path: '/thumb/64/photo.jpg?url=/images/alpha.png&w=32', accept: ANY },
+    { path: '/thumb/65/alpha.png', accept: WEBP },
+    { path: '/img/nope.png', accept: WEBP },
+    { path: '/img/icon.svg', accept: WEBP },
+    { path: '/img/..%2fother%2fsecret.png', accept: WEBP },
+    { path: '/img/photo.jpg%26url%3D%2Fother%2Fsecret.png', accept: WEBP },
     // refused by the image rules
     { path: img('/images/icon.svg', 64), accept: WEBP },
     { path: img('/images/not-image.txt', 64), accept: WEBP },
@@ -210,6 +219,16 @@ describe('/_next/image: acme-next start vs next start', () => {
       }
     }
     assert.deepEqual(diffs, [], diffs.join('\n'))
+  })
+
+  test('a rewrite to /_next/image is answered by the optimizer with the rewritten query', async () => {
+    for (const origin of [oracle.origin, acme.origin]) {
+      const res = await request(origin, '/thumb/128/alpha.png', { accept: WEBP })
+      assert.equal(res.status, 200, origin)
+      assert.equal(res.headers['content-type'], 'image/webp', origin)
+      const m = await sharp(res.body).metadata()
+      assert.deepEqual({ format: m.format, width: m.width }, { format: 'webp', width: 128 }, origin)
+    }
   })
 
   test('If-None-Match with the etag answers 304 as next start does', async () => {

@@ -116,6 +116,43 @@ function repeatParamRewrites(routing) {
   return out
 }
 
+/**
+ * The rewrites whose destination is the image optimizer (`/img/:f` -> `/_next/image?url=…`):
+ * `{ regex, destination, has, missing }`. The Router has no route for `/_next/image` (the runtime
+ * serves it before routing), so such a rewrite comes back as notFound; the runtime finds it here.
+ */
+function imageRewrites(routing, imageRoute) {
+  const out = []
+  for (const route of [...(routing.beforeFiles || []), ...(routing.afterFiles || []), ...(routing.fallback || [])]) {
+    if (!route.sourceRegex || typeof route.destination !== 'string') continue
+    const destPath = route.destination.split('?')[0]
+    if (destPath !== imageRoute && destPath !== `${imageRoute}/`) continue
+    try {
+      out.push({ regex: new RegExp(route.sourceRegex), destination: route.destination, has: route.has || [], missing: route.missing || [] })
+    } catch {
+      // a pattern V8 cannot compile never matched in the Router either
+    }
+  }
+  return out
+}
+
+/** Whether one `has`/`missing` condition holds for a request. */
+function conditionHolds(c, req, url) {
+  let value
+  if (c.type === 'header') value = req.headers[String(c.key).toLowerCase()]
+  else if (c.type === 'cookie') value = parseCookies(req.headers.cookie)[c.key]
+  else if (c.type === 'query') value = url.searchParams.get(c.key) ?? undefined
+  else if (c.type === 'host') value = String(req.headers.host || '').replace(/:\d+$/, '')
+  if (value === undefined) return false
+  if (Array.isArray(value)) value = value.join(',')
+  if (c.value === undefined) return true
+  try {
+    return new RegExp(`^${c.value}$`).test(value)
+  } catch {
+    return c.value === value
+  }
+}
+
 /** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
 function parseQuery(search) {
   const query = {}
@@ -233,6 +270,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
   const appNotFound = functions.get('/_not-found')
   const arrayRewrites = repeatParamRewrites(manifest.routing || {})
+  const toImage = imageRewrites(manifest.routing || {}, `${basePath}/_next/image`)
   const i18n = manifest.config.i18n || null
   const pending = new Set()
   const regenerating = new Map()
@@ -779,6 +817,30 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   }
 
   /**
+   * The query `/_next/image` answers a request with when a rewrite sends it there, else null:
+   * the destination's query with the source's params filled in, over the request's own query
+   * (the destination's keys win, as in `next start`). A param goes in as the path spells it
+   * (still percent-encoded, as Next passes it), encoded once more, so a path cannot add query
+   * keys of its own.
+   */
+  function imageRewriteQuery(req, originalUrl) {
+    if (!toImage.length) return null
+    const url = new URL(originalUrl, 'http://x')
+    for (const r of toImage) {
+      const m = r.regex.exec(url.pathname)
+      if (!m) continue
+      if (!r.has.every((c) => conditionHolds(c, req, url)) || r.missing.some((c) => conditionHolds(c, req, url))) continue
+      const dest = r.destination.replace(/\$(\d+|[A-Za-z_]\w*)/g, (all, k) => {
+        const v = /^\d+$/.test(k) ? m[Number(k)] : m.groups && m.groups[k]
+        return v === undefined ? '' : encodeURIComponent(v)
+      })
+      const search = dest.includes('?') ? dest.slice(dest.indexOf('?')) : ''
+      return { ...parseQuery(url.search), ...parseQuery(search) }
+    }
+    return null
+  }
+
+  /**
    * The cache-control of the 404 of a route whose paths are all prerendered (the decision's
    * `matchedRoute`): `next start` answers an app route's (`dynamicParams = false`) with the
    * route's cache-control, a pages route's (`fallback: false`) with none.
@@ -855,9 +917,12 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       case 'badRequest':
         res.statusCode = 400
         return res.end('Bad Request')
-      case 'notFound':
+      case 'notFound': {
+        const imageQuery = decision.matchedRoute ? null : imageRewriteQuery(req, ctx.originalUrl)
+        if (imageQuery) return images.handle(req, res, { query: imageQuery, render404: () => render404(req, res, ctx), ctx })
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)
+      }
       case 'resolved':
         break
       default:
