@@ -133,6 +133,8 @@ function createPpr(manifest, prerenders) {
       if (value && value.kind === 'APP_PAGE') {
         into.postponed = typeof value.postponed === 'string' ? value.postponed : undefined
         into.captured = true
+        // The segment prefetch payloads of the new shell (`/_tree`, `/<segment>/__PAGE__`, …).
+        if (value.segmentData instanceof Map && value.segmentData.size) into.segments = value.segmentData
       }
       return false
     }

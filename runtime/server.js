@@ -583,12 +583,27 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (result.headers['content-encoding']) return // never store what a client-specific encoding produced
     // The head may not be out yet (a body sent in one end()): the tags header is still there.
     const tags = String(ctx.tags || result.headers['x-next-cache-tags'] || '').split(',').filter(Boolean)
+    const createdAt = Date.now()
+    // A partial fallback upgraded to a path's own shell: its segment prefetches are answered from
+    // the new shell's segments too (stored first, so they are there once the page is).
+    if (ctx.segmentsOf && captured.segments && !key.includes('?')) {
+      const base = key === (basePath || '/') ? `${basePath}/index` : key
+      await Promise.all([...captured.segments].map(([segment, body]) => {
+        const template = prerenders.seedEntry(prerenders.byPathname(`${ctx.segmentsOf}.segments${segment}.segment.rsc`))
+        const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2' }
+        delete segmentHeaders['x-next-cache-tags']
+        return cache.set(`${base}.segments${segment}.segment.rsc`, {
+          status: 200, headers: segmentHeaders, body: Buffer.from(body), encoding: 'identity', createdAt,
+          revalidate: rules.revalidate, expire: rules.expire, tags, segmentOf: key,
+        }).catch((err) => log({ level: 'error', msg: 'cache write failed', key, error: String(err) }))
+      }))
+    }
     const write = cache.set(key, {
       status: result.status,
       headers,
       body: result.body,
       encoding: 'identity',
-      createdAt: Date.now(),
+      createdAt,
       revalidate: rules.revalidate,
       expire: rules.expire,
       tags,
@@ -700,16 +715,21 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       return render404(req, res, ctx)
     }
     const partial = ppr.isPartial(p)
+    // A static prefetch (`next-router-prefetch: 1`); `2` and `3` (runtime and app-shell
+    // prefetches) are rendered per request, as Next's `parseRequestHeaders` treats them.
+    const staticPrefetch = req.headers['next-router-prefetch'] === '1'
     if (prerenders.bypass(p, req, url)) {
       // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
       // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
       const token = prerenders.cacheConfig(p).bypassToken
       const draft = Boolean(token) && parseCookies(req.headers.cookie).__prerender_bypass === token
-      const onHead = draft && !(partial && isRsc && !req.headers['next-router-prefetch']) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
+      const onHead = draft && !(partial && isRsc && !staticPrefetch) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
       return invokeNode(fn, req, res, ctx, { onHead })
     }
-    if (partial && isRsc && !req.headers['next-router-prefetch'] && !ctx.internal) {
-      // A navigation to a PPR route: the dynamic Flight payload, rendered from the postponed state.
+    if (partial && isRsc && !staticPrefetch && !ctx.internal) {
+      // A navigation to a PPR route, or a runtime / app-shell prefetch (`next-router-prefetch: 2`
+      // or `3`, sent with `partialPrefetching`; Next renders those dynamically too): the dynamic
+      // Flight payload, rendered from the postponed state.
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
     }
@@ -720,7 +740,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), (twin && twin.seed && prerenders.seedEntry(twin).headers) || {}, ctx)
     }
     const key = prerenders.cacheKey(p, concrete, url)
-    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+    if (ctx.internal) {
+      // Upgrading a partial fallback: keep the new shell's segments as well.
+      if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
+      return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+    }
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
     const now = Date.now()
@@ -733,7 +757,12 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (tagState === 'expired') entry = null
     if (entry) {
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
-      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
+      if (stale && entry.segmentOf) {
+        // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
+        const pageHeaders = regenerationHeaders(ctx, p)
+        for (const k of ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']) delete pageHeaders[k]
+        regenerate(entry.segmentOf, entry.segmentOf, pageHeaders, entry.createdAt)
+      } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
@@ -751,6 +780,10 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
         return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
       }
       if (mode === 'static' && fallbackPostponed !== undefined) {
+        // A partial fallback (`partialFallback`, Next's `partialPrefetching`): the path gets its
+        // own shell, generated in the background, which later requests are answered with (as
+        // `next start` upgrades the fallback into a param-specific cache entry).
+        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
