@@ -3,7 +3,7 @@
 // `acme-next start` against `next start`, differentially: every fixture is built once through the
 // adapter; `next start` serves its own copy of the build, `acme-next start` serves the output
 // copied outside the repository. The same requests go to both; status, location, content-type,
-// cache-control, x-nextjs-cache and the (normalized) body must agree, except for the differences
+// cache-control, x-nextjs-cache, x-action-revalidated and the (normalized) body must agree, except for the differences
 // listed in KNOWN_DIFFERENCES with their reason.
 //
 // Part of `npm test`; alone: `npm run test:runtime`.

@@ -720,10 +720,13 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     const staticPrefetch = req.headers['next-router-prefetch'] === '1'
     if (prerenders.bypass(p, req, url)) {
       // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
-      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
+      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR
+      // route; and every server-action POST to a prerendered page (fetch or form, PPR or not,
+      // an unknown action's 409 too).
       const token = prerenders.cacheConfig(p).bypassToken
       const draft = Boolean(token) && parseCookies(req.headers.cookie).__prerender_bypass === token
-      const onHead = draft && !(partial && isRsc && !staticPrefetch) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
+      const action = req.method !== 'GET' && req.method !== 'HEAD'
+      const onHead = action || (draft && !(partial && isRsc && !staticPrefetch)) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
       return invokeNode(fn, req, res, ctx, { onHead })
     }
     if (partial && isRsc && !staticPrefetch && !ctx.internal) {
