@@ -335,6 +335,74 @@ describe('/_next/image: the disk cache and SSRF refusal (in-process runtime)', (
     }
   })
 
+  /** A copy of the output with `images` settings changed in its manifest. */
+  function outputWith(name, images) {
+    const dir = path.join(tmp, name)
+    fs.cpSync(path.join(tmp, 'output'), dir, { recursive: true })
+    const file = path.join(dir, 'manifest.json')
+    const manifest = JSON.parse(fs.readFileSync(file, 'utf8'))
+    Object.assign(manifest.config.images, images)
+    fs.writeFileSync(file, JSON.stringify(manifest))
+    return dir
+  }
+
+  const diskEntries = (cacheDir) => {
+    const dir = path.join(cacheDir, 'images')
+    return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.bin')) : []
+  }
+
+  test('maximumDiskCacheSize from next.config reaches the output', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(tmp, 'output', 'manifest.json'), 'utf8'))
+    assert.equal(manifest.config.images.maximumDiskCacheSize, 64 * 1024 * 1024)
+  })
+
+  test('maximumDiskCacheSize: the least recently used images are evicted over the limit', async () => {
+    const [a, b, c] = [img('/images/photo.jpg', 128), img('/images/alpha.png', 64), img('/images/pic.webp', 128)]
+    // The sizes of the three optimized images, from an unlimited cache.
+    let s = await serve(path.join(tmp, 'output'), path.join(tmp, 'cache-sizes'))
+    const size = async (url) => (await request(s.origin, url, { accept: WEBP })).body.length
+    const [sa, sb, sc] = [await size(a), await size(b), await size(c)]
+    await s.close()
+    // Room for any two, not for all three.
+    const dir = outputWith('output-lru', { maximumDiskCacheSize: sa + sb + sc - 1 })
+    const cacheDir = path.join(tmp, 'cache-lru')
+    s = await serve(dir, cacheDir)
+    const state = async (url) => (await request(s.origin, url, { accept: WEBP })).headers['x-nextjs-cache']
+    assert.deepEqual([await state(a), await state(b), await state(a)], ['MISS', 'MISS', 'HIT'])
+    assert.equal(diskEntries(cacheDir).length, 2)
+    // C takes the total over the limit: B, used least recently, goes (A was read after it).
+    assert.equal(await state(c), 'MISS')
+    await s.close()
+    assert.equal(diskEntries(cacheDir).length, 2, 'one entry evicted from disk')
+    s = await serve(dir, cacheDir)
+    assert.deepEqual([await state(a), await state(c), await state(b)], ['HIT', 'HIT', 'MISS'])
+    await s.close()
+  })
+
+  test('maximumDiskCacheSize 0 turns the image cache off (every request MISS), as on next start', async () => {
+    const cacheDir = path.join(tmp, 'cache-off')
+    const s = await serve(outputWith('output-off', { maximumDiskCacheSize: 0 }), cacheDir)
+    const oracle = await startOracle('images', { env: { IMAGES_DISK_CACHE_SIZE: '0' } })
+    try {
+      const url = img('/images/photo.jpg', 64)
+      const states = []
+      for (const origin of [oracle.origin, s.origin]) {
+        const seq = []
+        for (let i = 0; i < 3; i++) {
+          const res = await request(origin, url, { accept: WEBP })
+          seq.push(`${res.status} ${res.headers['content-type']} ${res.headers['x-nextjs-cache']}`)
+        }
+        states.push(seq)
+      }
+      assert.deepEqual(states[0], ['200 image/webp MISS', '200 image/webp MISS', '200 image/webp MISS'], 'next start')
+      assert.deepEqual(states[1], states[0])
+      assert.deepEqual(diskEntries(cacheDir), [], 'nothing written')
+    } finally {
+      await stop(oracle)
+      await s.close()
+    }
+  })
+
   test('bodies over maximumResponseBody are refused with 413, remote and local', async () => {
     const dir = path.join(tmp, 'output-small-body')
     fs.cpSync(path.join(tmp, 'output'), dir, { recursive: true })
