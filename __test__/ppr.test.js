@@ -86,6 +86,10 @@ function view(res, method) {
     'cache-control': h['cache-control'] && String(h['cache-control']).split(',').map((s) => s.trim()).join(', '),
     'x-nextjs-cache': h['x-nextjs-cache'],
     'x-nextjs-postponed': h['x-nextjs-postponed'],
+    // next start sends it twice (`1, 1`) on a page it serves from its cache, once on a prefetch
+    // or a resumed shell, not on a fallback shell; segment prefetches carry no stale time.
+    'x-nextjs-prerender': h['x-nextjs-prerender'],
+    'x-nextjs-stale-time': h['x-nextjs-stale-time'],
     body: method === 'HEAD' ? '' : bodyDigest(String(h['content-type'] || ''), res.body, h['cache-control']),
   }
 }
@@ -263,10 +267,20 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
       seq.push(shopView(await request(server.origin, { path: '/shop/b', headers: { cookie: 'visitor=grace' } })))
       for (const segment of ['/_tree', '/shop/$d$slug/__PAGE__']) seq.push(view(await request(server.origin, await prefetch('/shop/b', segment)), 'GET'))
       seq.push(view(await request(server.origin, { path: '/shop/b?_rsc', headers: { ...RSC, ...VISITOR } }), 'GET'))
+      // A segment prefetch of a new path starts its upgrade too.
+      seq.push(view(await request(server.origin, await prefetch('/shop/c', '/_tree')), 'GET'))
+      let upgraded
+      for (let i = 0; i < 40; i++) {
+        upgraded = await request(server.origin, { path: '/shop/c', headers: VISITOR })
+        if (!shopView(upgraded).fallbackShell) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      seq.push(shopView(upgraded))
       sequences.push(seq)
     }
     assert.equal(sequences[0][0].fallbackShell, true, 'next start: the first request gets the fallback shell')
     assert.equal(sequences[0][1].fallbackShell, false, 'next start: later requests get the upgraded shell')
+    assert.equal(sequences[0].at(-1).fallbackShell, false, 'next start: upgraded after a segment prefetch')
     assert.deepEqual(sequences[1], sequences[0])
   })
 

@@ -356,14 +356,24 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     const segment = req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined
     const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
-    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE })
+    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE, cached: true })
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
       return
     }
     const page = statics.byPathname('/404')
     if (page) {
-      if (appNotFound) res.setHeader('x-nextjs-cache', 'HIT')
+      if (appNotFound) {
+        res.setHeader('x-nextjs-cache', 'HIT')
+        // next start serves it as the cached `/_not-found` page: the prerender headers of its
+        // Flight twin (`x-nextjs-prerender` twice, set and then appended from the entry).
+        const twin = prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`))
+        if (twin) {
+          if (twin.headers['x-nextjs-stale-time'] !== undefined) res.setHeader('x-nextjs-stale-time', twin.headers['x-nextjs-stale-time'])
+          if (twin.headers['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(twin.headers['x-nextjs-prerender'])])
+        }
+        if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
+      }
       statics.send(req, res, page, { status: 404, cacheControl })
       ctx.meta.cache = 'HIT'
       return
@@ -500,11 +510,19 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     return p
   }
 
-  function sendEntry(req, res, entry, state, ctx, { cacheControl } = {}) {
+  function sendEntry(req, res, entry, state, ctx, { cacheControl, cached } = {}) {
     res.statusCode = entry.status || 200
     for (const [k, v] of Object.entries(entry.headers || {})) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
       res.setHeader(k, v)
+    }
+    if (req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined) {
+      // next start answers a segment prefetch before it applies the entry's headers: no stale time.
+      res.removeHeader('x-nextjs-stale-time')
+    } else if (cached && entry.headers && entry.headers['x-nextjs-prerender'] !== undefined) {
+      // next start sets `x-nextjs-prerender: 1` on a page it serves from its cache, then appends
+      // the entry's own headers, which carry it again: two header lines.
+      res.setHeader('x-nextjs-prerender', ['1', String(entry.headers['x-nextjs-prerender'])])
     }
     if (cacheControl === null) res.removeHeader('cache-control')
     else res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
@@ -671,6 +689,13 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     return out
   }
 
+  /** The headers regenerating a page's document takes from a request for one of its payloads. */
+  function pageRegenerationHeaders(ctx, p) {
+    const out = regenerationHeaders(ctx, p)
+    for (const k of ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']) delete out[k]
+    return out
+  }
+
   /**
    * The store's regeneration lock for a key (one process of all instances regenerates it; the
    * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
@@ -711,7 +736,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     const url = new URL(ctx.originalUrl, 'http://x')
     if (!fn) {
       const seed = prerenders.seedEntry(p)
-      if (seed) return sendEntry(req, res, seed, 'HIT', ctx)
+      if (seed) return sendEntry(req, res, seed, 'HIT', ctx, { cached: true })
       return render404(req, res, ctx)
     }
     const partial = ppr.isPartial(p)
@@ -750,8 +775,15 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     }
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
-    const now = Date.now()
     let entry = await cache.get(key)
+    if (!entry && partial && regenerating.has(key)) {
+      // The path's own shell is being generated (a partial fallback's upgrade): like next start's
+      // response cache, a request for the same key waits for it rather than taking the fallback.
+      await regenerating.get(key)
+      if (writing.has(key)) await writing.get(key).catch(() => {})
+      entry = await cache.get(key)
+    }
+    const now = Date.now()
     if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
     if (entry && entry.expire && now > entry.createdAt + entry.expire * 1000) entry = null
     // Revalidated tags (revalidateTag/revalidatePath from any instance): expired renders now,
@@ -762,14 +794,12 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
       if (stale && entry.segmentOf) {
         // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
-        const pageHeaders = regenerationHeaders(ctx, p)
-        for (const k of ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']) delete pageHeaders[k]
-        regenerate(entry.segmentOf, entry.segmentOf, pageHeaders, entry.createdAt)
+        regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx, p), entry.createdAt)
       } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
-      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : undefined)
+      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, { cached: true, ...(partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : {}) })
     }
     if (p.pathname !== concrete) {
       // Not generated yet: the template's fallback decides.
@@ -780,6 +810,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
       if (partial && isRsc && p.seed && concrete.endsWith('.segment.rsc')) {
         // A segment prefetch of a path not generated yet: the fallback shell's segment, uncached.
+        // With a partial fallback it also starts the path's upgrade, as on next start.
+        if (prerenders.cacheConfig(p).partialFallback && concrete.includes('.segments/')) {
+          const page = concrete.slice(0, concrete.indexOf('.segments/'))
+          regenerate(page, page, pageRegenerationHeaders(ctx, p), 0)
+        }
         return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
       }
       if (mode === 'static' && fallbackPostponed !== undefined) {
@@ -805,7 +840,9 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       const fresh = await cache.get(key)
       if (fresh) {
         const postponed = entryPostponed(fresh, p)
-        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, postponed }, 'MISS', ctx)
+        // next start marks this first response `x-nextjs-prerender: 1` (later ones, resumed
+        // from the generated entry, carry none).
+        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, headers: { ...fresh.headers, 'x-nextjs-prerender': '1' }, postponed }, 'MISS', ctx)
         return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
       }
     }
