@@ -44,6 +44,22 @@ for (const name of FIXTURES) {
     })
 
     if (name === 'app-router') {
+      test('prerender headers as next start sends them (x-nextjs-prerender, x-nextjs-stale-time)', async () => {
+        // Twice (`1, 1`) on a build-time page from the cache, once on one rendered at runtime.
+        const paths = [{ path: '/about' }, { path: '/about?_rsc', headers: { rsc: '1' } }, { path: '/blog/third-x' }, { path: '/blog/third-x' }, { path: '/nope' }, { path: '/nope?_rsc', headers: { rsc: '1' } }]
+        const seen = []
+        for (const server of [oracle, acme]) {
+          const seq = []
+          for (const r of paths) {
+            const res = await request(server.origin, r)
+            seq.push(`${r.path} ${res.status} prerender=${res.headers['x-nextjs-prerender']} stale-time=${res.headers['x-nextjs-stale-time']}`)
+          }
+          seen.push(seq)
+        }
+        assert.ok(seen[0].some((l) => l.includes('prerender=1, 1')), seen[0].join('\n'))
+        assert.deepEqual(seen[1], seen[0])
+      })
+
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {
         const time = (res) => /id="time">([^<]+)</.exec(res.body.toString())[1]
         for (const server of [oracle, acme]) {

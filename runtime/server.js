@@ -519,9 +519,10 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined) {
       // next start answers a segment prefetch before it applies the entry's headers: no stale time.
       res.removeHeader('x-nextjs-stale-time')
-    } else if (cached && entry.headers && entry.headers['x-nextjs-prerender'] !== undefined) {
+    } else if (cached && entry.seed !== undefined && entry.headers && entry.headers['x-nextjs-prerender'] !== undefined) {
       // next start sets `x-nextjs-prerender: 1` on a page it serves from its cache, then appends
-      // the entry's own headers, which carry it again: two header lines.
+      // the entry's own headers: a build-time entry's carry it again (two header lines), a
+      // render's stored headers do not (one, which this entry kept from its render).
       res.setHeader('x-nextjs-prerender', ['1', String(entry.headers['x-nextjs-prerender'])])
     }
     if (cacheControl === null) res.removeHeader('cache-control')
