@@ -153,6 +153,27 @@ function conditionHolds(c, req, url) {
   }
 }
 
+const RSC_UNION_QUERY = '_rsc'
+
+/** Next's `djb2Hash` as base 36, first 5 characters (the legacy `_rsc` form). */
+function hexHash(str) {
+  let hash = 5381
+  for (let i = 0; i < str.length; i++) hash = ((hash << 5) + hash + str.charCodeAt(i)) & 0xffffffff
+  return (hash >>> 0).toString(36).slice(0, 5)
+}
+
+/**
+ * The `_rsc` value Next's client sends for these router headers (`computeCacheBustingSearchParam`:
+ * the first 96 bits of a SHA-256, base64url; '' when no header is set) and the legacy form.
+ */
+function cacheBustingParams(prefetch, segment, stateTree, nextUrl) {
+  const norm = (v) => (v === undefined ? '0' : Array.isArray(v) ? v.join(',') : v)
+  if ((prefetch === undefined || prefetch === '0') && segment === undefined && stateTree === undefined && nextUrl === undefined) return { hash: '', legacy: '' }
+  const input = [prefetch ?? '0', norm(segment), norm(stateTree), norm(nextUrl)].join(',')
+  const hash = crypto.createHash('sha256').update(input).digest().subarray(0, 12).toString('base64url')
+  return { hash, legacy: hexHash(input) }
+}
+
 /** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
 function parseQuery(search) {
   const query = {}
@@ -915,6 +936,42 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   }
 
   /**
+   * `next start` (`experimental.validateRSCRequestHeaders`, on by default) answers an RSC request
+   * for a page or an app route handler whose `_rsc` search param is not the hash of its router
+   * headers with a 307 to the URL carrying the right one: a CDN that ignores `Vary` can then not
+   * be poisoned with a response cached for other headers. Static files, API routes of the pages
+   * router, edge functions and the 404/500 pages are not checked, as there. Returns true when it
+   * answered.
+   */
+  function redirectRscCacheBusting(req, res, target, ctx) {
+    if (req.headers.rsc !== '1') return false
+    if (target.kind === 'static') {
+      const entry = statics.byFile(target.id)
+      if (!entry || entry.kind !== 'static-page' || /^\/(404|500)$/.test(entry.pathname)) return false
+    } else if (target.kind === 'function') {
+      if (edgeById.has(target.id)) return false
+      const fn = functions.get(target.id)
+      if (!fn || !['APP_PAGE', 'APP_ROUTE', 'PAGES'].includes(fn.type)) return false
+    } else if (target.kind !== 'prerender') return false
+    const h = req.headers
+    const prefetch = ['1', '2', '3'].includes(h['next-router-prefetch']) ? h['next-router-prefetch'] : undefined
+    const { hash, legacy } = cacheBustingParams(prefetch, h['next-router-segment-prefetch'], h['next-router-state-tree'], h['next-url'])
+    // After a middleware rewrite Next's `initURL` is the rewritten URL.
+    const url = new URL(ctx.middlewareRewrite || ctx.originalUrl, 'http://localhost')
+    const actual = url.searchParams.get(RSC_UNION_QUERY)
+    if (actual === hash || (actual !== null && actual === legacy)) return false
+    const pairs = url.search.slice(1).split('&').filter((pair) => pair && !pair.startsWith(`${RSC_UNION_QUERY}=`))
+    pairs.push(hash ? `${RSC_UNION_QUERY}=${hash}` : RSC_UNION_QUERY)
+    url.search = `?${pairs.join('&')}`
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    res.statusCode = 307
+    res.setHeader('location', `${url.pathname}${url.search}`)
+    res.setHeader('content-length', 0)
+    res.end()
+    return true
+  }
+
+  /**
    * The cache-control of the 404 of a route whose paths are all prerendered (the decision's
    * `matchedRoute`): `next start` answers an app route's (`dynamicParams = false`) with the
    * route's cache-control, a pages route's (`fallback: false`) with none.
@@ -963,7 +1020,11 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       }
       const routerOutcome = { requestHeaders, responseHeaders }
       if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
-      if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
+      if (outcome.rewrite) {
+        routerOutcome.rewrite = String(outcome.rewrite)
+        const rewritten = new URL(routerOutcome.rewrite, 'http://localhost')
+        ctx.middlewareRewrite = `${rewritten.pathname}${rewritten.search}`
+      }
       decision = router.resume(decision.continuation, routerOutcome)
     }
     if (decision.headers) {
@@ -1004,6 +1065,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     }
     const target = decision.target
     if (!target) return render404(req, res, ctx)
+    if (redirectRscCacheBusting(req, res, target, ctx)) return
     ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
     if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
