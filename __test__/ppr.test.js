@@ -90,6 +90,9 @@ function view(res, method) {
     // or a resumed shell, not on a fallback shell; segment prefetches carry no stale time.
     'x-nextjs-prerender': h['x-nextjs-prerender'],
     'x-nextjs-stale-time': h['x-nextjs-stale-time'],
+    // `next-url` on pages an interception route can show (/photos/[id]). next start adds
+    // Accept-Encoding for its compression; acme does not compress these responses.
+    vary: h.vary && String(h.vary).split(',').map((v) => v.trim()).filter((v) => v.toLowerCase() !== 'accept-encoding').join(', '),
     body: method === 'HEAD' ? '' : bodyDigest(String(h['content-type'] || ''), res.body, h['cache-control']),
   }
 }
@@ -132,6 +135,7 @@ async function requests() {
     await prefetch('/products/3', '/products/$d$id/__PAGE__'),
     { path: '/photos/1' },
     { path: '/photos/1?_rsc', headers: RSC },
+    { path: '/photos/1?_rsc=9xbUfzddHkUlZvpF', headers: { ...RSC, 'next-url': '/photos' } },
     { path: '/photos/3' },
     { path: '/photos/3' },
     { path: '/photos/3?_rsc', headers: RSC },

@@ -292,6 +292,17 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   const appNotFound = functions.get('/_not-found')
   const arrayRewrites = repeatParamRewrites(manifest.routing || {})
   const toImage = imageRewrites(manifest.routing || {}, `${basePath}/_next/image`)
+  // Next's `interceptionRoutePatterns`: the sources of the interception rewrites (`has` next-url).
+  const interceptable = (manifest.routing && manifest.routing.beforeFiles || [])
+    .filter((r) => r.sourceRegex && r.has && r.has[0] && r.has[0].type === 'header' && r.has[0].key === 'next-url')
+    .flatMap((r) => {
+      try {
+        return [new RegExp(r.sourceRegex)]
+      } catch {
+        return []
+      }
+    })
+  const varyBase = (manifest.routing && manifest.routing.rsc && manifest.routing.rsc.varyHeader) || 'rsc, next-router-state-tree, next-router-prefetch, next-router-segment-prefetch'
   const i18n = manifest.config.i18n || null
   const pending = new Set()
   const regenerating = new Map()
@@ -386,6 +397,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     if (page) {
       if (appNotFound) {
         res.setHeader('x-nextjs-cache', 'HIT')
+        res.setHeader('vary', varyBase)
         // next start serves it as the cached `/_not-found` page: the prerender headers of its
         // Flight twin (`x-nextjs-prerender` twice, set and then appended from the entry).
         const twin = prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`))
@@ -971,6 +983,44 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     return true
   }
 
+  /** The function type of a routing target (a prerender's: its page's), or undefined. */
+  function targetType(target) {
+    if (target.kind === 'prerender') {
+      const p = prerenders.byId(target.id)
+      const fn = p && functions.get(p.parentOutputId)
+      return fn && fn.type
+    }
+    if (target.kind !== 'function' || edgeById.has(target.id)) return undefined
+    const fn = functions.get(target.id)
+    return fn && fn.type
+  }
+
+  /**
+   * `next start`'s `setVaryHeader`: an app-router response (page or node route handler) varies
+   * on the router headers, and a page an interception route can show differently also on
+   * `next-url`. Build-time entries lack `next-url` and route handlers the router headers in
+   * minimal mode, so they are merged in when the head goes out, whichever way the response is
+   * produced (the response's own `Vary` values are kept).
+   */
+  function applyAppVary(res, target, pathname) {
+    const type = targetType(target)
+    if (type !== 'APP_PAGE' && type !== 'APP_ROUTE') return
+    const wanted = varyBase.split(',').map((v) => v.trim())
+    if (type === 'APP_PAGE' && interceptable.some((re) => re.test(pathname))) wanted.push('next-url')
+    const writeHead = res.writeHead
+    res.writeHead = function varyWriteHead(...args) {
+      const own = res.getHeader('vary') ? String(res.getHeader('vary')).split(',').map((v) => v.trim()).filter(Boolean) : []
+      const lower = new Set(own.map((v) => v.toLowerCase()))
+      const missing = wanted.filter((v) => !lower.has(v.toLowerCase()))
+      if (missing.length) {
+        // The router headers first, as Next appends its Vary before the handler's.
+        const merged = [...wanted.filter((v) => lower.has(v.toLowerCase()) || missing.includes(v)), ...own.filter((v) => !wanted.some((w) => w.toLowerCase() === v.toLowerCase()))]
+        res.setHeader('vary', merged.join(', '))
+      }
+      return writeHead.apply(this, args)
+    }
+  }
+
   /**
    * The cache-control of the 404 of a route whose paths are all prerendered (the decision's
    * `matchedRoute`): `next start` answers an app route's (`dynamicParams = false`) with the
@@ -1066,6 +1116,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     const target = decision.target
     if (!target) return render404(req, res, ctx)
     if (redirectRscCacheBusting(req, res, target, ctx)) return
+    applyAppVary(res, target, new URL(ctx.originalUrl, 'http://x').pathname)
     ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
     if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
