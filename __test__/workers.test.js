@@ -137,3 +137,29 @@ test('SIGTERM to the primary after a replacement drains every worker and exits 0
   assert.deepEqual(await exited, { code: 0, signal: null }, child.output.slice(-3000))
   assert.deepEqual(workerPids(), [], 'no worker left behind')
 })
+
+test('a revalidation is stored before its response ends: another instance reading right after sees it', { timeout: 120_000 }, async () => {
+  // Two processes (as two instances, or two workers) on one cache directory; every revalidation
+  // is answered by A, every read right after it by B. Next writes a revalidated tag as the route
+  // handler's response completes: the response must not reach the client before it is stored.
+  const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-two-'))
+  const env = { ACME_CACHE_DIR: shared }
+  const a = await startAcme(FIXTURE, { env })
+  const b = await startAcme(FIXTURE, { env })
+  try {
+    const states = []
+    for (let i = 0; i < 20; i++) {
+      await (await fetch(`${b.origin}/by-path`)).arrayBuffer()
+      const res = await fetch(`${a.origin}/api/revalidate?path=/by-path`, { method: 'POST' })
+      await res.arrayBuffer()
+      const after = await fetch(`${b.origin}/by-path`)
+      await after.arrayBuffer()
+      states.push(after.headers.get('x-nextjs-cache'))
+    }
+    assert.deepEqual(states, Array(20).fill('MISS'))
+  } finally {
+    await stop(a)
+    await stop(b)
+    fs.rmSync(shared, { recursive: true, force: true })
+  }
+})

@@ -248,6 +248,26 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
 }
 
 /**
+ * The store with its revalidations (`updateTags`) in flight counted: Next writes a revalidated tag
+ * as a function's response completes, and a response must not reach its client before that is
+ * stored, or another instance or worker asked right after could still serve the old entry.
+ * `settled()` resolves once none is in flight.
+ */
+function trackTagWrites(base) {
+  const inflight = new Set()
+  const tracked = Object.create(base)
+  tracked.updateTags = (...args) => {
+    const p = Promise.resolve(base.updateTags(...args))
+    inflight.add(p)
+    const done = () => inflight.delete(p)
+    p.then(done, done)
+    return p
+  }
+  tracked.tagWritesSettled = () => (inflight.size ? Promise.allSettled([...inflight]).then(() => {}) : null)
+  return tracked
+}
+
+/**
  * Creates the acme-next HTTP server for an output directory.
  * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object, limits?: object }} options
  *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
@@ -263,7 +283,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
   const prerenders = createPrerenders(outputDir, manifest)
   const ppr = createPpr(manifest, prerenders)
   const functions = createNodeFunctions(outputDir, manifest, { log })
-  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log })
+  const cache = trackTagWrites(store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log }))
   registerCacheStore(cache)
   const images = createImageOptimizer({
     manifest,
@@ -506,6 +526,7 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
     ctx.meta.route = fn.id
     guard.boundFunction(req, res, ctx.meta)
     reportFunctionErrors(log)
+    holdEndForTagWrites(res)
     try {
       await asInvocationOf(fn.id, ctx.originalUrl, () =>
         functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } }),
@@ -517,6 +538,17 @@ function createServer({ dir, log = () => {}, cacheDir, cacheUrl, store, limits }
       await tapped
     }
     return tapped
+  }
+
+  /** Lets a response end only once the revalidations in flight are stored (see trackTagWrites). */
+  function holdEndForTagWrites(res) {
+    const end = res.end
+    res.end = function heldEnd(...args) {
+      const settled = cache.tagWritesSettled()
+      if (!settled) return end.apply(this, args)
+      settled.then(() => end.apply(this, args))
+      return this
+    }
   }
 
   async function invokeEdge(fn, req, res, decision, ctx) {
