@@ -2,7 +2,8 @@
 
 // On-demand revalidation, differentially: the same request sequence against `next start` and
 // `acme-next start` on one build of the cache-tags fixture (revalidateTag with and without a
-// profile, revalidatePath, unstable_cache and fetch tags, pages-router res.revalidate()), compared
+// profile, revalidatePath, unstable_cache and fetch tags, pages-router res.revalidate(), updateTag in
+// a server action), compared
 // as observable state: status, x-nextjs-cache and which generation of each value a page shows.
 
 const { test, before, after } = require('node:test')
@@ -72,7 +73,7 @@ async function runSequence(origin, data) {
       ucache: generation('ucache', field(body, 'ucache')),
     }
     log.push(obs)
-    return obs
+    return Object.defineProperty({ ...obs }, 'html', { value: body })
   }
   const call = async (path) => {
     const res = await fetch(origin + path, { method: 'POST' })
@@ -127,6 +128,34 @@ async function runSequence(origin, data) {
   await call('/api/revalidate-legacy')
   await get('/legacy', 'after res.revalidate(/legacy)')
   await get('/legacy', 'again')
+
+  // updateTag(tag) in a server action: expired now, and the action's own response already shows
+  // fresh data (read-your-own-writes); the next reads of both pages render before answering.
+  await get('/tagged', 'before updateTag(data)')
+  const page = await get('/update-tag', 'seed')
+  const actionId = /name="\$ACTION_ID_([0-9a-f]+)"/.exec(page.html)
+  assert.ok(actionId, `${origin}/update-tag has a server action form`)
+  const boundary = '----acme-update-tag'
+  const res = await fetch(origin + '/update-tag', {
+    method: 'POST',
+    headers: { 'next-action': actionId[1], accept: 'text/x-component', 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: `--${boundary}\r\nContent-Disposition: form-data; name="0"\r\n\r\n["$K1"]\r\n--${boundary}--\r\n`,
+  })
+  const flight = await res.text()
+  const flightData = /data:(?:",")?(\d+)/.exec(flight)
+  log.push({
+    label: 'server action calling updateTag(data)',
+    path: '/update-tag',
+    status: res.status,
+    cache: res.headers.get('x-nextjs-cache'),
+    revalidated: res.headers.get('x-action-revalidated'),
+    render: null,
+    data: generation('data', flightData ? flightData[1] : null),
+    ucache: null,
+  })
+  await get('/update-tag', 'after updateTag(data)')
+  await get('/update-tag', 'again')
+  await get('/tagged', 'after updateTag(data)')
   return log
 }
 
@@ -162,4 +191,9 @@ test('on-demand revalidation: acme-next start answers the sequence as next start
   assert.notEqual(at('after revalidateTag(ucache)').ucache, at('seed').ucache)
   assert.notEqual(at('after revalidatePath(/by-path)').render, expected.find((o) => o.path === '/by-path').render)
   assert.notEqual(at('after res.revalidate(/legacy)').render, expected.find((o) => o.path === '/legacy').render)
+  const action = at('server action calling updateTag(data)')
+  assert.equal(action.status, 200)
+  assert.notEqual(action.data, null, 'the action response shows the data')
+  assert.notEqual(action.data, expected.filter((o) => o.label === 'seed' && o.path === '/update-tag')[0].data, 'read-your-own-writes: fresh data in the action response')
+  assert.notEqual(at('after updateTag(data)').data, at('before updateTag(data)').data)
 })

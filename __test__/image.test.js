@@ -132,6 +132,15 @@ describe('/_next/image: acme-next start vs next start', () => {
     { path: img(`${remote}/remote/cached.png`, 64), accept: WEBP },
     { path: img(`${remote}/remote/gzip.png`, 64), accept: ANY },
     { path: img(`${remote}/remote/redirect.jpg`, 64), accept: WEBP },
+    // rewrites whose destination is the optimizer (the fixture's next.config rewrites)
+    { path: '/img/photo.jpg', accept: WEBP },
+    { path: '/thumb/128/alpha.png', accept: AVIF },
+    { path: '/thumb/64/photo.jpg?url=/images/alpha.png&w=32', accept: ANY },
+    { path: '/thumb/65/alpha.png', accept: WEBP },
+    { path: '/img/nope.png', accept: WEBP },
+    { path: '/img/icon.svg', accept: WEBP },
+    { path: '/img/..%2fother%2fsecret.png', accept: WEBP },
+    { path: '/img/photo.jpg%26url%3D%2Fother%2Fsecret.png', accept: WEBP },
     // refused by the image rules
     { path: img('/images/icon.svg', 64), accept: WEBP },
     { path: img('/images/not-image.txt', 64), accept: WEBP },
@@ -210,6 +219,16 @@ describe('/_next/image: acme-next start vs next start', () => {
       }
     }
     assert.deepEqual(diffs, [], diffs.join('\n'))
+  })
+
+  test('a rewrite to /_next/image is answered by the optimizer with the rewritten query', async () => {
+    for (const origin of [oracle.origin, acme.origin]) {
+      const res = await request(origin, '/thumb/128/alpha.png', { accept: WEBP })
+      assert.equal(res.status, 200, origin)
+      assert.equal(res.headers['content-type'], 'image/webp', origin)
+      const m = await sharp(res.body).metadata()
+      assert.deepEqual({ format: m.format, width: m.width }, { format: 'webp', width: 128 }, origin)
+    }
   })
 
   test('If-None-Match with the etag answers 304 as next start does', async () => {
@@ -312,6 +331,74 @@ describe('/_next/image: the disk cache and SSRF refusal (in-process runtime)', (
       }
       assert.equal(state, 'HIT')
     } finally {
+      await s.close()
+    }
+  })
+
+  /** A copy of the output with `images` settings changed in its manifest. */
+  function outputWith(name, images) {
+    const dir = path.join(tmp, name)
+    fs.cpSync(path.join(tmp, 'output'), dir, { recursive: true })
+    const file = path.join(dir, 'manifest.json')
+    const manifest = JSON.parse(fs.readFileSync(file, 'utf8'))
+    Object.assign(manifest.config.images, images)
+    fs.writeFileSync(file, JSON.stringify(manifest))
+    return dir
+  }
+
+  const diskEntries = (cacheDir) => {
+    const dir = path.join(cacheDir, 'images')
+    return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.bin')) : []
+  }
+
+  test('maximumDiskCacheSize from next.config reaches the output', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(tmp, 'output', 'manifest.json'), 'utf8'))
+    assert.equal(manifest.config.images.maximumDiskCacheSize, 64 * 1024 * 1024)
+  })
+
+  test('maximumDiskCacheSize: the least recently used images are evicted over the limit', async () => {
+    const [a, b, c] = [img('/images/photo.jpg', 128), img('/images/alpha.png', 64), img('/images/pic.webp', 128)]
+    // The sizes of the three optimized images, from an unlimited cache.
+    let s = await serve(path.join(tmp, 'output'), path.join(tmp, 'cache-sizes'))
+    const size = async (url) => (await request(s.origin, url, { accept: WEBP })).body.length
+    const [sa, sb, sc] = [await size(a), await size(b), await size(c)]
+    await s.close()
+    // Room for any two, not for all three.
+    const dir = outputWith('output-lru', { maximumDiskCacheSize: sa + sb + sc - 1 })
+    const cacheDir = path.join(tmp, 'cache-lru')
+    s = await serve(dir, cacheDir)
+    const state = async (url) => (await request(s.origin, url, { accept: WEBP })).headers['x-nextjs-cache']
+    assert.deepEqual([await state(a), await state(b), await state(a)], ['MISS', 'MISS', 'HIT'])
+    assert.equal(diskEntries(cacheDir).length, 2)
+    // C takes the total over the limit: B, used least recently, goes (A was read after it).
+    assert.equal(await state(c), 'MISS')
+    await s.close()
+    assert.equal(diskEntries(cacheDir).length, 2, 'one entry evicted from disk')
+    s = await serve(dir, cacheDir)
+    assert.deepEqual([await state(a), await state(c), await state(b)], ['HIT', 'HIT', 'MISS'])
+    await s.close()
+  })
+
+  test('maximumDiskCacheSize 0 turns the image cache off (every request MISS), as on next start', async () => {
+    const cacheDir = path.join(tmp, 'cache-off')
+    const s = await serve(outputWith('output-off', { maximumDiskCacheSize: 0 }), cacheDir)
+    const oracle = await startOracle('images', { env: { IMAGES_DISK_CACHE_SIZE: '0' } })
+    try {
+      const url = img('/images/photo.jpg', 64)
+      const states = []
+      for (const origin of [oracle.origin, s.origin]) {
+        const seq = []
+        for (let i = 0; i < 3; i++) {
+          const res = await request(origin, url, { accept: WEBP })
+          seq.push(`${res.status} ${res.headers['content-type']} ${res.headers['x-nextjs-cache']}`)
+        }
+        states.push(seq)
+      }
+      assert.deepEqual(states[0], ['200 image/webp MISS', '200 image/webp MISS', '200 image/webp MISS'], 'next start')
+      assert.deepEqual(states[1], states[0])
+      assert.deepEqual(diskEntries(cacheDir), [], 'nothing written')
+    } finally {
+      await stop(oracle)
       await s.close()
     }
   })

@@ -22,7 +22,7 @@ const { computeCacheBustingSearchParam } = require('next/dist/shared/lib/router/
  * One raw HTTP request; resolves with the response and `firstChunks`: the text received up to and
  * including the chunk that completed the shell's `<h1>`.
  */
-function request(origin, { method = 'GET', path: p, headers = {} }) {
+function request(origin, { method = 'GET', path: p, headers = {}, body }) {
   const { hostname, port } = new URL(origin)
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, method, path: p, headers: { 'accept-encoding': 'identity', ...headers } }, (res) => {
@@ -39,11 +39,11 @@ function request(origin, { method = 'GET', path: p, headers = {} }) {
       res.on('error', reject)
     })
     req.on('error', reject)
-    req.end()
+    req.end(body)
   })
 }
 
-const IDS = ['visitor', 'agent', 'product', 'cached-stamp', 'fast-stamp', 'stamp', 'count', 'photo-page']
+const IDS = ['visitor', 'agent', 'product', 'item', 'cached-stamp', 'fast-stamp', 'stamp', 'count', 'photo-page']
 
 /** The visible text of the fixture's marked elements, in document order (shell and resumed parts). */
 function marked(html) {
@@ -86,6 +86,13 @@ function view(res, method) {
     'cache-control': h['cache-control'] && String(h['cache-control']).split(',').map((s) => s.trim()).join(', '),
     'x-nextjs-cache': h['x-nextjs-cache'],
     'x-nextjs-postponed': h['x-nextjs-postponed'],
+    // next start sends it twice (`1, 1`) on a page it serves from its cache, once on a prefetch
+    // or a resumed shell, not on a fallback shell; segment prefetches carry no stale time.
+    'x-nextjs-prerender': h['x-nextjs-prerender'],
+    'x-nextjs-stale-time': h['x-nextjs-stale-time'],
+    // `next-url` on pages an interception route can show (/photos/[id]). next start adds
+    // Accept-Encoding for its compression; acme does not compress these responses.
+    vary: h.vary && String(h.vary).split(',').map((v) => v.trim()).filter((v) => v.toLowerCase() !== 'accept-encoding').join(', '),
     body: method === 'HEAD' ? '' : bodyDigest(String(h['content-type'] || ''), res.body, h['cache-control']),
   }
 }
@@ -98,6 +105,9 @@ async function prefetch(pathname, segment) {
 }
 
 const RSC = { rsc: '1' }
+// The router state tree chromium sent with its app-shell prefetch of /ppr from /about.
+const APP_SHELL_TREE =
+  '%5B%22%22%2C%7B%22children%22%3A%5B%22ppr%22%2C%7B%22children%22%3A%5B%22__PAGE__%22%2C%7B%7D%2Cnull%2Cnull%2C162%5D%7D%2Cnull%2C%22refetch%22%2C98%5D%2C%22modal%22%3A%5B%22__DEFAULT__%22%2C%7B%7D%2Cnull%2Cnull%2C2%5D%7D%2Cnull%2Cnull%2C82%5D'
 const VISITOR = { cookie: 'visitor=ada', 'x-ppr-probe': 'probe-1' }
 
 async function requests() {
@@ -114,6 +124,8 @@ async function requests() {
     await prefetch('/ppr', '/_tree'),
     await prefetch('/ppr', '/ppr/__PAGE__'),
     await prefetch('/ppr', '/_full'),
+    // An app-shell prefetch (`partialPrefetching` clients send it on hover), rendered per request.
+    { path: '/ppr?_rsc=6DCeoX3sJWVpuXpO', headers: { ...RSC, 'next-router-prefetch': '3', 'next-router-state-tree': APP_SHELL_TREE, 'next-url': '/about' } },
     { path: '/products/1', headers: VISITOR },
     { path: '/products/1?_rsc', headers: RSC },
     { path: '/products/3', headers: VISITOR },
@@ -123,6 +135,7 @@ async function requests() {
     await prefetch('/products/3', '/products/$d$id/__PAGE__'),
     { path: '/photos/1' },
     { path: '/photos/1?_rsc', headers: RSC },
+    { path: '/photos/1?_rsc=9xbUfzddHkUlZvpF', headers: { ...RSC, 'next-url': '/photos' } },
     { path: '/photos/3' },
     { path: '/photos/3' },
     { path: '/photos/3?_rsc', headers: RSC },
@@ -139,7 +152,14 @@ async function requests() {
 }
 
 // Differences between `next start` and `acme-next start` that are accepted, with the reason.
-const KNOWN_DIFFERENCES = {}
+const KNOWN_DIFFERENCES = {
+  // Only since the fixture turned on `partialPrefetching` (for `/shop/[slug]`'s partial fallback).
+  'GET /photos/3':
+    "with partialPrefetching, next start answers the first request for a new path of a blocking PPR route (params read outside Suspense, " +
+    'no fallback shell) as a resumed response (no-store, x-nextjs-postponed: 1, no x-nextjs-cache; the same complete page), the second ' +
+    'MISS, then HIT; acme answers MISS (s-maxage) then HIT. The output does not say whether partialPrefetching is on ' +
+    '(manifest.config lacks it: an adapter change in Rust), and the content is the same',
+}
 
 describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000 }, () => {
   let oracle
@@ -155,7 +175,7 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
     await stop(acme)
   })
 
-  test('same responses as next start', async () => {
+  test('same responses as next start', async (t) => {
     const mismatches = []
     for (const r of await requests()) {
       const method = r.method || 'GET'
@@ -164,7 +184,10 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
       const fields = Object.keys(a).filter((k) => a[k] !== b[k])
       if (!fields.length) continue
       const key = `${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`
-      if (KNOWN_DIFFERENCES[key]) continue
+      if (KNOWN_DIFFERENCES[key]) {
+        t.diagnostic(`known difference: ${key}: ${KNOWN_DIFFERENCES[key]}`)
+        continue
+      }
       mismatches.push(`${key}\n    ${fields.map((f) => `${f}: next=${JSON.stringify(a[f])} acme=${JSON.stringify(b[f])}`).join('\n    ')}`)
     }
     assert.deepEqual(mismatches, [], `responses differ:\n${mismatches.join('\n')}`)
@@ -222,6 +245,76 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
       return text.includes('"key":"/ppr-fast"') && text.includes('"postponed":"')
     })
     assert.equal(withState.length, 1, `a /ppr-fast entry with a postponed state in ${cacheDir}: ${files.join(', ')}`)
+  })
+
+  test('a partial fallback is upgraded to the path\'s own shell in the background, as on next start', { timeout: 60_000 }, async () => {
+    // `/shop/[slug]` has `partialFallback` (next.config `partialPrefetching`): the first request
+    // for a path not generated at build time gets the route's fallback shell (the item's
+    // placeholder), resumed; the path then gets its own shell in the background (the item in
+    // it), and later requests are answered with that one. Its segment prefetches follow.
+    const shopView = (res) => ({
+      ...view(res, 'GET'),
+      fallbackShell: /id="item-loading"/.test(res.body.toString()),
+    })
+    const sequences = []
+    for (const server of [oracle, acme]) {
+      const seq = []
+      const first = await request(server.origin, { path: '/shop/b', headers: VISITOR })
+      seq.push(shopView(first))
+      let later
+      for (let i = 0; i < 40; i++) {
+        later = await request(server.origin, { path: '/shop/b', headers: VISITOR })
+        if (!shopView(later).fallbackShell) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      seq.push(shopView(later))
+      seq.push(shopView(await request(server.origin, { path: '/shop/b', headers: { cookie: 'visitor=grace' } })))
+      for (const segment of ['/_tree', '/shop/$d$slug/__PAGE__']) seq.push(view(await request(server.origin, await prefetch('/shop/b', segment)), 'GET'))
+      seq.push(view(await request(server.origin, { path: '/shop/b?_rsc', headers: { ...RSC, ...VISITOR } }), 'GET'))
+      // A segment prefetch of a new path starts its upgrade too.
+      seq.push(view(await request(server.origin, await prefetch('/shop/c', '/_tree')), 'GET'))
+      let upgraded
+      for (let i = 0; i < 40; i++) {
+        upgraded = await request(server.origin, { path: '/shop/c', headers: VISITOR })
+        if (!shopView(upgraded).fallbackShell) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      seq.push(shopView(upgraded))
+      sequences.push(seq)
+    }
+    assert.equal(sequences[0][0].fallbackShell, true, 'next start: the first request gets the fallback shell')
+    assert.equal(sequences[0][1].fallbackShell, false, 'next start: later requests get the upgraded shell')
+    assert.equal(sequences[0].at(-1).fallbackShell, false, 'next start: upgraded after a segment prefetch')
+    assert.deepEqual(sequences[1], sequences[0])
+  })
+
+  test('server actions on a PPR page: the same responses as next start; a no-JS form post gets a whole document', async () => {
+    const form = (fields) => {
+      const boundary = '----acme-ppr-action'
+      const body = fields.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('') + `--${boundary}--\r\n`
+      return { body, type: `multipart/form-data; boundary=${boundary}` }
+    }
+    const results = []
+    for (const server of [oracle, acme]) {
+      const page = (await request(server.origin, { path: '/action' })).body.toString()
+      const id = /name="\$ACTION_ID_([0-9a-f]+)"/.exec(page)[1]
+      const js = form([['1_name', 'acme'], ['0', '["$K1"]']])
+      const seq = []
+      for (const headers of [{ 'next-action': id }, { 'next-action': 'ff'.repeat(21) }]) {
+        const res = await request(server.origin, { method: 'POST', path: '/action', headers: { ...headers, accept: 'text/x-component', 'content-type': js.type }, body: js.body })
+        seq.push({ ...view(res, 'POST'), revalidated: res.headers['x-action-revalidated'] })
+      }
+      const plain = form([[`$ACTION_ID_${id}`, ''], ['name', 'acme']])
+      const doc = await request(server.origin, { method: 'POST', path: '/action', headers: { 'content-type': plain.type }, body: plain.body })
+      results.push({ seq, doc: { status: doc.status, cache: doc.headers['x-nextjs-cache'], html: doc.body.toString() } })
+    }
+    assert.deepEqual(results[1].seq, results[0].seq)
+    assert.equal(results[0].seq[0].revalidated, '2', 'refresh() in the action')
+    // Accepted difference: next start answers the plain form post with the resumed holes alone
+    // (no <html>, no shell: a broken page, seen on 16.4.6); acme sends the whole document.
+    assert.deepEqual([results[1].doc.status, results[1].doc.cache], [results[0].doc.status, results[0].doc.cache])
+    assert.doesNotMatch(results[0].doc.html, /<html/, 'next start (if this fails, Next fixed it: compare the documents)')
+    assert.match(results[1].doc.html, /^<!DOCTYPE html><html[\s\S]*<h1>Server action<\/h1>[\s\S]*submissions (<!-- -->)?\d+[\s\S]*<\/html>$/)
   })
 
   test('draft mode bypasses the prerender until it is disabled, as on next start', { timeout: 60_000 }, async () => {

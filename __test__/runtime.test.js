@@ -3,7 +3,7 @@
 // `acme-next start` against `next start`, differentially: every fixture is built once through the
 // adapter; `next start` serves its own copy of the build, `acme-next start` serves the output
 // copied outside the repository. The same requests go to both; status, location, content-type,
-// cache-control, x-nextjs-cache and the (normalized) body must agree, except for the differences
+// cache-control, x-nextjs-cache, x-action-revalidated and the (normalized) body must agree, except for the differences
 // listed in KNOWN_DIFFERENCES with their reason.
 //
 // Part of `npm test`; alone: `npm run test:runtime`.
@@ -15,6 +15,45 @@ const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { request, compareServers } = require('./helpers/differential')
 
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
+
+// RSC requests whose `_rsc` is missing, wrong or right (and the legacy 5-character form), to
+// pages, route handlers, files and edge functions: `next start` (16.4, validateRSCRequestHeaders)
+// redirects the wrong ones to the right hash. Not in the version matrix's list: checked against
+// this repo's Next only.
+const PREFETCH = { rsc: '1', 'next-router-prefetch': '1' }
+const CACHE_BUSTING = {
+  'app-router': [
+    { path: '/about', headers: { rsc: '1' } },
+    { path: '/about?_rsc=wrong', headers: { rsc: '1' } },
+    { path: '/about?x=1&_rsc=abc', headers: PREFETCH },
+    { path: '/about?_rsc=HEAvJdHAQJrUAe2K', headers: PREFETCH },
+    { path: '/about?_rsc=bl95g', headers: PREFETCH },
+    { path: '/about?_rsc&a=1', headers: PREFETCH },
+    { path: '/dynamic?_rsc=zz', headers: { rsc: '1', 'next-url': '/x' } },
+    { path: '/blog/first', headers: { rsc: '1' } },
+    { path: '/api/hello', headers: PREFETCH },
+    { path: '/api/edge?q=1', headers: PREFETCH },
+    { path: '/header-rewrite', headers: { rsc: '1', 'x-rewrite-me': 'yes' } },
+    { path: '/rewrite-me', headers: { rsc: '1' } },
+    { path: '/robots.txt', headers: PREFETCH },
+    { path: '/nope', headers: PREFETCH },
+  ],
+  'pages-router': [
+    { path: '/', headers: { rsc: '1' } },
+    { path: '/ssr?a=1', headers: PREFETCH },
+    { path: '/ssr?_rsc=bl95g', headers: PREFETCH },
+    { path: '/posts/1', headers: { rsc: '1' } },
+    { path: '/api/hello?q=1', headers: { rsc: '1' } },
+    { path: '/api/edge', headers: { rsc: '1' } },
+    { path: '/hello.txt', headers: { rsc: '1' } },
+  ],
+  'i18n-basepath': [
+    { path: '/base/about/', headers: { rsc: '1' } },
+    { path: '/base/fr/about/', headers: { rsc: '1' } },
+    { path: '/base/ssr/?a=1', headers: { rsc: '1' } },
+    { path: '/base/api/hello/', headers: { rsc: '1' } },
+  ],
+}
 const differences = []
 let compared = 0
 
@@ -43,7 +82,40 @@ for (const name of FIXTURES) {
       assert.deepEqual(mismatches, [], `responses differ:\n${mismatches.join('\n')}`)
     })
 
+    test('RSC requests with a wrong _rsc are redirected to the right one, as next start does', async () => {
+      const seen = []
+      for (const server of [oracle, acme]) {
+        const seq = []
+        for (const r of CACHE_BUSTING[name]) {
+          const res = await request(server.origin, r)
+          seq.push(`${r.path} ${JSON.stringify(r.headers)} -> ${res.status} ${res.headers.location || ''}`)
+        }
+        seen.push(seq)
+      }
+      assert.ok(seen[0].some((l) => / -> 307 .*_rsc/.test(l)), seen[0].join('\n'))
+      assert.deepEqual(seen[1], seen[0])
+    })
+
     if (name === 'app-router') {
+      test('prerender and vary headers as next start sends them (x-nextjs-prerender, x-nextjs-stale-time, vary)', async () => {
+        // Twice (`1, 1`) on a build-time page from the cache, once on one rendered at runtime;
+        // the router headers in Vary on app pages and route handlers (next start's Accept-Encoding
+        // comes with its compression, which acme does not do for these responses).
+        const paths = [{ path: '/about' }, { path: '/about?_rsc', headers: { rsc: '1' } }, { path: '/blog/third-x' }, { path: '/blog/third-x' }, { path: '/nope' }, { path: '/nope?_rsc', headers: { rsc: '1' } }, { path: '/api/hello' }, { path: '/dynamic' }]
+        const vary = (v) => v && String(v).split(',').map((x) => x.trim()).filter((x) => x.toLowerCase() !== 'accept-encoding').join(', ')
+        const seen = []
+        for (const server of [oracle, acme]) {
+          const seq = []
+          for (const r of paths) {
+            const res = await request(server.origin, r)
+            seq.push(`${r.path} ${res.status} prerender=${res.headers['x-nextjs-prerender']} stale-time=${res.headers['x-nextjs-stale-time']} vary=${vary(res.headers.vary)}`)
+          }
+          seen.push(seq)
+        }
+        assert.ok(seen[0].some((l) => l.includes('prerender=1, 1')), seen[0].join('\n'))
+        assert.deepEqual(seen[1], seen[0])
+      })
+
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {
         const time = (res) => /id="time">([^<]+)</.exec(res.body.toString())[1]
         for (const server of [oracle, acme]) {

@@ -450,6 +450,70 @@ function fresh(req, etag) {
 }
 
 /**
+ * The disk cache's size limit (`images.maximumDiskCacheSize`), as Next's `getOrInitDiskLRU`: a
+ * least-recently-used list of the entries' body sizes; a write that takes the total over the
+ * limit evicts the least recently used entries (their files are deleted); an image larger than
+ * the limit is not written. Without a limit it is half the free space of the cache's disk. The
+ * entries already on disk are counted at the first use, oldest expiry first, as Next replays them.
+ * Each process keeps its own list (as each `next start` does).
+ */
+function createDiskLru(store, maxBytes, { log, onEvict }) {
+  const sizes = new Map() // key -> bytes, least recently used first
+  let total = 0
+  let limit = maxBytes
+  let ready = null
+
+  function init() {
+    ready ||= (async () => {
+      if (limit === undefined) {
+        await fs.promises.mkdir(store.dir, { recursive: true })
+        const { bavail, bsize } = await fs.promises.statfs(store.dir)
+        limit = Math.floor((bavail * bsize) / 2)
+      }
+      const entries = (await store.list()).filter((e) => e.size > 0).sort((a, b) => (a.entry.expireAt || 0) - (b.entry.expireAt || 0))
+      for (const e of entries) add(e.key, e.size)
+    })()
+    return ready
+  }
+
+  /** Counts `key` as the most recently used; evicts the least recently used beyond the limit. */
+  function add(key, size) {
+    if (size > limit) return false
+    if (sizes.has(key)) {
+      total -= sizes.get(key)
+      sizes.delete(key)
+    }
+    sizes.set(key, size)
+    total += size
+    for (const [k, v] of sizes) {
+      if (total <= limit) break
+      if (k === key) continue
+      sizes.delete(k)
+      total -= v
+      onEvict(k)
+      store.delete(k).catch((err) => log({ level: 'error', msg: 'image cache eviction failed', error: String(err) }))
+    }
+    return true
+  }
+
+  return {
+    async touch(key) {
+      await init()
+      const size = sizes.get(key)
+      if (size !== undefined) {
+        sizes.delete(key)
+        sizes.set(key, size)
+      }
+    },
+    /** Whether an entry of `size` bytes may be written (it then counts as the most recent). */
+    async admit(key, size) {
+      await init()
+      return add(key, size)
+    },
+  }
+}
+
+/**
  * Creates the `/_next/image` handler of an output.
  * @param {{ manifest: object, outputDir: string, statics: object, cacheDir: string,
  *   log?: (record: object) => void, selfOrigin?: () => string | null }} options
@@ -459,6 +523,9 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
   const basePath = manifest.config.basePath || ''
   const patterns = compilePatterns(images)
   const store = createFsCacheStore(path.join(cacheDir, 'images'))
+  // `maximumDiskCacheSize: 0` turns the cache off, as in Next (whose optimizer keeps nothing in
+  // memory either): every request optimizes again (MISS).
+  const cacheEnabled = images.maximumDiskCacheSize !== 0
   const inflight = new Map()
   // Marks this optimizer's own requests for local URLs: one that comes back to `/_next/image`
   // (a rewrite pointing there) is refused instead of recursing.
@@ -467,7 +534,20 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
   // the disk store stays the source that survives restarts.
   const memory = new Map()
   let memoryBytes = 0
+  const lru = cacheEnabled
+    ? createDiskLru(store, images.maximumDiskCacheSize ?? undefined, {
+        log,
+        onEvict: (k) => {
+          const e = memory.get(k)
+          if (e) {
+            memory.delete(k)
+            memoryBytes -= e.body.length
+          }
+        },
+      })
+    : null
   function remember(key, entry) {
+    if (!cacheEnabled) return
     const old = memory.get(key)
     if (old) {
       memory.delete(key)
@@ -575,8 +655,17 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
       createdAt: Date.now(),
       expireAt: Math.max(out.maxAge, images.minimumCacheTTL) * 1000 + Date.now(),
     }
-    remember(key, entry)
-    await store.set(key, entry).catch((err) => log({ level: 'error', msg: 'image cache write failed', error: String(err) }))
+    if (!cacheEnabled) return entry
+    try {
+      if (await lru.admit(key, entry.body.length)) {
+        remember(key, entry)
+        await store.set(key, entry)
+      } else {
+        log({ level: 'error', msg: 'image cache write failed', error: `image of size ${entry.body.length} exceeds images.maximumDiskCacheSize` })
+      }
+    } catch (err) {
+      log({ level: 'error', msg: 'image cache write failed', error: String(err) })
+    }
     return entry
   }
 
@@ -631,12 +720,13 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     if (params.errorMessage) return fail(res, 400, params.errorMessage)
     const key = hash([CACHE_VERSION, params.href, params.width, params.quality, params.mimeType])
     try {
-      let cached = memory.get(key)
+      let cached = cacheEnabled ? memory.get(key) : null
       if (cached) remember(key, cached)
-      else {
+      else if (cacheEnabled) {
         cached = await store.get(key).catch(() => null)
         if (cached && cached.body && cached.body.length) remember(key, cached)
       }
+      if (cached) await lru.touch(key).catch(() => {})
       if (cached && cached.body && cached.body.length) {
         if (Date.now() <= cached.expireAt) return send(req, res, params, cached, 'HIT', ctx)
         regenerate(key, params).catch((err) => log({ level: 'error', msg: 'image revalidation failed', url: params.href, error: String(err && err.message) }))

@@ -133,6 +133,8 @@ function createPpr(manifest, prerenders) {
       if (value && value.kind === 'APP_PAGE') {
         into.postponed = typeof value.postponed === 'string' ? value.postponed : undefined
         into.captured = true
+        // The segment prefetch payloads of the new shell (`/_tree`, `/<segment>/__PAGE__`, …).
+        if (value.segmentData instanceof Map && value.segmentData.size) into.segments = value.segmentData
       }
       return false
     }
@@ -141,7 +143,9 @@ function createPpr(manifest, prerenders) {
   /** The empty 404 `next start` answers a whole-page prefetch of a route with holes with. */
   function sendNoShellPayload(res, cacheControl, shellHeaders, ctx) {
     res.statusCode = 404
-    for (const k of ['vary', 'x-nextjs-stale-time', 'x-nextjs-prerender']) if (shellHeaders[k] !== undefined) res.setHeader(k, shellHeaders[k])
+    for (const k of ['vary', 'x-nextjs-stale-time']) if (shellHeaders[k] !== undefined) res.setHeader(k, shellHeaders[k])
+    // Set by next start, then appended again from the cached entry's headers: two header lines.
+    if (shellHeaders['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(shellHeaders['x-nextjs-prerender'])])
     res.setHeader('cache-control', cacheControl)
     res.setHeader('x-nextjs-cache', 'HIT')
     res.setHeader('x-nextjs-postponed', '1')

@@ -11,7 +11,6 @@ const path = require('node:path')
 const { Readable } = require('node:stream')
 
 const { createRouter } = require('./router')
-const { rscRedirectLocation } = require('./rsc-request')
 const { proxyExternal } = require('./external')
 const { compressResponse, headersBeforeCompression } = require('./compress')
 const { createStaticFiles, rscVaryOf } = require('./static')
@@ -122,6 +121,64 @@ function repeatParamRewrites(routing) {
   return out
 }
 
+/**
+ * The rewrites whose destination is the image optimizer (`/img/:f` -> `/_next/image?url=…`):
+ * `{ regex, destination, has, missing }`. The Router has no route for `/_next/image` (the runtime
+ * serves it before routing), so such a rewrite comes back as notFound; the runtime finds it here.
+ */
+function imageRewrites(routing, imageRoute) {
+  const out = []
+  for (const route of [...(routing.beforeFiles || []), ...(routing.afterFiles || []), ...(routing.fallback || [])]) {
+    if (!route.sourceRegex || typeof route.destination !== 'string') continue
+    const destPath = route.destination.split('?')[0]
+    if (destPath !== imageRoute && destPath !== `${imageRoute}/`) continue
+    try {
+      out.push({ regex: new RegExp(route.sourceRegex), destination: route.destination, has: route.has || [], missing: route.missing || [] })
+    } catch {
+      // a pattern V8 cannot compile never matched in the Router either
+    }
+  }
+  return out
+}
+
+/** Whether one `has`/`missing` condition holds for a request. */
+function conditionHolds(c, req, url) {
+  let value
+  if (c.type === 'header') value = req.headers[String(c.key).toLowerCase()]
+  else if (c.type === 'cookie') value = parseCookies(req.headers.cookie)[c.key]
+  else if (c.type === 'query') value = url.searchParams.get(c.key) ?? undefined
+  else if (c.type === 'host') value = String(req.headers.host || '').replace(/:\d+$/, '')
+  if (value === undefined) return false
+  if (Array.isArray(value)) value = value.join(',')
+  if (c.value === undefined) return true
+  try {
+    return new RegExp(`^${c.value}$`).test(value)
+  } catch {
+    return c.value === value
+  }
+}
+
+const RSC_UNION_QUERY = '_rsc'
+
+/** Next's `djb2Hash` as base 36, first 5 characters (the legacy `_rsc` form). */
+function hexHash(str) {
+  let hash = 5381
+  for (let i = 0; i < str.length; i++) hash = ((hash << 5) + hash + str.charCodeAt(i)) & 0xffffffff
+  return (hash >>> 0).toString(36).slice(0, 5)
+}
+
+/**
+ * The `_rsc` value Next's client sends for these router headers (`computeCacheBustingSearchParam`:
+ * the first 96 bits of a SHA-256, base64url; '' when no header is set) and the legacy form.
+ */
+function cacheBustingParams(prefetch, segment, stateTree, nextUrl) {
+  const norm = (v) => (v === undefined ? '0' : Array.isArray(v) ? v.join(',') : v)
+  if ((prefetch === undefined || prefetch === '0') && segment === undefined && stateTree === undefined && nextUrl === undefined) return { hash: '', legacy: '' }
+  const input = [prefetch ?? '0', norm(segment), norm(stateTree), norm(nextUrl)].join(',')
+  const hash = crypto.createHash('sha256').update(input).digest().subarray(0, 12).toString('base64url')
+  return { hash, legacy: hexHash(input) }
+}
+
 /** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
 function parseQuery(search) {
   const query = {}
@@ -196,6 +253,26 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
 }
 
 /**
+ * The store with its revalidations (`updateTags`) in flight counted: Next writes a revalidated tag
+ * as a function's response completes, and a response must not reach its client before that is
+ * stored, or another instance or worker asked right after could still serve the old entry.
+ * `settled()` resolves once none is in flight.
+ */
+function trackTagWrites(base) {
+  const inflight = new Set()
+  const tracked = Object.create(base)
+  tracked.updateTags = (...args) => {
+    const p = Promise.resolve(base.updateTags(...args))
+    inflight.add(p)
+    const done = () => inflight.delete(p)
+    p.then(done, done)
+    return p
+  }
+  tracked.tagWritesSettled = () => (inflight.size ? Promise.allSettled([...inflight]).then(() => {}) : null)
+  return tracked
+}
+
+/**
  * Creates the acme-next HTTP server for an output directory.
  * @param {{ dir: string, log?: (record: object) => void, cacheDir?: string, cacheUrl?: string, store?: object, limits?: object }} options
  *   `cacheUrl` (redis://…) selects the Redis store; `store` replaces the store (same interface,
@@ -211,7 +288,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   const prerenders = createPrerenders(outputDir, manifest)
   const ppr = createPpr(manifest, prerenders)
   const functions = createNodeFunctions(outputDir, manifest, { log })
-  const cache = store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log })
+  const cache = trackTagWrites(store || createCacheStore({ outputDir, manifest, cacheDir, cacheUrl, log }))
   registerCacheStore(cache)
   const images = createImageOptimizer({
     manifest,
@@ -244,6 +321,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   const edgeById = new Map(manifest.functions.filter((f) => f.kind === 'edge-function').map((f) => [f.id, f]))
   const appNotFound = functions.get('/_not-found')
   const arrayRewrites = repeatParamRewrites(manifest.routing || {})
+  const toImage = imageRewrites(manifest.routing || {}, `${basePath}/_next/image`)
+  // Next's `interceptionRoutePatterns`: the sources of the interception rewrites (`has` next-url).
+  const interceptable = (manifest.routing && manifest.routing.beforeFiles || [])
+    .filter((r) => r.sourceRegex && r.has && r.has[0] && r.has[0].type === 'header' && r.has[0].key === 'next-url')
+    .flatMap((r) => {
+      try {
+        return [new RegExp(r.sourceRegex)]
+      } catch {
+        return []
+      }
+    })
   const i18n = manifest.config.i18n || null
   const pending = new Set()
   const regenerating = new Map()
@@ -348,15 +436,27 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const segment = req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined
     const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
-    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE })
+    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE, cached: true })
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
       return
     }
     const page = statics.byPathname('/404')
     if (page) {
-      if (appNotFound) res.setHeader('x-nextjs-cache', 'HIT')
-      if (appNotFound || isRsc) res.setHeader('vary', RSC_VARY)
+      if (appNotFound) {
+        res.setHeader('x-nextjs-cache', 'HIT')
+        res.setHeader('vary', RSC_VARY)
+        // next start serves it as the cached `/_not-found` page: the prerender headers of its
+        // Flight twin (`x-nextjs-prerender` twice, set and then appended from the entry).
+        const twin = prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`))
+        if (twin) {
+          if (twin.headers['x-nextjs-stale-time'] !== undefined) res.setHeader('x-nextjs-stale-time', twin.headers['x-nextjs-stale-time'])
+          if (twin.headers['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(twin.headers['x-nextjs-prerender'])])
+        }
+        if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
+      } else if (isRsc) {
+        res.setHeader('vary', RSC_VARY)
+      }
       statics.send(req, res, page, { status: 404, cacheControl })
       ctx.meta.cache = 'HIT'
       return
@@ -443,8 +543,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // invocation: without this a render right after a revalidation could be an old one.
     keepOriginalHeaders(req, ctx)
     req.headers['x-invocation-id'] = crypto.randomUUID()
-    // App pages set their Vary themselves in minimal mode; route handlers leave it to the server.
-    if (fn.type === 'APP_ROUTE' && !res.hasHeader('vary')) res.setHeader('vary', RSC_VARY)
     const tapped = interceptResponse(res, {
       capture,
       beforeEnd,
@@ -459,6 +557,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     ctx.meta.route = fn.id
     guard.boundFunction(req, res, ctx.meta)
     reportFunctionErrors(log)
+    holdEndForTagWrites(res)
     try {
       await asInvocationOf(fn.id, ctx.originalUrl, () =>
         functions.invoke(fn, req, res, { waitUntil, requestMeta: { ...requestMetaFor(req, ctx, fn), ...requestMeta } }),
@@ -470,6 +569,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       await tapped
     }
     return tapped
+  }
+
+  /** Lets a response end only once the revalidations in flight are stored (see trackTagWrites). */
+  function holdEndForTagWrites(res) {
+    const end = res.end
+    res.end = function heldEnd(...args) {
+      const settled = cache.tagWritesSettled()
+      if (!settled) return end.apply(this, args)
+      settled.then(() => end.apply(this, args))
+      return this
+    }
   }
 
   async function invokeEdge(fn, req, res, decision, ctx) {
@@ -496,7 +606,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return p
   }
 
-  function sendEntry(req, res, entry, state, ctx, { cacheControl } = {}) {
+  function sendEntry(req, res, entry, state, ctx, { cacheControl, cached } = {}) {
     res.statusCode = entry.status || 200
     for (const [k, v] of Object.entries(entry.headers || {})) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
@@ -505,6 +615,15 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // The seeds of pages-router routes carry the app router's Vary; next start sends it for them
     // only to RSC requests.
     if (ctx.pagesRoute && req.headers.rsc !== '1') res.removeHeader('vary')
+    if (req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined) {
+      // next start answers a segment prefetch before it applies the entry's headers: no stale time.
+      res.removeHeader('x-nextjs-stale-time')
+    } else if (cached && entry.seed !== undefined && entry.headers && entry.headers['x-nextjs-prerender'] !== undefined) {
+      // next start sets `x-nextjs-prerender: 1` on a page it serves from its cache, then appends
+      // the entry's own headers: a build-time entry's carry it again (two header lines), a
+      // render's stored headers do not (one, which this entry kept from its render).
+      res.setHeader('x-nextjs-prerender', ['1', String(entry.headers['x-nextjs-prerender'])])
+    }
     if (cacheControl === null) res.removeHeader('cache-control')
     else res.setHeader('cache-control', cacheControl || (entry.headers && entry.headers['cache-control']) || cacheControlFor(entry.revalidate, entry.expire))
     res.setHeader('x-nextjs-cache', state)
@@ -583,12 +702,27 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (result.headers['content-encoding']) return // never store what a client-specific encoding produced
     // The head may not be out yet (a body sent in one end()): the tags header is still there.
     const tags = String(ctx.tags || result.headers['x-next-cache-tags'] || '').split(',').filter(Boolean)
+    const createdAt = Date.now()
+    // A partial fallback upgraded to a path's own shell: its segment prefetches are answered from
+    // the new shell's segments too (stored first, so they are there once the page is).
+    if (ctx.segmentsOf && captured.segments && !key.includes('?')) {
+      const base = key === (basePath || '/') ? `${basePath}/index` : key
+      await Promise.all([...captured.segments].map(([segment, body]) => {
+        const template = prerenders.seedEntry(prerenders.byPathname(`${ctx.segmentsOf}.segments${segment}.segment.rsc`))
+        const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2' }
+        delete segmentHeaders['x-next-cache-tags']
+        return cache.set(`${base}.segments${segment}.segment.rsc`, {
+          status: 200, headers: segmentHeaders, body: Buffer.from(body), encoding: 'identity', createdAt,
+          revalidate: rules.revalidate, expire: rules.expire, tags, segmentOf: key,
+        }).catch((err) => log({ level: 'error', msg: 'cache write failed', key, error: String(err) }))
+      }))
+    }
     const write = cache.set(key, {
       status: result.status,
       headers,
       body: result.body,
       encoding: 'identity',
-      createdAt: Date.now(),
+      createdAt,
       revalidate: rules.revalidate,
       expire: rules.expire,
       tags,
@@ -656,6 +790,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return out
   }
 
+  /** The headers regenerating a page's document takes from a request for one of its payloads. */
+  function pageRegenerationHeaders(ctx, p) {
+    const out = regenerationHeaders(ctx, p)
+    for (const k of ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']) delete out[k]
+    return out
+  }
+
   /**
    * The store's regeneration lock for a key (one process of all instances regenerates it; the
    * others keep serving stale): its token, '' when the store has no locks or is down (regenerate
@@ -698,20 +839,28 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const url = new URL(ctx.originalUrl, 'http://x')
     if (!fn) {
       const seed = prerenders.seedEntry(p)
-      if (seed) return sendEntry(req, res, seed, 'HIT', ctx)
+      if (seed) return sendEntry(req, res, seed, 'HIT', ctx, { cached: true })
       return render404(req, res, ctx)
     }
     const partial = ppr.isPartial(p)
+    // A static prefetch (`next-router-prefetch: 1`); `2` and `3` (runtime and app-shell
+    // prefetches) are rendered per request, as Next's `parseRequestHeaders` treats them.
+    const staticPrefetch = req.headers['next-router-prefetch'] === '1'
     if (prerenders.bypass(p, req, url)) {
       // next start labels a draft-mode render of a prerendered page `HIT` (its response cache
-      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR route.
+      // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR
+      // route; and every server-action POST to a prerendered page (fetch or form, PPR or not,
+      // an unknown action's 409 too).
       const token = prerenders.cacheConfig(p).bypassToken
       const draft = Boolean(token) && parseCookies(req.headers.cookie).__prerender_bypass === token
-      const onHead = draft && !(partial && isRsc && !req.headers['next-router-prefetch']) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
+      const action = req.method !== 'GET' && req.method !== 'HEAD'
+      const onHead = action || (draft && !(partial && isRsc && !staticPrefetch)) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
       return invokeNode(fn, req, res, ctx, { onHead })
     }
-    if (partial && isRsc && !req.headers['next-router-prefetch'] && !ctx.internal) {
-      // A navigation to a PPR route: the dynamic Flight payload, rendered from the postponed state.
+    if (partial && isRsc && !staticPrefetch && !ctx.internal) {
+      // A navigation to a PPR route, or a runtime / app-shell prefetch (`next-router-prefetch: 2`
+      // or `3`, sent with `partialPrefetching`; Next renders those dynamically too): the dynamic
+      // Flight payload, rendered from the postponed state.
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
     }
@@ -722,11 +871,22 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), (twin && twin.seed && prerenders.seedEntry(twin).headers) || {}, ctx)
     }
     const key = prerenders.cacheKey(p, concrete, url)
-    if (ctx.internal) return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+    if (ctx.internal) {
+      // Upgrading a partial fallback: keep the new shell's segments as well.
+      if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
+      return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+    }
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
-    const now = Date.now()
     let entry = await cache.get(key)
+    if (!entry && partial && regenerating.has(key)) {
+      // The path's own shell is being generated (a partial fallback's upgrade): like next start's
+      // response cache, a request for the same key waits for it rather than taking the fallback.
+      await regenerating.get(key)
+      if (writing.has(key)) await writing.get(key).catch(() => {})
+      entry = await cache.get(key)
+    }
+    const now = Date.now()
     if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
     if (entry && entry.expire && now > entry.createdAt + entry.expire * 1000) entry = null
     // Revalidated tags (revalidateTag/revalidatePath from any instance): expired renders now,
@@ -735,11 +895,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (tagState === 'expired') entry = null
     if (entry) {
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
-      if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
+      if (stale && entry.segmentOf) {
+        // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
+        regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx, p), entry.createdAt)
+      } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
-      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : undefined)
+      return sendEntry(req, res, entry, stale ? 'STALE' : 'HIT', ctx, { cached: true, ...(partial ? { cacheControl: cacheControlFor(entry.revalidate, entry.expire) } : {}) })
     }
     if (p.pathname !== concrete) {
       // Not generated yet: the template's fallback decides.
@@ -750,9 +913,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
       if (partial && isRsc && p.seed && concrete.endsWith('.segment.rsc')) {
         // A segment prefetch of a path not generated yet: the fallback shell's segment, uncached.
+        // With a partial fallback it also starts the path's upgrade, as on next start.
+        if (prerenders.cacheConfig(p).partialFallback && concrete.includes('.segments/')) {
+          const page = concrete.slice(0, concrete.indexOf('.segments/'))
+          regenerate(page, page, pageRegenerationHeaders(ctx, p), 0)
+        }
         return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
       }
       if (mode === 'static' && fallbackPostponed !== undefined) {
+        // A partial fallback (`partialFallback`, Next's `partialPrefetching`): the path gets its
+        // own shell, generated in the background, which later requests are answered with (as
+        // `next start` upgrades the fallback into a param-specific cache entry).
+        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
@@ -771,7 +943,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const fresh = await cache.get(key)
       if (fresh) {
         const postponed = entryPostponed(fresh, p)
-        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, postponed }, 'MISS', ctx)
+        // next start marks this first response `x-nextjs-prerender: 1` (later ones, resumed
+        // from the generated entry, carry none).
+        if (postponed !== undefined) return resume(req, res, fn, { ...fresh, headers: { ...fresh.headers, 'x-nextjs-prerender': '1' }, postponed }, 'MISS', ctx)
         return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
       }
     }
@@ -819,6 +993,107 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /**
+   * The query `/_next/image` answers a request with when a rewrite sends it there, else null:
+   * the destination's query with the source's params filled in, over the request's own query
+   * (the destination's keys win, as in `next start`). A param goes in as the path spells it
+   * (still percent-encoded, as Next passes it), encoded once more, so a path cannot add query
+   * keys of its own.
+   */
+  function imageRewriteQuery(req, originalUrl) {
+    if (!toImage.length) return null
+    const url = new URL(originalUrl, 'http://x')
+    for (const r of toImage) {
+      const m = r.regex.exec(url.pathname)
+      if (!m) continue
+      if (!r.has.every((c) => conditionHolds(c, req, url)) || r.missing.some((c) => conditionHolds(c, req, url))) continue
+      const dest = r.destination.replace(/\$(\d+|[A-Za-z_]\w*)/g, (all, k) => {
+        const v = /^\d+$/.test(k) ? m[Number(k)] : m.groups && m.groups[k]
+        return v === undefined ? '' : encodeURIComponent(v)
+      })
+      const search = dest.includes('?') ? dest.slice(dest.indexOf('?')) : ''
+      return { ...parseQuery(url.search), ...parseQuery(search) }
+    }
+    return null
+  }
+
+  /**
+   * `next start` (`experimental.validateRSCRequestHeaders`, on by default) answers an RSC request
+   * for a page or an app route handler whose `_rsc` search param is not the hash of its router
+   * headers with a 307 to the URL carrying the right one: a CDN that ignores `Vary` can then not
+   * be poisoned with a response cached for other headers. Static files, API routes of the pages
+   * router, edge functions and the 404/500 pages are not checked, as there. Returns true when it
+   * answered.
+   */
+  function redirectRscCacheBusting(req, res, target, ctx) {
+    if (req.headers.rsc !== '1') return false
+    if (target.kind === 'static') {
+      const entry = statics.byFile(target.id)
+      if (!entry || entry.kind !== 'static-page' || /^\/(404|500)$/.test(entry.pathname)) return false
+    } else if (target.kind === 'function') {
+      if (edgeById.has(target.id)) return false
+      const fn = functions.get(target.id)
+      if (!fn || !['APP_PAGE', 'APP_ROUTE', 'PAGES'].includes(fn.type)) return false
+    } else if (target.kind !== 'prerender') return false
+    const h = req.headers
+    const prefetch = ['1', '2', '3'].includes(h['next-router-prefetch']) ? h['next-router-prefetch'] : undefined
+    const { hash, legacy } = cacheBustingParams(prefetch, h['next-router-segment-prefetch'], h['next-router-state-tree'], h['next-url'])
+    // After a middleware rewrite Next's `initURL` is the rewritten URL.
+    const url = new URL(ctx.middlewareRewrite || ctx.originalUrl, 'http://localhost')
+    const actual = url.searchParams.get(RSC_UNION_QUERY)
+    if (actual === hash || (actual !== null && actual === legacy)) return false
+    const pairs = url.search.slice(1).split('&').filter((pair) => pair && !pair.startsWith(`${RSC_UNION_QUERY}=`))
+    pairs.push(hash ? `${RSC_UNION_QUERY}=${hash}` : RSC_UNION_QUERY)
+    url.search = `?${pairs.join('&')}`
+    // The routing and middleware headers already set stay, as on next start's redirect.
+    res.statusCode = 307
+    res.setHeader('location', `${url.pathname}${url.search}`)
+    res.setHeader('content-length', 0)
+    res.end()
+    return true
+  }
+
+  /** The function type of a routing target (a prerender's: its page's), or undefined. */
+  function targetType(target) {
+    if (target.kind === 'prerender') {
+      const p = prerenders.byId(target.id)
+      const fn = p && functions.get(p.parentOutputId)
+      return fn && fn.type
+    }
+    if (target.kind !== 'function' || edgeById.has(target.id)) return undefined
+    const fn = functions.get(target.id)
+    return fn && fn.type
+  }
+
+  /**
+   * `next start`'s `setVaryHeader`: an app-router response (page or node route handler) varies
+   * on the router headers, and a page an interception route can show differently also on
+   * `next-url`. Build-time entries lack `next-url` and route handlers the router headers in
+   * minimal mode, so they are merged in when the head goes out, whichever way the response is
+   * produced (the response's own `Vary` values are kept).
+   */
+  function applyAppVary(res, target, ctx) {
+    const type = targetType(target)
+    if (type !== 'APP_PAGE' && type !== 'APP_ROUTE') return
+    const wanted = RSC_VARY.split(',').map((v) => v.trim())
+    if (type === 'APP_PAGE' && interceptable.length) {
+      const pathname = new URL(ctx.originalUrl, 'http://x').pathname
+      if (interceptable.some((re) => re.test(pathname))) wanted.push('next-url')
+    }
+    const writeHead = res.writeHead
+    res.writeHead = function varyWriteHead(...args) {
+      const own = res.getHeader('vary') ? String(res.getHeader('vary')).split(',').map((v) => v.trim()).filter(Boolean) : []
+      const lower = new Set(own.map((v) => v.toLowerCase()))
+      const missing = wanted.filter((v) => !lower.has(v.toLowerCase()))
+      if (missing.length) {
+        // The router headers first, as Next appends its Vary before the handler's.
+        const merged = [...wanted.filter((v) => lower.has(v.toLowerCase()) || missing.includes(v)), ...own.filter((v) => !wanted.some((w) => w.toLowerCase() === v.toLowerCase()))]
+        res.setHeader('vary', merged.join(', '))
+      }
+      return writeHead.apply(this, args)
+    }
+  }
+
+  /**
    * The cache-control of the 404 of a route whose paths are all prerendered (the decision's
    * `matchedRoute`): `next start` answers an app route's (`dynamicParams = false`) with the
    * route's cache-control, a pages route's (`fallback: false`) with none.
@@ -835,13 +1110,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   function prepareInvocation(ctx, decision) {
     ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
-  }
-
-  /** Whether next start checks `_rsc` before answering this target: pages and app routes, not API routes or edge code. */
-  function rscValidated(target) {
-    if (target.kind === 'prerender') return true
-    const fn = functions.get(target.id)
-    return Boolean(fn) && fn.type !== 'PAGES_API'
   }
 
   /** Copies the request headers as they came in before the first change to `req.headers`. */
@@ -896,7 +1164,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
       if (outcome.rewrite) {
         routerOutcome.rewrite = String(outcome.rewrite)
-        ctx.middlewareRewrite = routerOutcome.rewrite
+        const rewritten = new URL(routerOutcome.rewrite, 'http://localhost')
+        ctx.middlewareRewrite = `${rewritten.pathname}${rewritten.search}`
       }
       decision = router.resume(decision.continuation, routerOutcome)
     }
@@ -928,9 +1197,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       case 'badRequest':
         res.statusCode = 400
         return res.end('Bad Request')
-      case 'notFound':
+      case 'notFound': {
+        const imageQuery = decision.matchedRoute ? null : imageRewriteQuery(req, ctx.originalUrl)
+        if (imageQuery) return images.handle(req, res, { query: imageQuery, render404: () => render404(req, res, ctx), ctx })
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)
+      }
       case 'resolved':
         break
       default:
@@ -938,6 +1210,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const target = decision.target
     if (!target) return render404(req, res, ctx)
+    if (redirectRscCacheBusting(req, res, target, ctx)) return
+    applyAppVary(res, target, ctx)
     if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
@@ -951,16 +1225,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return render404(req, res, ctx)
     }
     prepareInvocation(ctx, decision)
-    if (req.headers.rsc === '1' && !ctx.internal && decision.status !== 404 && rscValidated(target)) {
-      // next start redirects an RSC request whose `_rsc` does not match its headers, to the URL
-      // it rendered (after a middleware rewrite, the rewritten one).
-      const location = rscRedirectLocation(req.headers, ctx.middlewareRewrite || ctx.originalUrl)
-      if (location) {
-        res.statusCode = 307
-        res.setHeader('location', location)
-        return res.end()
-      }
-    }
     if (target.kind === 'prerender') return servePrerender(req, res, decision, ctx)
     if (target.kind === 'function') {
       const edgeFn = edgeById.get(target.id)

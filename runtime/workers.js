@@ -2,10 +2,22 @@
 
 // `acme-next start --workers N`: N worker processes (node:cluster) serving one port and sharing
 // the configured cache store. The primary only supervises: it prints the one `ready on` line when
-// every worker listens, replaces a worker that dies while serving, and stops them all on SIGTERM.
+// every worker listens, replaces a worker that dies while serving (after a growing delay when
+// workers keep dying young: a crash loop does not spin), and stops them all on SIGTERM.
 
 const cluster = require('node:cluster')
 const crypto = require('node:crypto')
+
+// A worker that dies within this long of its start counts towards a crash loop.
+const YOUNG_MS = 10_000
+const BACKOFF_FIRST_MS = 100
+const BACKOFF_MAX_MS = 10_000
+
+/** The delay before replacing a worker after `failures` young deaths in a row (0: at once). */
+function respawnDelay(failures) {
+  if (failures <= 1) return 0
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 2))
+}
 
 /**
  * Runs the primary. `hostname` only names the address in the ready line.
@@ -17,7 +29,14 @@ function startPrimary(args) {
   const ready = new Set()
   let allReady = false
   let stopping = false
-  const fork = () => cluster.fork(env)
+  const startedAt = new Map() // worker id -> when it was forked
+  const timers = new Set()
+  let youngDeaths = 0
+  const fork = () => {
+    const w = cluster.fork(env)
+    startedAt.set(w.id, Date.now())
+    return w
+  }
   for (let i = 0; i < args.workers; i++) fork()
   cluster.on('message', (worker, msg) => {
     if (!msg || msg.acmeReady === undefined) return
@@ -38,18 +57,35 @@ function startPrimary(args) {
       process.exitCode = 1
       return
     }
-    process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'worker died, starting another', pid: worker.process.pid, code, signal })}\n`)
-    fork()
+    const lived = Date.now() - (startedAt.get(worker.id) || 0)
+    startedAt.delete(worker.id)
+    youngDeaths = lived < YOUNG_MS ? youngDeaths + 1 : 1
+    const delayMs = respawnDelay(youngDeaths)
+    process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'worker died, starting another', pid: worker.process.pid, code, signal, delayMs })}\n`)
+    if (!delayMs) return void fork()
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      if (!stopping) fork()
+    }, delayMs)
+    timers.add(timer)
   })
   const stop = () => {
     if (stopping) return
     stopping = true
+    for (const t of timers) clearTimeout(t)
+    timers.clear()
     const workers = Object.values(cluster.workers)
     if (!workers.length) process.exit(0)
     let left = workers.length
+    let failed = false
     for (const w of workers) {
-      w.once('exit', () => {
-        if (--left === 0) process.exit(0)
+      // Exit 1 when any worker did (its drain timed out: work was lost), as a single process does.
+      // A replacement still starting (not listening yet) may die of the signal before it has its
+      // handler: it had served nothing, so nothing was lost.
+      const serving = ready.has(w.id)
+      w.once('exit', (code, signal) => {
+        if (code !== 0 && (serving || signal !== 'SIGTERM')) failed = true
+        if (--left === 0) process.exit(failed ? 1 : 0)
       })
       w.process.kill('SIGTERM')
     }
@@ -58,4 +94,4 @@ function startPrimary(args) {
   process.on('SIGINT', stop)
 }
 
-module.exports = { startPrimary }
+module.exports = { startPrimary, respawnDelay }

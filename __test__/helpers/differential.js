@@ -10,7 +10,7 @@ const http = require('node:http')
 const zlib = require('node:zlib')
 
 /** One raw HTTP request (the path is sent as written: no URL normalization). */
-function request(origin, { method = 'GET', path, headers = {} }) {
+function request(origin, { method = 'GET', path, headers = {}, body }) {
   const { hostname, port } = new URL(origin)
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, method, path, headers: { 'accept-encoding': 'identity', ...headers } }, (res) => {
@@ -24,8 +24,36 @@ function request(origin, { method = 'GET', path, headers = {} }) {
       res.on('error', reject)
     })
     req.on('error', reject)
-    req.end()
+    req.end(body)
   })
+}
+
+/** A multipart/form-data body of `fields` ([name, value] pairs). */
+function multipart(fields) {
+  const boundary = '----acme-differential'
+  let body = ''
+  for (const [k, v] of fields) body += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`
+  return { body: `${body}--${boundary}--\r\n`, contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
+/** The server action id of the app-router fixture's `/action` form (its no-JS `$ACTION_ID_` field). */
+async function actionIdOf(origin) {
+  const res = await request(origin, { path: '/action' })
+  const m = /name="\$ACTION_ID_([0-9a-f]+)"/.exec(res.body.toString('utf8'))
+  if (!m) throw new Error(`no server action id in ${origin}/action`)
+  return m[1]
+}
+
+/** Server-action POSTs to `/action`: from JavaScript (`next-action`), from a plain form, an unknown id. */
+function actionRequests(actionId) {
+  const fromJs = multipart([['1_name', 'acme'], ['0', '["$K1"]']])
+  const fromForm = multipart([[`$ACTION_ID_${actionId}`, ''], ['name', 'acme']])
+  const tree = '%5B%22%22%2C%7B%22children%22%3A%5B%22action%22%2C%7B%22children%22%3A%5B%22__PAGE__%22%2C%7B%7D%5D%7D%5D%7D%2Cnull%2Cnull%2Ctrue%5D'
+  return [
+    { method: 'POST', path: '/action', headers: { 'next-action': actionId, accept: 'text/x-component', 'content-type': fromJs.contentType, 'next-router-state-tree': tree }, body: fromJs.body },
+    { method: 'POST', path: '/action', headers: { 'content-type': fromForm.contentType }, body: fromForm.body },
+    { method: 'POST', path: '/action', headers: { 'next-action': 'ff'.repeat(21), accept: 'text/x-component', 'content-type': fromJs.contentType }, body: fromJs.body },
+  ]
 }
 
 const VOLATILE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z|\b1\d{12}\b/g
@@ -76,6 +104,7 @@ function view(res, method) {
     'cache-control': normCacheControl(res.headers['cache-control']),
     'x-nextjs-cache': res.headers['x-nextjs-cache'],
     vary: res.headers.vary,
+    'x-action-revalidated': res.headers['x-action-revalidated'],
     body: method === 'HEAD' || res.status === 304 ? '' : bodyDigest(String(res.headers['content-type'] || ''), res.body),
   }
 }
@@ -83,7 +112,7 @@ function view(res, method) {
 const RSC = { rsc: '1' }
 
 const REQUESTS = {
-  'app-router': (buildId) => [
+  'app-router': (buildId, { actionId } = {}) => [
     { path: '/' },
     { path: '/about' },
     { path: '/about?_rsc', headers: RSC },
@@ -143,6 +172,7 @@ const REQUESTS = {
     { path: '/_next/static/%2e%2e/%2e%2e/package.json' },
     { path: '/manifest.json' },
     { path: '/server/node_modules/next/package.json' },
+    ...(actionId ? actionRequests(actionId) : []),
   ],
   'pages-router': (buildId) => [
     { path: '/' },
@@ -226,14 +256,15 @@ async function compareServers(name, oracleOrigin, acmeOrigin, buildId, nextVersi
   const differences = []
   const mismatches = []
   let compared = 0
-  for (const r of REQUESTS[name](buildId)) {
+  const actionId = name === 'app-router' ? await actionIdOf(oracleOrigin) : undefined
+  for (const r of REQUESTS[name](buildId, { actionId })) {
     const method = r.method || 'GET'
     const a = view(await request(oracleOrigin, r), method)
     const b = view(await request(acmeOrigin, r), method)
     compared++
     const fields = Object.keys(a).filter((k) => a[k] !== b[k])
     if (!fields.length) continue
-    const key = `${name} ${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`
+    const key = `${name} ${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}${r.body ? ` ${JSON.stringify(r.body)}` : ''}`
     const entry = knownDifferences[key]
     const known = entry && (typeof entry === 'string' || fields.every((f) => entry.fields.includes(f))) ? entry.reason || entry : undefined
     const diff = fields.map((f) => `${f}: next=${JSON.stringify(a[f])} acme=${JSON.stringify(b[f])}`).join('; ')

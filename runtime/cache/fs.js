@@ -167,6 +167,44 @@ function createFsCacheStore(dir) {
       head.writeUInt32BE(meta.length, 5)
       await writeAtomic(fileOf(dir, key), Buffer.concat([head, meta, body || Buffer.alloc(0)]))
     },
+    async delete(key) {
+      await fs.promises.rm(fileOf(dir, key), { force: true })
+    },
+    /**
+     * Every entry on disk as `{ key, size, entry }` (size: the body's bytes; `entry` without the
+     * body), read from the files' headers only.
+     */
+    async list() {
+      const out = []
+      const root = path.join(dir, 'entries')
+      let names
+      try {
+        names = await fs.promises.readdir(root, { recursive: true })
+      } catch {
+        return out
+      }
+      for (const name of names) {
+        if (!String(name).endsWith('.bin')) continue
+        let fh
+        try {
+          fh = await fs.promises.open(path.join(root, String(name)), 'r')
+          const { size } = await fh.stat()
+          const head = Buffer.alloc(9)
+          await fh.read(head, 0, 9, 0)
+          if (head.toString('latin1', 0, 5) !== MAGIC) continue
+          const metaLen = head.readUInt32BE(5)
+          const metaBuf = Buffer.alloc(metaLen)
+          await fh.read(metaBuf, 0, metaLen, 9)
+          const meta = JSON.parse(metaBuf.toString('utf8'))
+          out.push({ key: meta.key, size: size - 9 - metaLen, entry: meta.entry })
+        } catch {
+          // being replaced or unreadable: not counted
+        } finally {
+          if (fh) await fh.close().catch(() => {})
+        }
+      }
+      return out
+    },
     async getTagStates(list) {
       if (inflight.size) await Promise.allSettled([...inflight])
       const all = await loadTags()
