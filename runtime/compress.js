@@ -23,11 +23,20 @@ const COMPRESSIBLE = new Set([
 const COMPRESSIBLE_PATTERN = /^text\/|\+(?:json|text|xml)$/i
 const NO_TRANSFORM = /(?:^|,)\s*?no-transform\s*?(?:,|$)/
 
+// A server answers with a handful of content types: each is classified once.
+const classified = new Map()
+
 /** Whether a content type is worth compressing (the `compressible` package's answer). */
 function compressible(contentType) {
   if (!contentType) return false
-  const type = String(contentType).split(';')[0].trim().toLowerCase()
-  return COMPRESSIBLE.has(type) || COMPRESSIBLE_PATTERN.test(type)
+  const key = String(contentType)
+  let yes = classified.get(key)
+  if (yes === undefined) {
+    const type = key.split(';')[0].trim().toLowerCase()
+    yes = COMPRESSIBLE.has(type) || COMPRESSIBLE_PATTERN.test(type)
+    if (classified.size < 256) classified.set(key, yes)
+  }
+  return yes
 }
 
 /**
