@@ -32,6 +32,9 @@ const REQUESTS = [
   { path: '/static-params/2?_rsc', headers: RSC },
   { path: '/static-params/3' },
   { path: '/streaming' },
+  // experimental.validateRSCRequestHeaders is off in this app: no 307 to a `_rsc` URL.
+  { path: '/streaming', headers: RSC },
+  { path: '/static-params/1?_rsc=wrong', headers: { ...RSC, 'next-router-prefetch': '1' } },
   { path: '/edge-page?name=zed' },
   { path: '/api/after' },
   { path: '/api/cookies', headers: { cookie: 'incoming=1' } },

@@ -314,6 +314,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // What app-router responses vary on (Next's setVaryHeader): next start adds it to every app
   // path it answers, pages-router paths get it only for RSC requests.
   const RSC_VARY = rscVaryOf(manifest)
+  // experimental.validateRSCRequestHeaders (Next's default: on; outputs from before it was
+  // recorded have no value and keep it on).
+  const validateRscRequests = manifest.config.validateRSCRequestHeaders !== false
   // Shared by the workers of one `--workers N` server (a regeneration request may reach any).
   const secret = process.env.ACME_INTERNAL_SECRET || crypto.randomBytes(16).toString('hex')
   delete process.env.ACME_INTERNAL_SECRET
@@ -1025,7 +1028,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * answered.
    */
   function redirectRscCacheBusting(req, res, target, ctx) {
-    if (req.headers.rsc !== '1') return false
+    if (req.headers.rsc !== '1' || !validateRscRequests) return false
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
       if (!entry || entry.kind !== 'static-page' || /^\/(404|500)$/.test(entry.pathname)) return false

@@ -94,6 +94,11 @@ pub struct ServeConfig {
     pub compress: bool,
     /// Generate ETags.
     pub generate_etags: bool,
+    /// Partial prefetching is on (`partialPrefetching`).
+    pub partial_prefetching: bool,
+    /// Check the `_rsc` search param of RSC requests (`experimental.validateRSCRequestHeaders`).
+    #[serde(rename = "validateRSCRequestHeaders")]
+    pub validate_rsc_request_headers: bool,
 }
 
 /// What the app uses.

@@ -201,6 +201,8 @@ fn fill(
             powered_by_header: ctx.config.powered_by_header,
             compress: ctx.config.compress,
             generate_etags: ctx.config.generate_etags,
+            partial_prefetching: ctx.config.partial_prefetching,
+            validate_rsc_request_headers: ctx.config.experimental.validate_rsc_request_headers,
         },
         features: base_features.clone(),
         routing: ctx.routing.clone(),

@@ -45,6 +45,28 @@ pub struct NextConfig {
     /// Hashed assets may be served with an immutable token.
     #[serde(default)]
     pub supports_immutable_assets: bool,
+    /// Partial prefetching (fallback shells upgraded to full routes in the background).
+    #[serde(default)]
+    pub partial_prefetching: bool,
+    /// The `experimental` options a deployment depends on.
+    #[serde(default)]
+    pub experimental: ExperimentalConfig,
+}
+
+/// The parts of `experimental` that change how the output is served.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ExperimentalConfig {
+    /// Whether an RSC request whose `_rsc` does not match its headers is redirected.
+    #[serde(default = "yes", rename = "validateRSCRequestHeaders")]
+    pub validate_rsc_request_headers: bool,
+}
+
+impl Default for ExperimentalConfig {
+    fn default() -> Self {
+        Self {
+            validate_rsc_request_headers: true,
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use config::{DomainLocale, I18nConfig, NextConfig};
+pub use config::{DomainLocale, ExperimentalConfig, I18nConfig, NextConfig};
 pub use output::{
     EdgeRuntime, FallbackMode, FunctionConfig, FunctionOutput, MiddlewareMatcher, OneOrMany,
     OutputType, Outputs, PprChain, Prerender, PrerenderConfig, PrerenderFallback, Revalidate,
