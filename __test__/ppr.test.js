@@ -157,8 +157,8 @@ const KNOWN_DIFFERENCES = {
   'GET /photos/3':
     "with partialPrefetching, next start answers the first request for a new path of a blocking PPR route (params read outside Suspense, " +
     'no fallback shell) as a resumed response (no-store, x-nextjs-postponed: 1, no x-nextjs-cache; the same complete page), the second ' +
-    'MISS, then HIT; acme answers MISS (s-maxage) then HIT. The output does not say whether partialPrefetching is on ' +
-    '(manifest.config lacks it: an adapter change in Rust), and the content is the same',
+    'MISS, then HIT; acme answers MISS (s-maxage) then HIT, the same content. manifest.config.partialPrefetching records the flag; ' +
+    "the runtime does not replay next start's three-step sequence (nothing is lost: the page is the same, cached one request earlier)",
 }
 
 describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000 }, () => {
