@@ -82,7 +82,9 @@ function withNotFoundPayloads(ctx) {
     const route = JSON.parse(fs.readFileSync(path.join(distDir, 'prerender-manifest.json'), 'utf8')).routes['/_not-found']
     if (!route || route.dataRoute !== '/_not-found.rsc') return ctx
     const owner = require('node:crypto').createHash('sha256').update('/_not-found/page').digest('hex')
-    const base = path.join(distDir, 'server', 'route-cache', 'APP_PAGE', owner, '$', '_not-found')
+    let base = path.join(distDir, 'server', 'route-cache', 'APP_PAGE', owner, '$', '_not-found')
+    // Next 16.2 keeps them beside the page instead (server/app/_not-found.rsc).
+    if (!fs.existsSync(`${base}.meta`)) base = path.join(distDir, 'server', 'app', '_not-found')
     const meta = JSON.parse(fs.readFileSync(`${base}.meta`, 'utf8'))
     const rsc = (ctx.routing && ctx.routing.rsc) || {}
     const headers = { ...(meta.headers || {}), 'content-type': rsc.contentTypeHeader || 'text/x-component' }
@@ -164,6 +166,39 @@ function nativeError(err) {
 }
 
 const CACHE_HANDLER = path.join(__dirname, 'runtime', 'cache', 'next-cache-handler.js')
+// What the handler loads beside it (next/… resolves through the output's traced node_modules).
+const CACHE_HANDLER_FILES = [CACHE_HANDLER, path.join(__dirname, 'runtime', 'cache', 'tags.js')]
+
+/**
+ * The context with the cache handler among every node function's assets. Next loads the
+ * `cacheHandler` of next.config by its path below the repository root; 16.3+ traces it into the
+ * functions' assets, 16.2 does not (its functions then failed with "Cannot find module …
+ * next-cache-handler.js"), so it is added wherever it is missing.
+ */
+function withCacheHandlerAssets(ctx) {
+  const outputs = ctx && ctx.outputs
+  if (!outputs || !ctx.repoRoot || !ctx.config || ctx.config.cacheHandler !== CACHE_HANDLER) return ctx
+  const extra = {}
+  for (const file of CACHE_HANDLER_FILES) {
+    const key = path.relative(ctx.repoRoot, file).split(path.sep).join('/')
+    // A handler outside the repository (a linked package) cannot be placed below it: Next could
+    // not have loaded it from the output either way.
+    if (key.startsWith('../') || path.isAbsolute(key)) return ctx
+    extra[key] = file
+  }
+  const withAssets = (fns) =>
+    Array.isArray(fns) ? fns.map((f) => (f && f.runtime === 'nodejs' ? { ...f, assets: { ...extra, ...(f.assets || {}) } } : f)) : fns
+  return {
+    ...ctx,
+    outputs: {
+      ...outputs,
+      pages: withAssets(outputs.pages),
+      pagesApi: withAssets(outputs.pagesApi),
+      appPages: withAssets(outputs.appPages),
+      appRoutes: withAssets(outputs.appRoutes),
+    },
+  }
+}
 const warnedCacheSettings = new Set()
 
 function warnKeptCacheSetting(setting, value) {
@@ -247,7 +282,7 @@ const adapter = {
     if (process.env.ACME_CAPTURE_CONTEXT) {
       fs.writeFileSync(process.env.ACME_CAPTURE_CONTEXT, serializeContext(ctx))
     }
-    const json = serializeContext(withNotFoundPayloads(ctx))
+    const json = serializeContext(withCacheHandlerAssets(withNotFoundPayloads(ctx)))
     const outputDir = outputDirFor(ctx)
     const binding = native()
     // The runtime travels with the output (node .acme/output/server.js) unless turned off.

@@ -233,8 +233,39 @@ const KNOWN_DIFFERENCES = {
 }
 
 // Differences with one Next minor's `next start` only (the version matrix), keyed by minor.
+// Before 16.4, next start sent route-handler and edge responses around its compression: no
+// `Accept-Encoding` in their Vary (16.4 adds it, as acme does for every compressible response).
+const VARY_BEFORE_16_4 = {
+  fields: ['vary'],
+  reason: "next start before 16.4 leaves route handlers' and edge functions' responses out of its compression (no Vary: Accept-Encoding); 16.4 and acme add it",
+}
+const ROUTE_HANDLER_VARY = Object.fromEntries(
+  [
+    'app-router GET /api/edge {"rsc":"1"}',
+    'app-router GET /api/hello?x=1',
+    'app-router GET /api/hello {"x-no-cors":"1"}',
+    'app-router GET /api/static',
+    'app-router GET /api/edge?q=1',
+    'app-router GET /after-files/x',
+    'pages-router GET /api/edge',
+  ].map((k) => [k, VARY_BEFORE_16_4]),
+)
+
 const KNOWN_DIFFERENCES_BY_MINOR = {
+  '16.3': ROUTE_HANDLER_VARY,
   '16.2': {
+    ...ROUTE_HANDLER_VARY,
+    'app-router GET /api/hello {"rsc":"1"}': VARY_BEFORE_16_4,
+    'pages-router GET /ssr {"rsc":"1"}': {
+      fields: ['vary'],
+      reason: "next@16.2's next start adds the router headers to a pages-router page's Vary for an RSC request; 16.3 and 16.4 do not, nor does acme",
+    },
+    'app-router GET /dynamic?x=a%20b {"rsc":"1","next-router-state-tree":"%5B%22%22%5D","next-url":"/about"}': {
+      fields: ['content-type', 'cache-control', 'body'],
+      reason:
+        "an RSC request with a state tree that is not a valid tree: both answer 500; next@16.2's next start with its plain-text error, acme with the build's 500 page " +
+        '(16.3 and 16.4 redirect it first to the right `_rsc`, as acme does)',
+    },
     'i18n-basepath GET /base/fb/x/': {
       fields: ['body'],
       reason:
