@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
+use super::weburl::Url;
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
 /// Errors of [`Router::new`] and [`Router::resume`].
@@ -630,7 +630,7 @@ fn merge_destination_query(u: &Url, dest: &str) -> Url {
 }
 
 fn origin(u: &Url) -> String {
-    u.origin().ascii_serialization()
+    u.origin_ascii()
 }
 
 /// `a.origin === b.origin` for the special schemes routing sees, without allocating.

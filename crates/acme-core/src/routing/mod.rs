@@ -5,6 +5,7 @@
 
 mod engine;
 mod jsre;
+mod weburl;
 
 pub use engine::{
     Decision, DecisionKind, HeaderList, MiddlewareResult, Redirect, Request, Router, RouterError,
