@@ -794,9 +794,15 @@ fn calibrate(re: &regress::Regex, source: &str) -> usize {
     let mut cap = 0;
     for len in lengths {
         for input in adversarial(source, len) {
-            let start = Instant::now();
-            let _ = re.find(&input);
-            if start.elapsed() > budget() {
+            // Over budget only if every one of three tries is: on a loaded machine one try can
+            // be preempted for a whole scheduler slice, which capped everyday patterns at a few
+            // bytes and turned ordinary paths into non-matches for the router's lifetime.
+            let over = (0..3).all(|_| {
+                let start = Instant::now();
+                let _ = re.find(&input);
+                start.elapsed() > budget()
+            });
+            if over {
                 return cap;
             }
         }
