@@ -316,8 +316,14 @@ pub struct Request {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderList(Vec<(String, String)>);
 
+/// Trims HTTP whitespace (space, tab, CR, LF): bytes, not chars (it runs on every header value).
 fn trim_http(v: &str) -> &str {
-    v.trim_matches([' ', '\t', '\r', '\n'])
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let b = v.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    // ASCII bytes are char boundaries.
+    v.get(start..end).unwrap_or("")
 }
 
 impl HeaderList {
@@ -390,6 +396,9 @@ impl HeaderList {
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     pub fn entries(&self) -> Vec<(String, String)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
         let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -1585,10 +1594,13 @@ impl Router {
             })
     }
 
-    fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
-        let mut out = resp.clone();
+    /// `resp` with the headers of the onMatch routes that match; `None` when none adds any
+    /// (most requests: no copy of `resp` then).
+    fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> Option<HeaderList> {
+        let mut out: Option<HeaderList> = None;
         for (r, sure) in self.on_match.may_match_path(u.path()) {
             if let Some(hs) = match_route(r, u, h, sure).and_then(|m| m.headers) {
+                let out = out.get_or_insert_with(|| resp.clone());
                 for (k, v) in hs {
                     out.set(&k, &v);
                 }
@@ -1609,7 +1621,11 @@ impl Router {
         params: Vec<(String, Option<String>)>,
     ) -> Decision {
         let headers = self.on_match_headers(u, h, resp);
-        let mut d = Decision::with_headers(DecisionKind::Resolved, &headers, status);
+        let mut d = Decision::with_headers(
+            DecisionKind::Resolved,
+            headers.as_ref().unwrap_or(resp),
+            status,
+        );
         d.query = query_pairs(u);
         d.invocation_pathname = Some(invocation.to_string());
         d.route_matches = params;
