@@ -270,22 +270,24 @@ fn plain_fragment(f: &str) -> bool {
     f.bytes().all(|c| FRAGMENT_BYTES[usize::from(c)])
 }
 
-/// A host the WHATWG host parser leaves as it is: lower-case ASCII letters, digits, `-` and
-/// non-empty labels separated by `.`, no IDNA (`xn--`) label, not a number-like last label
-/// (which would make it an IPv4 address), labels not starting or ending with `-`.
+/// A host the WHATWG host parser only lower-cases: ASCII letters, digits, `-` and non-empty
+/// labels separated by `.`, no IDNA (`xn--`) label, not a number-like last label (which would
+/// make it an IPv4 address), labels not starting or ending with `-`.
 fn plain_host(h: &str) -> bool {
     if h.is_empty()
         || !h
             .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
     {
         return false;
     }
     let labels_ok = h.split('.').all(|l| {
-        !l.is_empty() && !l.starts_with("xn--") && !l.starts_with('-') && !l.ends_with('-')
+        let idna = l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
+        !l.is_empty() && !idna && !l.starts_with('-') && !l.ends_with('-')
     });
     let last = h.rsplit('.').next().unwrap_or("");
-    labels_ok && !last.bytes().all(|c| c.is_ascii_digit()) && !last.starts_with("0x")
+    let hex = last.len() >= 2 && last[..2].eq_ignore_ascii_case("0x");
+    labels_ok && !last.bytes().all(|c| c.is_ascii_digit()) && !hex
 }
 
 /// `http(s)://host[:port][/path][?query][#fragment]` already in serialized form (up to a
@@ -307,9 +309,10 @@ fn fast_parse(input: &str) -> Option<Url> {
     if tail.starts_with('\\') {
         return None;
     }
-    let (host, port) = match authority.split_once(':') {
+    let (host, port) = match authority.bytes().position(|c| c == b':') {
         None => (authority, None),
-        Some((h, p)) => {
+        Some(i) => {
+            let (h, p) = (&authority[..i], &authority[i + 1..]);
             if p.is_empty() || p.starts_with('0') || !p.bytes().all(|c| c.is_ascii_digit()) {
                 return None;
             }
@@ -320,12 +323,13 @@ fn fast_parse(input: &str) -> Option<Url> {
     if !plain_host(host) {
         return None;
     }
-    let (before_fragment, fragment) = match tail.split_once('#') {
-        Some((a, f)) => (a, Some(f)),
+    // (Byte positions of ASCII delimiters are char boundaries.)
+    let (before_fragment, fragment) = match tail.bytes().position(|c| c == b'#') {
+        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
         None => (tail, None),
     };
-    let (path, query) = match before_fragment.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let (path, query) = match before_fragment.bytes().position(|c| c == b'?') {
+        Some(i) => (&before_fragment[..i], Some(&before_fragment[i + 1..])),
         None => (before_fragment, None),
     };
     let path = if path.is_empty() { "/" } else { path };
@@ -337,6 +341,7 @@ fn fast_parse(input: &str) -> Option<Url> {
     s.push_str("://");
     let host_start = s.len();
     s.push_str(host);
+    s[host_start..].make_ascii_lowercase();
     let host_end = s.len();
     if let Some(p) = port {
         s.push(':');
@@ -489,6 +494,9 @@ mod tests {
                 "127.0.0.1",
                 "1.2.3",
                 "x.0x1f",
+                "X.0X1F",
+                "XN--nxasmq6b.com",
+                "a.B1",
                 "xn--nxasmq6b",
                 "-a.b",
                 "a..b",
@@ -543,6 +551,7 @@ mod tests {
             "https://example.com:8443/a/b.rsc#x",
             "http://localhost",
             "http://localhost:80/x",
+            "http://FR.example.test/a",
         ] {
             let fast = fast_parse(u).expect(u);
             let full = url::Url::parse(u).unwrap();
@@ -551,7 +560,6 @@ mod tests {
         for u in [
             "http://localhost/a/../b",
             "http://localhost/%2e%2e/b",
-            "http://Localhost/",
             "http://127.0.0.1/",
             "http://localhost/a b",
             "http://localhost/é",
