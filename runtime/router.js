@@ -225,15 +225,20 @@ function createRouter(manifestJson) {
     return found.map((v) => (v === undefined ? '\x01' : v)).join('\0')
   }
 
+  /** Response headers as `name\0value\0…` (repeated headers repeat the name). */
   function flatResponseHeaders(h) {
     if (!h) return undefined
-    let s
-    const add = (k, v) => {
-      s = s === undefined ? `${k}\0${v}` : `${s}\0${k}\0${v}`
+    let s = ''
+    if (Array.isArray(h)) {
+      for (let i = 0; i + 1 < h.length; i += 2) s += `${s ? '\0' : ''}${h[i]}\0${h[i + 1]}`
+      return s
     }
-    if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) add(h[i], h[i + 1])
-    else for (const k in h) for (const v of [].concat(h[k])) add(k, v)
-    return s ?? ''
+    for (const k in h) {
+      const v = h[k]
+      if (Array.isArray(v)) for (const one of v) s += `${s ? '\0' : ''}${k}\0${one}`
+      else s += `${s ? '\0' : ''}${k}\0${v}`
+    }
+    return s
   }
 
   return {
