@@ -194,6 +194,17 @@ impl Url {
 
     /// `new URL(input, this)`.
     pub fn join(&self, input: &str) -> Result<Self, url::ParseError> {
+        // A path-absolute reference (`/x`, not `//host` nor `/\host`, which name an authority
+        // for http(s), also once the parser has removed tabs and newlines) keeps this URL's
+        // origin: the same as parsing it appended to the origin.
+        let b = input.as_bytes();
+        let second = b
+            .iter()
+            .skip(1)
+            .find(|c| !matches!(c, b'\t' | b'\n' | b'\r'));
+        if self.is_web() && b.first() == Some(&b'/') && !matches!(second, Some(b'/' | b'\\')) {
+            return Self::parse(&format!("{}{input}", &self.s[..self.path_start]));
+        }
         let base = self.to_url().ok_or(url::ParseError::EmptyHost)?;
         base.join(input).map(Self::from_url)
     }
@@ -541,6 +552,26 @@ mod tests {
             let ours_joined = ours.join(&path).ok().map(|u| parts(&u));
             let theirs_joined = theirs.join(&path).ok().map(|u| url_parts(&u));
             prop_assert_eq!(ours_joined, theirs_joined);
+        }
+    }
+
+    #[test]
+    fn join_keeps_authority_references() {
+        let base = Url::parse("http://localhost/a?b").unwrap();
+        for rel in [
+            "/x?y",
+            "//other/x",
+            "/\\other/x",
+            "/\t/other/x",
+            "/\n\\other",
+            "/",
+        ] {
+            let theirs = url::Url::parse("http://localhost/a?b").unwrap().join(rel);
+            assert_eq!(
+                base.join(rel).ok().map(|u| parts(&u)),
+                theirs.ok().map(|u| url_parts(&u)),
+                "{rel:?}"
+            );
         }
     }
 
