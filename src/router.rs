@@ -346,7 +346,30 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
     fn opt(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }
-    let mut out = String::with_capacity(160);
+    // One allocation: the text of every field, plus separators and numbers.
+    let text: usize = [
+        &d.middleware_url,
+        &d.resolved_pathname,
+        &d.invocation_pathname,
+        &d.rsc_pathname,
+        &d.matched_route,
+        &d.external_url,
+    ]
+    .iter()
+    .map(|v| v.as_ref().map_or(0, String::len))
+    .sum::<usize>()
+        + d.target.as_ref().map_or(0, |t| t.kind.len() + t.id.len())
+        + d.redirect.as_ref().map_or(0, |r| r.location.len())
+        + d.query
+            .iter()
+            .chain(&d.headers)
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>()
+        + d.route_matches
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len) + 2)
+            .sum::<usize>();
+    let mut out = String::with_capacity(text + 64);
     let field = |out: &mut String, v: &str| {
         out.push(sep);
         out.push_str(v);
