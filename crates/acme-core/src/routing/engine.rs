@@ -2,8 +2,9 @@
 //!
 //! The algorithm follows `@next/routing`'s `resolveRoutes` phase by phase (i18n, beforeMiddleware,
 //! middleware, beforeFiles, filesystem, afterFiles, dynamicRoutes, fallback, onMatch) so that
-//! both agree on the same build; URL handling follows WHATWG `URL`/`URLSearchParams` through the
-//! `url` crate. Every regex is compiled once in [`Router::new`].
+//! both agree on the same build; URL handling follows WHATWG `URL`/`URLSearchParams` (the
+//! `weburl` module: URLs already in serialized form as they are, the `url` crate for the rest).
+//! Every regex is compiled once in [`Router::new`].
 
 use std::collections::HashMap;
 
