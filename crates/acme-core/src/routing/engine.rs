@@ -785,6 +785,10 @@ fn check_missing(missing: &[Cond], u: &Url, h: &HeaderList) -> bool {
 
 /// `replaceDestination`: `$1`, `$name` from the regex match, then from `has` captures.
 fn replace_destination(dest: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
+    // Most header names and values, and many destinations, hold no `$`: nothing to look up.
+    if !dest.contains('$') {
+        return dest.to_string();
+    }
     let mut keys: Vec<&str> = has.iter().map(|(k, _)| k.as_str()).collect();
     let numbers: Vec<String> = match m {
         Some(m) => (1..m.groups.len()).map(|i| i.to_string()).collect(),
