@@ -31,17 +31,20 @@ export declare class Router {
    */
   headerNames(): Array<string>
   /**
-   * `resolve` for the runtime's hot path: `input` is the URL, then the value of each of
-   * `headerNames()` (`\x01` when absent), NUL-separated. Returns the decision packed in one
-   * string (decoded by `runtime/router.js`), or as an object when a value holds a NUL.
+   * The runtime's hot path, as two plain functions over this router (napi-rs checks the
+   * receiver of a class method on every call, which costs more than crossing with a plain
+   * function, whose router comes with the function):
+   *
+   * - `resolve(input)`: `input` is the URL, then the value of each of `headerNames()` (`\x01`
+   *   when absent), NUL-separated;
+   * - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
+   *   request headers to continue with (as in `resolve`), `responseHeaders` `name, value, …`
+   *   NUL-separated, `other` (absent when middleware only continued) `bodySent (0|1),
+   *   redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+   *
+   * Both answer the decision packed in one string, decoded by `runtime/router.js`.
    */
-  resolvePacked(input: string): string | RouterDecision
-  /**
-   * `resumeAfterMiddleware` for the runtime's hot path. `requestValues`: the request headers
-   * to continue with, as the values of `headerNames()` (as in `resolvePacked`);
-   * `responseHeaders`: `name, value, …` NUL-separated.
-   */
-  resumePacked(continuation: number, bodySent: boolean, requestValues?: string | undefined | null, responseHeaders?: string | undefined | null, redirectUrl?: string | undefined | null, redirectStatus?: number | undefined | null, rewrite?: string | undefined | null): string | RouterDecision
+  packedCalls(): { resolve: (input: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }

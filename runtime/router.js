@@ -6,7 +6,8 @@
 // Per request the Router gets one string (the URL and the values of the few headers routing can
 // read, named once by `headerNames()`) and answers one string, decoded here field by field when
 // the runtime reads it: crossing napi costs per value converted, so converting every header and
-// building a decision object tree would cost more than routing itself.
+// building a decision object tree would cost more than routing itself. The calls go through the
+// plain functions of `packedCalls()`: a class method costs more to enter than routing takes.
 
 const path = require('node:path')
 
@@ -81,8 +82,9 @@ class Decision {
     this.kind = KINDS[packed[0]]
   }
 
+  /** The fields; the separator is the second character (NUL unless a value holds one). */
   _fields() {
-    return (this._f ??= this._p.split('\0'))
+    return (this._f ??= this._p.split(this._p[1]))
   }
 
   _str(i) {
@@ -96,7 +98,12 @@ class Decision {
   }
 
   get continuation() {
-    return this._num(F_CONTINUATION)
+    // The first field: read without splitting the rest (the runtime reads only this one
+    // before resuming).
+    if (this._f) return this._num(F_CONTINUATION)
+    const p = this._p
+    const end = p.indexOf(p[1], 2)
+    return end === 2 ? undefined : Number(p.slice(2, end))
   }
 
   get middlewareUrl() {
@@ -181,9 +188,6 @@ const FIELDS = [
   'query', 'status', 'headers', 'redirect', 'externalUrl', 'routeMatches',
 ]
 
-function decision(d) {
-  return typeof d === 'string' ? new Decision(d) : d
-}
 
 /**
  * Compiles the routing table of an output.
@@ -196,6 +200,7 @@ function decision(d) {
  */
 function createRouter(manifestJson) {
   const router = new (nativeBinding().Router)(manifestJson)
+  const calls = router.packedCalls()
   const names = router.headerNames()
   const n = names.length
 
@@ -220,32 +225,38 @@ function createRouter(manifestJson) {
     return found.map((v) => (v === undefined ? '\x01' : v)).join('\0')
   }
 
+  /** Response headers as `name\0value\0…` (repeated headers repeat the name). */
   function flatResponseHeaders(h) {
     if (!h) return undefined
-    let s
-    const add = (k, v) => {
-      s = s === undefined ? `${k}\0${v}` : `${s}\0${k}\0${v}`
+    let s = ''
+    if (Array.isArray(h)) {
+      for (let i = 0; i + 1 < h.length; i += 2) s += `${s ? '\0' : ''}${h[i]}\0${h[i + 1]}`
+      return s
     }
-    if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) add(h[i], h[i + 1])
-    else for (const k in h) for (const v of [].concat(h[k])) add(k, v)
-    return s ?? ''
+    for (const k in h) {
+      const v = h[k]
+      if (Array.isArray(v)) for (const one of v) s += `${s ? '\0' : ''}${k}\0${one}`
+      else s += `${s ? '\0' : ''}${k}\0${v}`
+    }
+    return s
   }
 
   return {
     resolve({ url, headers }) {
-      return decision(router.resolvePacked(n ? `${url}\0${values(headers || {})}` : url))
+      return new Decision(calls.resolve(n ? `${url}\0${values(headers || {})}` : url))
     },
     resume(continuation, outcome) {
       const o = outcome || {}
-      return decision(
-        router.resumePacked(
+      const other =
+        o.bodySent || o.redirect || o.rewrite
+          ? `${o.bodySent ? 1 : 0}\0${o.redirect ? o.redirect.status : ''}\0${o.redirect ? String(o.redirect.url) : ''}\0${o.rewrite ? String(o.rewrite) : ''}`
+          : undefined
+      return new Decision(
+        calls.resume(
           continuation,
-          !!o.bodySent,
           o.requestHeaders ? values(o.requestHeaders) : undefined,
           flatResponseHeaders(o.responseHeaders),
-          o.redirect ? String(o.redirect.url) : undefined,
-          o.redirect ? o.redirect.status : undefined,
-          o.rewrite ? String(o.rewrite) : undefined,
+          other,
         ),
       )
     },

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use acme_core::routing as core;
 use napi::bindgen_prelude::JsObjectValue;
-use napi::bindgen_prelude::{Array, Either, Object, Unknown};
+use napi::bindgen_prelude::{Array, Either, FnArgs, Latin1String, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -298,26 +299,87 @@ fn kind_code(k: core::DecisionKind) -> char {
     }
 }
 
-/// The decision as one string (one napi value instead of an object tree): fields separated by
-/// NUL, in the order `runtime/router.js` reads them. `None` when a value holds a NUL itself
-/// (a decoded query value can), so that the caller falls back to the object form.
-fn pack(d: &core::Decision) -> Option<String> {
-    use std::fmt::Write;
+/// The decision as one string (one napi value instead of an object tree): the kind code, then
+/// every field preceded by a separator, in the order `runtime/router.js` reads them. The
+/// separator is the string's second character: NUL, unless a value holds a NUL itself (a decoded
+/// query value can), then the first character that no value holds, so every decision packs.
+fn pack(d: &core::Decision) -> String {
+    let mut out = pack_with(d, '\0');
+    // (A byte count: NUL is never part of another character's UTF-8.)
+    if out.bytes().filter(|&b| b == 0).count() != packed_fields(d) {
+        // A string of n characters lacks at least one of any n + 1 candidates.
+        let sep = (1..=u32::try_from(out.len() + 1).unwrap_or(u32::MAX))
+            .filter_map(char::from_u32)
+            .find(|c| !out.contains(*c))
+            .unwrap_or('\u{fffe}');
+        out = pack_with(d, sep);
+    }
+    out
+}
+
+/// Fields of a packed decision, list entries aside (`runtime/router.js` `F_LISTS`).
+const PACKED_FIELDS_FIXED: usize = 15;
+
+/// How many separators a packed decision holds when no value holds one.
+fn packed_fields(d: &core::Decision) -> usize {
+    let matches = d.route_matches.iter().filter(|(_, v)| v.is_some()).count();
+    PACKED_FIELDS_FIXED + 2 * (d.query.len() + d.headers.len() + matches)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+fn pack_with(d: &core::Decision, sep: char) -> String {
     fn opt(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }
-    let mut out = String::with_capacity(160);
-    let mut clean = true;
-    let mut field = |out: &mut String, v: &str| {
-        clean &= !v.contains('\0');
-        out.push('\0');
+    // One allocation: the text of every field, plus separators and numbers.
+    let text: usize = [
+        &d.middleware_url,
+        &d.resolved_pathname,
+        &d.invocation_pathname,
+        &d.rsc_pathname,
+        &d.matched_route,
+        &d.external_url,
+    ]
+    .iter()
+    .map(|v| v.as_ref().map_or(0, String::len))
+    .sum::<usize>()
+        + d.target.as_ref().map_or(0, |t| t.kind.len() + t.id.len())
+        + d.redirect.as_ref().map_or(0, |r| r.location.len())
+        + d.query
+            .iter()
+            .chain(&d.headers)
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>()
+        + d.route_matches
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len) + 2)
+            .sum::<usize>();
+    let mut out = String::with_capacity(text + 64);
+    let field = |out: &mut String, v: &str| {
+        out.push(sep);
         out.push_str(v);
     };
-    // Numbers are written in place: no allocation per field.
+    // Numbers are written in place, digit by digit (`write!` costs more than the rest of the
+    // field): no allocation per field.
     let num = |out: &mut String, v: Option<u32>| {
-        out.push('\0');
+        out.push(sep);
         if let Some(n) = v {
-            let _ = write!(out, "{n}");
+            push_decimal(out, n);
         }
     };
     out.push(kind_code(d.kind));
@@ -349,23 +411,94 @@ fn pack(d: &core::Decision) -> Option<String> {
         field(&mut out, k);
         field(&mut out, v.as_deref().unwrap_or(""));
     }
-    clean.then_some(out)
+    out
 }
 
 /// Request header values in the order of `headerNames()`, NUL-separated; `\x01` = absent.
 fn split_values(s: &str) -> impl Iterator<Item = Option<&str>> {
-    s.split('\0').map(|v| (v != "\x01").then_some(v))
+    split_nul(s).map(|v| (v != "\x01").then_some(v))
 }
 
-/// A decision in its packed form, or as an object when it cannot be packed.
-fn packed_or_object<'e>(
-    env: &'e Env,
-    d: core::Decision,
-) -> napi::Result<Either<String, Object<'e>>> {
-    match pack(&d) {
-        Some(s) => Ok(Either::A(s)),
-        None => decision_object(env, d).map(Either::B),
+/// `s.split('\0')` by bytes: the values are short, and `str::split`'s searcher setup per
+/// piece showed in profiles.
+fn split_nul(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == 0) {
+            Some(i) => {
+                // NUL is ASCII: `i` and `i + 1` are char boundaries.
+                rest = r.get(i + 1..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// A packed decision as a JavaScript string. An ASCII one (the usual case: paths and URLs are
+/// percent-encoded) is handed over as Latin-1, which V8 copies as it is instead of decoding it.
+type JsText = Either<Latin1String, String>;
+
+fn js_text(s: String) -> JsText {
+    if s.is_ascii() {
+        Either::A(Latin1String::from(s))
+    } else {
+        Either::B(s)
     }
+}
+
+/// `resolve` of `packedCalls`.
+fn resolve_packed(router: &core::Router, input: &str) -> napi::Result<JsText> {
+    let mut parts = split_nul(input);
+    let url = parts.next().unwrap_or("");
+    let values = parts.map(|v| (v != "\x01").then_some(v));
+    catch_unwind(AssertUnwindSafe(|| {
+        js_text(pack(&router.resolve_values(url, values)))
+    }))
+    .map_err(panic_error)
+}
+
+/// `resume` of `packedCalls`.
+fn resume_packed(
+    router: &core::Router,
+    continuation: u32,
+    request_values: Option<&str>,
+    response_headers: Option<&str>,
+    other: Option<&str>,
+) -> napi::Result<JsText> {
+    let request_headers = request_values.map(|s| router.header_values(split_values(s)));
+    let response_headers = response_headers.map(|s| {
+        let mut it = s.split('\0');
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            out.push((k.to_string(), v.to_string()));
+        }
+        out
+    });
+    let mut other = other.unwrap_or("").split('\0');
+    let mut next = || other.next().filter(|s| !s.is_empty());
+    let body_sent = next() == Some("1");
+    let redirect_status = next().and_then(|s| s.parse::<u16>().ok());
+    let redirect_url = next();
+    let rewrite = next();
+    let result = core::MiddlewareResult {
+        body_sent,
+        request_headers: None,
+        response_headers,
+        redirect: redirect_url.map(|u| (u.to_string(), redirect_status.unwrap_or(307))),
+        rewrite: rewrite.map(str::to_string),
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        router
+            .resume_with(continuation, &result, request_headers)
+            .map(|d| js_text(pack(&d)))
+    }))
+    .map_err(panic_error)?
+    .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))
 }
 
 fn panic_error(_: Box<dyn std::any::Any + Send>) -> napi::Error {
@@ -375,7 +508,8 @@ fn panic_error(_: Box<dyn std::any::Any + Send>) -> napi::Error {
 /// Decides what Next would do with a request, from the output's `manifest.json`.
 #[napi]
 pub struct Router {
-    inner: core::Router,
+    /// Shared with the functions of `packedCalls`.
+    inner: Arc<core::Router>,
 }
 
 #[napi]
@@ -385,7 +519,9 @@ impl Router {
     pub fn new(manifest_json: String) -> napi::Result<Self> {
         catch_unwind(AssertUnwindSafe(|| core::Router::new(&manifest_json)))
             .map_err(panic_error)?
-            .map(|inner| Router { inner })
+            .map(|inner| Router {
+                inner: Arc::new(inner),
+            })
             .map_err(|e| napi::Error::from_reason(format!("[INVALID_MANIFEST] {e}")))
     }
 
@@ -439,71 +575,42 @@ impl Router {
         self.inner.header_names().to_vec()
     }
 
-    /// `resolve` for the runtime's hot path: `input` is the URL, then the value of each of
-    /// `headerNames()` (`\x01` when absent), NUL-separated. Returns the decision packed in one
-    /// string (decoded by `runtime/router.js`), or as an object when a value holds a NUL.
-    #[napi(ts_return_type = "string | RouterDecision")]
-    pub fn resolve_packed<'e>(
-        &self,
-        env: &'e Env,
-        input: String,
-    ) -> napi::Result<Either<String, Object<'e>>> {
-        let (url, values) = input.split_once('\0').unwrap_or((&input, "\x01"));
-        let d = catch_unwind(AssertUnwindSafe(|| {
-            self.inner.resolve_values(url, split_values(values))
-        }))
-        .map_err(panic_error)?;
-        packed_or_object(env, d)
-    }
-
-    /// `resumeAfterMiddleware` for the runtime's hot path. `requestValues`: the request headers
-    /// to continue with, as the values of `headerNames()` (as in `resolvePacked`);
-    /// `responseHeaders`: `name, value, …` NUL-separated.
-    #[napi(ts_return_type = "string | RouterDecision")]
-    #[allow(clippy::too_many_arguments)]
-    pub fn resume_packed<'e>(
-        &self,
-        env: &'e Env,
-        continuation: u32,
-        body_sent: bool,
-        request_values: Option<String>,
-        response_headers: Option<String>,
-        redirect_url: Option<String>,
-        redirect_status: Option<u32>,
-        rewrite: Option<String>,
-    ) -> napi::Result<Either<String, Object<'e>>> {
-        let request_headers = request_values
-            .as_deref()
-            .map(|s| self.inner.header_values(split_values(s)));
-        let response_headers = response_headers.as_deref().map(|s| {
-            let mut it = s.split('\0');
-            let mut out = Vec::new();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                out.push((k.to_string(), v.to_string()));
-            }
-            out
-        });
-        let result = core::MiddlewareResult {
-            body_sent,
-            request_headers: None,
-            response_headers,
-            redirect: redirect_url.map(|u| {
-                (
-                    u,
-                    redirect_status
-                        .and_then(|s| u16::try_from(s).ok())
-                        .unwrap_or(307),
-                )
-            }),
-            rewrite,
-        };
-        let d = catch_unwind(AssertUnwindSafe(|| {
-            self.inner
-                .resume_with(continuation, &result, request_headers)
-        }))
-        .map_err(panic_error)?
-        .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))?;
-        packed_or_object(env, d)
+    /// The runtime's hot path, as two plain functions over this router (napi-rs checks the
+    /// receiver of a class method on every call, which costs more than crossing with a plain
+    /// function, whose router comes with the function):
+    ///
+    /// - `resolve(input)`: `input` is the URL, then the value of each of `headerNames()` (`\x01`
+    ///   when absent), NUL-separated;
+    /// - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
+    ///   request headers to continue with (as in `resolve`), `responseHeaders` `name, value, …`
+    ///   NUL-separated, `other` (absent when middleware only continued) `bodySent (0|1),
+    ///   redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+    ///
+    /// Both answer the decision packed in one string, decoded by `runtime/router.js`.
+    #[napi(
+        ts_return_type = "{ resolve: (input: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }"
+    )]
+    pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
+        let router = Arc::clone(&self.inner);
+        let resolve = env.create_function_from_closure::<String, _, _>("resolve", move |ctx| {
+            let input = ctx.get::<String>(0)?;
+            resolve_packed(&router, &input)
+        })?;
+        let router = Arc::clone(&self.inner);
+        let resume = env
+            .create_function_from_closure::<FnArgs<(u32, Option<String>, Option<String>, Option<String>)>, _, _>("resume", move |ctx| {
+            resume_packed(
+                &router,
+                ctx.get::<u32>(0)?,
+                ctx.get::<Option<String>>(1)?.as_deref(),
+                ctx.get::<Option<String>>(2)?.as_deref(),
+                ctx.get::<Option<String>>(3)?.as_deref(),
+            )
+        })?;
+        let mut o = Object::new(env)?;
+        set_c(&mut o, c"resolve", resolve)?;
+        set_c(&mut o, c"resume", resume)?;
+        Ok(o)
     }
 
     /// Every pathname the output serves.

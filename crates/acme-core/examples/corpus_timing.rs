@@ -7,6 +7,10 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 use std::time::Instant;
 
+// As in the addon (src/lib.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use acme_core::routing::{DecisionKind, MiddlewareResult, Request, Router};
 use serde_json::Value;
 
@@ -54,11 +58,30 @@ fn main() {
             (req, mr)
         })
         .collect();
+    // The header values in `header_names()` order, as the addon passes them (`resolve_values`).
+    let values: Vec<Vec<Option<String>>> = reqs
+        .iter()
+        .map(|(r, _)| {
+            router
+                .header_names()
+                .iter()
+                .map(|n| {
+                    let v: Vec<&str> = r
+                        .headers
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(n))
+                        .map(|(_, v)| v.as_str())
+                        .collect();
+                    (!v.is_empty()).then(|| v.join(", "))
+                })
+                .collect()
+        })
+        .collect();
     let mut times = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        for (r, mr) in &reqs {
-            let d = router.resolve(r);
+        for ((r, mr), vals) in reqs.iter().zip(&values) {
+            let d = router.resolve_values(&r.url, vals.iter().map(Option::as_deref));
             if d.kind == DecisionKind::Middleware {
                 if let (Some(c), Some(mr)) = (d.continuation, mr) {
                     std::hint::black_box(router.resume(c, mr).ok());

@@ -1,6 +1,10 @@
 //! Times the core router on a URL list: `cargo run --release -p acme-core --example route_timing -- manifest.json urls.json`.
 #![allow(clippy::unwrap_used, missing_docs)]
 use std::time::Instant;
+
+// As in the addon (src/lib.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let router =

@@ -2,15 +2,16 @@
 //!
 //! The algorithm follows `@next/routing`'s `resolveRoutes` phase by phase (i18n, beforeMiddleware,
 //! middleware, beforeFiles, filesystem, afterFiles, dynamicRoutes, fallback, onMatch) so that
-//! both agree on the same build; URL handling follows WHATWG `URL`/`URLSearchParams` through the
-//! `url` crate. Every regex is compiled once in [`Router::new`].
+//! both agree on the same build; URL handling follows WHATWG `URL`/`URLSearchParams` (the
+//! `weburl` module: URLs already in serialized form as they are, the `url` crate for the rest).
+//! Every regex is compiled once in [`Router::new`].
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
+use super::weburl::Url;
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
 /// Errors of [`Router::new`] and [`Router::resume`].
@@ -202,21 +203,26 @@ impl Phase {
         Self { routes, filter }
     }
 
-    /// Bit `i` set: route `i`'s regex may match `path` (see [`may_match`]).
-    fn candidates(&self, path: &str) -> u128 {
-        self.filter
-            .as_ref()
-            .map_or(u128::MAX, |f| f.candidates(path))
+    /// Which routes' regexes may match `path`, and which certainly do (see [`Mask`]).
+    fn candidates(&self, path: &str) -> Mask {
+        self.filter.as_ref().map_or(Mask::ALL, |f| {
+            let m = f.matches(path);
+            Mask {
+                may: m.may,
+                sure: m.sure,
+            }
+        })
     }
 
-    /// The routes whose regex may match `path`, in order (for loops that never re-filter).
-    fn may_match_path<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a CRoute> + 'a {
+    /// The routes whose regex may match `path`, in order (for loops that never re-filter), each
+    /// with whether its regex certainly matches.
+    fn may_match_path<'a>(&'a self, path: &str) -> impl Iterator<Item = (&'a CRoute, bool)> + 'a {
         let mask = self.candidates(path);
         self.routes
             .iter()
             .enumerate()
-            .filter(move |(i, _)| may_match(mask, *i))
-            .map(|(_, r)| r)
+            .filter(move |(i, _)| mask.may(*i))
+            .map(move |(i, r)| (r, mask.sure(i)))
     }
 }
 
@@ -227,9 +233,28 @@ impl std::ops::Deref for Phase {
     }
 }
 
-/// Whether route `i` is a candidate in `mask` (phases of more than 128 routes have no filter).
-fn may_match(mask: u128, i: usize) -> bool {
-    i >= 128 || (mask >> i) & 1 == 1
+/// What a phase's filter found about a path: bit `i` of `may` unset, route `i`'s regex certainly
+/// does not match; bit `i` of `sure` set, it certainly does (its regex need not run again, only
+/// for captures). Phases of more than 128 routes have no filter.
+#[derive(Debug, Clone, Copy)]
+struct Mask {
+    may: u128,
+    sure: u128,
+}
+
+impl Mask {
+    const ALL: Mask = Mask {
+        may: u128::MAX,
+        sure: 0,
+    };
+
+    fn may(&self, i: usize) -> bool {
+        i >= 128 || (self.may >> i) & 1 == 1
+    }
+
+    fn sure(&self, i: usize) -> bool {
+        i < 128 && (self.sure >> i) & 1 == 1
+    }
 }
 
 /// What a resolved pathname is in the output.
@@ -292,8 +317,14 @@ pub struct Request {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderList(Vec<(String, String)>);
 
+/// Trims HTTP whitespace (space, tab, CR, LF): bytes, not chars (it runs on every header value).
 fn trim_http(v: &str) -> &str {
-    v.trim_matches([' ', '\t', '\r', '\n'])
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let b = v.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    // ASCII bytes are char boundaries.
+    v.get(start..end).unwrap_or("")
 }
 
 impl HeaderList {
@@ -366,6 +397,9 @@ impl HeaderList {
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     pub fn entries(&self) -> Vec<(String, String)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
         let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -606,7 +640,7 @@ fn merge_destination_query(u: &Url, dest: &str) -> Url {
 }
 
 fn origin(u: &Url) -> String {
-    u.origin().ascii_serialization()
+    u.origin_ascii()
 }
 
 /// `a.origin === b.origin` for the special schemes routing sees, without allocating.
@@ -751,6 +785,10 @@ fn check_missing(missing: &[Cond], u: &Url, h: &HeaderList) -> bool {
 
 /// `replaceDestination`: `$1`, `$name` from the regex match, then from `has` captures.
 fn replace_destination(dest: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
+    // Most header names and values, and many destinations, hold no `$`: nothing to look up.
+    if !dest.contains('$') {
+        return dest.to_string();
+    }
     let mut keys: Vec<&str> = has.iter().map(|(k, _)| k.as_str()).collect();
     let numbers: Vec<String> = match m {
         Some(m) => (1..m.groups.len()).map(|i| i.to_string()).collect(),
@@ -811,10 +849,11 @@ struct Matched {
     headers: Option<Vec<(String, String)>>,
 }
 
-fn match_route(r: &CRoute, u: &Url, h: &HeaderList) -> Option<Matched> {
+/// `sure`: the phase's filter found that the route's regex matches `u`'s path.
+fn match_route(r: &CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matched> {
     let m = if r.needs_captures {
-        r.re.captures(u.path())?
-    } else if r.re.is_match(u.path()) {
+        r.re.captures_known(u.path(), sure)?
+    } else if sure || r.re.is_match(u.path()) {
         Captures::default()
     } else {
         return None;
@@ -896,15 +935,18 @@ fn process_routes(
     let mut delocalized: Option<Option<Url>> = None;
     let mut mask = routes.candidates(u.path());
     for (i, r) in routes.iter().enumerate() {
-        let mu = match internal {
-            Some(f) if r.priority => delocalized
-                .get_or_insert_with(|| f(u))
-                .as_ref()
-                .unwrap_or(u),
-            _ if !may_match(mask, i) => continue,
-            _ => &*u,
+        let (mu, sure) = match internal {
+            Some(f) if r.priority => (
+                delocalized
+                    .get_or_insert_with(|| f(u))
+                    .as_ref()
+                    .unwrap_or(u),
+                false,
+            ),
+            _ if !mask.may(i) => continue,
+            _ => (&*u, mask.sure(i)),
         };
-        let Some(m) = match_route(r, mu, h) else {
+        let Some(m) = match_route(r, mu, h, sure) else {
             continue;
         };
         let mu = mu.clone();
@@ -1557,10 +1599,13 @@ impl Router {
             })
     }
 
-    fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> HeaderList {
-        let mut out = resp.clone();
-        for r in self.on_match.may_match_path(u.path()) {
-            if let Some(hs) = match_route(r, u, h).and_then(|m| m.headers) {
+    /// `resp` with the headers of the onMatch routes that match; `None` when none adds any
+    /// (most requests: no copy of `resp` then).
+    fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> Option<HeaderList> {
+        let mut out: Option<HeaderList> = None;
+        for (r, sure) in self.on_match.may_match_path(u.path()) {
+            if let Some(hs) = match_route(r, u, h, sure).and_then(|m| m.headers) {
+                let out = out.get_or_insert_with(|| resp.clone());
                 for (k, v) in hs {
                     out.set(&k, &v);
                 }
@@ -1581,7 +1626,11 @@ impl Router {
         params: Vec<(String, Option<String>)>,
     ) -> Decision {
         let headers = self.on_match_headers(u, h, resp);
-        let mut d = Decision::with_headers(DecisionKind::Resolved, &headers, status);
+        let mut d = Decision::with_headers(
+            DecisionKind::Resolved,
+            headers.as_ref().unwrap_or(resp),
+            status,
+        );
         d.query = query_pairs(u);
         d.invocation_pathname = Some(invocation.to_string());
         d.route_matches = params;
@@ -1968,8 +2017,8 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
-            for r in self.dynamic_routes.may_match_path(f.path()) {
-                let Some(m) = r.re.captures(f.path()) else {
+            for (r, sure) in self.dynamic_routes.may_match_path(f.path()) {
+                let Some(m) = r.re.captures_known(f.path(), sure) else {
                     continue;
                 };
                 let Some(caps) = check_has(&r.has, &f, &h) else {
@@ -2036,10 +2085,10 @@ impl Router {
             }
             let mut mask = phase.candidates(f.path());
             for (i, r) in phase.iter().enumerate() {
-                if !may_match(mask, i) {
+                if !mask.may(i) {
                     continue;
                 }
-                let Some(m) = match_route(r, &f, &h) else {
+                let Some(m) = match_route(r, &f, &h, mask.sure(i)) else {
                     continue;
                 };
                 if let Some(hs) = &m.headers {
@@ -2115,8 +2164,8 @@ impl Router {
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
-        for r in self.dynamic_routes.may_match_path(f.path()) {
-            let Some(m) = r.re.captures(f.path()) else {
+        for (r, sure) in self.dynamic_routes.may_match_path(f.path()) {
+            let Some(m) = r.re.captures_known(f.path(), sure) else {
                 continue;
             };
             let Some(caps) = check_has(&r.has, f, h) else {

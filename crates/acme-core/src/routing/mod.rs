@@ -5,12 +5,13 @@
 
 mod engine;
 mod jsre;
+mod weburl;
 
 pub use engine::{
     Decision, DecisionKind, HeaderList, MiddlewareResult, Redirect, Request, Router, RouterError,
     Target, PENDING_CAPACITY,
 };
-pub use jsre::{decode_uri_component, Captures, JsRegex, RegexFilter, MAX_INPUT};
+pub use jsre::{decode_uri_component, Captures, FilterMatches, JsRegex, RegexFilter, MAX_INPUT};
 
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, RouteHas};

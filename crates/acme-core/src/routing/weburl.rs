@@ -1,0 +1,601 @@
+//! [`Url`]: the WHATWG URL operations routing uses, on one string with component offsets.
+//!
+//! Parsing a request URL with the `url` crate (host parser, per-character percent-encoding and
+//! dot-segment handling) was a tenth of the time of a routed request. Most request URLs, and
+//! most paths and queries routing writes, are already in the form the WHATWG parser serializes
+//! them to: for those (checked conservatively by [`fast_parse`], [`plain_path`] and
+//! [`plain_query`]) the string is taken as it is. Everything else goes through the `url` crate,
+//! so the results are the `url` crate's either way (the property tests below compare them).
+
+use std::fmt;
+use std::ops::Range;
+
+/// An absolute URL: its serialization and where its components are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    s: String,
+    scheme_end: usize,
+    host: Option<(usize, usize)>,
+    port: Option<u16>,
+    path_start: usize,
+    /// Index of the `?`.
+    query_start: Option<usize>,
+    /// Index of the `#`.
+    fragment_start: Option<usize>,
+    /// The `url` crate's URL this one came from, until a fast path changes it: reparsing the
+    /// serialization is not always the same URL (`mailto:` with a path `?`).
+    full: Option<Box<url::Url>>,
+}
+
+impl Url {
+    /// `new URL(input)`.
+    pub fn parse(input: &str) -> Result<Self, url::ParseError> {
+        match fast_parse(input) {
+            Some(u) => Ok(u),
+            None => url::Url::parse(input).map(Self::from_url),
+        }
+    }
+
+    fn from_url(u: url::Url) -> Self {
+        use url::Position;
+        let scheme_end = u.scheme().len();
+        let host = u.host_str().map(|_| {
+            (
+                u[..Position::BeforeHost].len(),
+                u[..Position::AfterHost].len(),
+            )
+        });
+        let port = u.port();
+        let path_start = u[..Position::BeforePath].len();
+        let after_path = u[..Position::AfterPath].len();
+        let after_query = u[..Position::AfterQuery].len();
+        let query_start = u.query().map(|_| after_path);
+        let fragment_start = u.fragment().map(|_| after_query);
+        Self {
+            s: u.as_str().to_string(),
+            scheme_end,
+            host,
+            port,
+            path_start,
+            query_start,
+            fragment_start,
+            full: Some(Box::new(u)),
+        }
+    }
+
+    /// The `url` crate's form of this URL (`None` cannot happen: a fast-path URL is an http(s)
+    /// URL in serialized form, which parses to itself).
+    fn to_url(&self) -> Option<url::Url> {
+        match &self.full {
+            Some(u) => Some((**u).clone()),
+            None => url::Url::parse(&self.s).ok(),
+        }
+    }
+
+    /// The serialization (`href`).
+    pub fn as_str(&self) -> &str {
+        &self.s
+    }
+
+    /// The scheme, without `:`.
+    pub fn scheme(&self) -> &str {
+        &self.s[..self.scheme_end]
+    }
+
+    /// Whether the scheme is `http` or `https` and the URL has a host (the URLs whose paths and
+    /// queries the fast paths write).
+    fn is_web(&self) -> bool {
+        self.host.is_some() && matches!(self.scheme(), "http" | "https")
+    }
+
+    /// The host (`hostname`), if any.
+    pub fn host_str(&self) -> Option<&str> {
+        self.host.map(|(a, b)| &self.s[a..b])
+    }
+
+    /// The port, or the scheme's default.
+    pub fn port_or_known_default(&self) -> Option<u16> {
+        self.port.or(match self.scheme() {
+            "http" | "ws" => Some(80),
+            "https" | "wss" => Some(443),
+            "ftp" => Some(21),
+            _ => None,
+        })
+    }
+
+    /// `origin`, serialized.
+    pub fn origin_ascii(&self) -> String {
+        self.to_url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|| "null".into())
+    }
+
+    fn path_range(&self) -> Range<usize> {
+        let end = self
+            .query_start
+            .or(self.fragment_start)
+            .unwrap_or(self.s.len());
+        self.path_start..end
+    }
+
+    /// The path (`pathname`).
+    pub fn path(&self) -> &str {
+        &self.s[self.path_range()]
+    }
+
+    /// The query without `?` (`None`: no `?`).
+    pub fn query(&self) -> Option<&str> {
+        let end = self.fragment_start.unwrap_or(self.s.len());
+        self.query_start.map(|q| &self.s[q + 1..end])
+    }
+
+    /// The fragment without `#` (`None`: no `#`).
+    pub fn fragment(&self) -> Option<&str> {
+        self.fragment_start.map(|f| &self.s[f + 1..])
+    }
+
+    /// The query's `application/x-www-form-urlencoded` pairs (`searchParams`).
+    pub fn query_pairs(&self) -> url::form_urlencoded::Parse<'_> {
+        url::form_urlencoded::parse(self.query().unwrap_or("").as_bytes())
+    }
+
+    /// Replaces `range` of the serialization, moving the offsets after it.
+    fn splice(&mut self, range: Range<usize>, with: &str) {
+        let (start, end) = (range.start, range.end);
+        self.full = None;
+        self.s.replace_range(range, with);
+        let moved = |i: usize| {
+            if i >= end {
+                i + with.len() - (end - start)
+            } else {
+                i
+            }
+        };
+        self.query_start = self.query_start.map(moved);
+        self.fragment_start = self.fragment_start.map(moved);
+    }
+
+    /// Goes through the `url` crate.
+    fn via_url(&mut self, f: impl FnOnce(&mut url::Url)) {
+        if let Some(mut u) = self.to_url() {
+            f(&mut u);
+            *self = Self::from_url(u);
+        }
+    }
+
+    /// `url.pathname = path`.
+    pub fn set_path(&mut self, path: &str) {
+        if self.is_web() && plain_path(path) {
+            self.splice(self.path_range(), path);
+        } else {
+            self.via_url(|u| u.set_path(path));
+        }
+    }
+
+    /// Sets (`Some`, without `?`) or removes (`None`) the query.
+    pub fn set_query(&mut self, query: Option<&str>) {
+        if !self.is_web() || !query.is_none_or(plain_query) {
+            self.via_url(|u| u.set_query(query));
+            return;
+        }
+        let end = self.fragment_start.unwrap_or(self.s.len());
+        let start = self.query_start.unwrap_or(end);
+        match query {
+            Some(q) => {
+                self.splice(start..end, &format!("?{q}"));
+                self.query_start = Some(start);
+            }
+            None => {
+                self.splice(start..end, "");
+                self.query_start = None;
+            }
+        }
+    }
+
+    /// `new URL(input, this)`.
+    pub fn join(&self, input: &str) -> Result<Self, url::ParseError> {
+        // A path-absolute reference (`/x`, not `//host` nor `/\host`, which name an authority
+        // for http(s), also once the parser has removed tabs and newlines) keeps this URL's
+        // origin: the same as parsing it appended to the origin.
+        let b = input.as_bytes();
+        let second = b
+            .iter()
+            .skip(1)
+            .find(|c| !matches!(c, b'\t' | b'\n' | b'\r'));
+        if self.is_web() && b.first() == Some(&b'/') && !matches!(second, Some(b'/' | b'\\')) {
+            return Self::parse(&format!("{}{input}", &self.s[..self.path_start]));
+        }
+        let base = self.to_url().ok_or(url::ParseError::EmptyHost)?;
+        base.join(input).map(Self::from_url)
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Printable ASCII bytes (no space, no control, no DEL) but those of `except`.
+const fn printable_except(except: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0x21;
+    while c <= 0x7e {
+        t[c] = true;
+        c += 1;
+    }
+    let mut i = 0;
+    while i < except.len() {
+        t[except[i] as usize] = false;
+        i += 1;
+    }
+    t
+}
+
+/// Path bytes kept as they are: outside the path percent-encode set, and not `\`, `?`, `#`.
+const PATH_BYTES: [bool; 256] = printable_except(b"\"<>`{}\\?#");
+/// Query bytes kept as they are: outside the special-query percent-encode set, and not `#`.
+const QUERY_BYTES: [bool; 256] = printable_except(b"\"<>'#");
+/// Fragment bytes kept as they are: outside the fragment percent-encode set.
+const FRAGMENT_BYTES: [bool; 256] = printable_except(b"\"<>`");
+
+/// A path that the WHATWG path parser leaves as it is below an http(s) host: it starts with `/`,
+/// holds only [`PATH_BYTES`], and no segment is `.` or `..` or holds a `%2e` (could decode to
+/// one). One pass over the bytes: it runs on every request.
+fn plain_path(p: &str) -> bool {
+    let b = p.as_bytes();
+    if b.first() != Some(&b'/') {
+        return false;
+    }
+    let dot_segment = |len: usize, dots: usize| len > 0 && len <= 2 && dots == len;
+    let (mut len, mut dots) = (0, 0);
+    for (i, &c) in b.iter().enumerate() {
+        if !PATH_BYTES[usize::from(c)] {
+            return false;
+        }
+        match c {
+            b'/' => {
+                if dot_segment(len, dots) {
+                    return false;
+                }
+                (len, dots) = (0, 0);
+            }
+            b'%' if matches!(b.get(i + 1..i + 3), Some(b"2e" | b"2E")) => return false,
+            b'.' => {
+                len += 1;
+                dots += 1;
+            }
+            _ => len += 1,
+        }
+    }
+    !dot_segment(len, dots)
+}
+
+/// A query that the WHATWG query parser leaves as it is for an http(s) URL.
+fn plain_query(q: &str) -> bool {
+    q.bytes().all(|c| QUERY_BYTES[usize::from(c)])
+}
+
+/// A fragment the WHATWG parser leaves as it is.
+fn plain_fragment(f: &str) -> bool {
+    f.bytes().all(|c| FRAGMENT_BYTES[usize::from(c)])
+}
+
+/// A host the WHATWG host parser only lower-cases: ASCII letters, digits, `-` and non-empty
+/// labels separated by `.`, no IDNA (`xn--`) label, not a number-like last label (which would
+/// make it an IPv4 address), labels not starting or ending with `-`.
+fn plain_host(h: &str) -> bool {
+    if h.is_empty()
+        || !h
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+    {
+        return false;
+    }
+    let labels_ok = h.split('.').all(|l| {
+        let idna = l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
+        !l.is_empty() && !idna && !l.starts_with('-') && !l.ends_with('-')
+    });
+    let last = h.rsplit('.').next().unwrap_or("");
+    let hex = last.len() >= 2 && last[..2].eq_ignore_ascii_case("0x");
+    labels_ok && !last.bytes().all(|c| c.is_ascii_digit()) && !hex
+}
+
+/// `http(s)://host[:port][/path][?query][#fragment]` already in serialized form (up to a
+/// default port and an empty path, which are normalized here): parsed without the `url` crate.
+/// `None`: not certainly so; the caller parses it with the `url` crate.
+fn fast_parse(input: &str) -> Option<Url> {
+    let (scheme, rest, default_port) = if let Some(r) = input.strip_prefix("http://") {
+        ("http", r, 80)
+    } else if let Some(r) = input.strip_prefix("https://") {
+        ("https", r, 443)
+    } else {
+        return None;
+    };
+    let auth_end = rest
+        .bytes()
+        .position(|c| matches!(c, b'/' | b'?' | b'#' | b'\\'))
+        .unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    if tail.starts_with('\\') {
+        return None;
+    }
+    let (host, port) = match authority.bytes().position(|c| c == b':') {
+        None => (authority, None),
+        Some(i) => {
+            let (h, p) = (&authority[..i], &authority[i + 1..]);
+            if p.is_empty() || p.starts_with('0') || !p.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let n: u16 = p.parse().ok()?;
+            (h, (n != default_port).then_some(n))
+        }
+    };
+    if !plain_host(host) {
+        return None;
+    }
+    // (Byte positions of ASCII delimiters are char boundaries.)
+    let (before_fragment, fragment) = match tail.bytes().position(|c| c == b'#') {
+        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
+        None => (tail, None),
+    };
+    let (path, query) = match before_fragment.bytes().position(|c| c == b'?') {
+        Some(i) => (&before_fragment[..i], Some(&before_fragment[i + 1..])),
+        None => (before_fragment, None),
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    if !plain_path(path) || !query.is_none_or(plain_query) || !fragment.is_none_or(plain_fragment) {
+        return None;
+    }
+    let mut s = String::with_capacity(input.len() + 1);
+    s.push_str(scheme);
+    s.push_str("://");
+    let host_start = s.len();
+    s.push_str(host);
+    s[host_start..].make_ascii_lowercase();
+    let host_end = s.len();
+    if let Some(p) = port {
+        s.push(':');
+        s.push_str(&p.to_string());
+    }
+    let path_start = s.len();
+    s.push_str(path);
+    let query_start = query.map(|q| {
+        let at = s.len();
+        s.push('?');
+        s.push_str(q);
+        at
+    });
+    let fragment_start = fragment.map(|f| {
+        let at = s.len();
+        s.push('#');
+        s.push_str(f);
+        at
+    });
+    Some(Url {
+        s,
+        scheme_end: scheme.len(),
+        host: Some((host_start, host_end)),
+        port,
+        path_start,
+        query_start,
+        fragment_start,
+        full: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Everything observable of a URL: href, scheme, host, port, path, query, fragment.
+    type Parts = (
+        String,
+        String,
+        Option<String>,
+        Option<u16>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+
+    /// [`Parts`] of ours and of the `url` crate's.
+    fn parts(u: &Url) -> Parts {
+        (
+            u.as_str().to_string(),
+            u.scheme().to_string(),
+            u.host_str().map(str::to_string),
+            u.port_or_known_default(),
+            u.path().to_string(),
+            u.query().map(str::to_string),
+            u.fragment().map(str::to_string),
+        )
+    }
+
+    fn url_parts(u: &url::Url) -> Parts {
+        (
+            u.as_str().to_string(),
+            u.scheme().to_string(),
+            u.host_str().map(str::to_string),
+            u.port_or_known_default(),
+            u.path().to_string(),
+            u.query().map(str::to_string),
+            u.fragment().map(str::to_string),
+        )
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "a",
+                "B",
+                "0",
+                "-",
+                ".",
+                "..",
+                "/",
+                "//",
+                "\\",
+                "?",
+                "#",
+                "%",
+                "%2e",
+                "%2E",
+                "%2f",
+                "%zz",
+                " ",
+                "\t",
+                "\n",
+                "\"",
+                "'",
+                "<",
+                ">",
+                "`",
+                "{",
+                "}",
+                "|",
+                "^",
+                "[",
+                "]",
+                ":",
+                "@",
+                "=",
+                "&",
+                "+",
+                ";",
+                ",",
+                "~",
+                "!",
+                "$",
+                "*",
+                "(",
+                ")",
+                "é",
+                "😀",
+                "\u{0}",
+                "\u{7f}",
+                "xn--",
+                "0x",
+                "80",
+                "443",
+                "localhost",
+                "example.com",
+            ])
+            .prop_map(str::to_string),
+            "[a-z0-9./?#%=&-]{0,6}",
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(piece(), 0..8).prop_map(|v| v.concat())
+    }
+
+    fn input() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec![
+                "http://", "https://", "HTTP://", "http:/", "mailto:", "",
+            ]),
+            prop::sample::select(vec![
+                "localhost",
+                "example.com",
+                "Example.COM",
+                "a.b-c.d",
+                "127.0.0.1",
+                "1.2.3",
+                "x.0x1f",
+                "X.0X1F",
+                "XN--nxasmq6b.com",
+                "a.B1",
+                "xn--nxasmq6b",
+                "-a.b",
+                "a..b",
+                "",
+                "h:80",
+                "h:443",
+                "h:8080",
+                "h:0",
+                "h:080",
+                "h:",
+                "h:99999",
+                "u@h",
+                "[::1]",
+                "a.",
+            ]),
+            text(),
+        )
+            .prop_map(|(s, h, t)| format!("{s}{h}{t}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn parse_is_the_url_crates(input in input()) {
+            let ours = Url::parse(&input).ok().map(|u| parts(&u));
+            let theirs = url::Url::parse(&input).ok().map(|u| url_parts(&u));
+            prop_assert_eq!(ours, theirs);
+        }
+
+        #[test]
+        fn set_path_and_query_are_the_url_crates(input in input(), path in text(), query in prop::option::of(text())) {
+            let (Ok(mut ours), Ok(mut theirs)) = (Url::parse(&input), url::Url::parse(&input)) else {
+                return Ok(());
+            };
+            ours.set_path(&path);
+            theirs.set_path(&path);
+            prop_assert_eq!(parts(&ours), url_parts(&theirs));
+            ours.set_query(query.as_deref());
+            theirs.set_query(query.as_deref());
+            prop_assert_eq!(parts(&ours), url_parts(&theirs));
+            let ours_joined = ours.join(&path).ok().map(|u| parts(&u));
+            let theirs_joined = theirs.join(&path).ok().map(|u| url_parts(&u));
+            prop_assert_eq!(ours_joined, theirs_joined);
+        }
+    }
+
+    #[test]
+    fn join_keeps_authority_references() {
+        let base = Url::parse("http://localhost/a?b").unwrap();
+        for rel in [
+            "/x?y",
+            "//other/x",
+            "/\\other/x",
+            "/\t/other/x",
+            "/\n\\other",
+            "/",
+        ] {
+            let theirs = url::Url::parse("http://localhost/a?b").unwrap().join(rel);
+            assert_eq!(
+                base.join(rel).ok().map(|u| parts(&u)),
+                theirs.ok().map(|u| url_parts(&u)),
+                "{rel:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fast_path_is_taken_for_plain_urls() {
+        for u in [
+            "http://localhost/blog/first?a=1&b=2",
+            "https://example.com:8443/a/b.rsc#x",
+            "http://localhost",
+            "http://localhost:80/x",
+            "http://FR.example.test/a",
+        ] {
+            let fast = fast_parse(u).expect(u);
+            let full = url::Url::parse(u).unwrap();
+            assert_eq!(parts(&fast), url_parts(&full), "{u}");
+        }
+        for u in [
+            "http://localhost/a/../b",
+            "http://localhost/%2e%2e/b",
+            "http://127.0.0.1/",
+            "http://localhost/a b",
+            "http://localhost/é",
+        ] {
+            assert!(fast_parse(u).is_none(), "{u}");
+        }
+    }
+}
