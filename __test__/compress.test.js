@@ -9,30 +9,13 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const http = require('node:http')
-const zlib = require('node:zlib')
 const { ensureBuilt } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { request } = require('./helpers/differential')
 const { negotiate, compressible } = require('../runtime/compress')
 
-/** One request; the body decoded per content-encoding (gzip, deflate). */
-function get(origin, pathname, headers, method = 'GET') {
-  const { hostname, port } = new URL(origin)
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: pathname, method, headers }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks)
-        const ce = res.headers['content-encoding']
-        const body = raw.length === 0 ? raw : ce === 'gzip' ? zlib.gunzipSync(raw) : ce === 'deflate' ? zlib.inflateSync(raw) : raw
-        resolve({ status: res.statusCode, headers: res.headers, raw, body })
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+/** A GET (or HEAD) with this Accept-Encoding. */
+const get = (origin, path, headers, method = 'GET') => request(origin, { method, path, headers })
 
 /** What is compared: encoding, Vary, and the decoded body (HTML: without per-render ids). */
 function shape(r, method) {

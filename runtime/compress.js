@@ -84,18 +84,24 @@ function negotiate(header) {
 // What compression changed on a response: `{ vary, encoded }` (`vary`: the value before).
 const CHANGED = Symbol('acme.compression')
 
-/** Adds `Accept-Encoding` to `Vary` unless it is there (or `*`), remembering the value before. */
-function addVary(res) {
+/** Adds a field to `Vary` unless it is there (or `*`); true when it was added. */
+function appendVary(res, field) {
   const current = res.getHeader('vary')
-  if (current !== undefined) {
-    const list = [].concat(current).join(',')
-    const names = list.split(',').map((s) => s.trim().toLowerCase())
-    if (names.includes('*') || names.includes('accept-encoding')) return
-    res.setHeader('vary', `${list}, Accept-Encoding`)
-  } else {
-    res.setHeader('vary', 'Accept-Encoding')
+  if (current === undefined) {
+    res.setHeader('vary', field)
+    return true
   }
-  res[CHANGED] = { vary: current, encoded: false }
+  const list = [].concat(current).join(',')
+  const names = list.split(',').map((s) => s.trim().toLowerCase())
+  if (names.includes('*') || names.includes(field.toLowerCase())) return false
+  res.setHeader('vary', `${list}, ${field}`)
+  return true
+}
+
+/** Adds `Accept-Encoding` to `Vary`, remembering the value before (see headersBeforeCompression). */
+function addVary(res) {
+  const before = res.getHeader('vary')
+  if (appendVary(res, 'Accept-Encoding')) res[CHANGED] = { vary: before, encoded: false }
 }
 
 /**
@@ -222,4 +228,4 @@ function compressResponse(req, res) {
   }
 }
 
-module.exports = { compressResponse, headersBeforeCompression, compressible, negotiate }
+module.exports = { compressResponse, headersBeforeCompression, appendVary, compressible, negotiate }

@@ -11,6 +11,8 @@ const http = require('node:http')
 const https = require('node:https')
 const querystring = require('node:querystring')
 
+const { parseQuery } = require('./prerender')
+
 const TIMEOUT_MS = 30_000
 // Per connection, not per message: they describe this hop only.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'])
@@ -19,27 +21,16 @@ const AGENTS = {
   'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
 }
 
-/** A query string as an object, repeated keys as arrays (Next's `searchParamsToUrlQuery`). */
-function queryObject(search) {
-  const out = {}
-  for (const [k, v] of new URLSearchParams(search)) {
-    if (!(k in out)) out[k] = v
-    else if (Array.isArray(out[k])) out[k].push(v)
-    else out[k] = [out[k], v]
-  }
-  return out
-}
-
 /**
  * The upstream query as `next start` sends it: parsed, then written again with only the keys and
  * values that were in the client's own query percent-encoded (Next's `stringifyQuery`), so
  * `?b=%20x` stays `%20x` even when middleware handed over `b=+x`.
  */
 function upstreamSearch(search, originalUrl) {
-  const initial = queryObject(new URL(originalUrl, 'http://x').search)
+  const initial = parseQuery(new URL(originalUrl, 'http://x').search)
   const initialValues = Object.values(initial)
   const fromClient = (v) => v in initial || initialValues.some((iv) => (Array.isArray(iv) ? iv.includes(v) : iv === v))
-  const s = querystring.stringify(queryObject(search), undefined, undefined, {
+  const s = querystring.stringify(parseQuery(search), undefined, undefined, {
     encodeURIComponent: (v) => (fromClient(v) ? encodeURIComponent(v) : v),
   })
   return s ? `?${s}` : ''

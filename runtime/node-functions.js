@@ -33,12 +33,6 @@ function createNodeFunctions(outputDir, manifest, { log }) {
     return mod
   }
 
-  function reportOnce(fn, err) {
-    if (reported.has(fn.id)) return
-    reported.add(fn.id)
-    log({ level: 'error', msg: 'function failed', route: fn.id, error: String((err && err.stack) || err) })
-  }
-
   return {
     /** The node function with this id, or undefined. */
     get: (id) => byId.get(id),
@@ -54,7 +48,10 @@ function createNodeFunctions(outputDir, manifest, { log }) {
           requestMeta: { minimalMode: true, relativeProjectDir: '.', ...requestMeta },
         })
       } catch (err) {
-        reportOnce(fn, err)
+        if (!reported.has(fn.id)) {
+          reported.add(fn.id)
+          log({ level: 'error', msg: 'function failed', route: fn.id, error: String((err && err.stack) || err) })
+        }
         throw err
       }
     },

@@ -81,6 +81,17 @@ function matchesAny(conditions, req, cookies, url) {
   return false
 }
 
+/** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
+function parseQuery(search) {
+  const query = {}
+  for (const [k, v] of new URLSearchParams(search)) {
+    if (!(k in query)) query[k] = v
+    else if (Array.isArray(query[k])) query[k].push(v)
+    else query[k] = [query[k], v]
+  }
+  return query
+}
+
 /** Parses the `cookie` header. */
 function parseCookies(header) {
   const out = {}
@@ -183,4 +194,4 @@ function createPrerenders(outputDir, manifest) {
   }
 }
 
-module.exports = { createPrerenders, generateETag, cacheControlFor, parseCacheControl, parseCookies }
+module.exports = { createPrerenders, generateETag, cacheControlFor, parseCacheControl, parseCookies, parseQuery }

@@ -12,10 +12,10 @@ const { Readable } = require('node:stream')
 
 const { createRouter } = require('./router')
 const { proxyExternal } = require('./external')
-const { compressResponse, headersBeforeCompression } = require('./compress')
+const { compressResponse, headersBeforeCompression, appendVary } = require('./compress')
 const { createStaticFiles, rscVaryOf } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
-const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies } = require('./prerender')
+const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
 const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
@@ -177,17 +177,6 @@ function cacheBustingParams(prefetch, segment, stateTree, nextUrl) {
   const input = [prefetch ?? '0', norm(segment), norm(stateTree), norm(nextUrl)].join(',')
   const hash = crypto.createHash('sha256').update(input).digest().subarray(0, 12).toString('base64url')
   return { hash, legacy: hexHash(input) }
-}
-
-/** A query string as Next parses it (`searchParamsToUrlQuery`: repeated keys become arrays). */
-function parseQuery(search) {
-  const query = {}
-  for (const [k, v] of new URLSearchParams(search)) {
-    if (!(k in query)) query[k] = v
-    else if (Array.isArray(query[k])) query[k].push(v)
-    else query[k] = [query[k], v]
-  }
-  return query
 }
 
 function decodeSegment(s) {
@@ -650,8 +639,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // HEAD describes the identity body, as next start's compression leaves HEAD alone.
     if (entry.encoding === 'gzip' && req.method !== 'HEAD' && acceptsGzip(req)) {
       res.setHeader('content-encoding', 'gzip')
-      const vary = res.getHeader('vary')
-      res.setHeader('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding')
+      appendVary(res, 'Accept-Encoding')
       body = entry.body
     } else {
       body = getIdentity()
@@ -837,8 +825,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (!p) return render404(req, res, ctx)
     const fnId = isRsc ? `${p.parentOutputId}.rsc` : p.parentOutputId
     const fn = functions.get(fnId) || functions.get(p.parentOutputId)
-    const parent = fn || functions.get(p.parentOutputId)
-    ctx.pagesRoute = Boolean(parent) && String(parent.type).startsWith('PAGES')
+    ctx.pagesRoute = Boolean(fn) && String(fn.type).startsWith('PAGES')
     const url = new URL(ctx.originalUrl, 'http://x')
     if (!fn) {
       const seed = prerenders.seedEntry(p)
@@ -1178,8 +1165,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     // Parsing the URL only when it can be the optimizer's: a URL parser never decodes the
     // letters of a path, so a pathname `…/_next/image` has `image` in the raw URL too.
-    if (decision.kind !== 'redirect' && ctx.originalUrl.includes('image') && images.matches(new URL(ctx.originalUrl, 'http://x').pathname)) {
-      return images.handle(req, res, { query: parseQuery(new URL(ctx.originalUrl, 'http://x').search), render404: () => render404(req, res, ctx), ctx })
+    if (decision.kind !== 'redirect' && ctx.originalUrl.includes('image')) {
+      const url = new URL(ctx.originalUrl, 'http://x')
+      if (images.matches(url.pathname)) return images.handle(req, res, { query: parseQuery(url.search), render404: () => render404(req, res, ctx), ctx })
     }
     switch (decision.kind) {
       case 'redirect': {

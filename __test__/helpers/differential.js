@@ -9,7 +9,11 @@ const crypto = require('node:crypto')
 const http = require('node:http')
 const zlib = require('node:zlib')
 
-/** One raw HTTP request (the path is sent as written: no URL normalization). */
+/**
+ * One raw HTTP request (the path is sent as written: no URL normalization), with an optional
+ * body. Resolves `{ status, headers, body, raw }`: `body` decoded from gzip or deflate, `raw` the
+ * bytes as they came.
+ */
 function request(origin, { method = 'GET', path, headers = {}, body }) {
   const { hostname, port } = new URL(origin)
   return new Promise((resolve, reject) => {
@@ -17,9 +21,12 @@ function request(origin, { method = 'GET', path, headers = {}, body }) {
       const chunks = []
       res.on('data', (c) => chunks.push(c))
       res.on('end', () => {
-        let body = Buffer.concat(chunks)
-        if (res.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body)
-        resolve({ status: res.statusCode, headers: res.headers, body })
+        const raw = Buffer.concat(chunks)
+        const encoding = res.headers['content-encoding']
+        let decoded = raw
+        if (raw.length && encoding === 'gzip') decoded = zlib.gunzipSync(raw)
+        else if (raw.length && encoding === 'deflate') decoded = zlib.inflateSync(raw)
+        resolve({ status: res.statusCode, headers: res.headers, body: decoded, raw })
       })
       res.on('error', reject)
     })
