@@ -238,7 +238,8 @@ function createRouter(manifestJson) {
       if (Array.isArray(v)) for (const one of v) s += `${s ? '\0' : ''}${k}\0${one}`
       else s += `${s ? '\0' : ''}${k}\0${v}`
     }
-    return s
+    // None (middleware's usual `{}`): nothing to convert on the way in.
+    return s || undefined
   }
 
   return {

@@ -92,6 +92,38 @@ fn main() {
         times.push(t.elapsed().as_secs_f64() * 1e6 / reqs.len() as f64);
     }
     times.sort_by(|a, b| a.total_cmp(b));
+    // `TIMING_TOP=n`: the n slowest requests and the share of the time the slowest 5% take.
+    if let Some(top) = std::env::var("TIMING_TOP")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        let mut each: Vec<(f64, &str)> = reqs
+            .iter()
+            .zip(&values)
+            .map(|((r, mr), vals)| {
+                let t = Instant::now();
+                for _ in 0..50 {
+                    let d = router.resolve_values(&r.url, vals.iter().map(Option::as_deref));
+                    if let (Some(c), Some(mr)) = (d.continuation, mr) {
+                        std::hint::black_box(router.resume(c, mr).ok());
+                    }
+                    std::hint::black_box(d);
+                }
+                (t.elapsed().as_secs_f64() * 1e6 / 50.0, r.url.as_str())
+            })
+            .collect();
+        each.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let total: f64 = each.iter().map(|e| e.0).sum();
+        let slow: f64 = each[..each.len() / 20].iter().map(|e| e.0).sum();
+        println!(
+            "per request: median {:.3} µs, slowest 5% take {:.0}% of the time",
+            each[each.len() / 2].0,
+            100.0 * slow / total
+        );
+        for (t, u) in each.iter().take(top) {
+            println!("  {t:.2} µs  {u}");
+        }
+    }
     println!(
         "resolve+resume: median {:.3} µs/req (min {:.3})",
         times[times.len() / 2],

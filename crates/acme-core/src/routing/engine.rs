@@ -6,7 +6,7 @@
 //! `weburl` module: URLs already in serialized form as they are, the `url` crate for the rest).
 //! Every regex is compiled once in [`Router::new`].
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -278,7 +278,7 @@ pub struct Router {
     i18n: Option<I18nConfig>,
     /// Routes (pages) whose paths that were not prerendered are not found (`dynamicParams =
     /// false`, `fallback: false`).
-    not_found_routes: std::collections::HashSet<String>,
+    not_found_routes: FxHashSet<String>,
     should_normalize_next_data: bool,
     rsc_header: String,
     rsc_suffix: String,
@@ -549,16 +549,25 @@ struct State {
 // URL helpers (WHATWG semantics)
 // ---------------------------------------------------------------------------------------------
 
+/// The concatenation of `parts`, allocated once (`format!` costs more than routing steps do).
+fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 fn js_search(u: &Url) -> String {
     match u.query() {
-        Some(q) if !q.is_empty() => format!("?{q}"),
+        Some(q) if !q.is_empty() => cat(&["?", q]),
         _ => String::new(),
     }
 }
 
 fn js_hash(u: &Url) -> String {
     match u.fragment() {
-        Some(f) if !f.is_empty() => format!("#{f}"),
+        Some(f) if !f.is_empty() => cat(&["#", f]),
         _ => String::new(),
     }
 }
@@ -784,34 +793,42 @@ fn check_missing(missing: &[Cond], u: &Url, h: &HeaderList) -> bool {
 }
 
 /// `replaceDestination`: `$1`, `$name` from the regex match, then from `has` captures.
+///
+/// As `@next/routing`: at each `$`, the longest key that follows it (a `has` capture key, a group
+/// number not followed by another digit, a named group), the first of those lists winning a tie.
+/// The keys are matched where they stand instead of being listed and sorted per call.
 fn replace_destination(dest: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
     // Most header names and values, and many destinations, hold no `$`: nothing to look up.
     if !dest.contains('$') {
         return dest.to_string();
     }
-    let mut keys: Vec<&str> = has.iter().map(|(k, _)| k.as_str()).collect();
-    let numbers: Vec<String> = match m {
-        Some(m) => (1..m.groups.len()).map(|i| i.to_string()).collect(),
-        None => Vec::new(),
-    };
-    keys.extend(numbers.iter().map(String::as_str));
-    if let Some(m) = m {
-        keys.extend(m.named.iter().map(|(n, _)| n.as_str()));
-    }
-    if keys.is_empty() || !dest.contains('$') {
+    let groups = m.map_or(0, |m| m.groups.len());
+    let named = m.map_or(&[][..], |m| m.named.as_slice());
+    if has.is_empty() && groups <= 1 && named.is_empty() {
         return dest.to_string();
     }
-    keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
     let mut out = String::with_capacity(dest.len() + 16);
     let mut rest = dest;
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
-        let numeric = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
-        let key = keys.iter().find(|k| {
-            after.starts_with(**k)
-                && (!numeric(k) || !after[k.len()..].starts_with(|c: char| c.is_ascii_digit()))
-        });
+        // A group number is the whole run of digits (`$10` is not `$1` then `0`).
+        let run = after.bytes().take_while(u8::is_ascii_digit).count();
+        let digits = &after[..run];
+        let number = (!digits.starts_with('0')
+            && digits.parse::<usize>().is_ok_and(|n| n >= 1 && n < groups))
+        .then_some(digits);
+        let candidates = has
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(number)
+            .chain(named.iter().map(|(n, _)| n.as_str()));
+        let mut key: Option<&str> = None;
+        for k in candidates {
+            if after.starts_with(k) && key.is_none_or(|best| k.len() > best.len()) {
+                key = Some(k);
+            }
+        }
         match key {
             Some(k) => {
                 out.push_str(&substitute(k, m, has));
@@ -852,7 +869,7 @@ struct Matched {
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
 fn match_route(r: &CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matched> {
     let m = if r.needs_captures {
-        r.re.captures_known(u.path(), sure)?
+        r.re.captures(u.path())?
     } else if sure || r.re.is_match(u.path()) {
         Captures::default()
     } else {
@@ -908,7 +925,7 @@ fn redirect_location_with_query(loc: &str, u: &Url) -> String {
     if !same_origin(&n, u) {
         return n.to_string();
     }
-    format!("{}{}{}", n.path(), js_search(&n), js_hash(&n))
+    cat(&[n.path(), &js_search(&n), &js_hash(&n)])
 }
 
 enum PhaseEnd {
@@ -931,21 +948,28 @@ fn process_routes(
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
-    // The delocalized URL, computed once per URL the phase sees (`None` = not computed yet).
-    let mut delocalized: Option<Option<Url>> = None;
+    // The delocalized URL and what the filter finds for its path, computed once per URL the
+    // phase sees (`None` = not computed yet; `Some((None, _))` = the URL itself).
+    let mut delocalized: Option<(Option<Url>, Mask)> = None;
     let mut mask = routes.candidates(u.path());
     for (i, r) in routes.iter().enumerate() {
-        let (mu, sure) = match internal {
-            Some(f) if r.priority => (
-                delocalized
-                    .get_or_insert_with(|| f(u))
-                    .as_ref()
-                    .unwrap_or(u),
-                false,
-            ),
-            _ if !mask.may(i) => continue,
-            _ => (&*u, mask.sure(i)),
+        let (mu, m) = match internal {
+            Some(f) if r.priority => {
+                let (du, dmask) = delocalized.get_or_insert_with(|| match f(u) {
+                    Some(d) => {
+                        let dm = routes.candidates(d.path());
+                        (Some(d), dm)
+                    }
+                    None => (None, mask),
+                });
+                (du.as_ref().unwrap_or(u), *dmask)
+            }
+            _ => (&*u, mask),
         };
+        if !m.may(i) {
+            continue;
+        }
+        let sure = m.sure(i);
         let Some(m) = match_route(r, mu, h, sure) else {
             continue;
         };
@@ -1188,7 +1212,7 @@ fn remove_path_prefix(path: &str, prefix: &str) -> String {
     if rest.starts_with('/') {
         rest.to_string()
     } else {
-        format!("/{rest}")
+        cat(&["/", rest])
     }
 }
 
@@ -1197,7 +1221,7 @@ fn add_path_prefix(path: &str, prefix: &str) -> String {
     if prefix.is_empty() || !path.starts_with('/') {
         return path.to_string();
     }
-    format!("{prefix}{path}")
+    cat(&[prefix, path])
 }
 
 fn param_list(m: &Captures) -> Vec<(String, Option<String>)> {
@@ -1278,7 +1302,7 @@ impl Router {
             None => None,
         };
         let base_path = m.config.base_path.clone();
-        let mut pathnames: HashMap<String, Target> = HashMap::new();
+        let mut pathnames: HashMap<String, Target> = HashMap::default();
         let mut add = |pathname: &str, kind: &'static str, id: &Option<String>| {
             pathnames.insert(
                 pathname.to_string(),
@@ -1404,7 +1428,7 @@ impl Router {
                 self.base_path.clone()
             }
         } else {
-            format!("{}/{rest}", self.base_path)
+            cat(&[&self.base_path, "/", rest])
         };
         u.set_path(&p);
     }
@@ -1422,7 +1446,7 @@ impl Router {
         if rest.is_empty() || rest == "/" {
             rest = "/index".into();
         }
-        n.set_path(&format!("{bp}/_next/data/{}{rest}.json", self.build_id));
+        n.set_path(&cat(&[bp, "/_next/data/", &self.build_id, &rest, ".json"]));
         n
     }
 
@@ -1466,17 +1490,15 @@ impl Router {
             pathname
         };
         for l in &i18n.locales {
-            let a = format!("/{l}");
-            if r != a && !r.starts_with(&format!("{a}/")) {
+            // `r` is `/<l>` or starts with `/<l>/`.
+            let Some(after) = r.strip_prefix('/').and_then(|x| x.strip_prefix(l.as_str())) else {
+                continue;
+            };
+            if !after.is_empty() && !after.starts_with('/') {
                 continue;
             }
-            let s = if r == a { "/" } else { &r[a.len()..] };
-            let s = if s.is_empty() { "/" } else { s };
-            let o = if bp.is_empty() {
-                s.to_string()
-            } else {
-                format!("{bp}{s}")
-            };
+            let s = if after.is_empty() { "/" } else { after };
+            let o = cat(&[bp, s]);
             if self.pathnames.contains_key(&o) {
                 return Some(o);
             }
@@ -1551,10 +1573,10 @@ impl Router {
                     } else {
                         bp.to_string()
                     },
-                    format!("{bp}/index"),
+                    cat(&[bp, "/index"]),
                 ]
             } else {
-                vec![format!("{bp}{item}")]
+                vec![cat(&[bp, item])]
             };
             candidates
                 .into_iter()
@@ -1584,7 +1606,9 @@ impl Router {
     fn not_found_route(&self, path: &str) -> Option<String> {
         if self.not_found_routes.is_empty()
             || path.ends_with(&self.rsc_suffix)
-            || path.contains(&format!("{}/", self.segment_dir_suffix))
+            || path
+                .match_indices(self.segment_dir_suffix.as_str())
+                .any(|(i, m)| path[i + m.len()..].starts_with('/'))
         {
             return None;
         }
@@ -1648,7 +1672,7 @@ impl Router {
             return None;
         }
         let base = if resolved == "/" || resolved == self.base_path {
-            format!("{}/index", self.base_path)
+            cat(&[&self.base_path, "/index"])
         } else {
             resolved.to_string()
         };
@@ -1658,15 +1682,12 @@ impl Router {
             .and_then(|n| h.get_cow(n))
             .filter(|s| s.starts_with('/'))
         {
-            let p = format!(
-                "{base}{}{seg}{}",
-                self.segment_dir_suffix, self.segment_suffix
-            );
+            let p = cat(&[&base, &self.segment_dir_suffix, &seg, &self.segment_suffix]);
             if self.pathnames.contains_key(&p) {
                 return Some(p);
             }
         }
-        let p = format!("{base}{}", self.rsc_suffix);
+        let p = cat(&[&base, &self.rsc_suffix]);
         self.pathnames.contains_key(&p).then_some(p)
     }
 
@@ -1718,7 +1739,11 @@ impl Router {
             .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
         let parsed = if url.starts_with('/') {
-            Url::parse(&format!("http://{host}{url}"))
+            let mut abs = String::with_capacity(7 + host.len() + url.len());
+            abs.push_str("http://");
+            abs.push_str(&host);
+            abs.push_str(url);
+            Url::parse(&abs)
         } else {
             Url::parse(url)
         };
@@ -1788,17 +1813,16 @@ impl Router {
                             let lp = if locale == t.default_locale {
                                 String::new()
                             } else {
-                                format!("/{locale}")
+                                cat(&["/", locale])
                             };
-                            let loc =
-                                format!("{scheme}://{}{bp}{lp}{e}{}", t.domain, js_search(&f));
+                            let loc = cat(&[scheme, "://", &t.domain, bp, &lp, &e, &js_search(&f)]);
                             if let Ok(u) = Url::parse(&loc) {
                                 i18n_redirect = Some((u.to_string(), 307));
                             }
                         }
                         if target.is_none_or(|t| Some(t.domain.as_str()) == hostname.as_deref()) {
                             let mut t = f.clone();
-                            t.set_path(&format!("{bp}/{locale}{e}"));
+                            t.set_path(&cat(&[bp, "/", locale, &e]));
                             i18n_redirect = Some((t.to_string(), 307));
                         }
                     }
@@ -1819,7 +1843,7 @@ impl Router {
                     } else {
                         rest.as_str()
                     };
-                    f.set_path(&format!("{prefix}/{locale}{tail}"));
+                    f.set_path(&cat(&[prefix, "/", locale, tail]));
                 }
             }
         }
@@ -2017,8 +2041,8 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
-            for (r, sure) in self.dynamic_routes.may_match_path(f.path()) {
-                let Some(m) = r.re.captures_known(f.path(), sure) else {
+            for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
+                let Some(m) = r.re.captures(f.path()) else {
                     continue;
                 };
                 let Some(caps) = check_has(&r.has, &f, &h) else {
@@ -2164,8 +2188,8 @@ impl Router {
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
-        for (r, sure) in self.dynamic_routes.may_match_path(f.path()) {
-            let Some(m) = r.re.captures_known(f.path(), sure) else {
+        for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
+            let Some(m) = r.re.captures(f.path()) else {
                 continue;
             };
             let Some(caps) = check_has(&r.has, f, h) else {

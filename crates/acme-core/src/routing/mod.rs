@@ -3,6 +3,7 @@
 //! At build time every pattern is compiled once so that a pattern the runtime could not honour
 //! fails the build, naming the phase and index, instead of failing requests later.
 
+mod backtrack;
 mod engine;
 mod jsre;
 mod weburl;
