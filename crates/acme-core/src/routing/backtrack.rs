@@ -151,6 +151,15 @@ impl Follow {
         any: false,
     };
 
+    /// A byte of `set` (and not the end of the text).
+    fn byte_of(set: ByteSet) -> Follow {
+        Follow {
+            set,
+            end: false,
+            any: false,
+        }
+    }
+
     fn union(self, o: Follow) -> Follow {
         Follow {
             set: self.set.union(o.set),
@@ -177,18 +186,10 @@ fn first(nodes: &[Node], after: Follow, icase: bool) -> Follow {
     match node {
         Node::Lit(b) => {
             let set = ByteSet::one(b[0]);
-            Follow {
-                set: if icase { set.fold_case() } else { set },
-                end: false,
-                any: false,
-            }
+            Follow::byte_of(if icase { set.fold_case() } else { set })
         }
         Node::Class { set, min, .. } => {
-            let here = Follow {
-                set: *set,
-                end: false,
-                any: false,
-            };
+            let here = Follow::byte_of(*set);
             if *min > 0 {
                 here
             } else {
@@ -265,6 +266,9 @@ pub struct Abort;
 /// Capture positions of a match: `(start, end)` per group, `None` for groups that did not take
 /// part.
 pub type Slots = Vec<Option<(usize, usize)>>;
+
+/// A match as the matcher leaves it: its capture array, start and end.
+type Found = ([u16; 2 * MAX_CAPS], usize, usize);
 
 struct Parser<'a> {
     p: &'a [u8],
@@ -866,8 +870,9 @@ impl Program {
         &self.names
     }
 
-    /// `exec` on ASCII `text` (`None` when `text` is not ASCII: the caller's engines handle it).
-    pub fn captures(&self, text: &str) -> Option<Result<Option<Slots>, Abort>> {
+    /// Runs the match on ASCII `text`: the capture array, start and end of the first match
+    /// (`None` when the text is long or not ASCII: the caller's engines handle it).
+    fn exec(&self, text: &str) -> Option<Result<Option<Found>, Abort>> {
         if text.len() > MAX_TEXT || !text.is_ascii() {
             return None;
         }
@@ -883,19 +888,32 @@ impl Program {
             m.caps = [UNSET; 2 * MAX_CAPS];
             match m.first_alt(&self.alts, start, &Cont::Accept) {
                 Err(a) => return Some(Err(a)),
-                Ok(Some(end)) => {
-                    let mut slots = Vec::with_capacity(self.groups);
-                    slots.push(Some((start, end)));
-                    for g in 1..self.groups {
-                        let (s, e) = (m.caps[2 * g], m.caps[2 * g + 1]);
-                        slots.push((s != UNSET && e != UNSET).then_some((s.into(), e.into())));
-                    }
-                    return Some(Ok(Some(slots)));
-                }
+                Ok(Some(end)) => return Some(Ok(Some((m.caps, start, end)))),
                 Ok(None) => {}
             }
         }
         Some(Ok(None))
+    }
+
+    /// `test` on ASCII `text` (`None`: not decided here, as for [`Program::captures`]).
+    pub fn is_match(&self, text: &str) -> Option<Result<bool, Abort>> {
+        Some(self.exec(text)?.map(|found| found.is_some()))
+    }
+
+    /// `exec` on ASCII `text` (`None` when `text` is long or not ASCII: the caller's engines
+    /// handle it).
+    pub fn captures(&self, text: &str) -> Option<Result<Option<Slots>, Abort>> {
+        Some(self.exec(text)?.map(|found| {
+            found.map(|(caps, start, end)| {
+                let mut slots = Vec::with_capacity(self.groups);
+                slots.push(Some((start, end)));
+                for g in 1..self.groups {
+                    let (s, e) = (caps[2 * g], caps[2 * g + 1]);
+                    slots.push((s != UNSET && e != UNSET).then_some((s.into(), e.into())));
+                }
+                slots
+            })
+        }))
     }
 }
 

@@ -1739,11 +1739,7 @@ impl Router {
             .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
         let parsed = if url.starts_with('/') {
-            let mut abs = String::with_capacity(7 + host.len() + url.len());
-            abs.push_str("http://");
-            abs.push_str(&host);
-            abs.push_str(url);
-            Url::parse(&abs)
+            Url::parse(&cat(&["http://", &host, url]))
         } else {
             Url::parse(url)
         };

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::backtrack::{Program, Slots};
+use super::backtrack::Program;
 
 /// Longest input any regex is run on, in bytes.
 pub const MAX_INPUT: usize = 8192;
@@ -129,14 +129,14 @@ impl JsRegex {
         })
     }
 
-    /// The backtracking matcher's `exec` on `text`; `None` when it does not decide (no program,
-    /// a text that is long or not ASCII, or a match that gave up).
-    fn backtrack(&self, text: &str) -> Option<Option<Slots>> {
+    /// The backtracking matcher, for a text it is asked about (no longer than
+    /// [`BACKTRACK_MAX_TEXT`]). It still declines non-ASCII texts, and a match that gives up
+    /// (`Err(Abort)`) leaves the answer to the other engines.
+    fn backtrack(&self, text: &str) -> Option<&Program> {
         if text.len() > BACKTRACK_MAX_TEXT {
             return None;
         }
-        // `Err(Abort)`: the match gave up; the other engines answer.
-        self.bt.as_ref()?.captures(text)?.ok()
+        self.bt.as_deref()
     }
 
     /// Whether a linear-time exact program replaces `regress` for this pattern.
@@ -165,8 +165,8 @@ impl JsRegex {
         if text.len() > self.cap {
             return false;
         }
-        if let Some(m) = self.backtrack(text) {
-            return m.is_some();
+        if let Some(found) = self.backtrack(text).and_then(|p| p.is_match(text)?.ok()) {
+            return found;
         }
         match self.linear(text) {
             Ok(f) => f.is_match(text),
@@ -187,7 +187,10 @@ impl JsRegex {
         if text.len() > self.cap {
             return None;
         }
-        if let Some(m) = self.backtrack(text) {
+        let decided = self
+            .backtrack(text)
+            .and_then(|p| Some((p, p.captures(text)?.ok()?)));
+        if let Some((program, m)) = decided {
             let slots = m?;
             let get = |i: usize| {
                 slots
@@ -198,11 +201,8 @@ impl JsRegex {
                     .map(str::to_string)
             };
             let groups = (0..slots.len()).map(get).collect();
-            let named = self
-                .bt
-                .as_ref()
-                .map(|p| p.names())
-                .unwrap_or_default()
+            let named = program
+                .names()
                 .iter()
                 .map(|(n, i)| (n.clone(), get(*i)))
                 .collect();
