@@ -3,7 +3,8 @@
 //!
 //! The corpus is a JSON array of `{ method, url, headers: [name, value, …], outcome }` where
 //! `outcome` is `null` or `{ body_sent, request_headers, response_headers, redirect: [url, status],
-//! rewrite }` (dump it from `__test__/helpers/routing-harness.js`).
+//! rewrite }`, as `node bench/dump-corpus.js` writes it. `TIMING_TOP=n`: also the n slowest
+//! requests.
 #![allow(clippy::unwrap_used, missing_docs)]
 use std::time::Instant;
 
