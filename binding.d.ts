@@ -35,10 +35,10 @@ export declare class Router {
    * receiver of a class method on every call, which costs more than crossing with a plain
    * function, whose router comes with the function):
    *
-   * - `resolve(input)`: `input` is the URL, then the value of each of `headerNames()` (`\x01`
-   *   when absent), NUL-separated;
+   * - `resolve(input)`: `input` is the URL, then for each present header of `headerNames()`
+   *   a NUL, the character U+0021 + its index in `headerNames()`, and its value;
    * - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
-   *   request headers to continue with (as in `resolve`), `responseHeaders` `name, value, …`
+   *   request headers to continue with (as in `resolve`, without the URL), `responseHeaders` `name, value, …`
    *   NUL-separated, `other` (absent when middleware only continued) `bodySent (0|1),
    *   redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
    *

@@ -4,7 +4,7 @@
 // Every routing decision comes from the Router; the runtime maps a decision to an action.
 //
 // Per request the Router gets one string (the URL and the values of the few headers routing can
-// read, named once by `headerNames()`) and answers one string, decoded here field by field when
+// read, named once by `headerNames()`, each tagged with its index) and answers one string, decoded here field by field when
 // the runtime reads it: crossing napi costs per value converted, so converting every header and
 // building a decision object tree would cost more than routing itself. The calls go through the
 // plain functions of `packedCalls()`: a class method costs more to enter than routing takes.
@@ -204,25 +204,36 @@ function createRouter(manifestJson) {
   const names = router.headerNames()
   const n = names.length
 
-  /** The values of the headers routing reads, NUL-separated (`\x01`: absent). */
-  function values(headers) {
+  // Per header routing reads: what precedes its value in the packed form (NUL, then the
+  // character U+0021 + its index). A request carries few of these headers, so the loop runs over
+  // the request's own names and absent headers cost nothing (looking up every wanted name on
+  // objects of many shapes was a megamorphic load each).
+  const prefix = Object.create(null)
+  for (let i = 0; i < n; i++) prefix[names[i]] = `\0${String.fromCharCode(0x21 + i)}`
+
+  /** The headers routing reads, packed (repeated headers joined with `, `). */
+  function headerValues(headers) {
     if (Array.isArray(headers)) return valuesFromFlat(headers)
     let s = ''
-    for (let i = 0; i < n; i++) {
-      const v = headers[names[i]]
-      s += i === 0 ? '' : '\0'
-      s += v === undefined ? '\x01' : typeof v === 'string' ? v : v.join(', ')
+    for (const key in headers) {
+      const p = prefix[key]
+      if (p === undefined) continue
+      const v = headers[key]
+      if (v === undefined) continue
+      s += p
+      s += typeof v === 'string' ? v : v.join(', ')
     }
     return s
   }
 
+  /** `rawHeaders` form: names in any case, a repeated header repeats its packed entry. */
   function valuesFromFlat(flat) {
-    const found = new Array(n).fill(undefined)
+    let s = ''
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const j = names.indexOf(String(flat[i]).toLowerCase())
-      if (j >= 0) found[j] = found[j] === undefined ? flat[i + 1] : `${found[j]}, ${flat[i + 1]}`
+      const p = prefix[String(flat[i]).toLowerCase()]
+      if (p !== undefined) s += p + flat[i + 1]
     }
-    return found.map((v) => (v === undefined ? '\x01' : v)).join('\0')
+    return s
   }
 
   /** Response headers as `name\0value\0…` (repeated headers repeat the name). */
@@ -244,7 +255,7 @@ function createRouter(manifestJson) {
 
   return {
     resolve({ url, headers }) {
-      return new Decision(calls.resolve(n ? `${url}\0${values(headers || {})}` : url))
+      return new Decision(calls.resolve(headers ? url + headerValues(headers) : url))
     },
     resume(continuation, outcome) {
       const o = outcome || {}
@@ -255,7 +266,7 @@ function createRouter(manifestJson) {
       return new Decision(
         calls.resume(
           continuation,
-          o.requestHeaders ? values(o.requestHeaders) : undefined,
+          o.requestHeaders ? headerValues(o.requestHeaders) : undefined,
           flatResponseHeaders(o.responseHeaders),
           other,
         ),

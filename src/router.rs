@@ -414,11 +414,6 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
     out
 }
 
-/// Request header values in the order of `headerNames()`, NUL-separated; `\x01` = absent.
-fn split_values(s: &str) -> impl Iterator<Item = Option<&str>> {
-    split_nul(s).map(|v| (v != "\x01").then_some(v))
-}
-
 /// `s.split('\0')` by bytes: the values are short, and `str::split`'s searcher setup per
 /// piece showed in profiles.
 fn split_nul(s: &str) -> impl Iterator<Item = &str> {
@@ -451,13 +446,27 @@ fn js_text(s: String) -> JsText {
     }
 }
 
-/// `resolve` of `packedCalls`.
+/// The first header index character of the packed request-header form (printable ASCII for the
+/// first 94 names, so the usual index is one byte).
+const INDEX_BASE: u32 = 0x21;
+
+/// `(index, value)` pairs of the packed request-header form: each present header as NUL, the
+/// character `INDEX_BASE + index`, then its value (`runtime/router.js` `headerValues`; empty
+/// pieces are skipped, so the form may start with its NUL). Absent headers take no space: most
+/// requests carry few of the headers routing reads.
+fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
+    split_nul(s).filter_map(|piece| {
+        let c = piece.chars().next()?;
+        let i = usize::try_from(u32::from(c).checked_sub(INDEX_BASE)?).ok()?;
+        Some((i, &piece[c.len_utf8()..]))
+    })
+}
+
+/// `resolve` of `packedCalls`: the URL, then the request headers in the packed form.
 fn resolve_packed(router: &core::Router, input: &str) -> napi::Result<JsText> {
-    let mut parts = split_nul(input);
-    let url = parts.next().unwrap_or("");
-    let values = parts.map(|v| (v != "\x01").then_some(v));
+    let (url, headers) = input.split_at(input.find('\0').unwrap_or(input.len()));
     catch_unwind(AssertUnwindSafe(|| {
-        js_text(pack(&router.resolve_values(url, values)))
+        js_text(pack(&router.resolve_indexed(url, indexed_values(headers))))
     }))
     .map_err(panic_error)
 }
@@ -470,7 +479,7 @@ fn resume_packed(
     response_headers: Option<&str>,
     other: Option<&str>,
 ) -> napi::Result<JsText> {
-    let request_headers = request_values.map(|s| router.header_values(split_values(s)));
+    let request_headers = request_values.map(|s| router.header_list_indexed(indexed_values(s)));
     let response_headers = response_headers.map(|s| {
         let mut it = s.split('\0');
         let mut out = Vec::new();
@@ -579,12 +588,12 @@ impl Router {
     /// receiver of a class method on every call, which costs more than crossing with a plain
     /// function, whose router comes with the function):
     ///
-    /// - `resolve(input)`: `input` is the URL, then the value of each of `headerNames()` (`\x01`
-    ///   when absent), NUL-separated;
+    /// - `resolve(input)`: `input` is the URL, then for each present header of `headerNames()`
+    ///   a NUL, the character U+0021 + its index in `headerNames()`, and its value;
     /// - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
-    ///   request headers to continue with (as in `resolve`), `responseHeaders` `name, value, …`
-    ///   NUL-separated, `other` (absent when middleware only continued) `bodySent (0|1),
-    ///   redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+    ///   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
+    ///   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
+    ///   `bodySent (0|1), redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
     ///
     /// Both answer the decision packed in one string, decoded by `runtime/router.js`.
     #[napi(

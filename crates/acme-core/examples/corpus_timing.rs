@@ -59,21 +59,16 @@ fn main() {
             (req, mr)
         })
         .collect();
-    // The header values in `header_names()` order, as the addon passes them (`resolve_values`).
-    let values: Vec<Vec<Option<String>>> = reqs
+    // The headers routing reads as `(index in header_names(), value)`, as the addon passes them.
+    let values: Vec<Vec<(usize, String)>> = reqs
         .iter()
         .map(|(r, _)| {
-            router
-                .header_names()
+            r.headers
                 .iter()
-                .map(|n| {
-                    let v: Vec<&str> = r
-                        .headers
-                        .iter()
-                        .filter(|(k, _)| k.eq_ignore_ascii_case(n))
-                        .map(|(_, v)| v.as_str())
-                        .collect();
-                    (!v.is_empty()).then(|| v.join(", "))
+                .filter_map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let i = router.header_names().iter().position(|n| *n == lower)?;
+                    Some((i, v.clone()))
                 })
                 .collect()
         })
@@ -82,7 +77,7 @@ fn main() {
     for _ in 0..rounds {
         let t = Instant::now();
         for ((r, mr), vals) in reqs.iter().zip(&values) {
-            let d = router.resolve_values(&r.url, vals.iter().map(Option::as_deref));
+            let d = router.resolve_indexed(&r.url, vals.iter().map(|(i, v)| (*i, v.as_str())));
             if d.kind == DecisionKind::Middleware {
                 if let (Some(c), Some(mr)) = (d.continuation, mr) {
                     std::hint::black_box(router.resume(c, mr).ok());
@@ -104,7 +99,8 @@ fn main() {
             .map(|((r, mr), vals)| {
                 let t = Instant::now();
                 for _ in 0..50 {
-                    let d = router.resolve_values(&r.url, vals.iter().map(Option::as_deref));
+                    let d =
+                        router.resolve_indexed(&r.url, vals.iter().map(|(i, v)| (*i, v.as_str())));
                     if let (Some(c), Some(mr)) = (d.continuation, mr) {
                         std::hint::black_box(router.resume(c, mr).ok());
                     }

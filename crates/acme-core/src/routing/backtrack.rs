@@ -758,7 +758,13 @@ impl Matcher<'_> {
         Ok(())
     }
 
+    /// The first alternative that matches. Captures set by a failed alternative are undone
+    /// before the next one; after the last, undoing is the caller's (every caller restores its
+    /// own state on failure), which spares the copy for the usual single alternative.
     fn first_alt(&mut self, alts: &[Vec<Node>], pos: usize, k: &Cont) -> Step {
+        if let [only] = alts {
+            return self.seq(only, pos, k);
+        }
         let saved = self.caps;
         for alt in alts {
             if let Some(e) = self.seq(alt, pos, k)? {
@@ -815,17 +821,22 @@ impl Matcher<'_> {
     }
 
     fn iterate(&mut self, g: &Group, count: u32, pos: usize, next: &Cont) -> Step {
-        let saved = self.caps;
-        for c in g.caps.clone() {
-            self.caps[2 * c] = UNSET;
-            self.caps[2 * c + 1] = UNSET;
-        }
         let end = Cont::GroupEnd {
             g,
             count: count + 1,
             start: pos,
             next,
         };
+        if g.caps.is_empty() {
+            // Nothing inside sets a capture: nothing of this iteration's own to undo (what the
+            // continuation sets is undone by the iterations that set it).
+            return self.first_alt(&g.alts, pos, &end);
+        }
+        let saved = self.caps;
+        for c in g.caps.clone() {
+            self.caps[2 * c] = UNSET;
+            self.caps[2 * c + 1] = UNSET;
+        }
         let r = self.first_alt(&g.alts, pos, &end)?;
         if r.is_none() {
             self.caps = saved;

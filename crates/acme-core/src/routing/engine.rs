@@ -1691,8 +1691,8 @@ impl Router {
         self.pathnames.contains_key(&p).then_some(p)
     }
 
-    /// Lower-case names of the request headers routing reads, sorted: the order in which
-    /// [`Router::resolve_values`] takes their values. Other headers never change a decision.
+    /// Lower-case names of the request headers routing reads, sorted: what the indexes of
+    /// [`Router::resolve_indexed`] refer to. Other headers never change a decision.
     pub fn header_names(&self) -> &[String] {
         &self.wanted_headers
     }
@@ -1709,24 +1709,25 @@ impl Router {
         self.resolve_list(&req.url, headers)
     }
 
-    /// [`Router::resolve`] with the value of each of [`Router::header_names`], in that order
-    /// (`None`: the request does not have it; repeated headers joined with `, `).
-    pub fn resolve_values<'v>(
+    /// [`Router::resolve`] with the request headers given as `(index, value)` pairs, `index`
+    /// into [`Router::header_names`] (absent headers simply do not occur; a repeated index is a
+    /// repeated header, read joined with `, `). Out-of-range indexes are ignored.
+    pub fn resolve_indexed<'v>(
         &self,
         url: &str,
-        values: impl IntoIterator<Item = Option<&'v str>>,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
     ) -> Decision {
-        self.resolve_list(url, self.header_values(values))
+        self.resolve_list(url, self.header_list_indexed(pairs))
     }
 
-    /// The request headers of [`Router::resolve_values`]-ordered values.
-    pub fn header_values<'v>(
+    /// The request headers of [`Router::resolve_indexed`]-style `(index, value)` pairs.
+    pub fn header_list_indexed<'v>(
         &self,
-        values: impl IntoIterator<Item = Option<&'v str>>,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
     ) -> HeaderList {
         let mut h = HeaderList::default();
-        for (name, v) in self.wanted_headers.iter().zip(values) {
-            if let Some(v) = v {
+        for (i, v) in pairs {
+            if let Some(name) = self.wanted_headers.get(i) {
                 h.0.push((name.clone(), trim_http(v).to_string()));
             }
         }
@@ -1909,9 +1910,8 @@ impl Router {
         self.resume_with(continuation, result, headers)
     }
 
-    /// [`Router::resume`] with the request headers to continue with given as the values of
-    /// [`Router::header_names`] (see [`Router::header_values`]) instead of
-    /// `result.request_headers`, which is ignored.
+    /// [`Router::resume`] with the request headers to continue with given as a list (see
+    /// [`Router::header_list_indexed`]) instead of `result.request_headers`, which is ignored.
     pub fn resume_with(
         &self,
         continuation: u32,
