@@ -38,9 +38,9 @@ export declare class Router {
    * - `resolve(input)`: `input` is the URL, then for each present header of `headerNames()`
    *   a NUL, the character U+0021 + its index in `headerNames()`, and its value;
    * - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
-   *   request headers to continue with (as in `resolve`, without the URL), `responseHeaders` `name, value, …`
-   *   NUL-separated, `other` (absent when middleware only continued) `bodySent (0|1),
-   *   redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+   *   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
+   *   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
+   *   `bodySent (0|1), redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
    *
    * Both answer the decision packed in one string, decoded by `runtime/router.js`.
    */

@@ -187,6 +187,33 @@ test('the packed decisions of runtime/router.js equal the object decisions, corp
   }
 })
 
+test('text outside Latin-1 crosses intact: packed decisions equal object decisions and the oracle', async () => {
+  // The packed calls read strings as UTF-16 and the object methods as UTF-8: both must give the
+  // Router the same text, lone surrogates included (U+FFFD, as the WHATWG URL parser makes them).
+  const fx = h.loadFixture('app-router')
+  const objects = new Router(fx.text)
+  const packed = createRouter(fx.text)
+  const plain = (d) => JSON.parse(JSON.stringify(d))
+  const strip = ({ continuation: _continuation, ...rest }) => rest
+  const urls = [
+    'http://localhost/blog/\u20ac', 'http://localhost/blog/\u{1f600}?q=\u{1f600}', 'http://localhost/blog/a\ud800b',
+    'http://localhost/\u00e9t\u00e9/\udc00?x=\ud83d', '/blog/\u20ac?y=\u00ff', 'http://localhost/old-blog/\u4e2d\u6587',
+  ]
+  let compared = 0
+  for (const url of urls) {
+    const req = { method: 'GET', url, headers: { host: 'localhost' } }
+    const o = await h.runOracle(fx, { ...req, url: url.startsWith('/') ? `http://localhost${url}` : url }, resolveRoutes)
+    assert.ok(!o.error, `${url}: the oracle resolves it`)
+    const ours = h.runOurs(packed, req, o)
+    assert.ok(h.agrees(fx, req, o, ours), `${url}: ${util.inspect(o.norm)} vs ${util.inspect(ours.norm)}`)
+    for (const headers of [req.headers, { host: 'localhost', cookie: 'a=\u20ac; b=\ud83d', 'x-rewrite-me': 'yes\u{1f600}' }]) {
+      assert.deepStrictEqual(strip(plain(packed.resolve({ url, headers }))), strip(plain(objects.resolve('GET', url, headers))), url)
+      compared++
+    }
+  }
+  assert.strictEqual(compared, 2 * urls.length)
+})
+
 /** One GET to a live server, the path and headers as the corpus request has them. */
 function liveGet(origin, req) {
   const u = new URL(req.url)

@@ -7,6 +7,7 @@
 //! Every regex is compiled once in [`Router::new`].
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
@@ -371,21 +372,25 @@ impl HeaderList {
 
     /// `headers.set(name, value)`.
     pub fn set(&mut self, name: &str, value: &str) {
-        let lower = name.to_ascii_lowercase();
-        let value = trim_http(value).to_string();
-        match self.0.iter().position(|(k, _)| *k == lower) {
+        // Names are stored lower-cased: compared without lower-casing a copy first.
+        let value = trim_http(value);
+        match self
+            .0
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
             Some(i) => {
-                self.0[i].1 = value;
+                value.clone_into(&mut self.0[i].1);
                 let mut j = i + 1;
                 while j < self.0.len() {
-                    if self.0[j].0 == lower {
+                    if self.0[j].0.eq_ignore_ascii_case(name) {
                         self.0.remove(j);
                     } else {
                         j += 1;
                     }
                 }
             }
-            None => self.0.push((lower, value)),
+            None => self.0.push((name.to_ascii_lowercase(), value.to_string())),
         }
     }
 
@@ -397,8 +402,16 @@ impl HeaderList {
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     pub fn entries(&self) -> Vec<(String, String)> {
-        if self.0.is_empty() {
-            return Vec::new();
+        let distinct = self
+            .0
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| self.0[..i].iter().all(|(p, _)| p != k));
+        if distinct {
+            // The usual case (no repeated name): the pairs themselves, in name order.
+            let mut out = self.0.clone();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            return out;
         }
         let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();
@@ -797,15 +810,16 @@ fn check_missing(missing: &[Cond], u: &Url, h: &HeaderList) -> bool {
 /// As `@next/routing`: at each `$`, the longest key that follows it (a `has` capture key, a group
 /// number not followed by another digit, a named group), the first of those lists winning a tie.
 /// The keys are matched where they stand instead of being listed and sorted per call.
-fn replace_destination(dest: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
-    // Most header names and values, and many destinations, hold no `$`: nothing to look up.
+fn replace_destination<'d>(dest: &'d str, m: Option<&Captures>, has: &HasCaptures) -> Cow<'d, str> {
+    // Most header names and values, and many destinations, hold no `$`: nothing to look up,
+    // and nothing to copy.
     if !dest.contains('$') {
-        return dest.to_string();
+        return Cow::Borrowed(dest);
     }
     let groups = m.map_or(0, |m| m.groups.len());
     let named = m.map_or(&[][..], |m| m.named.as_slice());
     if has.is_empty() && groups <= 1 && named.is_empty() {
-        return dest.to_string();
+        return Cow::Borrowed(dest);
     }
     let mut out = String::with_capacity(dest.len() + 16);
     let mut rest = dest;
@@ -841,7 +855,7 @@ fn replace_destination(dest: &str, m: Option<&Captures>, has: &HasCaptures) -> S
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 fn substitute(key: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
@@ -861,13 +875,15 @@ fn substitute(key: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
     }
 }
 
-struct Matched {
-    destination: Option<String>,
-    headers: Option<Vec<(String, String)>>,
+/// A matched route's destination and headers, substituted (borrowed from the route when they
+/// hold nothing to substitute).
+struct Matched<'r> {
+    destination: Option<Cow<'r, str>>,
+    headers: Option<Vec<(Cow<'r, str>, Cow<'r, str>)>>,
 }
 
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
-fn match_route(r: &CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matched> {
+fn match_route<'r>(r: &'r CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matched<'r>> {
     let m = if r.needs_captures {
         r.re.captures(u.path())?
     } else if sure || r.re.is_match(u.path()) {
@@ -884,7 +900,7 @@ fn match_route(r: &CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matche
         .as_ref()
         .map(|d| replace_destination(d, Some(&m), &caps));
     let headers = (!r.headers.is_empty()).then(|| {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(r.headers.len());
+        let mut out: Vec<(Cow<'r, str>, Cow<'r, str>)> = Vec::with_capacity(r.headers.len());
         for (k, v) in &r.headers {
             let k = replace_destination(k, Some(&m), &caps);
             let v = replace_destination(v, Some(&m), &caps);
@@ -905,7 +921,7 @@ fn is_redirect_status(s: Option<u16>) -> bool {
     s.is_some_and(|s| (300..400).contains(&s))
 }
 
-fn has_redirect_headers(h: &[(String, String)]) -> bool {
+fn has_redirect_headers(h: &[(Cow<'_, str>, Cow<'_, str>)]) -> bool {
     h.iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("refresh"))
 }

@@ -165,15 +165,19 @@ impl JsRegex {
         if text.len() > self.cap {
             return false;
         }
+        // For a yes/no answer the linear engines come first: a DFA scan costs less than the
+        // backtracking matcher's walk, which is kept for captures and for the texts where a
+        // negative lookaround body occurs (the superset translation is not exact there).
+        match self.linear(text) {
+            Ok(f) => return f.is_match(text),
+            Err(Some(pre)) if !pre.is_match(text) => return false,
+            Err(Some(_)) if self.unguarded(text) => return true,
+            Err(_) => {}
+        }
         if let Some(found) = self.backtrack(text).and_then(|p| p.is_match(text)?.ok()) {
             return found;
         }
-        match self.linear(text) {
-            Ok(f) => f.is_match(text),
-            Err(Some(pre)) if !pre.is_match(text) => false,
-            Err(Some(_)) if self.unguarded(text) => true,
-            Err(_) => self.re.find(text).is_some(),
-        }
+        self.re.find(text).is_some()
     }
 
     /// No negative lookaround body can match in `text`: `pre` is exact on it.
@@ -317,8 +321,12 @@ impl RegexFilter {
                 sure: 0,
             };
         }
+        // Into a buffer on the stack: `matches` would allocate its answer per call.
+        let mut found = [false; 128];
+        let found = &mut found[..self.members.len()];
+        self.set.matches_read_at(found, text, 0);
         let mut m = 0;
-        for i in self.set.matches(text).iter() {
+        for (i, _) in found.iter().enumerate().filter(|(_, &f)| f) {
             m |= 1 << self.members[i];
         }
         FilterMatches {
