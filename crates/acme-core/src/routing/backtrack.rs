@@ -410,23 +410,6 @@ impl Parser<'_> {
                 greedy,
                 follow: Follow::ANY,
             }),
-            // `(?:\/)?` (path-to-regexp's optional trailing slash) is a class repetition: one
-            // character per iteration, no captures, so no empty iteration and nothing to reset.
-            Node::Group(g) if g.cap.is_none() && g.min == 1 && g.max == 1 && one_char(&g.alts) => {
-                let set = match g.alts.into_iter().flatten().next() {
-                    Some(Node::Lit(b)) if self.icase => ByteSet::one(b[0]).fold_case(),
-                    Some(Node::Lit(b)) => ByteSet::one(b[0]),
-                    Some(Node::Class { set, .. }) => set,
-                    _ => return None,
-                };
-                Some(Node::Class {
-                    set,
-                    min,
-                    max,
-                    greedy,
-                    follow: Follow::ANY,
-                })
-            }
             Node::Group(mut g) if g.min == 1 && g.max == 1 => {
                 (g.min, g.max, g.greedy) = (min, max, greedy);
                 Some(Node::Group(g))
@@ -567,19 +550,6 @@ impl Parser<'_> {
             b'b' => Some(ClassAtom::Char(8)),
             e => escaped_char(e).map(ClassAtom::Char),
         }
-    }
-}
-
-/// A single alternative matching exactly one character: a one-byte literal or a class taken once.
-fn one_char(alts: &[Vec<Node>]) -> bool {
-    match alts {
-        [alt] => {
-            matches!(
-                alt.as_slice(),
-                [Node::Lit(b)] if b.len() == 1
-            ) || matches!(alt.as_slice(), [Node::Class { min: 1, max: 1, .. }])
-        }
-        _ => false,
     }
 }
 

@@ -321,12 +321,8 @@ impl RegexFilter {
                 sure: 0,
             };
         }
-        // Into a buffer on the stack: `matches` would allocate its answer per call.
-        let mut found = [false; 128];
-        let found = &mut found[..self.members.len()];
-        self.set.matches_read_at(found, text, 0);
         let mut m = 0;
-        for (i, _) in found.iter().enumerate().filter(|(_, &f)| f) {
+        for i in self.set.matches(text).iter() {
             m |= 1 << self.members[i];
         }
         FilterMatches {

@@ -1,0 +1,42 @@
+'use strict'
+
+// A/B of two Router builds in one process, on the bench:routing corpus and call path:
+//   node bench/ab-router.js <rootA> <rootB> [fixture|all] [rounds]
+// Each root is a checkout with its addon built (e.g. a `git worktree` of the commit to compare,
+// built with `npm run build:native`). Passes alternate between A and B (the order flips every
+// round), so a shared machine's drift hits both sides; the medians and B/A are printed. Use it
+// for changes of a few percent, which separate bench:routing runs cannot resolve.
+const h = require('../__test__/helpers/routing-harness.js')
+const { resolveRoutes } = require('@next/routing')
+const path = require('path')
+function serverOutcome(mr) {
+  const record = (headers) => { if (!headers) return undefined; const out = {}; for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v; const c = headers.getSetCookie(); if (c.length) out['set-cookie'] = c; return out }
+  const o = { bodySent: !!mr.bodySent, requestHeaders: record(mr.requestHeaders), responseHeaders: record(mr.responseHeaders) }
+  if (mr.redirect) o.redirect = { url: String(mr.redirect.url), status: mr.redirect.status }
+  if (mr.rewrite) o.rewrite = String(mr.rewrite)
+  return o
+}
+async function main() {
+  const [rootA, rootB] = [process.argv[2], process.argv[3]]
+  if (!rootA || !rootB) throw new Error('usage: node bench/ab-router.js <rootA> <rootB> [fixture|all] [rounds]')
+  const names = process.argv[4] && process.argv[4] !== 'all' ? [process.argv[4]] : h.FIXTURES
+  const rounds = Number(process.argv[5] || 15)
+  const sides = [rootA, rootB].map((root) => require(path.resolve(root, 'runtime/router.js')).createRouter)
+  const fixtures = []
+  for (const name of names) {
+    const fx = h.loadFixture(name)
+    const f = { fx, routers: sides.map((c) => c(fx.text)), reqs: h.corpus(fx, 4000, 7), outcomes: [] }
+    for (const req of f.reqs) { const o = await h.runOracle(fx, req, resolveRoutes); f.outcomes.push(o.mwResult ? serverOutcome(o.mwResult) : null) }
+    fixtures.push(f)
+  }
+  const run = (s) => { for (const f of fixtures) { const r = f.routers[s]; for (let i = 0; i < f.reqs.length; i++) { const d = r.resolve(f.reqs[i]); if (d.kind === 'middleware') r.resume(d.continuation, f.outcomes[i] || {}).kind } } }
+  const total = fixtures.reduce((a, f) => a + f.reqs.length, 0)
+  const times = [[], []]
+  for (let r = 0; r < rounds + 2; r++) for (const s of r % 2 ? [0, 1] : [1, 0]) { const t = process.hrtime.bigint(); run(s); if (r >= 2) times[s].push(Number(process.hrtime.bigint() - t) / 1e3 / total) }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  console.log(`${names.join(',')}: A ${med(times[0]).toFixed(3)} µs/req  B ${med(times[1]).toFixed(3)} µs/req  B/A ${(med(times[1]) / med(times[0])).toFixed(3)}`)
+}
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
