@@ -4,9 +4,10 @@
 // Every routing decision comes from the Router; the runtime maps a decision to an action.
 //
 // Per request the Router gets one string (the URL and the values of the few headers routing can
-// read, named once by `headerNames()`, each tagged with its index) and answers one string, decoded here field by field when
-// the runtime reads it: crossing napi costs per value converted, so converting every header and
-// building a decision object tree would cost more than routing itself. The calls go through the
+// read, named once by `headerNames()`, each tagged with its index) and answers one string,
+// decoded here field by field when the runtime reads it: crossing napi costs per value
+// converted, so converting every header and building a decision object tree would cost more
+// than routing itself. The calls go through the
 // plain functions of `packedCalls()`: a class method costs more to enter than routing takes.
 
 const path = require('node:path')
