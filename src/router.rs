@@ -307,7 +307,7 @@ fn kind_code(k: core::DecisionKind) -> char {
 fn pack(d: &core::Decision) -> String {
     let mut out = pack_with(d, '\0');
     // (A byte count: NUL is never part of another character's UTF-8.)
-    if out.bytes().filter(|&b| b == 0).count() != packed_fields(d) {
+    if count_nul(out.as_bytes()) != packed_fields(d) {
         // A string of n characters lacks at least one of any n + 1 candidates.
         let sep = (1..=u32::try_from(out.len() + 1).unwrap_or(u32::MAX))
             .filter_map(char::from_u32)
@@ -327,6 +327,15 @@ fn packed_fields(d: &core::Decision) -> usize {
     PACKED_FIELDS_FIXED + 2 * (d.query.len() + d.headers.len() + matches)
 }
 
+/// How many NUL bytes `bytes` holds. Counted in byte lanes, 255 bytes at a time: the obvious
+/// `filter().count()` widens every byte to a `usize` and took a quarter of the packing time.
+fn count_nul(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b == 0))))
+        .sum()
+}
+
 /// Appends `n` in decimal.
 fn push_decimal(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
@@ -340,7 +349,8 @@ fn push_decimal(out: &mut String, n: u32) {
             break;
         }
     }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 fn pack_with(d: &core::Decision, sep: char) -> String {
