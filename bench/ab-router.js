@@ -9,13 +9,6 @@
 const h = require('../__test__/helpers/routing-harness.js')
 const { resolveRoutes } = require('@next/routing')
 const path = require('path')
-function serverOutcome(mr) {
-  const record = (headers) => { if (!headers) return undefined; const out = {}; for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v; const c = headers.getSetCookie(); if (c.length) out['set-cookie'] = c; return out }
-  const o = { bodySent: !!mr.bodySent, requestHeaders: record(mr.requestHeaders), responseHeaders: record(mr.responseHeaders) }
-  if (mr.redirect) o.redirect = { url: String(mr.redirect.url), status: mr.redirect.status }
-  if (mr.rewrite) o.rewrite = String(mr.rewrite)
-  return o
-}
 async function main() {
   const [rootA, rootB] = [process.argv[2], process.argv[3]]
   if (!rootA || !rootB) throw new Error('usage: node bench/ab-router.js <rootA> <rootB> [fixture|all] [rounds]')
@@ -26,7 +19,7 @@ async function main() {
   for (const name of names) {
     const fx = h.loadFixture(name)
     const f = { fx, routers: sides.map((c) => c(fx.text)), reqs: h.corpus(fx, 4000, 7), outcomes: [] }
-    for (const req of f.reqs) { const o = await h.runOracle(fx, req, resolveRoutes); f.outcomes.push(o.mwResult ? serverOutcome(o.mwResult) : null) }
+    for (const req of f.reqs) { const o = await h.runOracle(fx, req, resolveRoutes); f.outcomes.push(o.mwResult ? h.serverOutcome(o.mwResult) : null) }
     fixtures.push(f)
   }
   const run = (s) => { for (const f of fixtures) { const r = f.routers[s]; for (let i = 0; i < f.reqs.length; i++) { const d = r.resolve(f.reqs[i]); if (d.kind === 'middleware') r.resume(d.continuation, f.outcomes[i] || {}).kind } } }

@@ -15,14 +15,6 @@ const { resolveRoutes } = require('@next/routing')
 
 const OUT = path.join(__dirname, '.work')
 
-/** Headers as the flat `[name, value, …]` list the example reads. */
-function flat(headers) {
-  if (!headers) return null
-  const out = []
-  for (const [k, v] of headers) out.push(k, v)
-  return out
-}
-
 async function main() {
   fs.mkdirSync(OUT, { recursive: true })
   for (const name of h.FIXTURES) {
@@ -30,16 +22,18 @@ async function main() {
     const corpus = []
     for (const req of h.corpus(fx, 4000, 7)) {
       const mr = (await h.runOracle(fx, req, resolveRoutes)).mwResult
+      // The napi form of the outcome (flat header lists), in the field names the example reads.
+      const o = mr && h.toOutcome(mr)
       corpus.push({
         method: req.method,
         url: req.url,
         headers: Object.entries(req.headers).flat(),
-        outcome: mr && {
-          body_sent: !!mr.bodySent,
-          request_headers: flat(mr.requestHeaders),
-          response_headers: flat(mr.responseHeaders),
-          redirect: mr.redirect ? [String(mr.redirect.url), mr.redirect.status] : null,
-          rewrite: mr.rewrite ? String(mr.rewrite) : null,
+        outcome: o && {
+          body_sent: o.bodySent,
+          request_headers: o.requestHeaders ?? null,
+          response_headers: o.responseHeaders ?? null,
+          redirect: o.redirect ? [o.redirect.url, o.redirect.status] : null,
+          rewrite: o.rewrite ?? null,
         },
       })
     }

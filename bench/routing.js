@@ -23,22 +23,6 @@ const { resolveRoutes } = require('@next/routing')
 const PER_FIXTURE = Number(process.env.BENCH_PER_FIXTURE || 4000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 7)
 
-/** A MiddlewareResult as runtime/server.js hands it to `resume` (its `toRecord` of Headers). */
-function serverOutcome(mr) {
-  const record = (headers) => {
-    if (!headers) return undefined
-    const out = {}
-    for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v
-    const cookies = headers.getSetCookie()
-    if (cookies.length) out['set-cookie'] = cookies
-    return out
-  }
-  const o = { bodySent: !!mr.bodySent, requestHeaders: record(mr.requestHeaders), responseHeaders: record(mr.responseHeaders) }
-  if (mr.redirect) o.redirect = { url: String(mr.redirect.url), status: mr.redirect.status }
-  if (mr.rewrite) o.rewrite = String(mr.rewrite)
-  return o
-}
-
 async function main() {
   const fixtures = h.FIXTURES.map((name) => {
     const fx = h.loadFixture(name)
@@ -62,7 +46,7 @@ async function main() {
       // Agreement as in __test__/routing.test.js: equal, or a documented next-start deviation.
       if (h.agrees(f.fx, req, o, ours)) agree++
     }
-    f.outcomes = f.oracle.map((o) => (o.mwResult ? serverOutcome(o.mwResult) : null))
+    f.outcomes = f.oracle.map((o) => (o.mwResult ? h.serverOutcome(o.mwResult) : null))
   }
 
   // Timed: the same work on both sides (route the request, replay a precomputed middleware result).

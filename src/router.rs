@@ -517,14 +517,14 @@ fn resume_packed(
 ) -> napi::Result<JsText> {
     let request_headers = request_values.map(|s| router.header_list_indexed(indexed_values(s)));
     let response_headers = response_headers.map(|s| {
-        let mut it = s.split('\0');
+        let mut it = split_nul(s);
         let mut out = Vec::new();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             out.push((k.to_string(), v.to_string()));
         }
         out
     });
-    let mut other = other.unwrap_or("").split('\0');
+    let mut other = split_nul(other.unwrap_or(""));
     let mut next = || other.next().filter(|s| !s.is_empty());
     let body_sent = next() == Some("1");
     let redirect_status = next().and_then(|s| s.parse::<u16>().ok());

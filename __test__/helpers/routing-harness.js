@@ -208,6 +208,22 @@ function toOutcome(mr) {
   }
 }
 
+/** A MiddlewareResult as runtime/server.js hands it to `resume` (its `toRecord` of Headers). */
+function serverOutcome(mr) {
+  const record = (headers) => {
+    if (!headers) return undefined
+    const out = {}
+    for (const [k, v] of headers.entries()) if (k !== 'set-cookie') out[k] = v
+    const cookies = headers.getSetCookie()
+    if (cookies.length) out['set-cookie'] = cookies
+    return out
+  }
+  const o = { bodySent: !!mr.bodySent, requestHeaders: record(mr.requestHeaders), responseHeaders: record(mr.responseHeaders) }
+  if (mr.redirect) o.redirect = { url: String(mr.redirect.url), status: mr.redirect.status }
+  if (mr.rewrite) o.rewrite = String(mr.rewrite)
+  return o
+}
+
 function sortedEntries(obj) {
   if (!obj) return null
   return Object.keys(obj).sort().filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]])
@@ -376,6 +392,6 @@ function agrees(fx, req, o, ours) {
 
 module.exports = {
   DEVIATIONS, agrees,
-  ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome,
+  ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome, serverOutcome,
   oraclePathnames, headerEntries, rawHeaders,
 }

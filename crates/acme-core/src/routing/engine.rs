@@ -9,6 +9,8 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use std::borrow::Cow;
 
+use super::cat;
+
 use serde::{Deserialize, Serialize};
 
 use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
@@ -402,30 +404,18 @@ impl HeaderList {
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     pub fn entries(&self) -> Vec<(String, String)> {
-        let distinct = self
-            .0
-            .iter()
-            .enumerate()
-            .all(|(i, (k, _))| self.0[..i].iter().all(|(p, _)| p != k));
-        if distinct {
-            // The usual case (no repeated name): the pairs themselves, in name order.
-            let mut out = self.0.clone();
-            out.sort_by(|a, b| a.0.cmp(&b.0));
-            return out;
-        }
-        let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let mut out = Vec::with_capacity(names.len());
-        for n in names {
-            if n == "set-cookie" {
-                for (k, v) in &self.0 {
-                    if k == n {
-                        out.push((k.clone(), v.clone()));
-                    }
+        // A stable sort keeps a repeated name's values in the order they were added; names are
+        // stored lower-cased, so equal names end up adjacent and are combined there.
+        let mut sorted = self.0.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
+        for (k, v) in sorted {
+            match out.last_mut() {
+                Some((pk, pv)) if *pk == k && k != "set-cookie" => {
+                    pv.push_str(", ");
+                    pv.push_str(&v);
                 }
-            } else if let Some(v) = self.get(n) {
-                out.push((n.to_string(), v));
+                _ => out.push((k, v)),
             }
         }
         out
@@ -561,15 +551,6 @@ struct State {
 // ---------------------------------------------------------------------------------------------
 // URL helpers (WHATWG semantics)
 // ---------------------------------------------------------------------------------------------
-
-/// The concatenation of `parts`, allocated once (`format!` costs more than routing steps do).
-fn cat(parts: &[&str]) -> String {
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        out.push_str(p);
-    }
-    out
-}
 
 fn js_search(u: &Url) -> String {
     match u.query() {
@@ -2347,6 +2328,37 @@ mod tests {
             "/x/a//s/v/$10/$nope"
         );
         assert_eq!(replace_destination("/plain", None, &Vec::new()), "/plain");
+    }
+
+    #[test]
+    fn header_entries_follow_fetch_order() {
+        // Fetch `Headers` iteration: sorted names, a repeated name's values joined with `, ` in
+        // the order they were added, except `set-cookie`, whose values stay apart.
+        let mut h = HeaderList::default();
+        h.append("X-B", "2");
+        h.append("set-cookie", "b=2");
+        h.append("x-a", "1");
+        h.append("x-b", " 3 ");
+        h.append("Set-Cookie", "a=1");
+        h.set("X-C", "c");
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            h.entries(),
+            pairs(&[
+                ("set-cookie", "b=2"),
+                ("set-cookie", "a=1"),
+                ("x-a", "1"),
+                ("x-b", "2, 3"),
+                ("x-c", "c"),
+            ])
+        );
+        h.set("x-b", "4");
+        assert_eq!(h.get("X-B").as_deref(), Some("4"));
+        assert_eq!(HeaderList::default().entries(), Vec::new());
     }
 
     #[test]

@@ -58,8 +58,9 @@ pub struct JsRegex {
     /// When the pattern is inexact only through negative lookarounds: a regex matching wherever
     /// one of their bodies could. On a text it does not match, `pre` is exact.
     guard: Option<regex::Regex>,
-    /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked
-    /// first, it answers most route matches in a fraction of the other engines' time.
+    /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked first
+    /// for captures (where it beats the `regex` crate's capture engines), and for `test` only
+    /// where the linear engines cannot decide.
     bt: Option<std::sync::Arc<Program>>,
 }
 

@@ -182,10 +182,7 @@ impl Url {
         let start = self.query_start.unwrap_or(end);
         match query {
             Some(q) => {
-                let mut with_mark = String::with_capacity(q.len() + 1);
-                with_mark.push('?');
-                with_mark.push_str(q);
-                self.splice(start..end, &with_mark);
+                self.splice(start..end, &super::cat(&["?", q]));
                 self.query_start = Some(start);
             }
             None => {
