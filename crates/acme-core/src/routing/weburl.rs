@@ -276,105 +276,216 @@ fn plain_query(q: &str) -> bool {
     q.bytes().all(|c| QUERY_BYTES[usize::from(c)])
 }
 
-/// A fragment the WHATWG parser leaves as it is.
-fn plain_fragment(f: &str) -> bool {
-    f.bytes().all(|c| FRAGMENT_BYTES[usize::from(c)])
+/// What a byte of a URL's path, query or fragment means to [`fast_parse`]'s scan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Byte {
+    /// Kept as it is.
+    Plain,
+    /// Ends the component, or is not kept as it is.
+    Other,
+    Slash,
+    Dot,
+    Percent,
+    Question,
+    Hash,
 }
 
-/// A host the WHATWG host parser only lower-cases: ASCII letters, digits, `-` and non-empty
-/// labels separated by `.`, no IDNA (`xn--`) label, not a number-like last label (which would
-/// make it an IPv4 address), labels not starting or ending with `-`.
-fn plain_host(h: &str) -> bool {
-    if h.is_empty()
-        || !h
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-    {
-        return false;
+/// [`Byte`] of each byte in a path (`/`, `.`, `%` and the delimiters apart; [`PATH_BYTES`]).
+const PATH_CLASS: [Byte; 256] = {
+    let mut t = [Byte::Other; 256];
+    let mut c = 0;
+    while c < 256 {
+        if PATH_BYTES[c] {
+            t[c] = Byte::Plain;
+        }
+        c += 1;
     }
-    let labels_ok = h.split('.').all(|l| {
-        let idna = l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
-        !l.is_empty() && !idna && !l.starts_with('-') && !l.ends_with('-')
-    });
-    let last = h.rsplit('.').next().unwrap_or("");
-    let hex = last.len() >= 2 && last[..2].eq_ignore_ascii_case("0x");
-    labels_ok && !last.bytes().all(|c| c.is_ascii_digit()) && !hex
+    t[b'/' as usize] = Byte::Slash;
+    t[b'.' as usize] = Byte::Dot;
+    t[b'%' as usize] = Byte::Percent;
+    t[b'?' as usize] = Byte::Question;
+    t[b'#' as usize] = Byte::Hash;
+    t
+};
+
+/// Host bytes [`fast_parse`] accepts: ASCII letters, digits, `-` and `.`.
+const HOST_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        c += 1;
+    }
+    t
+};
+
+/// A host label the WHATWG host parser keeps as it is (up to case): not empty, no IDNA `xn--`
+/// prefix, not starting or ending with `-`.
+fn plain_label(l: &[u8]) -> bool {
+    let idna = l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"xn--");
+    !l.is_empty() && !idna && l[0] != b'-' && l[l.len() - 1] != b'-'
+}
+
+/// A path segment that the WHATWG path parser would remove or resolve: `.` or `..`.
+fn dot_segment(seg: &[u8]) -> bool {
+    matches!(seg, b"." | b"..")
 }
 
 /// `http(s)://host[:port][/path][?query][#fragment]` already in serialized form (up to a
-/// default port and an empty path, which are normalized here): parsed without the `url` crate.
-/// `None`: not certainly so; the caller parses it with the `url` crate.
+/// default port, upper-case host letters and an empty path, which are normalized here): parsed
+/// without the `url` crate, in one pass over the bytes (it runs on every request). `None`: not
+/// certainly so; the caller parses it with the `url` crate.
+///
+/// Accepted: a host of [`HOST_BYTES`] in labels that [`plain_label`] accepts whose last label is
+/// neither all digits nor `0x…` (either would make it an IPv4 address); a port of digits without
+/// a leading zero; a path of [`PATH_BYTES`] without a `.` or `..` segment or a `%2e` (which could
+/// decode to one); a query of [`QUERY_BYTES`]; a fragment of [`FRAGMENT_BYTES`].
 fn fast_parse(input: &str) -> Option<Url> {
-    let (scheme, rest, default_port) = if let Some(r) = input.strip_prefix("http://") {
-        ("http", r, 80)
-    } else if let Some(r) = input.strip_prefix("https://") {
-        ("https", r, 443)
+    let b = input.as_bytes();
+    let (scheme_end, default_port) = if b.starts_with(b"http://") {
+        (4, 80)
+    } else if b.starts_with(b"https://") {
+        (5, 443)
     } else {
         return None;
     };
-    let auth_end = rest
-        .bytes()
-        .position(|c| matches!(c, b'/' | b'?' | b'#' | b'\\'))
-        .unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    if tail.starts_with('\\') {
+    let host_start = scheme_end + 3;
+    // Host: labels checked as each ends.
+    let mut i = host_start;
+    let mut label = host_start;
+    let mut upper = false;
+    while i < b.len() && HOST_BYTES[usize::from(b[i])] {
+        match b[i] {
+            b'.' => {
+                if !plain_label(&b[label..i]) {
+                    return None;
+                }
+                label = i + 1;
+            }
+            c => upper |= c.is_ascii_uppercase(),
+        }
+        i += 1;
+    }
+    let host_end = i;
+    let last = &b[label..host_end];
+    if !plain_label(last)
+        || last.iter().all(u8::is_ascii_digit)
+        || (last.len() >= 2 && last[..2].eq_ignore_ascii_case(b"0x"))
+    {
         return None;
     }
-    let (host, port) = match authority.bytes().position(|c| c == b':') {
-        None => (authority, None),
-        Some(i) => {
-            let (h, p) = (&authority[..i], &authority[i + 1..]);
-            if p.is_empty() || p.starts_with('0') || !p.bytes().all(|c| c.is_ascii_digit()) {
+    // Port.
+    let mut port = None;
+    let mut port_kept = true;
+    if b.get(i) == Some(&b':') {
+        let digits_start = i + 1;
+        i = digits_start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &input[digits_start..i];
+        if digits.is_empty() || digits.starts_with('0') {
+            return None;
+        }
+        let n: u16 = digits.parse().ok()?;
+        port = (n != default_port).then_some(n);
+        port_kept = port.is_some();
+    }
+    let path_start_in = i;
+    // Path, query, fragment: one scan, each byte classified by a table.
+    let mut query_at = None;
+    let mut fragment_at = None;
+    let mut segment = i;
+    if i < b.len() {
+        match b[i] {
+            b'/' => {}
+            b'?' => query_at = Some(i),
+            b'#' => fragment_at = Some(i),
+            _ => return None,
+        }
+    }
+    if query_at.is_none() && fragment_at.is_none() {
+        while i < b.len() {
+            match PATH_CLASS[usize::from(b[i])] {
+                Byte::Plain | Byte::Dot => {}
+                Byte::Slash => {
+                    if dot_segment(&b[segment..i]) {
+                        return None;
+                    }
+                    segment = i + 1;
+                }
+                Byte::Percent => {
+                    if matches!(b.get(i + 1..i + 3), Some(b"2e" | b"2E")) {
+                        return None;
+                    }
+                }
+                Byte::Question => {
+                    query_at = Some(i);
+                    break;
+                }
+                Byte::Hash => {
+                    fragment_at = Some(i);
+                    break;
+                }
+                Byte::Other => return None,
+            }
+            i += 1;
+        }
+        if i > path_start_in && dot_segment(&b[segment..i]) {
+            return None;
+        }
+    }
+    let path_end_in = i;
+    if let Some(q) = query_at {
+        i = q + 1;
+        while i < b.len() && b[i] != b'#' {
+            if !QUERY_BYTES[usize::from(b[i])] {
                 return None;
             }
-            let n: u16 = p.parse().ok()?;
-            (h, (n != default_port).then_some(n))
+            i += 1;
         }
-    };
-    if !plain_host(host) {
-        return None;
+        if i < b.len() {
+            fragment_at = Some(i);
+        }
     }
-    // (Byte positions of ASCII delimiters are char boundaries.)
-    let (before_fragment, fragment) = match tail.bytes().position(|c| c == b'#') {
-        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
-        None => (tail, None),
-    };
-    let (path, query) = match before_fragment.bytes().position(|c| c == b'?') {
-        Some(i) => (&before_fragment[..i], Some(&before_fragment[i + 1..])),
-        None => (before_fragment, None),
-    };
-    let path = if path.is_empty() { "/" } else { path };
-    if !plain_path(path) || !query.is_none_or(plain_query) || !fragment.is_none_or(plain_fragment) {
-        return None;
+    if let Some(f) = fragment_at {
+        if !b[f + 1..].iter().all(|&c| FRAGMENT_BYTES[usize::from(c)]) {
+            return None;
+        }
+    }
+    let empty_path = path_end_in == path_start_in;
+    if !upper && port_kept && !empty_path {
+        // Already serialized: the input as it is.
+        return Some(Url {
+            s: input.to_string(),
+            scheme_end,
+            host: Some((host_start, host_end)),
+            port,
+            path_start: path_start_in,
+            query_start: query_at,
+            fragment_start: fragment_at,
+            full: None,
+        });
     }
     let mut s = String::with_capacity(input.len() + 1);
-    s.push_str(scheme);
-    s.push_str("://");
-    let host_start = s.len();
-    s.push_str(host);
+    s.push_str(&input[..host_end]);
     s[host_start..].make_ascii_lowercase();
-    let host_end = s.len();
     if let Some(p) = port {
         s.push(':');
         s.push_str(&p.to_string());
     }
     let path_start = s.len();
-    s.push_str(path);
-    let query_start = query.map(|q| {
-        let at = s.len();
-        s.push('?');
-        s.push_str(q);
-        at
-    });
-    let fragment_start = fragment.map(|f| {
-        let at = s.len();
-        s.push('#');
-        s.push_str(f);
-        at
-    });
+    if empty_path {
+        s.push('/');
+    }
+    let shift = |at: usize| at + s.len() - path_start_in;
+    let query_start = query_at.map(shift);
+    let fragment_start = fragment_at.map(shift);
+    s.push_str(&input[path_start_in..]);
     Some(Url {
         s,
-        scheme_end: scheme.len(),
+        scheme_end,
         host: Some((host_start, host_end)),
         port,
         path_start,
@@ -583,6 +694,9 @@ mod tests {
             "http://localhost",
             "http://localhost:80/x",
             "http://FR.example.test/a",
+            "http://localhost?x=1#y",
+            "http://Localhost:8080#y",
+            "http://a.b/.x/..y/...?q=%2e#f",
         ] {
             let fast = fast_parse(u).expect(u);
             let full = url::Url::parse(u).unwrap();
@@ -594,6 +708,13 @@ mod tests {
             "http://127.0.0.1/",
             "http://localhost/a b",
             "http://localhost/é",
+            "http://localhost/.",
+            "http://localhost/a/..",
+            "http://localhost/a/%2E/",
+            "http://localhost:080/",
+            "http://u@localhost/",
+            "http://xn--nxasmq6b.com/",
+            "http://a.0x1f/",
         ] {
             assert!(fast_parse(u).is_none(), "{u}");
         }
