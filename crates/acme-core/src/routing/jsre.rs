@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use super::backtrack::Program;
+use super::segments::Segments;
 
 /// Longest input any regex is run on, in bytes.
 pub const MAX_INPUT: usize = 8192;
@@ -62,16 +63,22 @@ pub struct JsRegex {
     /// for captures (where it beats the `regex` crate's capture engines), and for `test` only
     /// where the linear engines cannot decide.
     bt: Option<std::sync::Arc<Program>>,
+    /// The token matcher, for patterns of path-to-regexp's shapes: asked before every other
+    /// engine (on ASCII texts it decides in a scan per segment).
+    seg: Option<std::sync::Arc<Segments>>,
 }
 
 impl JsRegex {
     /// Compiles `source` with JavaScript `flags` and calibrates its input cap.
     pub fn new(source: &str, flags: &str) -> Result<Self, String> {
         let re = regress::Regex::with_flags(source, flags).map_err(|e| e.to_string())?;
-        let bt = flags
-            .chars()
-            .all(|c| c == 'i')
+        let plain_flags = flags.chars().all(|c| c == 'i');
+        let bt = plain_flags
             .then(|| Program::compile(source, flags.contains('i')))
+            .flatten()
+            .map(std::sync::Arc::new);
+        let seg = plain_flags
+            .then(|| Segments::compile(source, flags.contains('i')))
             .flatten()
             .map(std::sync::Arc::new);
         let cap = if nested_quantifier(source) {
@@ -127,7 +134,13 @@ impl JsRegex {
             linear_source,
             guard,
             bt,
+            seg,
         })
+    }
+
+    /// Whether the token matcher ([`Segments`]) answers for this pattern (on ASCII texts).
+    pub fn is_segmented(&self) -> bool {
+        self.seg.is_some()
     }
 
     /// The backtracking matcher, for a text it is asked about (no longer than
@@ -166,6 +179,9 @@ impl JsRegex {
         if text.len() > self.cap {
             return false;
         }
+        if let Some(Ok(found)) = self.seg.as_ref().and_then(|s| s.is_match(text)) {
+            return found;
+        }
         // For a yes/no answer the linear engines come first: a DFA scan costs less than the
         // backtracking matcher's walk, which is kept for captures and for the texts where a
         // negative lookaround body occurs (the superset translation is not exact there).
@@ -191,6 +207,33 @@ impl JsRegex {
     pub fn captures(&self, text: &str) -> Option<Captures> {
         if text.len() > self.cap {
             return None;
+        }
+        if let Some(s) = &self.seg {
+            let mut buf = [None; 8];
+            let mut heap = Vec::new();
+            let slots = if s.groups() <= buf.len() {
+                &mut buf[..s.groups()]
+            } else {
+                heap.resize(s.groups(), None);
+                &mut heap[..]
+            };
+            if let Some(Ok(found)) = s.exec(text, slots) {
+                if !found {
+                    return None;
+                }
+                let get = |i: usize| {
+                    slots[i]
+                        .and_then(|(a, b)| text.get(a..b))
+                        .map(str::to_string)
+                };
+                let groups = (0..slots.len()).map(get).collect();
+                let named = s
+                    .names()
+                    .iter()
+                    .map(|(n, i)| (n.clone(), get(*i)))
+                    .collect();
+                return Some(Captures { groups, named });
+            }
         }
         let decided = self
             .backtrack(text)

@@ -6,6 +6,7 @@
 mod backtrack;
 mod engine;
 mod jsre;
+mod segments;
 mod weburl;
 
 /// The concatenation of `parts`, allocated once (`format!` costs more than routing steps do).

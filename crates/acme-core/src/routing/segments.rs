@@ -1,0 +1,707 @@
+//! Route regexes of the shapes path-to-regexp emits, matched token by token.
+//!
+//! Nearly every route regex of a Next build is `^…$` over a few kinds of pieces: literal text
+//! (`\/blog`), an optional slash (`(?:\/)?`, `[/]?`), a segment (`([^\/]+?)`,
+//! `(?<nxtPslug>[^/]+?)`), a choice of literals (`(en|fr|de\-DE)`), a rest (`.+?`) and the
+//! catch-all `(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?`. A general engine pays for its generality
+//! on each of them (a regex search costs ~50 ns before it reads a byte, captures several times
+//! that, ~500 ns for the catch-all); here a segment is a scan to the next `/`.
+//!
+//! [`Segments::compile`] accepts only patterns made of those pieces, and matching tries the
+//! choices of each piece in the order ECMAScript's backtracking tries them (greedy: longest
+//! first; lazy: shortest first; alternatives left to right), so a match and its captures are
+//! V8's. A match that would take more than [`MAX_STEPS`] choices gives up, and patterns with a
+//! `.` run are not matched on non-ASCII texts ([`Segments::decides`]): the caller then asks the
+//! general engines.
+
+/// Choices one match may try before giving up.
+const MAX_STEPS: u32 = 4096;
+
+/// One piece of a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// Text matched as it is (lower-cased when the pattern ignores case).
+    Lit(Vec<u8>),
+    /// `/` if there is one (greedy `?`).
+    OptSlash,
+    /// One or more bytes other than `/` (`[^\/]+?`, `[^/]{1,}`…); `any` also takes `/`
+    /// (`.+?`: every byte but a line terminator), `min` 0 for `.*`.
+    Run {
+        cap: Option<usize>,
+        lazy: bool,
+        any: bool,
+        min: usize,
+    },
+    /// One of some literal texts, tried in order.
+    Choice {
+        cap: Option<usize>,
+        alts: Vec<Vec<u8>>,
+    },
+    /// `/seg(/seg)*` of non-empty segments, capturing what follows the first `/`; absent allowed
+    /// when `optional`. Only compiled where what follows it starts with `/` or ends the text,
+    /// so its segments always run to a `/` or the end (see [`Segments::compile`]).
+    CatchAll { cap: usize, optional: bool },
+    /// `$`.
+    End,
+}
+
+/// A pattern compiled to [`Token`]s.
+#[derive(Debug, Clone)]
+pub struct Segments {
+    tokens: Vec<Token>,
+    icase: bool,
+    /// Capture groups, group 0 (the match) included.
+    groups: usize,
+    /// Named groups in pattern order, with their numbers.
+    names: Vec<(String, usize)>,
+    /// A `.` run is among the tokens (see [`Segments::decides`]).
+    any_run: bool,
+}
+
+/// The source forms of an unbounded run: its text, whether it is lazy, takes `/`, its minimum.
+const RUNS: &[(&str, bool, bool, usize)] = &[
+    (r"[^\/]+?", true, false, 1),
+    (r"[^/]+?", true, false, 1),
+    (r"[^\/]+", false, false, 1),
+    (r"[^/]+", false, false, 1),
+    (r"[^\/]{1,}", false, false, 1),
+    (r"[^/]{1,}", false, false, 1),
+    (r".+?", true, true, 1),
+    (r".+", false, true, 1),
+    (r".*?", true, true, 0),
+    (r".*", false, true, 0),
+];
+
+/// The source forms of an optional slash.
+const OPT_SLASHES: &[&str] = &[r"(?:\/)?", "(?:/)?", "[/]?", r"[\/]?", r"\/?", "/?"];
+
+/// path-to-regexp's catch-all body, without its trailing `?`.
+const CATCH_ALL: &str = r"(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))";
+
+/// Punctuation that stands for itself unescaped.
+fn plain_punct(c: u8) -> bool {
+    matches!(
+        c,
+        b'/' | b'-'
+            | b'_'
+            | b'~'
+            | b'%'
+            | b'='
+            | b'@'
+            | b'!'
+            | b','
+            | b';'
+            | b':'
+            | b'\''
+            | b'&'
+            | b'#'
+            | b'<'
+            | b'>'
+            | b'"'
+            | b'`'
+            | b' '
+    )
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    i: usize,
+    icase: bool,
+    caps: usize,
+    names: Vec<(String, usize)>,
+    tokens: Vec<Token>,
+}
+
+impl Parser<'_> {
+    fn rest(&self) -> &str {
+        &self.s[self.i..]
+    }
+
+    fn eat(&mut self, form: &str) -> bool {
+        let ok = self.rest().starts_with(form);
+        if ok {
+            self.i += form.len();
+        }
+        ok
+    }
+
+    /// A quantifier follows: the group or atom just read is not a plain concatenation.
+    fn quantified(&self) -> bool {
+        matches!(self.rest().bytes().next(), Some(b'?' | b'*' | b'+' | b'{'))
+    }
+
+    fn lit(&mut self, c: u8) {
+        let c = if self.icase {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
+        match self.tokens.last_mut() {
+            Some(Token::Lit(l)) => l.push(c),
+            _ => self.tokens.push(Token::Lit(vec![c])),
+        }
+    }
+
+    /// A run form at the cursor.
+    fn run(&mut self) -> Option<(bool, bool, usize)> {
+        let (form, lazy, any, min) = RUNS.iter().find(|(f, ..)| self.rest().starts_with(f))?;
+        self.i += form.len();
+        Some((*lazy, *any, *min))
+    }
+
+    /// One literal character (escaped or plain) at the cursor.
+    fn literal_char(&mut self) -> Option<u8> {
+        let b = self.s.as_bytes();
+        let c = *b.get(self.i)?;
+        if c == b'\\' {
+            let e = *b.get(self.i + 1)?;
+            // `\d`, `\w`, `\b`, `\u…`: classes, assertions and escapes, not the character.
+            if !e.is_ascii_punctuation() {
+                return None;
+            }
+            self.i += 2;
+            return Some(e);
+        }
+        if c.is_ascii_alphanumeric() || plain_punct(c) {
+            self.i += 1;
+            return Some(c);
+        }
+        None
+    }
+
+    /// The body of a capturing group up to its `)`: a run, or literal alternatives.
+    fn group_body(&mut self, cap: usize) -> Option<Token> {
+        if let Some((lazy, any, min)) = self.run() {
+            return self.eat(")").then_some(Token::Run {
+                cap: Some(cap),
+                lazy,
+                any,
+                min,
+            });
+        }
+        let mut alts = vec![Vec::new()];
+        loop {
+            if self.eat(")") {
+                break;
+            }
+            if self.eat("|") {
+                alts.push(Vec::new());
+                continue;
+            }
+            let c = self.literal_char()?;
+            let c = if self.icase {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            };
+            alts.last_mut()?.push(c);
+        }
+        Some(Token::Choice {
+            cap: Some(cap),
+            alts,
+        })
+    }
+
+    /// Pieces up to `)` (consumed) or the final `$`.
+    fn seq(&mut self, in_group: bool) -> Option<()> {
+        loop {
+            if in_group && self.eat(")") {
+                return (!self.quantified()).then_some(());
+            }
+            if !in_group && self.rest() == "$" {
+                self.i += 1;
+                self.tokens.push(Token::End);
+                return Some(());
+            }
+            if self.eat(CATCH_ALL) {
+                self.caps += 1;
+                let optional = self.eat("?");
+                if self.quantified() {
+                    return None;
+                }
+                self.tokens.push(Token::CatchAll {
+                    cap: self.caps,
+                    optional,
+                });
+                continue;
+            }
+            if let Some(form) = OPT_SLASHES.iter().find(|f| self.rest().starts_with(**f)) {
+                self.i += form.len();
+                if self.quantified() {
+                    return None;
+                }
+                self.tokens.push(Token::OptSlash);
+                continue;
+            }
+            if let Some((lazy, any, min)) = self.run() {
+                if self.quantified() {
+                    return None;
+                }
+                self.tokens.push(Token::Run {
+                    cap: None,
+                    lazy,
+                    any,
+                    min,
+                });
+                continue;
+            }
+            if self.eat("(?:") {
+                self.seq(true)?;
+                continue;
+            }
+            if self.eat("(?<") {
+                let end = self.rest().find('>')?;
+                let name = self.rest()[..end].to_string();
+                if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
+                    return None;
+                }
+                self.i += end + 1;
+                self.caps += 1;
+                self.names.push((name, self.caps));
+                let t = self.group_body(self.caps)?;
+                if self.quantified() {
+                    return None;
+                }
+                self.tokens.push(t);
+                continue;
+            }
+            if self.rest().starts_with("(?") {
+                return None;
+            }
+            if self.eat("(") {
+                self.caps += 1;
+                let t = self.group_body(self.caps)?;
+                if self.quantified() {
+                    return None;
+                }
+                self.tokens.push(t);
+                continue;
+            }
+            let c = self.literal_char()?;
+            if self.quantified() {
+                return None;
+            }
+            self.lit(c);
+        }
+    }
+}
+
+/// What `tokens` match can only start with `/` or be the end of the text.
+fn starts_with_slash_or_end(tokens: &[Token]) -> bool {
+    match tokens.first() {
+        None => false,
+        Some(Token::End) => true,
+        Some(Token::Lit(l)) => l.first() == Some(&b'/'),
+        Some(Token::OptSlash) => starts_with_slash_or_end(&tokens[1..]),
+        Some(Token::CatchAll { optional, .. }) => {
+            !optional || starts_with_slash_or_end(&tokens[1..])
+        }
+        Some(Token::Choice { alts, .. }) => alts.iter().all(|a| match a.first() {
+            Some(c) => *c == b'/',
+            None => starts_with_slash_or_end(&tokens[1..]),
+        }),
+        Some(Token::Run { .. }) => false,
+    }
+}
+
+/// A capture's `(start, end)` in the text; `None` when its group took no part in the match.
+pub type Slot = Option<(usize, usize)>;
+
+/// The match gave up after [`MAX_STEPS`] choices: ask another engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abort;
+
+struct Matcher<'a> {
+    text: &'a [u8],
+    icase: bool,
+    slots: &'a mut [Slot],
+    steps: u32,
+}
+
+impl Matcher<'_> {
+    fn lit_at(&self, pos: usize, lit: &[u8]) -> bool {
+        // Byte loops: literals are a few bytes, shorter than a `memcmp` call costs.
+        match self.text.get(pos..pos + lit.len()) {
+            Some(t) if self.icase => t.iter().zip(lit).all(|(a, b)| a.to_ascii_lowercase() == *b),
+            Some(t) => t.iter().zip(lit).all(|(a, b)| a == b),
+            None => false,
+        }
+    }
+
+    fn step(&mut self) -> Result<(), Abort> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(Abort);
+        }
+        Ok(())
+    }
+
+    /// Records a capture (nothing when matching without captures: `slots` is empty).
+    fn set(&mut self, cap: Option<usize>, v: Slot) {
+        if let Some(slot) = cap.and_then(|c| self.slots.get_mut(c)) {
+            *slot = v;
+        }
+    }
+
+    /// Whether `tokens` match `text[pos..]` to its end, setting the captures of the match.
+    fn go(&mut self, tokens: &[Token], pos: usize) -> Result<bool, Abort> {
+        let Some((t, rest)) = tokens.split_first() else {
+            return Ok(false);
+        };
+        self.step()?;
+        match t {
+            Token::End => Ok(pos == self.text.len()),
+            Token::Lit(l) => Ok(self.lit_at(pos, l) && self.go(rest, pos + l.len())?),
+            Token::OptSlash => {
+                if self.text.get(pos) == Some(&b'/') && self.go(rest, pos + 1)? {
+                    return Ok(true);
+                }
+                self.go(rest, pos)
+            }
+            &Token::Run {
+                cap,
+                lazy,
+                any,
+                min,
+            } => {
+                let avail = self.text[pos..]
+                    .iter()
+                    .take_while(|&&c| {
+                        if any {
+                            c != b'\n' && c != b'\r'
+                        } else {
+                            c != b'/'
+                        }
+                    })
+                    .count();
+                if avail < min {
+                    return Ok(false);
+                }
+                let try_len = |m: &mut Self, n: usize| -> Result<bool, Abort> {
+                    // A run ends between characters (a byte inside one is no code unit).
+                    if m.text.get(pos + n).is_some_and(|&b| b & 0xC0 == 0x80) {
+                        return Ok(false);
+                    }
+                    m.set(cap, Some((pos, pos + n)));
+                    m.go(rest, pos + n)
+                };
+                if lazy {
+                    for n in min..=avail {
+                        if try_len(self, n)? {
+                            return Ok(true);
+                        }
+                    }
+                } else {
+                    for n in (min..=avail).rev() {
+                        if try_len(self, n)? {
+                            return Ok(true);
+                        }
+                    }
+                }
+                self.set(cap, None);
+                Ok(false)
+            }
+            Token::Choice { cap, alts } => {
+                for a in alts {
+                    if self.lit_at(pos, a) {
+                        self.set(*cap, Some((pos, pos + a.len())));
+                        if self.go(rest, pos + a.len())? {
+                            return Ok(true);
+                        }
+                    }
+                }
+                self.set(*cap, None);
+                Ok(false)
+            }
+            &Token::CatchAll { cap, optional } => {
+                // The ends of `/seg`, `/seg/seg`, …; the greedy repetition tries the longest
+                // first. (Each segment runs to a `/` or the end: what follows starts there.)
+                let mut ends = [0usize; 32];
+                let mut n = 0;
+                let mut at = pos;
+                while self.text.get(at) == Some(&b'/') {
+                    let seg = self.text[at + 1..]
+                        .iter()
+                        .take_while(|&&c| c != b'/')
+                        .count();
+                    if seg == 0 {
+                        break;
+                    }
+                    at += 1 + seg;
+                    if n == ends.len() {
+                        return Err(Abort);
+                    }
+                    ends[n] = at;
+                    n += 1;
+                }
+                for &end in ends[..n].iter().rev() {
+                    self.set(Some(cap), Some((pos + 1, end)));
+                    if self.go(rest, end)? {
+                        return Ok(true);
+                    }
+                }
+                self.set(Some(cap), None);
+                if optional {
+                    return self.go(rest, pos);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Segments {
+    /// Compiles `source` (`i` flag or none) when it is `^…$` made only of the pieces this module
+    /// matches; `None` otherwise.
+    pub fn compile(source: &str, icase: bool) -> Option<Self> {
+        let body = source.strip_prefix('^')?;
+        let mut p = Parser {
+            s: body,
+            i: 0,
+            icase,
+            caps: 0,
+            names: Vec::new(),
+            tokens: Vec::new(),
+        };
+        p.seq(false)?;
+        if p.i != body.len() {
+            return None;
+        }
+        let tokens = p.tokens;
+        for (i, t) in tokens.iter().enumerate() {
+            if matches!(t, Token::CatchAll { .. }) && !starts_with_slash_or_end(&tokens[i + 1..]) {
+                return None;
+            }
+        }
+        let any_run = tokens
+            .iter()
+            .any(|t| matches!(t, Token::Run { any: true, .. }));
+        Some(Self {
+            any_run,
+            tokens,
+            icase,
+            groups: p.caps + 1,
+            names: p.names,
+        })
+    }
+
+    /// Capture groups, group 0 included.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// Named groups in pattern order, with their numbers.
+    pub fn names(&self) -> &[(String, usize)] {
+        &self.names
+    }
+
+    /// `exec` on `text` into `slots` (`groups()` long): `Some(Ok(found))` when decided here,
+    /// `None` when not (see [`Segments::decides`]).
+    pub fn exec(&self, text: &str, slots: &mut [Slot]) -> Option<Result<bool, Abort>> {
+        if slots.len() < self.groups {
+            return None;
+        }
+        slots.fill(None);
+        let found = self.run(text, slots)?;
+        if let Ok(true) = found {
+            slots[0] = Some((0, text.len()));
+        }
+        Some(found)
+    }
+
+    /// `test` on `text`, as [`Segments::exec`].
+    pub fn is_match(&self, text: &str) -> Option<Result<bool, Abort>> {
+        self.run(text, &mut [])
+    }
+
+    /// Whether a match on `text` is decided here: ASCII texts, and texts of the Basic
+    /// Multilingual Plane (one UTF-16 code unit per character) for patterns without a `.` run
+    /// (`.` stops at U+2028 and U+2029). A non-ASCII character never equals an ASCII literal
+    /// (also ignoring case), and runs end between characters.
+    fn decides(&self, text: &str) -> bool {
+        text.is_ascii() || (!self.any_run && !text.bytes().any(|b| b >= 0xF0))
+    }
+
+    fn run(&self, text: &str, slots: &mut [Slot]) -> Option<Result<bool, Abort>> {
+        if !self.decides(text) {
+            return None;
+        }
+        let mut m = Matcher {
+            text: text.as_bytes(),
+            icase: self.icase,
+            slots,
+            steps: 0,
+        };
+        Some(m.go(&self.tokens, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What Next emits for the fixtures' routes (and path-to-regexp forms around them).
+    const NEXT_PATTERNS: &[&str] = &[
+        r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?(?:\/)?$",
+        r"^\/about(?:\/)?$",
+        r"^\/api(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?(?:\/)?$",
+        r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))\/$",
+        r"^\/old-blog(?:\/([^\/]+?))(?:\/)?$",
+        r"^\/before-files-about(?:\/)?$",
+        r"^\/header-rewrite(?:\/)?$",
+        r"^\/base(?:\/(en|fr|de\-DE))(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?(?:\/)?$",
+        r"^\/base(?:\/(en|fr|de\-DE))\/about(?:\/)?$",
+        r"^\/base$",
+        r"^\/base(?:\/(en|fr|de\-DE))\/old(?:\/([^\/]+?))(?:\/)?$",
+        r"^/base/_next/data/rODJud_FXEC2KtjRk_bDK[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)\.json(?:/)?$",
+        r"^/base[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+        r"^[/]?/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+        r"^/_next/data/9AIdbp7KvyEa2BTMuy2SC[/]?/docs/(?<nxtPslug>[^/]+?)\.json(?:/)?$",
+        r"^/docs/(?<nxtPslug>.+?)(?:/)?$",
+    ];
+
+    #[test]
+    fn compiles_what_next_emits() {
+        for p in NEXT_PATTERNS {
+            assert!(Segments::compile(p, true).is_some(), "{p}");
+        }
+        for p in [
+            r"^(?:\/((?!\.well-known(?:\/.*)?)(?:[^/]+\/)*[^/]+\.\w+))\/$",
+            r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+            r"/_next/static/(?:[^/]+/pages|pages)/.+",
+            r"^\/a(?:\/b)?$",
+            r"^\d+$",
+            r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?x$",
+        ] {
+            assert!(Segments::compile(p, true).is_none(), "{p}");
+        }
+    }
+
+    /// `text.match(re)` through `regress`, as positions.
+    fn reference(re: &regress::Regex, text: &str) -> Option<Vec<Slot>> {
+        let m = re.find(text)?;
+        let mut v = vec![Some((m.range().start, m.range().end))];
+        v.extend(
+            m.captures
+                .iter()
+                .map(|r| r.clone().map(|r| (r.start, r.end))),
+        );
+        Some(v)
+    }
+
+    fn ours(s: &Segments, text: &str) -> Option<Vec<Slot>> {
+        let mut slots = vec![None; s.groups()];
+        s.exec(text, &mut slots)?.unwrap().then_some(slots)
+    }
+
+    #[test]
+    fn next_patterns_agree_with_regress_on_paths() {
+        let paths = [
+            "",
+            "/",
+            "//",
+            "/about",
+            "/ABOUT/",
+            "/about//",
+            "/api",
+            "/api/",
+            "/api/a/b",
+            "/api//a",
+            "/a/b/",
+            "/a//b",
+            "/old-blog/x",
+            "/old-blog/x/y",
+            "/base",
+            "/base/",
+            "/base/fr",
+            "/base/de-de/about",
+            "/base/en/old/1/",
+            "/base/_next/data/rODJud_FXEC2KtjRk_bDK/en/posts/1.json",
+            "/base/_next/data/rODJud_FXEC2KtjRk_bDK/en/posts/1.json.json",
+            "/base/en/posts/x",
+            "/baseen/posts/x",
+            "//posts/1",
+            "/posts/a.json/",
+            "/docs/a/b/c/",
+            "/docs/",
+            "/_next/data/9AIdbp7KvyEa2BTMuy2SC/docs/.json",
+            "/_next/data/9AIdbp7KvyEa2BTMuy2SC//docs/a.json",
+        ];
+        for p in NEXT_PATTERNS {
+            let re = regress::Regex::with_flags(p, "i").unwrap();
+            let s = Segments::compile(p, true).unwrap();
+            for t in paths {
+                assert_eq!(ours(&s, t), reference(&re, t), "{p} on {t:?}");
+            }
+        }
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            r"\/",
+            "/",
+            "a",
+            "B",
+            r"\-",
+            "-",
+            r"\.",
+            "json",
+            "x_y",
+            r"(?:\/)?",
+            "[/]?",
+            r"[^\/]+?",
+            "[^/]+",
+            "[^/]{1,}",
+            ".+?",
+            ".+",
+            ".*",
+            r"([^\/]+?)",
+            "(?<n1>[^/]+?)",
+            "(?<n2>.+)",
+            "(a|ab|)",
+            r"(\/b|\/)",
+            "(?:/a)",
+            CATCH_ALL,
+            "(?:\\/((?:[^\\/]+?)(?:\\/(?:[^\\/]+?))*))?",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "/", "/", "a", "A", "b", "ab", ".", "json", "-", "\n", "x", "é", "\u{2028}", "😀",
+                "\u{131}",
+            ]),
+            0..10,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8192))]
+
+        /// Any pattern it compiles answers as `regress` does (match and captures), or declines.
+        #[test]
+        fn agrees_with_regress(pieces in prop::collection::vec(piece(), 0..5), icase: bool, texts in prop::collection::vec(text(), 1..8)) {
+            let mut names = std::collections::HashSet::new();
+            // Duplicate group names do not compile in JavaScript.
+            let pieces: Vec<String> = pieces.into_iter().filter(|p| !p.contains("(?<") || names.insert(p.clone())).collect();
+            let source = format!("^{}$", pieces.concat());
+            let Some(s) = Segments::compile(&source, icase) else { return Ok(()) };
+            let re = regress::Regex::with_flags(&source, if icase { "i" } else { "" }).unwrap();
+            for t in &texts {
+                let mut slots = vec![None; s.groups()];
+                match s.exec(t, &mut slots) {
+                    None | Some(Err(Abort)) => {}
+                    Some(Ok(found)) => {
+                        prop_assert_eq!(found.then_some(slots), reference(&re, t), "{} on {:?}", source, t);
+                    }
+                }
+            }
+        }
+    }
+}
