@@ -35,8 +35,10 @@ export declare class Router {
    * receiver of a class method on every call, which costs more than crossing with a plain
    * function, whose router comes with the function):
    *
-   * - `resolve(input)`: `input` is the URL, then for each present header of `headerNames()`
-   *   a NUL, the character U+0021 + its index in `headerNames()`, and its value;
+   * - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
+   *   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
+   *   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
+   *   `req.url` is; joining them made it copy the URL into a new string first);
    * - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
    *   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
    *   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
@@ -44,7 +46,7 @@ export declare class Router {
    *
    * Both answer the decision packed in one string, decoded by `runtime/router.js`.
    */
-  packedCalls(): { resolve: (input: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }
+  packedCalls(): { resolve: (url: string, requestValues?: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }

@@ -3,8 +3,8 @@
 // The only file that calls the native Router: if its signature changes, only this file changes.
 // Every routing decision comes from the Router; the runtime maps a decision to an action.
 //
-// Per request the Router gets one string (the URL and the values of the few headers routing can
-// read, named once by `headerNames()`, each tagged with its index) and answers one string,
+// Per request the Router gets the URL and one string of the values of the few headers routing
+// can read (named once by `headerNames()`, each tagged with its index) and answers one string,
 // decoded here field by field when the runtime reads it: crossing napi costs per value
 // converted, so converting every header and building a decision object tree would cost more
 // than routing itself. The calls go through the
@@ -256,7 +256,8 @@ function createRouter(manifestJson) {
 
   return {
     resolve({ url, headers }) {
-      return new Decision(calls.resolve(headers ? url + headerValues(headers) : url))
+      const values = headers ? headerValues(headers) : ''
+      return new Decision(values ? calls.resolve(url, values) : calls.resolve(url))
     },
     resume(continuation, outcome) {
       const o = outcome || {}

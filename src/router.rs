@@ -473,9 +473,8 @@ fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// `resolve` of `packedCalls`: the URL, then the request headers in the packed form.
-fn resolve_packed(router: &core::Router, input: &str) -> napi::Result<JsText> {
-    let (url, headers) = input.split_at(input.find('\0').unwrap_or(input.len()));
+/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form.
+fn resolve_packed(router: &core::Router, url: &str, headers: &str) -> napi::Result<JsText> {
     catch_unwind(AssertUnwindSafe(|| {
         js_text(pack(&router.resolve_indexed(url, indexed_values(headers))))
     }))
@@ -624,8 +623,10 @@ impl Router {
     /// receiver of a class method on every call, which costs more than crossing with a plain
     /// function, whose router comes with the function):
     ///
-    /// - `resolve(input)`: `input` is the URL, then for each present header of `headerNames()`
-    ///   a NUL, the character U+0021 + its index in `headerNames()`, and its value;
+    /// - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
+    ///   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
+    ///   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
+    ///   `req.url` is; joining them made it copy the URL into a new string first);
     /// - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
     ///   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
     ///   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
@@ -633,14 +634,18 @@ impl Router {
     ///
     /// Both answer the decision packed in one string, decoded by `runtime/router.js`.
     #[napi(
-        ts_return_type = "{ resolve: (input: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }"
+        ts_return_type = "{ resolve: (url: string, requestValues?: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }"
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let router = Arc::clone(&self.inner);
-        let resolve = env.create_function_from_closure::<String, _, _>("resolve", move |ctx| {
-            let input = text_of(ctx.get::<JsString>(0)?)?;
-            resolve_packed(&router, &input)
-        })?;
+        let resolve = env.create_function_from_closure::<FnArgs<(String, Option<String>)>, _, _>(
+            "resolve",
+            move |ctx| {
+                let url = text_of(ctx.get::<JsString>(0)?)?;
+                let values = opt_text(ctx.get::<Option<JsString>>(1)?)?;
+                resolve_packed(&router, &url, values.as_deref().unwrap_or(""))
+            },
+        )?;
         let router = Arc::clone(&self.inner);
         let resume = env
             .create_function_from_closure::<FnArgs<(u32, Option<String>, Option<String>, Option<String>)>, _, _>("resume", move |ctx| {
