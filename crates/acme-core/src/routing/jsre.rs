@@ -64,7 +64,7 @@ pub struct JsRegex {
     /// where the linear engines cannot decide.
     bt: Option<std::sync::Arc<Program>>,
     /// The token matcher, for patterns of path-to-regexp's shapes: asked before every other
-    /// engine (on ASCII texts it decides in a scan per segment).
+    /// engine (it decides with a scan per segment, on the texts [`Segments`] takes).
     seg: Option<std::sync::Arc<Segments>>,
 }
 
@@ -136,11 +136,6 @@ impl JsRegex {
             bt,
             seg,
         })
-    }
-
-    /// Whether the token matcher ([`Segments`]) answers for this pattern (on ASCII texts).
-    pub fn is_segmented(&self) -> bool {
-        self.seg.is_some()
     }
 
     /// The backtracking matcher, for a text it is asked about (no longer than
