@@ -203,37 +203,14 @@ impl JsRegex {
         if text.len() > self.cap {
             return None;
         }
-        if let Some(s) = &self.seg {
-            let mut buf = [None; 8];
-            let mut heap = Vec::new();
-            let slots = if s.groups() <= buf.len() {
-                &mut buf[..s.groups()]
-            } else {
-                heap.resize(s.groups(), None);
-                &mut heap[..]
-            };
-            if let Some(Ok(found)) = s.exec(text, slots) {
-                if !found {
-                    return None;
-                }
-                let get = |i: usize| {
-                    slots[i]
-                        .and_then(|(a, b)| text.get(a..b))
-                        .map(str::to_string)
-                };
-                let groups = (0..slots.len()).map(get).collect();
-                let named = s
-                    .names()
-                    .iter()
-                    .map(|(n, i)| (n.clone(), get(*i)))
-                    .collect();
-                return Some(Captures { groups, named });
-            }
-        }
-        let decided = self
-            .backtrack(text)
-            .and_then(|p| Some((p, p.captures(text)?.ok()?)));
-        if let Some((program, m)) = decided {
+        // The token matcher, else the backtracking matcher: both answer with capture slots.
+        let decided = (self.seg.as_deref())
+            .and_then(|s| Some((s.captures(text)?.ok()?, s.names())))
+            .or_else(|| {
+                let p = self.backtrack(text)?;
+                Some((p.captures(text)?.ok()?, p.names()))
+            });
+        if let Some((m, names)) = decided {
             let slots = m?;
             let get = |i: usize| {
                 slots
@@ -244,11 +221,7 @@ impl JsRegex {
                     .map(str::to_string)
             };
             let groups = (0..slots.len()).map(get).collect();
-            let named = program
-                .names()
-                .iter()
-                .map(|(n, i)| (n.clone(), get(*i)))
-                .collect();
+            let named = names.iter().map(|(n, i)| (n.clone(), get(*i))).collect();
             return Some(Captures { groups, named });
         }
         let exact = match self.linear(text) {

@@ -130,12 +130,17 @@ impl Parser<'_> {
         matches!(self.rest().bytes().next(), Some(b'?' | b'*' | b'+' | b'{'))
     }
 
-    fn lit(&mut self, c: u8) {
-        let c = if self.icase {
+    /// A literal byte as tokens hold it (lower-cased when the pattern ignores case).
+    fn fold(&self, c: u8) -> u8 {
+        if self.icase {
             c.to_ascii_lowercase()
         } else {
             c
-        };
+        }
+    }
+
+    fn lit(&mut self, c: u8) {
+        let c = self.fold(c);
         match self.tokens.last_mut() {
             Some(Token::Lit(l)) => l.push(c),
             _ => self.tokens.push(Token::Lit(vec![c])),
@@ -189,11 +194,7 @@ impl Parser<'_> {
                 continue;
             }
             let c = self.literal_char()?;
-            let c = if self.icase {
-                c.to_ascii_lowercase()
-            } else {
-                c
-            };
+            let c = self.fold(c);
             alts.last_mut()?.push(c);
         }
         Some(Token::Choice {
@@ -486,31 +487,26 @@ impl Segments {
         })
     }
 
-    /// Capture groups, group 0 included.
-    pub fn groups(&self) -> usize {
-        self.groups
-    }
-
     /// Named groups in pattern order, with their numbers.
     pub fn names(&self) -> &[(String, usize)] {
         &self.names
     }
 
-    /// `exec` on `text` into `slots` (`groups()` long): `Some(Ok(found))` when decided here,
-    /// `None` when not (see [`Segments::decides`]).
-    pub fn exec(&self, text: &str, slots: &mut [Slot]) -> Option<Result<bool, Abort>> {
-        if slots.len() < self.groups {
-            return None;
-        }
-        slots.fill(None);
-        let found = self.run(text, slots)?;
-        if let Ok(true) = found {
-            slots[0] = Some((0, text.len()));
-        }
-        Some(found)
+    /// `exec` on `text`: the capture slots of the match (group 0 included), `Ok(None)` for no
+    /// match, `None` when not decided here (see [`Segments::decides`]), as
+    /// `backtrack::Program::captures` answers.
+    pub fn captures(&self, text: &str) -> Option<Result<Option<Vec<Slot>>, Abort>> {
+        let mut slots = vec![None; self.groups];
+        let found = self.run(text, &mut slots)?;
+        Some(found.map(|found| {
+            found.then(|| {
+                slots[0] = Some((0, text.len()));
+                slots
+            })
+        }))
     }
 
-    /// `test` on `text`, as [`Segments::exec`].
+    /// `test` on `text`, as [`Segments::captures`].
     pub fn is_match(&self, text: &str) -> Option<Result<bool, Abort>> {
         self.run(text, &mut [])
     }
@@ -593,8 +589,7 @@ mod tests {
     }
 
     fn ours(s: &Segments, text: &str) -> Option<Vec<Slot>> {
-        let mut slots = vec![None; s.groups()];
-        s.exec(text, &mut slots)?.unwrap().then_some(slots)
+        s.captures(text)?.unwrap()
     }
 
     #[test]
@@ -694,11 +689,10 @@ mod tests {
             let Some(s) = Segments::compile(&source, icase) else { return Ok(()) };
             let re = regress::Regex::with_flags(&source, if icase { "i" } else { "" }).unwrap();
             for t in &texts {
-                let mut slots = vec![None; s.groups()];
-                match s.exec(t, &mut slots) {
+                match s.captures(t) {
                     None | Some(Err(Abort)) => {}
                     Some(Ok(found)) => {
-                        prop_assert_eq!(found.then_some(slots), reference(&re, t), "{} on {:?}", source, t);
+                        prop_assert_eq!(found, reference(&re, t), "{} on {:?}", source, t);
                     }
                 }
             }

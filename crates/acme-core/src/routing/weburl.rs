@@ -241,34 +241,9 @@ const FRAGMENT_BYTES: [bool; 256] = printable_except(b"\"<>`");
 
 /// A path that the WHATWG path parser leaves as it is below an http(s) host: it starts with `/`,
 /// holds only [`PATH_BYTES`], and no segment is `.` or `..` or holds a `%2e` (could decode to
-/// one). One pass over the bytes: it runs on every request.
+/// one).
 fn plain_path(p: &str) -> bool {
-    let b = p.as_bytes();
-    if b.first() != Some(&b'/') {
-        return false;
-    }
-    let dot_segment = |len: usize, dots: usize| len > 0 && len <= 2 && dots == len;
-    let (mut len, mut dots) = (0, 0);
-    for (i, &c) in b.iter().enumerate() {
-        if !PATH_BYTES[usize::from(c)] {
-            return false;
-        }
-        match c {
-            b'/' => {
-                if dot_segment(len, dots) {
-                    return false;
-                }
-                (len, dots) = (0, 0);
-            }
-            b'%' if matches!(b.get(i + 1..i + 3), Some(b"2e" | b"2E")) => return false,
-            b'.' => {
-                len += 1;
-                dots += 1;
-            }
-            _ => len += 1,
-        }
-    }
-    !dot_segment(len, dots)
+    p.starts_with('/') && plain_path_end(p.as_bytes()) == Some(p.len())
 }
 
 /// A query that the WHATWG query parser leaves as it is for an http(s) URL.
@@ -332,6 +307,35 @@ fn dot_segment(seg: &[u8]) -> bool {
     matches!(seg, b"." | b"..")
 }
 
+/// Scans a path from its leading `/` (one pass, each byte classified by [`PATH_CLASS`]: it runs
+/// on every request URL): where it ends (the first `?` or `#`, or the end of `b`), or `None`
+/// when the WHATWG path parser would not keep it as it is (a byte outside [`PATH_BYTES`], a `.`
+/// or `..` segment, a `%2e`).
+fn plain_path_end(b: &[u8]) -> Option<usize> {
+    let mut segment = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match PATH_CLASS[usize::from(b[i])] {
+            Byte::Plain | Byte::Dot => {}
+            Byte::Slash => {
+                if dot_segment(&b[segment..i]) {
+                    return None;
+                }
+                segment = i + 1;
+            }
+            Byte::Percent => {
+                if matches!(b.get(i + 1..i + 3), Some(b"2e" | b"2E")) {
+                    return None;
+                }
+            }
+            Byte::Question | Byte::Hash => break,
+            Byte::Other => return None,
+        }
+        i += 1;
+    }
+    (!dot_segment(&b[segment..i])).then_some(i)
+}
+
 /// `http(s)://host[:port][/path][?query][#fragment]` already in serialized form (up to a
 /// default port, upper-case host letters and an empty path, which are normalized here): parsed
 /// without the `url` crate, in one pass over the bytes (it runs on every request). `None`: not
@@ -393,50 +397,13 @@ fn fast_parse(input: &str) -> Option<Url> {
         port_kept = port.is_some();
     }
     let path_start_in = i;
-    // Path, query, fragment: one scan, each byte classified by a table.
-    let mut query_at = None;
-    let mut fragment_at = None;
-    let mut segment = i;
-    if i < b.len() {
-        match b[i] {
-            b'/' => {}
-            b'?' => query_at = Some(i),
-            b'#' => fragment_at = Some(i),
-            _ => return None,
-        }
-    }
-    if query_at.is_none() && fragment_at.is_none() {
-        while i < b.len() {
-            match PATH_CLASS[usize::from(b[i])] {
-                Byte::Plain | Byte::Dot => {}
-                Byte::Slash => {
-                    if dot_segment(&b[segment..i]) {
-                        return None;
-                    }
-                    segment = i + 1;
-                }
-                Byte::Percent => {
-                    if matches!(b.get(i + 1..i + 3), Some(b"2e" | b"2E")) {
-                        return None;
-                    }
-                }
-                Byte::Question => {
-                    query_at = Some(i);
-                    break;
-                }
-                Byte::Hash => {
-                    fragment_at = Some(i);
-                    break;
-                }
-                Byte::Other => return None,
-            }
-            i += 1;
-        }
-        if i > path_start_in && dot_segment(&b[segment..i]) {
-            return None;
-        }
-    }
-    let path_end_in = i;
+    let path_end_in = match b.get(i) {
+        None | Some(b'?' | b'#') => i,
+        Some(b'/') => i + plain_path_end(&b[i..])?,
+        Some(_) => return None,
+    };
+    let query_at = (b.get(path_end_in) == Some(&b'?')).then_some(path_end_in);
+    let mut fragment_at = (b.get(path_end_in) == Some(&b'#')).then_some(path_end_in);
     if let Some(q) = query_at {
         i = q + 1;
         while i < b.len() && b[i] != b'#' {
