@@ -6,6 +6,7 @@
 //! `weburl` module: URLs already in serialized form as they are, the `url` crate for the rest).
 //! Every regex is compiled once in [`Router::new`].
 
+use compact_str::CompactString;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use std::borrow::Cow;
 
@@ -279,9 +280,9 @@ pub struct Router {
     data_prefix: String,
     trailing_slash: bool,
     i18n: Option<I18nConfig>,
-    /// Routes (pages) whose paths that were not prerendered are not found (`dynamicParams =
-    /// false`, `fallback: false`).
-    not_found_routes: FxHashSet<String>,
+    /// Indexes in `dynamic_routes`, in order, of the routes (pages) whose paths that were not
+    /// prerendered are not found (`dynamicParams = false`, `fallback: false`).
+    not_found_routes: Vec<usize>,
     should_normalize_next_data: bool,
     rsc_header: String,
     rsc_suffix: String,
@@ -317,8 +318,15 @@ pub struct Request {
 }
 
 /// A list of headers with Fetch `Headers` semantics (case-insensitive names, trimmed values).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeaderList(Vec<(String, String)>);
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderList(Vec<(CompactString, CompactString)>);
+
+/// `name` lower-cased, inline when short.
+fn lower(name: &str) -> CompactString {
+    let mut n = CompactString::from(name);
+    n.make_ascii_lowercase();
+    n
+}
 
 /// Trims HTTP whitespace (space, tab, CR, LF): bytes, not chars (it runs on every header value).
 fn trim_http(v: &str) -> &str {
@@ -350,7 +358,7 @@ impl HeaderList {
                         s.push_str(", ");
                         s.push_str(v);
                     }
-                    None => out = Some(v.clone()),
+                    None => out = Some(v.to_string()),
                 }
             }
         }
@@ -382,7 +390,7 @@ impl HeaderList {
             .position(|(k, _)| k.eq_ignore_ascii_case(name))
         {
             Some(i) => {
-                value.clone_into(&mut self.0[i].1);
+                self.0[i].1 = CompactString::from(value);
                 let mut j = i + 1;
                 while j < self.0.len() {
                     if self.0[j].0.eq_ignore_ascii_case(name) {
@@ -392,30 +400,29 @@ impl HeaderList {
                     }
                 }
             }
-            None => self.0.push((name.to_ascii_lowercase(), value.to_string())),
+            None => self.0.push((lower(name), value.into())),
         }
     }
 
     /// `headers.append(name, value)`.
     pub fn append(&mut self, name: &str, value: &str) {
-        self.0
-            .push((name.to_ascii_lowercase(), trim_http(value).to_string()));
+        self.0.push((lower(name), trim_http(value).into()));
     }
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     pub fn entries(&self) -> Vec<(String, String)> {
         // A stable sort keeps a repeated name's values in the order they were added; names are
         // stored lower-cased, so equal names end up adjacent and are combined there.
-        let mut sorted = self.0.clone();
+        let mut sorted: Vec<&(CompactString, CompactString)> = self.0.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
         for (k, v) in sorted {
             match out.last_mut() {
-                Some((pk, pv)) if *pk == k && k != "set-cookie" => {
+                Some((pk, pv)) if pk == k && k != "set-cookie" => {
                     pv.push_str(", ");
-                    pv.push_str(&v);
+                    pv.push_str(v);
                 }
-                _ => out.push((k, v)),
+                _ => out.push((k.to_string(), v.to_string())),
             }
         }
         out
@@ -1320,7 +1327,7 @@ impl Router {
         for p in &m.prerenders {
             add(&p.pathname, "prerender", &p.id);
         }
-        let not_found_routes = m
+        let not_found_sources: FxHashSet<String> = m
             .prerenders
             .iter()
             .filter(|p| {
@@ -1358,6 +1365,22 @@ impl Router {
         }
         wanted_headers.sort_unstable();
         wanted_headers.dedup();
+        // Compiled in the manifest's phase order (the first bad pattern is the one reported).
+        let before_middleware =
+            Phase::new(compile("beforeMiddleware", &m.routing.before_middleware)?);
+        let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
+        let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
+        let dynamic_routes = Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?);
+        let not_found_routes = dynamic_routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.source
+                    .as_ref()
+                    .is_some_and(|s| not_found_sources.contains(s))
+            })
+            .map(|(i, _)| i)
+            .collect();
         Ok(Self {
             data_prefix: format!("{}/_next/data/{}/", base_path, m.build_id),
             wanted_headers,
@@ -1379,14 +1402,11 @@ impl Router {
                 .prefetch_segment_suffix
                 .clone()
                 .unwrap_or_else(|| ".segment.rsc".into()),
-            before_middleware: Phase::new(compile(
-                "beforeMiddleware",
-                &m.routing.before_middleware,
-            )?),
+            before_middleware,
             middleware,
-            before_files: Phase::new(compile("beforeFiles", &m.routing.before_files)?),
-            after_files: Phase::new(compile("afterFiles", &m.routing.after_files)?),
-            dynamic_routes: Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?),
+            before_files,
+            after_files,
+            dynamic_routes,
             on_match: Phase::new(compile("onMatch", &m.routing.on_match)?),
             fallback: Phase::new(compile("fallback", &m.routing.fallback)?),
             pathnames,
@@ -1609,15 +1629,11 @@ impl Router {
         {
             return None;
         }
-        self.dynamic_routes
+        self.not_found_routes
             .iter()
-            .filter(|r| r.re.is_match(path))
-            .find_map(|r| {
-                r.source
-                    .as_ref()
-                    .filter(|s| self.not_found_routes.contains(*s))
-                    .cloned()
-            })
+            .map(|&i| &self.dynamic_routes[i])
+            .find(|r| r.re.is_match(path))
+            .and_then(|r| r.source.clone())
     }
 
     /// `resp` with the headers of the onMatch routes that match; `None` when none adds any
@@ -1725,7 +1741,7 @@ impl Router {
         let mut h = HeaderList::default();
         for (i, v) in pairs {
             if let Some(name) = self.wanted_headers.get(i) {
-                h.0.push((name.clone(), trim_http(v).to_string()));
+                h.0.push((name.as_str().into(), trim_http(v).into()));
             }
         }
         h

@@ -31,6 +31,10 @@ enum Token {
         lazy: bool,
         any: bool,
         min: usize,
+        /// Only its longest length can match: it stops at `/` and what follows it can only
+        /// start at a `/` or the end (a shorter run leaves another byte next). Set by
+        /// [`Segments::compile`].
+        longest_only: bool,
     },
     /// One of some literal texts, tried in order.
     Choice {
@@ -56,6 +60,28 @@ pub struct Segments {
     names: Vec<(String, usize)>,
     /// A `.` run is among the tokens (see [`Segments::decides`]).
     any_run: bool,
+    /// The literal every match starts with (after its optional slash).
+    prefix: Edge,
+    /// The literal every match ends with (before its optional slash).
+    suffix: Edge,
+}
+
+/// A literal a match starts or ends with, maybe with an optional `/` outside it.
+#[derive(Debug, Clone, Default)]
+struct Edge {
+    /// Folded as tokens are; empty when the pattern has no such literal.
+    lit: Vec<u8>,
+    /// `(?:\/)?` lies between the literal and the text's edge.
+    opt_slash: bool,
+}
+
+impl Edge {
+    fn new(lit: &[u8], opt_slash: bool) -> Self {
+        Self {
+            lit: lit.to_vec(),
+            opt_slash,
+        }
+    }
 }
 
 /// The source forms of an unbounded run: its text, whether it is lazy, takes `/`, its minimum.
@@ -182,6 +208,7 @@ impl Parser<'_> {
                 lazy,
                 any,
                 min,
+                longest_only: false,
             });
         }
         let mut alts = vec![Vec::new()];
@@ -243,6 +270,7 @@ impl Parser<'_> {
                     lazy,
                     any,
                     min,
+                    longest_only: false,
                 });
                 continue;
             }
@@ -365,6 +393,7 @@ impl Matcher<'_> {
                 lazy,
                 any,
                 min,
+                longest_only,
             } => {
                 let avail = self.text[pos..]
                     .iter()
@@ -387,7 +416,13 @@ impl Matcher<'_> {
                     m.set(cap, Some((pos, pos + n)));
                     m.go(rest, pos + n)
                 };
-                if lazy {
+                if longest_only {
+                    // `avail` ends at a `/` or the end: a character boundary.
+                    self.set(cap, Some((pos, pos + avail)));
+                    if self.go(rest, pos + avail)? {
+                        return Ok(true);
+                    }
+                } else if lazy {
                     for n in min..=avail {
                         if try_len(self, n)? {
                             return Ok(true);
@@ -469,17 +504,38 @@ impl Segments {
         if p.i != body.len() {
             return None;
         }
-        let tokens = p.tokens;
-        for (i, t) in tokens.iter().enumerate() {
-            if matches!(t, Token::CatchAll { .. }) && !starts_with_slash_or_end(&tokens[i + 1..]) {
-                return None;
+        let mut tokens = p.tokens;
+        for i in 0..tokens.len() {
+            let next_at_slash = starts_with_slash_or_end(&tokens[i + 1..]);
+            match &mut tokens[i] {
+                Token::CatchAll { .. } if !next_at_slash => return None,
+                Token::Run {
+                    any: false,
+                    longest_only,
+                    ..
+                } => *longest_only = next_at_slash,
+                _ => {}
             }
         }
+        // Text every match starts or ends with, maybe beside an optional slash: most texts a
+        // route is asked about fail here.
+        let prefix = match tokens.as_slice() {
+            [Token::Lit(l), ..] => Edge::new(l, false),
+            [Token::OptSlash, Token::Lit(l), ..] => Edge::new(l, true),
+            _ => Edge::default(),
+        };
+        let suffix = match tokens.as_slice() {
+            [.., Token::Lit(l), Token::End] => Edge::new(l, false),
+            [.., Token::Lit(l), Token::OptSlash, Token::End] => Edge::new(l, true),
+            _ => Edge::default(),
+        };
         let any_run = tokens
             .iter()
             .any(|t| matches!(t, Token::Run { any: true, .. }));
         Some(Self {
             any_run,
+            prefix,
+            suffix,
             tokens,
             icase,
             groups: p.caps + 1,
@@ -496,9 +552,11 @@ impl Segments {
     /// match, `None` when not decided here (see [`Segments::decides`]), as
     /// `backtrack::Program::captures` answers.
     pub fn captures(&self, text: &str) -> Option<Result<Option<Vec<Slot>>, Abort>> {
+        if !self.screen(text)? {
+            return Some(Ok(None));
+        }
         let mut slots = vec![None; self.groups];
-        let found = self.run(text, &mut slots)?;
-        Some(found.map(|found| {
+        Some(self.run(text, &mut slots).map(|found| {
             found.then(|| {
                 slots[0] = Some((0, text.len()));
                 slots
@@ -508,7 +566,10 @@ impl Segments {
 
     /// `test` on `text`, as [`Segments::captures`].
     pub fn is_match(&self, text: &str) -> Option<Result<bool, Abort>> {
-        self.run(text, &mut [])
+        if !self.screen(text)? {
+            return Some(Ok(false));
+        }
+        Some(self.run(text, &mut []))
     }
 
     /// Whether a match on `text` is decided here: ASCII texts, and texts of the Basic
@@ -519,17 +580,35 @@ impl Segments {
         text.is_ascii() || (!self.any_run && !text.bytes().any(|b| b >= 0xF0))
     }
 
-    fn run(&self, text: &str, slots: &mut [Slot]) -> Option<Result<bool, Abort>> {
+    /// `None` when not decided here, `Some(false)` when `text` lacks the pattern's first or
+    /// last literal (no match), `Some(true)` when the tokens must be run.
+    fn screen(&self, text: &str) -> Option<bool> {
         if !self.decides(text) {
             return None;
         }
+        let eq = |a: Option<&[u8]>, lit: &[u8]| match a {
+            Some(a) if self.icase => a.iter().zip(lit).all(|(a, b)| a.to_ascii_lowercase() == *b),
+            Some(a) => a == lit,
+            None => false,
+        };
+        let t = text.as_bytes();
+        let (p, s) = (&self.prefix, &self.suffix);
+        let starts = |t: &[u8]| eq(t.get(..p.lit.len()), &p.lit);
+        let ends = |t: &[u8]| eq(t.len().checked_sub(s.lit.len()).map(|i| &t[i..]), &s.lit);
+        Some(
+            (starts(t) || (p.opt_slash && t.first() == Some(&b'/') && starts(&t[1..])))
+                && (ends(t) || (s.opt_slash && t.last() == Some(&b'/') && ends(&t[..t.len() - 1]))),
+        )
+    }
+
+    fn run(&self, text: &str, slots: &mut [Slot]) -> Result<bool, Abort> {
         let mut m = Matcher {
             text: text.as_bytes(),
             icase: self.icase,
             slots,
             steps: 0,
         };
-        Some(m.go(&self.tokens, 0))
+        m.go(&self.tokens, 0)
     }
 }
 
