@@ -358,7 +358,7 @@ impl HeaderList {
                         s.push_str(", ");
                         s.push_str(v);
                     }
-                    None => out = Some(v.to_string()),
+                    None => out = Some(v.as_str().to_owned()),
                 }
             }
         }
@@ -422,7 +422,7 @@ impl HeaderList {
                     pv.push_str(", ");
                     pv.push_str(v);
                 }
-                _ => out.push((k.to_string(), v.to_string())),
+                _ => out.push((k.as_str().to_owned(), v.as_str().to_owned())),
             }
         }
         out
@@ -587,13 +587,14 @@ fn query_get(u: &Url, key: &str) -> Option<String> {
 
 /// `url.searchParams.set(k, v)` for every pair of `dest_query`, in order.
 fn merge_query(u: &mut Url, dest_query: &str) {
-    let add: Vec<(String, String)> = url::form_urlencoded::parse(dest_query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if add.is_empty() {
+    // Pairs stay borrowed from the two queries (decoded copies only where `%` or `+` asks).
+    let mut add = url::form_urlencoded::parse(dest_query.as_bytes()).peekable();
+    if add.peek().is_none() {
         return;
     }
-    let mut list = query_pairs(u);
+    let query = u.query().unwrap_or("");
+    let mut list: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        url::form_urlencoded::parse(query.as_bytes()).collect();
     for (k, v) in add {
         match list.iter().position(|(lk, _)| *lk == k) {
             Some(i) => {
@@ -610,9 +611,11 @@ fn merge_query(u: &mut Url, dest_query: &str) {
             None => list.push((k, v)),
         }
     }
-    let s = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(list)
-        .finish();
+    let s = url::form_urlencoded::Serializer::new(String::with_capacity(
+        query.len() + dest_query.len() + 8,
+    ))
+    .extend_pairs(list)
+    .finish();
     u.set_query(Some(&s));
 }
 
