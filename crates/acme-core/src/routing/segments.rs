@@ -3,7 +3,9 @@
 //! Nearly every route regex of a Next build is `^…$` over a few kinds of pieces: literal text
 //! (`\/blog`), an optional slash (`(?:\/)?`, `[/]?`), a segment (`([^\/]+?)`,
 //! `(?<nxtPslug>[^/]+?)`), a choice of literals (`(en|fr|de\-DE)`), a rest (`.+?`) and the
-//! catch-all `(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?`. A general engine pays for its generality
+//! catch-all `(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))?`; the trailing-slash redirects add a
+//! negative lookahead of literals (`(?!\.well-known(?:\/.*)?)`), `(?:[^/]+\/)*`, `[^/\.]+`,
+//! `\w+` and a capture group around several pieces. A general engine pays for its generality
 //! on each of them (a regex search costs ~50 ns before it reads a byte, captures several times
 //! that, ~500 ns for the catch-all); here a segment is a scan to the next `/`.
 //!
@@ -11,8 +13,8 @@
 //! choices of each piece in the order ECMAScript's backtracking tries them (greedy: longest
 //! first; lazy: shortest first; alternatives left to right), so a match and its captures are
 //! V8's. A match that would take more than [`MAX_STEPS`] choices gives up, and patterns with a
-//! `.` run are not matched on non-ASCII texts ([`Segments::decides`]): the caller then asks the
-//! general engines.
+//! `.` (a run, or in a lookahead) are not matched on non-ASCII texts ([`Segments::decides`]):
+//! the caller then asks the other engines.
 
 /// Choices one match may try before giving up.
 const MAX_STEPS: u32 = 4096;
@@ -93,7 +95,7 @@ pub struct Segments {
     groups: usize,
     /// Named groups in pattern order, with their numbers.
     names: Vec<(String, usize)>,
-    /// A `.` run is among the tokens (see [`Segments::decides`]).
+    /// A `.` is among the tokens, as a run or in a lookahead (see [`Segments::decides`]).
     any_run: bool,
     /// The literal every match starts with (after its optional slash).
     prefix: Edge,
@@ -730,8 +732,8 @@ impl Segments {
     }
 
     /// Whether a match on `text` is decided here: ASCII texts, and texts of the Basic
-    /// Multilingual Plane (one UTF-16 code unit per character) for patterns without a `.` run
-    /// (`.` stops at U+2028 and U+2029). A non-ASCII character never equals an ASCII literal
+    /// Multilingual Plane (one UTF-16 code unit per character) for patterns without a `.` (a
+    /// run or in a lookahead: `.` stops at U+2028 and U+2029). A non-ASCII character never equals an ASCII literal
     /// (also ignoring case), and runs end between characters.
     fn decides(&self, text: &str) -> bool {
         text.is_ascii() || (!self.any_run && !text.bytes().any(|b| b >= 0xF0))
