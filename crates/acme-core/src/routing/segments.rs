@@ -96,7 +96,7 @@ pub struct Segments {
     /// Named groups in pattern order, with their numbers.
     names: Vec<(String, usize)>,
     /// A `.` is among the tokens, as a run or in a lookahead (see [`Segments::decides`]).
-    any_run: bool,
+    any_dot: bool,
     /// The literal every match starts with (after its optional slash).
     prefix: Edge,
     /// The literal every match ends with (before its optional slash).
@@ -451,14 +451,24 @@ struct Matcher<'a> {
     opens: [usize; MAX_OPEN_GROUPS],
 }
 
+/// Whether `text` (of `lit`'s length) is the literal `lit`, held folded as tokens hold it.
+fn lit_eq(text: &[u8], lit: &[u8], icase: bool) -> bool {
+    // Byte loops: literals are a few bytes, shorter than a `memcmp` call costs.
+    text.len() == lit.len()
+        && if icase {
+            text.iter()
+                .zip(lit)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        } else {
+            text.iter().zip(lit).all(|(a, b)| a == b)
+        }
+}
+
 impl Matcher<'_> {
     fn lit_at(&self, pos: usize, lit: &[u8]) -> bool {
-        // Byte loops: literals are a few bytes, shorter than a `memcmp` call costs.
-        match self.text.get(pos..pos + lit.len()) {
-            Some(t) if self.icase => t.iter().zip(lit).all(|(a, b)| a.to_ascii_lowercase() == *b),
-            Some(t) => t.iter().zip(lit).all(|(a, b)| a == b),
-            None => false,
-        }
+        self.text
+            .get(pos..pos + lit.len())
+            .is_some_and(|t| lit_eq(t, lit, self.icase))
     }
 
     fn step(&mut self) -> Result<(), Abort> {
@@ -686,13 +696,13 @@ impl Segments {
             [.., Token::Lit(l), Token::OptSlash, Token::End] => Edge::new(l, true),
             _ => Edge::default(),
         };
-        let any_run = tokens.iter().any(|t| match t {
+        let any_dot = tokens.iter().any(|t| match t {
             Token::Run { class, .. } => *class == Class::Any,
             Token::NotAhead(alts) => alts.iter().flatten().any(Option::is_none),
             _ => false,
         });
         Some(Self {
-            any_run,
+            any_dot,
             prefix,
             suffix,
             tokens,
@@ -733,10 +743,10 @@ impl Segments {
 
     /// Whether a match on `text` is decided here: ASCII texts, and texts of the Basic
     /// Multilingual Plane (one UTF-16 code unit per character) for patterns without a `.` (a
-    /// run or in a lookahead: `.` stops at U+2028 and U+2029). A non-ASCII character never equals an ASCII literal
-    /// (also ignoring case), and runs end between characters.
+    /// run or in a lookahead: `.` stops at U+2028 and U+2029). A non-ASCII character never
+    /// equals an ASCII literal (also ignoring case), and runs end between characters.
     fn decides(&self, text: &str) -> bool {
-        text.is_ascii() || (!self.any_run && !text.bytes().any(|b| b >= 0xF0))
+        text.is_ascii() || (!self.any_dot && !text.bytes().any(|b| b >= 0xF0))
     }
 
     /// `None` when not decided here, `Some(false)` when `text` lacks the pattern's first or
@@ -745,11 +755,7 @@ impl Segments {
         if !self.decides(text) {
             return None;
         }
-        let eq = |a: Option<&[u8]>, lit: &[u8]| match a {
-            Some(a) if self.icase => a.iter().zip(lit).all(|(a, b)| a.to_ascii_lowercase() == *b),
-            Some(a) => a == lit,
-            None => false,
-        };
+        let eq = |a: Option<&[u8]>, lit: &[u8]| a.is_some_and(|a| lit_eq(a, lit, self.icase));
         let t = text.as_bytes();
         let (p, s) = (&self.prefix, &self.suffix);
         let starts = |t: &[u8]| eq(t.get(..p.lit.len()), &p.lit);
