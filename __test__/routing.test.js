@@ -187,6 +187,24 @@ test('the packed decisions of runtime/router.js equal the object decisions, corp
   }
 })
 
+test('a request carrying none of the headers routing reads resolves (HTTP/1.0 without Host)', () => {
+  for (const name of h.FIXTURES) {
+    const fx = h.loadFixture(name)
+    const objects = new Router(fx.text)
+    const packed = createRouter(fx.text)
+    for (const headers of [{}, { 'x-unread': '1' }, ['X-Unread', '1']]) {
+      for (const url of ['/', '/blog/a', '/_next/static/x.js']) {
+        const want = JSON.parse(JSON.stringify(objects.resolve('GET', url, headers)))
+        const got = packed.resolve({ method: 'GET', url, headers })
+        assert.ok(got.kind, `${name} ${url}`)
+        const { continuation: _a, ...a } = JSON.parse(JSON.stringify(got))
+        const { continuation: _b, ...b } = want
+        assert.deepStrictEqual(a, b, `${name} ${url} ${JSON.stringify(headers)}`)
+      }
+    }
+  }
+})
+
 test('text outside Latin-1 crosses intact: packed decisions equal object decisions and the oracle', async () => {
   // The packed calls read strings as UTF-16 and the object methods as UTF-8: both must give the
   // Router the same text, lone surrogates included (U+FFFD, as the WHATWG URL parser makes them).
