@@ -295,6 +295,8 @@ pub struct Router {
     after_files: Phase,
     dynamic_routes: Phase,
     on_match: Phase,
+    /// Some onMatch route has a `has`/`missing` condition on the query.
+    on_match_reads_query: bool,
     fallback: Phase,
     pathnames: HashMap<String, Target>,
     /// Lower-case names of the request headers any rule reads; others are not kept.
@@ -585,14 +587,15 @@ fn query_get(u: &Url, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// `url.searchParams.set(k, v)` for every pair of `dest_query`, in order.
-fn merge_query(u: &mut Url, dest_query: &str) {
-    // Pairs stay borrowed from the two queries (decoded copies only where `%` or `+` asks).
+/// The pairs of `query` after `url.searchParams.set(k, v)` for every pair of `dest_query`, in
+/// order; `None` when `dest_query` has no pair (the query is left as it is, not re-serialized).
+/// Pairs stay borrowed from the two queries (decoded copies only where `%` or `+` asks).
+fn merged_pairs<'q>(
+    query: &'q str,
+    dest_query: &'q str,
+) -> Option<Vec<(Cow<'q, str>, Cow<'q, str>)>> {
     let mut add = url::form_urlencoded::parse(dest_query.as_bytes()).peekable();
-    if add.peek().is_none() {
-        return;
-    }
-    let query = u.query().unwrap_or("");
+    add.peek()?;
     let mut list: Vec<(Cow<'_, str>, Cow<'_, str>)> =
         url::form_urlencoded::parse(query.as_bytes()).collect();
     for (k, v) in add {
@@ -611,12 +614,35 @@ fn merge_query(u: &mut Url, dest_query: &str) {
             None => list.push((k, v)),
         }
     }
+    Some(list)
+}
+
+/// `url.searchParams.set(k, v)` for every pair of `dest_query`, in order.
+fn merge_query(u: &mut Url, dest_query: &str) {
+    let query = u.query().unwrap_or("");
+    let Some(list) = merged_pairs(query, dest_query) else {
+        return;
+    };
     let s = url::form_urlencoded::Serializer::new(String::with_capacity(
         query.len() + dest_query.len() + 8,
     ))
     .extend_pairs(list)
     .finish();
     u.set_query(Some(&s));
+}
+
+/// The decoded query pairs of `u` once `dest_query` is merged into it (`merge_query`), without
+/// building that URL: decoding a serialized pair gives the pair back, so the pairs are the
+/// merged list itself (serializing it into the URL only to parse it again was ~2k instructions
+/// of a dynamic route's request).
+fn merged_query_pairs(u: &Url, dest_query: &str) -> Vec<(String, String)> {
+    match merged_pairs(u.query().unwrap_or(""), dest_query) {
+        Some(list) => list
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        None => query_pairs(u),
+    }
 }
 
 /// `destination.split('?')`: the part before the first `?` and the part between the first and
@@ -642,14 +668,6 @@ fn apply_destination(u: &Url, dest: &str) -> Option<Url> {
         merge_query(&mut n, q);
     }
     Some(n)
-}
-
-fn merge_destination_query(u: &Url, dest: &str) -> Url {
-    let mut n = u.clone();
-    if let Some(q) = split_destination(dest).1.filter(|q| !q.is_empty()) {
-        merge_query(&mut n, q);
-    }
-    n
 }
 
 fn origin(u: &Url) -> String {
@@ -1374,6 +1392,7 @@ impl Router {
         let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
         let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
         let dynamic_routes = Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?);
+        let on_match = Phase::new(compile("onMatch", &m.routing.on_match)?);
         let not_found_routes = dynamic_routes
             .iter()
             .enumerate()
@@ -1410,7 +1429,11 @@ impl Router {
             before_files,
             after_files,
             dynamic_routes,
-            on_match: Phase::new(compile("onMatch", &m.routing.on_match)?),
+            on_match_reads_query: on_match
+                .iter()
+                .flat_map(|r| r.has.iter().chain(&r.missing))
+                .any(|c| c.ty == CondType::Query),
+            on_match,
             fallback: Phase::new(compile("fallback", &m.routing.fallback)?),
             pathnames,
         })
@@ -1654,24 +1677,39 @@ impl Router {
         out
     }
 
+    /// A resolved decision for `u` with the query of a destination, `dest_query`, merged into
+    /// its own.
     #[allow(clippy::too_many_arguments)]
     fn resolved(
         &self,
         resolved: String,
         invocation: &str,
         u: &Url,
+        dest_query: Option<&str>,
         h: &HeaderList,
         resp: &HeaderList,
         status: Option<u16>,
         params: Vec<(String, Option<String>)>,
     ) -> Decision {
+        let merged;
+        let (u, query) = match dest_query.filter(|q| !q.is_empty()) {
+            // An onMatch condition on the query reads the merged URL itself.
+            Some(q) if self.on_match_reads_query => {
+                let mut n = u.clone();
+                merge_query(&mut n, q);
+                merged = n;
+                (&merged, query_pairs(&merged))
+            }
+            Some(q) => (u, merged_query_pairs(u, q)),
+            None => (u, query_pairs(u)),
+        };
         let headers = self.on_match_headers(u, h, resp);
         let mut d = Decision::with_headers(
             DecisionKind::Resolved,
             headers.as_ref().unwrap_or(resp),
             status,
         );
-        d.query = query_pairs(u);
+        d.query = query;
         d.invocation_pathname = Some(invocation.to_string());
         d.route_matches = params;
         d.target = self.pathnames.get(&resolved).cloned();
@@ -2067,24 +2105,18 @@ impl Router {
                     .destination
                     .as_ref()
                     .map(|d| replace_destination(d, Some(&m), &caps));
-                let target_path = dest
-                    .as_deref()
-                    .map_or(f.path(), |d| split_destination(d).0)
-                    .to_string();
-                let merged = || {
-                    dest.as_deref()
-                        .map_or_else(|| f.clone(), |d| merge_destination_query(&f, d))
-                };
-                match self.with_locale_fallback(&target_path) {
+                let (target_path, dest_query) =
+                    dest.as_deref().map_or((f.path(), None), split_destination);
+                match self.with_locale_fallback(target_path) {
                     None => {
-                        if is_dynamic_template(&target_path) {
+                        if is_dynamic_template(target_path) {
                             continue;
                         }
-                        let u = merged();
                         return self.resolved(
                             d_path.clone(),
                             f.path(),
-                            &u,
+                            &f,
+                            dest_query,
                             &h,
                             &resp,
                             status,
@@ -2095,11 +2127,11 @@ impl Router {
                         if found != d_path && !is_dynamic_template(&d_path) {
                             continue;
                         }
-                        let u = merged();
                         return self.resolved(
                             found,
                             f.path(),
-                            &u,
+                            &f,
+                            dest_query,
                             &h,
                             &resp,
                             status,
@@ -2108,7 +2140,7 @@ impl Router {
                     }
                 }
             }
-            return self.resolved(d_path, f.path(), &f, &h, &resp, status, Vec::new());
+            return self.resolved(d_path, f.path(), &f, None, &h, &resp, status, Vec::new());
         }
         if data {
             self.normalize_next_data(&mut f);
@@ -2176,6 +2208,7 @@ impl Router {
                         found,
                         probe.path(),
                         &probe,
+                        None,
                         &h,
                         &resp,
                         status,
@@ -2214,12 +2247,19 @@ impl Router {
                 .destination
                 .as_ref()
                 .map(|d| replace_destination(d, Some(&m), &caps));
-            let target_path = dest.as_deref().map_or(f.path(), |d| split_destination(d).0);
+            let (target_path, dest_query) =
+                dest.as_deref().map_or((f.path(), None), split_destination);
             if let Some(found) = self.with_locale_fallback(target_path) {
-                let u = dest
-                    .as_deref()
-                    .map_or_else(|| f.clone(), |d| merge_destination_query(f, d));
-                return Some(self.resolved(found, f.path(), &u, h, resp, status, param_list(&m)));
+                return Some(self.resolved(
+                    found,
+                    f.path(),
+                    f,
+                    dest_query,
+                    h,
+                    resp,
+                    status,
+                    param_list(&m),
+                ));
             }
         }
         None
