@@ -9,7 +9,7 @@
 
 mod common;
 
-use acme_core::routing::JsRegex;
+use acme_core::routing::{JsRegex, RegexFilter};
 use proptest::prelude::*;
 
 /// Pieces of JavaScript regex syntax, valid and not, that route regexes are made of.
@@ -191,6 +191,32 @@ proptest! {
                 prop_assert_eq!(ours.is_match(&text), want.is_some(), "test({:?}) on /{}/{}", text, source, flags);
                 let got = ours.captures(&text).map(|c| (c.groups, c.named));
                 prop_assert_eq!(got, want, "match({:?}) on /{}/{}", text, source, flags);
+            }
+        }
+    }
+
+    /// A phase filter never rules out a regex that matches, and what it calls certain matches.
+    #[test]
+    fn filter_bits_agree_with_each_regex(
+        sources in prop::collection::vec(pattern(), 2..8),
+        flags in flags(),
+        inputs in prop::collection::vec(input(), 1..6),
+    ) {
+        let regexes: Vec<(&String, JsRegex)> = sources
+            .iter()
+            .filter_map(|s| Some((s, JsRegex::new(s, flags).ok()?)))
+            .collect();
+        if let Some(filter) = RegexFilter::new(regexes.iter().map(|(_, re)| re)) {
+            for text in inputs {
+                let m = filter.matches(&text);
+                for (i, (source, re)) in regexes.iter().enumerate() {
+                    if text.len() > re.cap() {
+                        continue;
+                    }
+                    let is = re.is_match(&text);
+                    prop_assert!(is || m.sure >> i & 1 == 0, "filter sure of /{}/{} on {:?}", source, flags, text);
+                    prop_assert!(!is || m.may >> i & 1 == 1, "filter ruled out /{}/{} on {:?}", source, flags, text);
+                }
             }
         }
     }

@@ -254,11 +254,11 @@ impl JsRegex {
     }
 }
 
-/// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: a `RegexSet` of their
+/// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: an automaton of their
 /// superset translations. Regexes without a translation always count as candidates.
 #[derive(Debug, Clone)]
 pub struct RegexFilter {
-    set: regex::RegexSet,
+    set: SetEngine,
     /// Index (among the filtered regexes) of each pattern of `set`.
     members: Vec<usize>,
     /// Regexes outside `set`.
@@ -306,10 +306,7 @@ impl RegexFilter {
         if sources.len() < 2 {
             return None;
         }
-        let set = regex::RegexSetBuilder::new(sources)
-            .size_limit(1 << 24)
-            .build()
-            .ok()?;
+        let set = SetEngine::new(&sources)?;
         Some(Self {
             set,
             members,
@@ -334,9 +331,7 @@ impl RegexFilter {
             };
         }
         let mut m = 0;
-        for i in self.set.matches(text).iter() {
-            m |= 1 << self.members[i];
-        }
+        self.set.for_each_match(text, |i| m |= 1 << self.members[i]);
         FilterMatches {
             may: m | self.always,
             sure: if text.len() <= self.exact_cap {
@@ -344,6 +339,98 @@ impl RegexFilter {
             } else {
                 0
             },
+        }
+    }
+}
+
+/// The automaton of a [`RegexFilter`]: a dense DFA, compiled ahead (a routing phase's few
+/// patterns make a small one), whose pass over a path is a table lookup per byte; a `RegexSet`
+/// (a lazy DFA behind more bookkeeping per search, ~1.2k instructions a pass) where the dense
+/// DFA would be too large.
+#[derive(Debug, Clone)]
+enum SetEngine {
+    /// The DFA, and whether every pattern is anchored at the start (then the search is anchored
+    /// too: a text no pattern can begin is left at its first bytes, on a dead state).
+    Dense(Box<regex_automata::dfa::dense::DFA<Vec<u32>>>, bool),
+    Set(regex::RegexSet),
+}
+
+/// Bytes a filter's dense DFA may take (with the memory used to build it, four times that).
+const DENSE_LIMIT: usize = 1 << 20;
+
+impl SetEngine {
+    fn new(sources: &[&str]) -> Option<Self> {
+        use regex_automata::dfa::{dense, StartKind};
+        use regex_automata::nfa::thompson;
+        let dense = thompson::Compiler::new()
+            .build_many(sources)
+            .map_err(|_| ())
+            .and_then(|nfa| {
+                let anchored = nfa.is_always_start_anchored();
+                dense::Builder::new()
+                    .configure(
+                        dense::Config::new()
+                            .match_kind(regex_automata::MatchKind::All)
+                            .start_kind(if anchored {
+                                StartKind::Anchored
+                            } else {
+                                StartKind::Unanchored
+                            })
+                            .dfa_size_limit(Some(DENSE_LIMIT))
+                            .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+                    )
+                    .build_from_nfa(&nfa)
+                    .map(|dfa| (dfa, anchored))
+                    .map_err(|_| ())
+            });
+        match dense {
+            Ok((dfa, anchored)) => Some(Self::Dense(Box::new(dfa), anchored)),
+            Err(_) => regex::RegexSetBuilder::new(sources)
+                .size_limit(1 << 24)
+                .build()
+                .ok()
+                .map(Self::Set),
+        }
+    }
+
+    /// Calls `f` with the index of every pattern that matches somewhere in `text` (an index may
+    /// come more than once).
+    fn for_each_match(&self, text: &str, mut f: impl FnMut(usize)) {
+        use regex_automata::dfa::Automaton;
+        match self {
+            Self::Set(set) => set.matches(text).iter().for_each(f),
+            Self::Dense(dfa, anchored) => {
+                // Every match of every pattern ends in a match state of this all-matches DFA
+                // (entered one byte late, or on the end-of-input transition), so one walk over
+                // the text sees them all; it ends early only on a dead state.
+                let input = regex_automata::Input::new(text).anchored(if *anchored {
+                    regex_automata::Anchored::Yes
+                } else {
+                    regex_automata::Anchored::No
+                });
+                let Ok(mut sid) = dfa.start_state_forward(&input) else {
+                    // Only look-arounds the DFA cannot handle quit: take every pattern.
+                    (0..dfa.pattern_len()).for_each(f);
+                    return;
+                };
+                let mut seen = |sid| {
+                    if dfa.is_match_state(sid) {
+                        for i in 0..dfa.match_len(sid) {
+                            f(dfa.match_pattern(sid, i).as_usize());
+                        }
+                    }
+                };
+                for &b in text.as_bytes() {
+                    sid = dfa.next_state(sid, b);
+                    if dfa.is_special_state(sid) {
+                        if dfa.is_dead_state(sid) {
+                            return;
+                        }
+                        seen(sid);
+                    }
+                }
+                seen(dfa.next_eoi_state(sid));
+            }
         }
     }
 }
@@ -1037,5 +1124,63 @@ mod tests {
         assert_eq!(decode_uri_component("%"), None);
         assert_eq!(decode_uri_component("%zz"), None);
         assert_eq!(decode_uri_component("%C3"), None);
+    }
+
+    /// Next's route shapes get the dense DFA (anchored when every pattern is), and it answers as
+    /// the `RegexSet` does.
+    #[test]
+    fn route_filters_take_the_dense_dfa_and_agree_with_a_regex_set() {
+        let anchored = [
+            "^/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+            "^(?:\\/((?:[^\\/]+?)(?:\\/(?:[^\\/]+?))*))\\/$",
+            "^/_next/data/abc[/]?/docs/(?<nxtPslug>[^/]+?)\\.json(?:/)?$",
+            "^(?:\\/(_next\\/data\\/[^/]{1,}))?(?:\\/((?!_next\\/static|favicon.ico).*))(\\.json|\\.rsc)?[\\/#\\?]?$",
+        ];
+        let unanchored = ["/_next/static/(?:[^/]+/pages|pages|chunks)/.+", "^/about$"];
+        let texts = [
+            "",
+            "/",
+            "/posts/1",
+            "/posts/1/",
+            "/posts/",
+            "/a/b/",
+            "/_next/data/abc/docs/x.json",
+            "/_next/static/chunks/a.js",
+            "/x/_next/static/pages/y",
+            "/about",
+            "/favicon.ico",
+            "/é/ü",
+            "/%2F",
+            "/posts/\u{2028}",
+        ];
+        for (sources, want_anchored) in [(&anchored[..], true), (&unanchored[..], false)] {
+            let regexes: Vec<JsRegex> = sources
+                .iter()
+                .filter_map(|s| JsRegex::new(s, "").ok())
+                .collect();
+            assert_eq!(regexes.len(), sources.len());
+            let filter = RegexFilter::new(&regexes);
+            assert!(
+                matches!(&filter, Some(f) if matches!(f.set, SetEngine::Dense(_, a) if a == want_anchored)),
+                "{sources:?}"
+            );
+            let Some(filter) = filter else { return };
+            let linear: Vec<&str> = regexes
+                .iter()
+                .filter_map(|r| r.linear_source.as_deref())
+                .collect();
+            let set = regex::RegexSet::new(&linear).ok();
+            for text in texts {
+                let mut dense = Vec::new();
+                filter.set.for_each_match(text, |i| dense.push(i));
+                dense.sort_unstable();
+                dense.dedup();
+                let want: Vec<usize> = set
+                    .iter()
+                    .flat_map(|s| s.matches(text).into_iter())
+                    .collect();
+                assert_eq!(dense, want, "{text:?} on {sources:?}");
+            }
+        }
     }
 }
