@@ -547,8 +547,8 @@ pub struct MiddlewareResult {
 struct State {
     /// The URL after the phases before middleware (`None` once taken).
     url: Option<Url>,
-    /// The request URL (its origin decides what is an external rewrite).
-    orig: Url,
+    /// The request URL's origin (it decides what is an external rewrite).
+    orig: Origin,
     headers: HeaderList,
     resp: HeaderList,
     status: Option<u16>,
@@ -683,6 +683,42 @@ fn same_origin(a: &Url, b: &Url) -> bool {
                 && a.port_or_known_default() == b.port_or_known_default()
         }
         _ => origin(a) == origin(b),
+    }
+}
+
+/// What [`same_origin`] compares of the request URL, kept without the rest of it (a copy of the
+/// whole URL, kept only for this, was an allocation per request).
+#[derive(Debug)]
+enum Origin {
+    /// An `http`/`https` URL: scheme, host and port (names fit inline: no allocation).
+    Http(CompactString, Option<CompactString>, Option<u16>),
+    /// Any other URL: its serialized origin.
+    Other(String),
+}
+
+impl Origin {
+    fn of(u: &Url) -> Self {
+        match u.scheme() {
+            "http" | "https" => Self::Http(
+                u.scheme().into(),
+                u.host_str().map(Into::into),
+                u.port_or_known_default(),
+            ),
+            _ => Self::Other(origin(u)),
+        }
+    }
+
+    /// `same_origin(u, <the URL this came from>)`.
+    fn is_of(&self, u: &Url) -> bool {
+        match (self, u.scheme()) {
+            (Self::Http(scheme, host, port), "http" | "https") => {
+                scheme == u.scheme()
+                    && host.as_deref() == u.host_str()
+                    && *port == u.port_or_known_default()
+            }
+            (Self::Http(..), _) => false,
+            (Self::Other(o), _) => *o == origin(u),
+        }
     }
 }
 
@@ -978,6 +1014,7 @@ fn process_routes(
     let mut delocalized: Option<(Option<Url>, Mask)> = None;
     let mut mask = routes.candidates(u.path());
     for (i, r) in routes.iter().enumerate() {
+        let on_delocalized = internal.is_some() && r.priority;
         let (mu, m) = match internal {
             Some(f) if r.priority => {
                 let (du, dmask) = delocalized.get_or_insert_with(|| match f(u) {
@@ -998,8 +1035,11 @@ fn process_routes(
         let Some(m) = match_route(r, mu, h, sure) else {
             continue;
         };
-        let mu = mu.clone();
-        delocalized = None;
+        // The URL the route matched: the delocalized one is taken, not copied.
+        let taken = delocalized
+            .take()
+            .and_then(|(d, _)| d.filter(|_| on_delocalized));
+        let mu = taken.as_ref().unwrap_or(u);
         if let Some(hs) = &m.headers {
             for (k, v) in hs {
                 resp.set(k, v);
@@ -1014,12 +1054,12 @@ fn process_routes(
             .filter(|hs| is_redirect_status(r.status) && has_redirect_headers(hs))
         {
             if let Some(d) = &m.destination {
-                let target = apply_destination(&mu, d).ok_or(())?;
+                let target = apply_destination(mu, d).ok_or(())?;
                 return Ok(PhaseEnd::Redirect(target, r.status.unwrap_or(308)));
             }
             if let Some((_, loc)) = hs.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")) {
                 if !loc.is_empty() {
-                    resp.set("location", &redirect_location_with_query(loc, &mu));
+                    resp.set("location", &redirect_location_with_query(loc, mu));
                 }
             }
             return Ok(PhaseEnd::Stopped);
@@ -1028,7 +1068,8 @@ fn process_routes(
             if is_external(d) {
                 return Ok(PhaseEnd::External(Url::parse(d).map_err(|_| ())?));
             }
-            *u = apply_destination(&mu, d).ok_or(())?;
+            let next = apply_destination(mu, d).ok_or(())?;
+            *u = next;
             mask = routes.candidates(u.path());
         }
     }
@@ -1048,26 +1089,24 @@ fn eq_lower(a: &str, b: &str) -> bool {
     }
 }
 
-fn normalize_locale_path<'a>(path: &str, locales: &'a [String]) -> (String, Option<&'a str>) {
+/// `normalizeLocalePath`: the path without its locale segment (borrowed: it is a suffix of
+/// `path`, or `/`), and the locale, spelled as configured.
+fn normalize_locale_path<'p, 'a>(
+    path: &'p str,
+    locales: &'a [String],
+) -> (&'p str, Option<&'a str>) {
     if locales.is_empty() {
-        return (path.to_string(), None);
+        return (path, None);
     }
     let Some(seg) = path.split('/').nth(1).filter(|s| !s.is_empty()) else {
-        return (path.to_string(), None);
+        return (path, None);
     };
     match locales.iter().find(|l| eq_lower(l, seg)) {
         Some(l) => {
             let rest = path.get(l.len() + 1..).unwrap_or("");
-            (
-                if rest.is_empty() {
-                    "/".to_string()
-                } else {
-                    rest.to_string()
-                },
-                Some(l.as_str()),
-            )
+            (if rest.is_empty() { "/" } else { rest }, Some(l.as_str()))
         }
-        None => (path.to_string(), None),
+        None => (path, None),
     }
 }
 
@@ -1568,7 +1607,7 @@ impl Router {
             cur = if rest == "/" && had_base_path {
                 bp.to_string()
             } else {
-                add_path_prefix(&rest, prefix)
+                add_path_prefix(rest, prefix)
             };
         } else if had_base_path {
             cur = if cur == "/" {
@@ -1631,7 +1670,7 @@ impl Router {
         let i18n = self.i18n.as_ref()?;
         let (rest, locale) = normalize_locale_path(&item, &i18n.locales);
         let locale = locale?;
-        let p = found(&rest)?;
+        let p = found(rest)?;
         let is_default = locale == i18n.default_locale
             || i18n
                 .domains
@@ -1810,52 +1849,43 @@ impl Router {
     }
 
     fn resolve_url(&self, url: Url, h: HeaderList) -> Decision {
-        let mut f = url.clone();
+        let orig = Origin::of(&url);
+        let is_data_url = url.path().starts_with(self.data_prefix());
+        let mut f = url;
         let mut resp = HeaderList::default();
         let mut status: Option<u16> = None;
         let mut i18n_redirect: Option<(String, u16)> = None;
         let mut is_data = false;
         let bp = self.base_path.as_str();
         if self.should_normalize_next_data {
-            is_data = url.path().starts_with(self.data_prefix());
+            is_data = is_data_url;
             if is_data {
                 self.normalize_next_data(&mut f);
             }
         }
         if let Some(i18n) = self.i18n.as_ref().filter(|_| !is_data) {
-            let e = if f.path().starts_with(bp) {
-                let s = &f.path()[bp.len()..];
-                if s.is_empty() {
-                    "/".to_string()
-                } else {
-                    s.to_string()
-                }
-            } else {
-                f.path().to_string()
+            let path = f.path();
+            let e = match path.strip_prefix(bp) {
+                Some("") => "/",
+                Some(s) => s,
+                None => path,
             };
             if !e.starts_with("/_next/") && !e.starts_with("/api/") {
-                let hostname = f.host_str().map(str::to_string);
-                let cookie = h.get("cookie").filter(|v| !v.is_empty());
-                let accept = h.get("accept-language").filter(|v| !v.is_empty());
-                let (rest, detected) = normalize_locale_path(&e, &i18n.locales);
+                // Borrowed, not copied: `f` changes only at the end, to a path built anew.
+                let hostname = f.host_str();
+                let cookie = h.get_cow("cookie").filter(|v| !v.is_empty());
+                let accept = h.get_cow("accept-language").filter(|v| !v.is_empty());
+                let (rest, detected) = normalize_locale_path(e, &i18n.locales);
                 let domains = i18n.domains.as_deref();
-                let domain = detect_domain_locale(domains, hostname.as_deref(), None);
+                let domain = detect_domain_locale(domains, hostname, None);
                 let default =
                     domain.map_or(i18n.default_locale.as_str(), |d| d.default_locale.as_str());
                 let mut locale = detected.unwrap_or(default);
                 if i18n.locale_detection != Some(false) && detected.is_none() && rest == "/" {
-                    locale = detect_locale(
-                        &e,
-                        hostname.as_deref(),
-                        cookie.as_deref(),
-                        accept.as_deref(),
-                        i18n,
-                    );
+                    locale = detect_locale(e, hostname, cookie.as_deref(), accept.as_deref(), i18n);
                     if locale != default {
                         let target = detect_domain_locale(domains, None, Some(locale));
-                        if let Some(t) =
-                            target.filter(|t| Some(t.domain.as_str()) != hostname.as_deref())
-                        {
+                        if let Some(t) = target.filter(|t| Some(t.domain.as_str()) != hostname) {
                             let scheme = if t.http == Some(true) {
                                 "http"
                             } else {
@@ -1866,14 +1896,14 @@ impl Router {
                             } else {
                                 cat(&["/", locale])
                             };
-                            let loc = cat(&[scheme, "://", &t.domain, bp, &lp, &e, &js_search(&f)]);
+                            let loc = cat(&[scheme, "://", &t.domain, bp, &lp, e, &js_search(&f)]);
                             if let Ok(u) = Url::parse(&loc) {
                                 i18n_redirect = Some((u.to_string(), 307));
                             }
                         }
-                        if target.is_none_or(|t| Some(t.domain.as_str()) == hostname.as_deref()) {
+                        if target.is_none_or(|t| Some(t.domain.as_str()) == hostname) {
                             let mut t = f.clone();
-                            t.set_path(&cat(&[bp, "/", locale, &e]));
+                            t.set_path(&cat(&[bp, "/", locale, e]));
                             i18n_redirect = Some((t.to_string(), 307));
                         }
                     }
@@ -1922,7 +1952,7 @@ impl Router {
         let invoke_middleware = stopped.is_none() && self.should_invoke_middleware(&f, &h);
         let mut state = State {
             url: None,
-            orig: url,
+            orig,
             headers: h,
             resp,
             status,
@@ -2011,7 +2041,7 @@ impl Router {
             f = f
                 .join(rw)
                 .map_err(|e| RouterError::Continuation(e.to_string()))?;
-            if !same_origin(&f, &st.orig) {
+            if !st.orig.is_of(&f) {
                 return Ok(self.external_decision(f, &st.resp, st.status));
             }
         }
@@ -2192,7 +2222,7 @@ impl Router {
                 };
                 f = u;
                 mask = phase.candidates(f.path());
-                if !same_origin(&f, &origin0) {
+                if !origin0.is_of(&f) {
                     return self.external_decision(f, &resp, status);
                 }
                 let probe = if data {
@@ -2442,12 +2472,9 @@ mod tests {
         );
         assert_eq!(
             normalize_locale_path("/de-de/about", &locales),
-            ("/about".to_string(), Some("de-DE"))
+            ("/about", Some("de-DE"))
         );
-        assert_eq!(
-            normalize_locale_path("/fr", &locales),
-            ("/".to_string(), Some("fr"))
-        );
+        assert_eq!(normalize_locale_path("/fr", &locales), ("/", Some("fr")));
     }
 
     /// Bounded random test: random paths, queries and headers never panic, and no resolution
