@@ -1268,15 +1268,14 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 }
 
 /// `removePathPrefix`.
-fn remove_path_prefix(path: &str, prefix: &str) -> String {
+fn remove_path_prefix<'p>(path: &'p str, prefix: &str) -> Cow<'p, str> {
     if prefix.is_empty() || !path_has_prefix(path, prefix) {
-        return path.to_string();
+        return Cow::Borrowed(path);
     }
-    let rest = &path[prefix.len()..];
-    if rest.starts_with('/') {
-        rest.to_string()
-    } else {
-        cat(&["/", rest])
+    match &path[prefix.len()..] {
+        "" => Cow::Borrowed("/"),
+        rest if rest.starts_with('/') => Cow::Borrowed(rest),
+        rest => Cow::Owned(cat(&["/", rest])),
     }
 }
 
@@ -1596,7 +1595,7 @@ impl Router {
         let bp = self.base_path.as_str();
         let path = u.path();
         let had_trailing_slash = path.ends_with('/');
-        let mut cur = remove_path_prefix(path, bp);
+        let mut cur = remove_path_prefix(path, bp).into_owned();
         let had_base_path = cur != path;
         let (rest, detected) = normalize_locale_path(&cur, &i18n.locales);
         let domain = detect_domain_locale(i18n.domains.as_deref(), u.host_str(), None);
@@ -1643,32 +1642,32 @@ impl Router {
         if !bp.is_empty() && !path_has_prefix(path, bp) {
             return None;
         }
-        let mut item = remove_path_prefix(path, bp);
-        if item != "/" && item.ends_with('/') {
-            item.pop();
-        }
-        let found = |item: &str| -> Option<String> {
-            let candidates: Vec<String> = if item == "/" {
-                vec![
-                    if bp.is_empty() {
-                        "/".into()
-                    } else {
-                        bp.to_string()
-                    },
-                    cat(&[bp, "/index"]),
-                ]
-            } else {
-                vec![cat(&[bp, item])]
-            };
-            candidates
-                .into_iter()
-                .find(|c| self.pathnames.contains_key(c))
+        let item = remove_path_prefix(path, bp);
+        let item = match item.strip_suffix('/') {
+            Some(trimmed) if &*item != "/" => trimmed,
+            _ => &item,
         };
-        if let Some(p) = found(&item) {
+        // `bp + rest` when the output has it (copied only then).
+        let under_base = |rest: &str| -> Option<String> {
+            if bp.is_empty() {
+                return self.pathnames.contains_key(rest).then(|| rest.to_string());
+            }
+            let p = cat(&[bp, rest]);
+            self.pathnames.contains_key(&p).then_some(p)
+        };
+        let found = |item: &str| -> Option<String> {
+            if item == "/" {
+                // The basePath itself (`/` without one), then its `/index` page.
+                under_base(if bp.is_empty() { "/" } else { "" }).or_else(|| under_base("/index"))
+            } else {
+                under_base(item)
+            }
+        };
+        if let Some(p) = found(item) {
             return Some(p);
         }
         let i18n = self.i18n.as_ref()?;
-        let (rest, locale) = normalize_locale_path(&item, &i18n.locales);
+        let (rest, locale) = normalize_locale_path(item, &i18n.locales);
         let locale = locale?;
         let p = found(rest)?;
         let is_default = locale == i18n.default_locale
@@ -1922,7 +1921,7 @@ impl Router {
                             ""
                         }
                     } else {
-                        rest.as_str()
+                        &rest
                     };
                     f.set_path(&cat(&[prefix, "/", locale, tail]));
                 }
