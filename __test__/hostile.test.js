@@ -97,6 +97,9 @@ const CASES = [
   },
   { name: 'DELETE on a route handler without DELETE', req: head('DELETE /ok HTTP/1.1', ['Content-Length: 0']), acme: 405 },
   { name: 'HTTP/1.1 without Host', req: 'GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n', acme: 400 },
+  // No header routing reads at all: the Router is called with the URL alone.
+  { name: 'HTTP/1.0 without Host', req: 'GET /ok HTTP/1.0\r\n\r\n', acme: 200 },
+  { name: 'HTTP/1.0 without Host, public file', req: 'GET /hello.txt HTTP/1.0\r\n\r\n', acme: 200 },
   { name: 'Content-Length and Transfer-Encoding (smuggling)', req: head('POST /echo-body HTTP/1.1', ['Content-Length: 4', 'Transfer-Encoding: chunked']) + '0\r\n\r\n', acme: 400 },
   { name: 'two different Content-Lengths', req: head('POST /echo-body HTTP/1.1', ['Content-Length: 1', 'Content-Length: 2']) + 'ab', acme: 400 },
   { name: 'malformed chunked body', req: head('POST /echo-body HTTP/1.1', ['Transfer-Encoding: chunked']) + 'zz\r\nabc\r\n0\r\n\r\n', acme: 400 },
