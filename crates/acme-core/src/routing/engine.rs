@@ -1849,7 +1849,6 @@ impl Router {
 
     fn resolve_url(&self, url: Url, h: HeaderList) -> Decision {
         let orig = Origin::of(&url);
-        let is_data_url = url.path().starts_with(self.data_prefix());
         let mut f = url;
         let mut resp = HeaderList::default();
         let mut status: Option<u16> = None;
@@ -1857,7 +1856,7 @@ impl Router {
         let mut is_data = false;
         let bp = self.base_path.as_str();
         if self.should_normalize_next_data {
-            is_data = is_data_url;
+            is_data = f.path().starts_with(self.data_prefix());
             if is_data {
                 self.normalize_next_data(&mut f);
             }

@@ -1169,6 +1169,8 @@ mod tests {
                 .iter()
                 .filter_map(|r| r.linear_source.as_deref())
                 .collect();
+            // Every pattern is in the set: its indexes are the regexes' own.
+            assert_eq!(linear.len(), regexes.len());
             let set = regex::RegexSet::new(&linear).ok();
             for text in texts {
                 let mut dense = Vec::new();
