@@ -194,12 +194,11 @@ test('a request carrying none of the headers routing reads resolves (HTTP/1.0 wi
     const packed = createRouter(fx.text)
     for (const headers of [{}, { 'x-unread': '1' }, ['X-Unread', '1']]) {
       for (const url of ['/', '/blog/a', '/_next/static/x.js']) {
-        const want = JSON.parse(JSON.stringify(objects.resolve('GET', url, headers)))
+        const strip = ({ continuation: _continuation, ...rest }) => rest
+        const want = strip(JSON.parse(JSON.stringify(objects.resolve('GET', url, headers))))
         const got = packed.resolve({ method: 'GET', url, headers })
         assert.ok(got.kind, `${name} ${url}`)
-        const { continuation: _a, ...a } = JSON.parse(JSON.stringify(got))
-        const { continuation: _b, ...b } = want
-        assert.deepStrictEqual(a, b, `${name} ${url} ${JSON.stringify(headers)}`)
+        assert.deepStrictEqual(strip(JSON.parse(JSON.stringify(got))), want, `${name} ${url} ${JSON.stringify(headers)}`)
       }
     }
   }
