@@ -5,10 +5,11 @@
 # Needs valgrind and the corpora of `node bench/dump-corpus.js`. corpus_timing runs one untimed
 # pass and then R timed passes; the count of a run with R=3 minus one with R=1, over 2 x N requests,
 # leaves out loading the manifest and the corpus. Counts are not identical from run to run: a
-# process falls into one of two modes (cause not found; not ASLR, not mimalloc's purge timer), and
-# in the costlier one every pass costs a few percent more. So each count is the least of RUNS runs
-# (default 5), which is the cheaper mode unless every run fell into the other. `BIN=path` counts
-# another corpus_timing build.
+# process falls into one of two modes (not ASLR, not mimalloc's purge timer): in the costlier
+# one mimalloc's slow path, freeing and refetching pages, runs on every pass (~1.6k more
+# instructions per app-router request). So each count is the least of RUNS runs (default 5),
+# which is the cheaper mode unless every run fell into the other. `BIN=path` counts another
+# corpus_timing build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }

@@ -503,22 +503,17 @@ fn text_of(s: JsString) -> napi::Result<String> {
     Ok(String::from_utf16_lossy(units))
 }
 
-/// An optional string argument: absent when the call passed fewer arguments (`ctx.get` fails on
-/// a missing trailing argument instead of reading it as `undefined`).
-fn opt_arg<'a>(
-    ctx: &napi::bindgen_prelude::FunctionCallContext<'a>,
+/// The text of optional string argument `index` (`undefined` and `null` are absent, and so is an
+/// argument the call did not pass: `ctx.get` fails on a missing trailing argument instead of
+/// reading it as `undefined`).
+fn opt_text(
+    ctx: &napi::bindgen_prelude::FunctionCallContext<'_>,
     index: usize,
-) -> napi::Result<Option<JsString<'a>>> {
-    if index < ctx.length() {
-        ctx.get::<Option<JsString>>(index)
-    } else {
-        Ok(None)
+) -> napi::Result<Option<String>> {
+    if index >= ctx.length() {
+        return Ok(None);
     }
-}
-
-/// An optional string argument's text (`undefined` and `null` are absent).
-fn opt_text(v: Option<JsString>) -> napi::Result<Option<String>> {
-    v.map(text_of).transpose()
+    ctx.get::<Option<JsString>>(index)?.map(text_of).transpose()
 }
 
 /// `resume` of `packedCalls`.
@@ -657,7 +652,7 @@ impl Router {
             "resolve",
             move |ctx| {
                 let url = text_of(ctx.get::<JsString>(0)?)?;
-                let values = opt_text(opt_arg(&ctx, 1)?)?;
+                let values = opt_text(&ctx, 1)?;
                 resolve_packed(&router, &url, values.as_deref().unwrap_or(""))
             },
         )?;
@@ -667,9 +662,9 @@ impl Router {
             resume_packed(
                 &router,
                 ctx.get::<u32>(0)?,
-                opt_text(opt_arg(&ctx, 1)?)?.as_deref(),
-                opt_text(opt_arg(&ctx, 2)?)?.as_deref(),
-                opt_text(opt_arg(&ctx, 3)?)?.as_deref(),
+                opt_text(&ctx, 1)?.as_deref(),
+                opt_text(&ctx, 2)?.as_deref(),
+                opt_text(&ctx, 3)?.as_deref(),
             )
         })?;
         let mut o = Object::new(env)?;

@@ -674,20 +674,14 @@ fn origin(u: &Url) -> String {
     u.origin_ascii()
 }
 
-/// `a.origin === b.origin` for the special schemes routing sees, without allocating.
+/// `a.origin === b.origin`.
 fn same_origin(a: &Url, b: &Url) -> bool {
-    match (a.scheme(), b.scheme()) {
-        ("http" | "https", "http" | "https") => {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-        }
-        _ => origin(a) == origin(b),
-    }
+    Origin::of(b).is_of(a)
 }
 
-/// What [`same_origin`] compares of the request URL, kept without the rest of it (a copy of the
-/// whole URL, kept only for this, was an allocation per request).
+/// A URL's origin, kept without the rest of it: what decides whether a rewrite of the request
+/// leaves its origin (a copy of the whole request URL, kept only for this, was an allocation
+/// per request).
 #[derive(Debug)]
 enum Origin {
     /// An `http`/`https` URL: scheme, host and port (names fit inline: no allocation).
@@ -708,7 +702,8 @@ impl Origin {
         }
     }
 
-    /// `same_origin(u, <the URL this came from>)`.
+    /// `u.origin` is this origin: compared field by field for `http`/`https` (no allocation),
+    /// serialized otherwise.
     fn is_of(&self, u: &Url) -> bool {
         match (self, u.scheme()) {
             (Self::Http(scheme, host, port), "http" | "https") => {
@@ -1068,8 +1063,7 @@ fn process_routes(
             if is_external(d) {
                 return Ok(PhaseEnd::External(Url::parse(d).map_err(|_| ())?));
             }
-            let next = apply_destination(mu, d).ok_or(())?;
-            *u = next;
+            *u = apply_destination(mu, d).ok_or(())?;
             mask = routes.candidates(u.path());
         }
     }

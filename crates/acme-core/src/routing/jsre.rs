@@ -358,34 +358,37 @@ enum SetEngine {
 /// Bytes a filter's dense DFA may take (with the memory used to build it, four times that).
 const DENSE_LIMIT: usize = 1 << 20;
 
+/// The all-matches dense DFA of `sources`, and whether every pattern is anchored at the start;
+/// `None` past [`DENSE_LIMIT`] (or for what a DFA cannot do, such as a Unicode word boundary).
+fn dense_dfa(sources: &[&str]) -> Option<(regex_automata::dfa::dense::DFA<Vec<u32>>, bool)> {
+    use regex_automata::dfa::{dense, StartKind};
+    let nfa = regex_automata::nfa::thompson::Compiler::new()
+        .build_many(sources)
+        .ok()?;
+    let anchored = nfa.is_always_start_anchored();
+    let start = if anchored {
+        StartKind::Anchored
+    } else {
+        StartKind::Unanchored
+    };
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .start_kind(start)
+                .dfa_size_limit(Some(DENSE_LIMIT))
+                .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+        )
+        .build_from_nfa(&nfa)
+        .ok()?;
+    Some((dfa, anchored))
+}
+
 impl SetEngine {
     fn new(sources: &[&str]) -> Option<Self> {
-        use regex_automata::dfa::{dense, StartKind};
-        use regex_automata::nfa::thompson;
-        let dense = thompson::Compiler::new()
-            .build_many(sources)
-            .map_err(|_| ())
-            .and_then(|nfa| {
-                let anchored = nfa.is_always_start_anchored();
-                dense::Builder::new()
-                    .configure(
-                        dense::Config::new()
-                            .match_kind(regex_automata::MatchKind::All)
-                            .start_kind(if anchored {
-                                StartKind::Anchored
-                            } else {
-                                StartKind::Unanchored
-                            })
-                            .dfa_size_limit(Some(DENSE_LIMIT))
-                            .determinize_size_limit(Some(4 * DENSE_LIMIT)),
-                    )
-                    .build_from_nfa(&nfa)
-                    .map(|dfa| (dfa, anchored))
-                    .map_err(|_| ())
-            });
-        match dense {
-            Ok((dfa, anchored)) => Some(Self::Dense(Box::new(dfa), anchored)),
-            Err(_) => regex::RegexSetBuilder::new(sources)
+        match dense_dfa(sources) {
+            Some((dfa, anchored)) => Some(Self::Dense(Box::new(dfa), anchored)),
+            None => regex::RegexSetBuilder::new(sources)
                 .size_limit(1 << 24)
                 .build()
                 .ok()
