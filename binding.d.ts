@@ -38,15 +38,19 @@ export declare class Router {
    * - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
    *   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
    *   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
-   *   `req.url` is; joining them made it copy the URL into a new string first);
-   * - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
-   *   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
-   *   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
-   *   `bodySent (0|1), redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+   *   `req.url` is; joining them made it copy the URL into a new string first). A
+   *   `middleware` decision keeps no continuation: it carries the decision for middleware
+   *   passing the request through unchanged, which needs no second call;
+   * - `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`, for any
+   *   other outcome: the request as `resolve` had it (resolution up to middleware is run
+   *   again), then `newRequestValues` the request headers to continue with (as
+   *   `requestValues`), `responseHeaders` `name, value, …` NUL-separated, `other` (absent when
+   *   middleware only continued) `bodySent (0|1), redirectStatus, redirectUrl, rewrite`,
+   *   NUL-separated, empty for none.
    *
    * Both answer the decision packed in one string, decoded by `runtime/router.js`.
    */
-  packedCalls(): { resolve: (url: string, requestValues?: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }
+  packedCalls(): { resolve: (url: string, requestValues?: string) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }

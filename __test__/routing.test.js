@@ -179,12 +179,35 @@ test('the packed decisions of runtime/router.js equal the object decisions, corp
         { redirect: { url: 'http://localhost/r', status: 307 }, responseHeaders: ['x-r', '1'] },
         { bodySent: true, responseHeaders: ['x-mw', 'response'] },
         { rewrite: 'https://upstream.example/x' },
-      ][i % 5]
+        // Passing through: answered from the decision resolve packed, without a second call.
+        {},
+        { requestHeaders: { ...req.headers, 'x-from-middleware': '1' }, responseHeaders: {} },
+        // Headers routing reads, changed: routing runs again with them.
+        { requestHeaders: { ...req.headers, rsc: '1', 'x-rewrite-me': 'yes', cookie: 'NEXT_LOCALE=fr' } },
+      ][i % 8]
       a = objects.resumeAfterMiddleware(a.continuation, outcome)
-      b = packed.resume(b.continuation, outcome)
+      const continuation = b.continuation
+      b = packed.resume(continuation, outcome)
       assert.deepStrictEqual(plain(b), a, `${name} ${req.url} after ${JSON.stringify(outcome)}`)
+      assert.throws(() => packed.resume(continuation, outcome), /INVALID_CONTINUATION/, 'single use')
     }
   }
+})
+
+test('a continuation of runtime/router.js is its middleware decision, resumed once, by its own router', () => {
+  const text = h.loadFixture('app-router').text
+  const a = createRouter(text)
+  const b = createRouter(text)
+  const req = { url: 'http://localhost/about', headers: { host: 'localhost' } }
+  const d = a.resolve(req)
+  assert.strictEqual(d.kind, 'middleware')
+  assert.strictEqual(d.continuation, d)
+  assert.deepStrictEqual(Object.keys(JSON.parse(JSON.stringify(d))).sort(), ['kind', 'middlewareUrl'])
+  assert.throws(() => b.resume(d.continuation, {}), /INVALID_CONTINUATION/, 'another router')
+  assert.throws(() => a.resume(123, {}), /INVALID_CONTINUATION/, 'not a continuation')
+  assert.throws(() => a.resume(a.resolve({ url: 'http://localhost/_next/static/x.js', headers: {} }), {}), /INVALID_CONTINUATION/, 'not a middleware decision')
+  assert.strictEqual(a.resume(d.continuation, {}).resolvedPathname, '/about')
+  assert.throws(() => a.resume(d.continuation, {}), /INVALID_CONTINUATION/, 'single use')
 })
 
 test('a request carrying none of the headers routing reads resolves (HTTP/1.0 without Host)', () => {

@@ -45,7 +45,7 @@ const KINDS = {
 }
 
 // Field positions of a packed decision (src/router.rs `pack`).
-const F_CONTINUATION = 1
+// Field 1: in a `middleware` decision, the offset of the pass-through decision packed after it.
 const F_MIDDLEWARE_URL = 2
 const F_RESOLVED = 3
 const F_INVOCATION = 4
@@ -98,13 +98,9 @@ class Decision {
     return v === '' ? undefined : Number(v)
   }
 
+  /** Only a `middleware` decision has one (`Paused`). */
   get continuation() {
-    // The first field: read without splitting the rest (the runtime reads only this one
-    // before resuming).
-    if (this._f) return this._num(F_CONTINUATION)
-    const p = this._p
-    const end = p.indexOf(p[1], 2)
-    return end === 2 ? undefined : Number(p.slice(2, end))
+    return undefined
   }
 
   get middlewareUrl() {
@@ -176,7 +172,7 @@ class Decision {
     return this._routeMatches ?? undefined
   }
 
-  /** The decision as a plain object with only the fields that have a value. */
+  /** The decision as a plain object with only the fields that have a value (not the continuation). */
   toJSON() {
     const out = { kind: this.kind }
     for (const k of FIELDS) if (this[k] !== undefined) out[k] = this[k]
@@ -185,19 +181,49 @@ class Decision {
 }
 
 const FIELDS = [
-  'middlewareUrl', 'continuation', 'resolvedPathname', 'invocationPathname', 'target', 'rscPathname', 'matchedRoute',
+  'middlewareUrl', 'resolvedPathname', 'invocationPathname', 'target', 'rscPathname', 'matchedRoute',
   'query', 'status', 'headers', 'redirect', 'externalUrl', 'routeMatches',
 ]
+
+/**
+ * A `middleware` decision. It is its own continuation: it keeps the request as routing read it
+ * (the Router keeps nothing between the calls) and the decision for middleware passing the
+ * request through unchanged, which the Router packed after this one (field 1 is its offset).
+ */
+class Paused extends Decision {
+  constructor(packed, calls, url, values, headers, count) {
+    super(packed)
+    this._calls = calls
+    this._url = url
+    this._values = values
+    this._requestHeaders = headers
+    this._count = count
+    this._used = false
+  }
+
+  get continuation() {
+    return this
+  }
+
+  /** The decision routing reaches when middleware passes the request through unchanged. */
+  _passthrough() {
+    const p = this._p
+    const end = p.indexOf(p[1], 2)
+    return new Decision(p.slice(Number(p.slice(2, end))))
+  }
+}
 
 
 /**
  * Compiles the routing table of an output.
  * @param {string} manifestJson the text of `manifest.json`
  * @returns {{ resolve: (req: { method?: string, url: string, headers: object }) => object,
- *   resume: (continuation: number, outcome: object) => object, pathnames: () => string[],
+ *   resume: (continuation: object, outcome: object) => object, pathnames: () => string[],
  *   headerNames: () => string[] }}
- * `headers` are Node's `req.headers` (lower-case names) or `rawHeaders`. `resume` may be called
- * once per continuation.
+ * `headers` are Node's `req.headers` (lower-case names) or `rawHeaders`. `resume` takes the
+ * `continuation` of a `middleware` decision (the decision itself), once. When middleware passed
+ * the request through unchanged (no redirect, rewrite, response or response headers, and the
+ * same values of the headers routing reads), `resume` answers without calling the Router.
  */
 function createRouter(manifestJson) {
   const router = new (nativeBinding().Router)(manifestJson)
@@ -212,10 +238,14 @@ function createRouter(manifestJson) {
   const prefix = Object.create(null)
   for (let i = 0; i < n; i++) prefix[names[i]] = `\0${String.fromCharCode(0x21 + i)}`
 
+  // How many headers routing reads the last `headerValues` of an object found.
+  let counted = 0
+
   /** The headers routing reads, packed (repeated headers joined with `, `). */
   function headerValues(headers) {
     if (Array.isArray(headers)) return valuesFromFlat(headers)
     let s = ''
+    let count = 0
     for (const key in headers) {
       const p = prefix[key]
       if (p === undefined) continue
@@ -223,8 +253,39 @@ function createRouter(manifestJson) {
       if (v === undefined) continue
       s += p
       s += typeof v === 'string' ? v : v.join(', ')
+      count++
     }
+    counted = count
     return s
+  }
+
+  /**
+   * Whether `after` (middleware's request headers) holds the same headers routing reads as the
+   * request had, in any order: then routing reads exactly what it read before middleware.
+   */
+  function sameRoutingHeaders(after, c) {
+    if (!after) return true
+    const before = c._requestHeaders
+    if (Array.isArray(after) || Array.isArray(before)) return headerValues(after) === c._values
+    let n = 0
+    for (const key in after) {
+      if (prefix[key] === undefined) continue
+      const v = after[key]
+      if (v === undefined) continue
+      const w = before ? before[key] : undefined
+      if (w === undefined) return false
+      if (v !== w && (typeof v === 'string' ? v : v.join(', ')) !== (typeof w === 'string' ? w : w.join(', '))) return false
+      n++
+    }
+    return n === c._count
+  }
+
+  /** Whether middleware added no response headers. */
+  function noHeaders(h) {
+    if (!h) return true
+    if (Array.isArray(h)) return h.length === 0
+    for (const _ in h) return false
+    return true
   }
 
   /** `rawHeaders` form: names in any case, a repeated header repeats its packed entry. */
@@ -256,18 +317,30 @@ function createRouter(manifestJson) {
 
   return {
     resolve({ url, headers }) {
+      counted = 0
       const values = headers ? headerValues(headers) : ''
-      return new Decision(values ? calls.resolve(url, values) : calls.resolve(url))
+      const packed = values ? calls.resolve(url, values) : calls.resolve(url)
+      // 'm': a middleware decision.
+      if (packed.charCodeAt(0) === 0x6d) return new Paused(packed, calls, url, values, headers, counted)
+      return new Decision(packed)
     },
     resume(continuation, outcome) {
+      const c = continuation
+      if (!(c instanceof Paused) || c._calls !== calls) {
+        throw new Error('[INVALID_CONTINUATION] not the continuation of a middleware decision of this router')
+      }
+      if (c._used) throw new Error('[INVALID_CONTINUATION] already resumed')
+      c._used = true
       const o = outcome || {}
-      const other =
-        o.bodySent || o.redirect || o.rewrite
-          ? `${o.bodySent ? 1 : 0}\0${o.redirect ? o.redirect.status : ''}\0${o.redirect ? String(o.redirect.url) : ''}\0${o.rewrite ? String(o.rewrite) : ''}`
-          : undefined
+      const moved = o.bodySent || o.redirect || o.rewrite
+      if (!moved && noHeaders(o.responseHeaders) && sameRoutingHeaders(o.requestHeaders, c)) return c._passthrough()
+      const other = moved
+        ? `${o.bodySent ? 1 : 0}\0${o.redirect ? o.redirect.status : ''}\0${o.redirect ? String(o.redirect.url) : ''}\0${o.rewrite ? String(o.rewrite) : ''}`
+        : undefined
       return new Decision(
         calls.resume(
-          continuation,
+          c._url,
+          c._values,
           o.requestHeaders ? headerValues(o.requestHeaders) : undefined,
           flatResponseHeaders(o.responseHeaders),
           other,

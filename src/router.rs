@@ -475,12 +475,39 @@ fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form.
+/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form. A
+/// `middleware` decision carries, in place of a continuation, the UTF-16 offset at which the
+/// packed decision for middleware passing the request through unchanged follows it.
 fn resolve_packed(router: &core::Router, url: &str, headers: &str) -> napi::Result<JsText> {
     catch_unwind(AssertUnwindSafe(|| {
-        js_text(pack(&router.resolve_indexed(url, indexed_values(headers))))
+        let (d, passthrough) = router.resolve_indexed_passthrough(url, indexed_values(headers));
+        let mut out = pack(&d);
+        if let Some(next) = passthrough {
+            insert_own_length(&mut out);
+            out.push_str(&pack(&next));
+        }
+        js_text(out)
     }))
     .map_err(panic_error)
+}
+
+/// Writes into the empty field 1 of a packed decision the string's length in UTF-16 units
+/// (where JavaScript finds what follows it), the digits written included.
+fn insert_own_length(packed: &mut String) {
+    let units = if packed.is_ascii() {
+        packed.len()
+    } else {
+        packed.chars().map(char::len_utf16).sum()
+    };
+    let digits = |n: usize| n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    // n + digits(n) grows with n: the first candidate whose digits fit is the length.
+    let mut width = digits(units);
+    while digits(units + width) != width {
+        width += 1;
+    }
+    let at = packed.chars().next().map_or(0, char::len_utf8)
+        + packed.chars().nth(1).map_or(0, char::len_utf8);
+    packed.insert_str(at, &(units + width).to_string());
 }
 
 /// A JavaScript string's text. Read as UTF-16, whose length V8 knows without a scan, instead of
@@ -516,10 +543,11 @@ fn opt_text(
     ctx.get::<Option<JsString>>(index)?.map(text_of).transpose()
 }
 
-/// `resume` of `packedCalls`.
+/// `resume` of `packedCalls`: the request as `resolve` had it, then what middleware did.
 fn resume_packed(
     router: &core::Router,
-    continuation: u32,
+    url: &str,
+    values: &str,
     request_values: Option<&str>,
     response_headers: Option<&str>,
     other: Option<&str>,
@@ -548,7 +576,7 @@ fn resume_packed(
     };
     catch_unwind(AssertUnwindSafe(|| {
         router
-            .resume_with(continuation, &result, request_headers)
+            .replay_indexed(url, indexed_values(values), &result, request_headers)
             .map(|d| js_text(pack(&d)))
     }))
     .map_err(panic_error)?
@@ -636,15 +664,19 @@ impl Router {
     /// - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
     ///   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
     ///   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
-    ///   `req.url` is; joining them made it copy the URL into a new string first);
-    /// - `resume(continuation, requestValues?, responseHeaders?, other?)`: `requestValues` the
-    ///   request headers to continue with (as in `resolve`, without the URL), `responseHeaders`
-    ///   `name, value, …` NUL-separated, `other` (absent when middleware only continued)
-    ///   `bodySent (0|1), redirectStatus, redirectUrl, rewrite`, NUL-separated, empty for none.
+    ///   `req.url` is; joining them made it copy the URL into a new string first). A
+    ///   `middleware` decision keeps no continuation: it carries the decision for middleware
+    ///   passing the request through unchanged, which needs no second call;
+    /// - `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`, for any
+    ///   other outcome: the request as `resolve` had it (resolution up to middleware is run
+    ///   again), then `newRequestValues` the request headers to continue with (as
+    ///   `requestValues`), `responseHeaders` `name, value, …` NUL-separated, `other` (absent when
+    ///   middleware only continued) `bodySent (0|1), redirectStatus, redirectUrl, rewrite`,
+    ///   NUL-separated, empty for none.
     ///
     /// Both answer the decision packed in one string, decoded by `runtime/router.js`.
     #[napi(
-        ts_return_type = "{ resolve: (url: string, requestValues?: string) => string, resume: (continuation: number, requestValues?: string, responseHeaders?: string, other?: string) => string }"
+        ts_return_type = "{ resolve: (url: string, requestValues?: string) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }"
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let router = Arc::clone(&self.inner);
@@ -657,14 +689,20 @@ impl Router {
             },
         )?;
         let router = Arc::clone(&self.inner);
-        let resume = env
-            .create_function_from_closure::<FnArgs<(u32, Option<String>, Option<String>, Option<String>)>, _, _>("resume", move |ctx| {
+        let resume = env.create_function_from_closure::<FnArgs<(
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>, _, _>("resume", move |ctx| {
             resume_packed(
                 &router,
-                ctx.get::<u32>(0)?,
-                opt_text(&ctx, 1)?.as_deref(),
+                &text_of(ctx.get::<JsString>(0)?)?,
+                opt_text(&ctx, 1)?.as_deref().unwrap_or(""),
                 opt_text(&ctx, 2)?.as_deref(),
                 opt_text(&ctx, 3)?.as_deref(),
+                opt_text(&ctx, 4)?.as_deref(),
             )
         })?;
         let mut o = Object::new(env)?;
@@ -685,6 +723,29 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_length_counts_its_own_digits() {
+        for (text_len, wide) in [
+            (0, false),
+            (7, false),
+            (8, false),
+            (97, false),
+            (98, true),
+            (9_995, false),
+            (4, true),
+        ] {
+            let mut s = String::from("m\0");
+            s.push_str(&"a".repeat(text_len));
+            if wide {
+                s.push('\u{1f600}');
+            }
+            insert_own_length(&mut s);
+            let digits: String = s[2..].chars().take_while(char::is_ascii_digit).collect();
+            let n: usize = digits.parse().expect("digits written at field 1");
+            assert_eq!(n, s.encode_utf16().count(), "{text_len} {wide}");
+        }
+    }
 
     #[test]
     fn decimals_as_to_string_writes_them() {

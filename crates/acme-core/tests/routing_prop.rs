@@ -194,6 +194,97 @@ proptest! {
     }
 }
 
+/// The decision as JSON, its continuation left out (a handle, not a routing result).
+fn comparable(d: &acme_core::routing::Decision) -> Value {
+    let mut v = serde_json::to_value(d).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("continuation");
+    }
+    v
+}
+
+/// What middleware might do, by number: continue (unchanged or with other request headers),
+/// rewrite, redirect, answer.
+fn outcome(which: usize, headers: &[(String, String)]) -> MiddlewareResult {
+    let mut changed = headers.to_vec();
+    changed.push(("rsc".into(), "1".into()));
+    changed.push(("x-rewrite-me".into(), "yes".into()));
+    match which % 6 {
+        0 => MiddlewareResult::default(),
+        1 => MiddlewareResult {
+            request_headers: Some(changed),
+            ..Default::default()
+        },
+        2 => MiddlewareResult {
+            rewrite: Some("/blog/x?y=1".into()),
+            ..Default::default()
+        },
+        3 => MiddlewareResult {
+            redirect: Some(("http://localhost/r".into(), 307)),
+            response_headers: Some(vec![("x-r".into(), "1".into())]),
+            ..Default::default()
+        },
+        4 => MiddlewareResult {
+            body_sent: true,
+            ..Default::default()
+        },
+        _ => MiddlewareResult {
+            request_headers: Some(headers.to_vec()),
+            response_headers: Some(vec![("set-cookie".into(), "a=1".into())]),
+            ..Default::default()
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(common::proptest_config(300))]
+
+    /// The addon's calls (`resolve_indexed_passthrough`, then `replay_indexed` for an outcome
+    /// other than passing through) decide what a kept continuation does (`resolve`, `resume`).
+    #[test]
+    fn passthrough_and_replay_equal_a_kept_continuation(
+        which in 0usize..3,
+        path in path(),
+        headers in headers(),
+        what in 0usize..6,
+    ) {
+        thread_local! { static ROUTERS: Vec<Router> = routers(); }
+        ROUTERS.with(|routers| {
+            let router = &routers[which];
+            let names = router.header_names().to_vec();
+            let pairs: Vec<(usize, &str)> = headers
+                .iter()
+                .filter_map(|(k, v)| Some((names.iter().position(|n| n == k)?, v.as_str())))
+                .collect();
+            let req = Request { method: "GET".into(), url: path.clone(), headers: headers.clone() };
+            let kept = router.resolve(&req);
+            let (d, passthrough) = router.resolve_indexed_passthrough(&path, pairs.iter().copied());
+            prop_assert_eq!(comparable(&d), comparable(&kept), "{:?}", path);
+            prop_assert!(d.continuation.is_none());
+            if kept.kind != DecisionKind::Middleware {
+                prop_assert!(passthrough.is_none());
+                return Ok(());
+            }
+            let passthrough = passthrough.expect("a middleware decision comes with its pass-through");
+            let unchanged = router.resume(kept.continuation.unwrap(), &MiddlewareResult::default()).unwrap();
+            prop_assert_eq!(comparable(&passthrough), comparable(&unchanged), "{:?}", path);
+            let result = outcome(what, &headers);
+            let again = router.resolve(&req).continuation.unwrap();
+            let resumed = router.resume(again, &result).unwrap();
+            let new_headers = result.request_headers.as_ref().map(|rh| {
+                router.header_list_indexed(
+                    rh.iter().filter_map(|(k, v)| Some((names.iter().position(|n| n == k)?, v.as_str()))),
+                )
+            });
+            let replayed = router
+                .replay_indexed(&path, pairs.iter().copied(), &result, new_headers)
+                .unwrap();
+            prop_assert_eq!(comparable(&replayed), comparable(&resumed), "{:?} after {:?}", path, what);
+            Ok(())
+        })?;
+    }
+}
+
 /// Structural guard: each pathological pattern gets an input cap below the general one (or is
 /// run by the linear-time engine), so its worst case is bounded by construction.
 #[test]

@@ -8,6 +8,7 @@
 
 use compact_str::CompactString;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 use super::cat;
@@ -340,6 +341,45 @@ fn trim_http(v: &str) -> &str {
     v.get(start..end).unwrap_or("")
 }
 
+/// The request headers routing reads (see [`Router::header_names`]), borrowed from the caller
+/// (names from the router, values from the request): a request carries a few of them, so they
+/// are read in place instead of copied into a list of their own. Values are trimmed.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHeaders<'a>(SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>);
+
+impl<'a> RequestHeaders<'a> {
+    /// Adds a header (`name` lower-case); a repeated name is read joined with `, `.
+    pub fn push(&mut self, name: &'a str, value: &'a str) {
+        self.0
+            .push((Cow::Borrowed(name), Cow::Borrowed(trim_http(value))));
+    }
+
+    /// The same headers, owning their text (to outlive the request).
+    fn into_owned(self) -> RequestHeaders<'static> {
+        RequestHeaders(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
+    }
+
+    /// `headers.get(name)`, borrowed when the header occurs once.
+    fn get_cow(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut it = self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let (_, first) = it.next()?;
+        if !it.clone().any(|_| true) {
+            return Some(Cow::Borrowed(first));
+        }
+        let mut joined = first.to_string();
+        for (_, v) in it {
+            joined.push_str(", ");
+            joined.push_str(v);
+        }
+        Some(Cow::Owned(joined))
+    }
+}
+
 impl HeaderList {
     /// Builds a list from raw pairs.
     pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
@@ -365,16 +405,6 @@ impl HeaderList {
             }
         }
         out
-    }
-
-    /// `headers.get(name)`, borrowed when the header occurs once (the common case).
-    fn get_cow(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
-        let mut it = self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
-        let (_, first) = it.next()?;
-        match it.next() {
-            None => Some(std::borrow::Cow::Borrowed(first.as_str())),
-            Some(_) => self.get(name).map(std::borrow::Cow::Owned),
-        }
     }
 
     /// `headers.has(name)`.
@@ -542,14 +572,53 @@ pub struct MiddlewareResult {
     pub rewrite: Option<String>,
 }
 
+impl State<'_> {
+    /// The same state, owning its request headers (to wait for middleware in [`Pending`]).
+    fn into_owned(self) -> State<'static> {
+        State {
+            orig: self.orig,
+            headers: self.headers.into_owned(),
+            resp: self.resp,
+            status: self.status,
+            i18n_redirect: self.i18n_redirect,
+            stopped: self.stopped,
+            is_data: self.is_data,
+        }
+    }
+}
+
+impl State<'static> {
+    /// The same state, to continue with request headers of a shorter life (`SmallVec` makes the
+    /// lifetime invariant: the entries are moved, not the list).
+    fn shorten<'b>(self) -> State<'b> {
+        let mut headers = RequestHeaders::default();
+        for entry in self.headers.0 {
+            headers.0.push(entry);
+        }
+        State {
+            orig: self.orig,
+            headers,
+            resp: self.resp,
+            status: self.status,
+            i18n_redirect: self.i18n_redirect,
+            stopped: self.stopped,
+            is_data: self.is_data,
+        }
+    }
+}
+
+/// How far [`Router::begin`] got: a decision, or a pause for middleware at a URL.
+enum Begun<'a> {
+    Decided(Decision),
+    Middleware(Url, State<'a>),
+}
+
 /// Routing state saved while middleware runs.
 #[derive(Debug)]
-struct State {
-    /// The URL after the phases before middleware (`None` once taken).
-    url: Option<Url>,
+struct State<'a> {
     /// The request URL's origin (it decides what is an external rewrite).
     orig: Origin,
-    headers: HeaderList,
+    headers: RequestHeaders<'a>,
     resp: HeaderList,
     status: Option<u16>,
     i18n_redirect: Option<(String, u16)>,
@@ -721,19 +790,22 @@ impl Origin {
 /// dropped when a newer request needs its slot, and resuming it then fails).
 pub const PENDING_CAPACITY: usize = 16384;
 
+/// A request waiting for middleware: where routing paused, and its state.
+type Waiting = Box<(Url, State<'static>)>;
+
 /// Continuations waiting for middleware.
 #[derive(Debug, Default)]
 struct Pending {
     next: u32,
-    slots: Vec<Option<(u32, Box<State>)>>,
+    slots: Vec<Option<(u32, Waiting)>>,
 }
 
 impl Pending {
-    fn put(&mut self, st: State) -> u32 {
+    fn put(&mut self, url: Url, st: State<'static>) -> u32 {
         let id = self.next;
         self.next = self.next.wrapping_add(1);
         let slot = id as usize % PENDING_CAPACITY;
-        let entry = Some((id, Box::new(st)));
+        let entry = Some((id, Box::new((url, st))));
         if slot < self.slots.len() {
             self.slots[slot] = entry;
         } else {
@@ -742,7 +814,7 @@ impl Pending {
         id
     }
 
-    fn take(&mut self, id: u32) -> Option<State> {
+    fn take(&mut self, id: u32) -> Option<(Url, State<'static>)> {
         let slot = self.slots.get_mut(id as usize % PENDING_CAPACITY)?;
         match slot {
             Some((sid, _)) if *sid == id => slot.take().map(|(_, st)| *st),
@@ -781,7 +853,7 @@ fn parse_cookies(header: &str) -> Vec<(&str, String)> {
     out
 }
 
-fn condition_value(c: &Cond, u: &Url, h: &HeaderList) -> Option<String> {
+fn condition_value(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> Option<String> {
     match c.ty {
         CondType::Header => h
             .get_cow(&c.key)
@@ -825,7 +897,7 @@ fn condition_matches(value: Option<String>, c: &Cond) -> Option<(String, Vec<(St
     (value == *source).then(|| (value, Vec::new()))
 }
 
-fn check_has(has: &[Cond], u: &Url, h: &HeaderList) -> Option<HasCaptures> {
+fn check_has(has: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> Option<HasCaptures> {
     let mut caps = HasCaptures::new();
     for c in has {
         let (captured, named) = condition_matches(condition_value(c, u, h), c)?;
@@ -839,7 +911,7 @@ fn check_has(has: &[Cond], u: &Url, h: &HeaderList) -> Option<HasCaptures> {
     Some(caps)
 }
 
-fn check_missing(missing: &[Cond], u: &Url, h: &HeaderList) -> bool {
+fn check_missing(missing: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> bool {
     missing
         .iter()
         .all(|c| condition_matches(condition_value(c, u, h), c).is_none())
@@ -923,7 +995,12 @@ struct Matched<'r> {
 }
 
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
-fn match_route<'r>(r: &'r CRoute, u: &Url, h: &HeaderList, sure: bool) -> Option<Matched<'r>> {
+fn match_route<'r>(
+    r: &'r CRoute,
+    u: &Url,
+    h: &RequestHeaders<'_>,
+    sure: bool,
+) -> Option<Matched<'r>> {
     let m = if r.needs_captures {
         r.re.captures(u.path())?
     } else if sure || r.re.is_match(u.path()) {
@@ -1000,7 +1077,7 @@ fn process_routes(
     routes: &Phase,
     u: &mut Url,
     internal: Option<Delocalize<'_>>,
-    h: &HeaderList,
+    h: &RequestHeaders<'_>,
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
@@ -1076,11 +1153,18 @@ fn process_routes(
 
 /// `a.toLowerCase() === b.toLowerCase()`, without allocating for ASCII strings.
 fn eq_lower(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
+    if a.eq_ignore_ascii_case(b) {
+        // Equal up to ASCII case: equal lower-cased.
+        return true;
     }
+    // Lower-casing maps a char to one or more chars, and a char takes at most 4 bytes: what
+    // lower-cases to n ASCII bytes has at most 4n bytes. Checked before scanning the longer
+    // string for non-ASCII (a path segment compared with each locale can be kilobytes).
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_ascii() && (long.len() > 4 * short.len() || long.is_ascii()) {
+        return false;
+    }
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// `normalizeLocalePath`: the path without its locale segment (borrowed: it is a suffix of
@@ -1475,9 +1559,26 @@ impl Router {
     /// left out of a [`Request`] and of [`MiddlewareResult::request_headers`] without changing
     /// any decision.
     pub fn wants_header(&self, name: &str) -> bool {
+        self.wanted_name(name).is_some()
+    }
+
+    /// The lower-case name of a header routing reads, spelled `name` in any case.
+    fn wanted_name(&self, name: &str) -> Option<&str> {
         self.wanted_headers
             .iter()
-            .any(|w| w.eq_ignore_ascii_case(name))
+            .find(|w| w.eq_ignore_ascii_case(name))
+            .map(String::as_str)
+    }
+
+    /// The headers of `pairs` that routing reads, borrowed.
+    fn request_headers<'a>(&'a self, pairs: &'a [(String, String)]) -> RequestHeaders<'a> {
+        let mut h = RequestHeaders::default();
+        for (k, v) in pairs {
+            if let Some(name) = self.wanted_name(k) {
+                h.push(name, v);
+            }
+        }
+        h
     }
 
     /// Every pathname the output serves (functions, static files, public files, prerenders).
@@ -1525,7 +1626,7 @@ impl Router {
         n
     }
 
-    fn should_invoke_middleware(&self, u: &Url, h: &HeaderList) -> bool {
+    fn should_invoke_middleware(&self, u: &Url, h: &RequestHeaders<'_>) -> bool {
         let Some(matchers) = &self.middleware else {
             return true;
         };
@@ -1696,7 +1797,12 @@ impl Router {
 
     /// `resp` with the headers of the onMatch routes that match; `None` when none adds any
     /// (most requests: no copy of `resp` then).
-    fn on_match_headers(&self, u: &Url, h: &HeaderList, resp: &HeaderList) -> Option<HeaderList> {
+    fn on_match_headers(
+        &self,
+        u: &Url,
+        h: &RequestHeaders<'_>,
+        resp: &HeaderList,
+    ) -> Option<HeaderList> {
         let mut out: Option<HeaderList> = None;
         for (r, sure) in self.on_match.may_match_path(u.path()) {
             if let Some(hs) = match_route(r, u, h, sure).and_then(|m| m.headers) {
@@ -1718,7 +1824,7 @@ impl Router {
         invocation: &str,
         u: &Url,
         dest_query: Option<&str>,
-        h: &HeaderList,
+        h: &RequestHeaders<'_>,
         resp: &HeaderList,
         status: Option<u16>,
         params: Vec<(String, Option<String>)>,
@@ -1751,7 +1857,7 @@ impl Router {
     }
 
     /// The `.rsc` or segment output for an RSC request, when the output has it.
-    fn rsc_pathname(&self, resolved: &str, h: &HeaderList) -> Option<String> {
+    fn rsc_pathname(&self, resolved: &str, h: &RequestHeaders<'_>) -> Option<String> {
         if h.get_cow(&self.rsc_header).as_deref() != Some("1")
             || resolved.ends_with(&self.rsc_suffix)
         {
@@ -1786,20 +1892,14 @@ impl Router {
     /// Resolves a request. A [`DecisionKind::Middleware`] decision must be continued with
     /// [`Router::resume`] once middleware has run.
     pub fn resolve(&self, req: &Request) -> Decision {
-        let headers = HeaderList::from_pairs(
-            req.headers
-                .iter()
-                .filter(|(k, _)| self.wants_header(k))
-                .cloned(),
-        );
-        self.resolve_list(&req.url, headers)
+        self.resolve_list(&req.url, self.request_headers(&req.headers))
     }
 
     /// [`Router::resolve`] with the request headers given as `(index, value)` pairs, `index`
     /// into [`Router::header_names`] (absent headers simply do not occur; a repeated index is a
     /// repeated header, read joined with `, `). Out-of-range indexes are ignored.
     pub fn resolve_indexed<'v>(
-        &self,
+        &'v self,
         url: &str,
         pairs: impl IntoIterator<Item = (usize, &'v str)>,
     ) -> Decision {
@@ -1808,19 +1908,70 @@ impl Router {
 
     /// The request headers of [`Router::resolve_indexed`]-style `(index, value)` pairs.
     pub fn header_list_indexed<'v>(
-        &self,
+        &'v self,
         pairs: impl IntoIterator<Item = (usize, &'v str)>,
-    ) -> HeaderList {
-        let mut h = HeaderList::default();
+    ) -> RequestHeaders<'v> {
+        let mut h = RequestHeaders::default();
         for (i, v) in pairs {
             if let Some(name) = self.wanted_headers.get(i) {
-                h.0.push((name.as_str().into(), trim_http(v).into()));
+                h.push(name, v);
             }
         }
         h
     }
 
-    fn resolve_list(&self, url: &str, headers: HeaderList) -> Decision {
+    fn resolve_list(&self, url: &str, headers: RequestHeaders<'_>) -> Decision {
+        match self.begin(url, headers) {
+            Begun::Decided(d) => d,
+            Begun::Middleware(f, st) => {
+                let mut d = self.middleware_decision(&f, &st);
+                d.continuation = Some(self.lock_pending().put(f, st.into_owned()));
+                d
+            }
+        }
+    }
+
+    /// [`Router::resolve_indexed`] without keeping a continuation: a request that invokes
+    /// middleware gets its [`DecisionKind::Middleware`] decision (no `continuation`) together
+    /// with the decision routing reaches when middleware passes the request through unchanged
+    /// (`NextResponse.next()` without headers: what most middleware does for most requests),
+    /// so that a caller whose middleware did so needs no second call. For any other outcome,
+    /// call [`Router::replay_indexed`] with the same request.
+    pub fn resolve_indexed_passthrough<'v>(
+        &'v self,
+        url: &str,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
+    ) -> (Decision, Option<Decision>) {
+        match self.begin(url, self.header_list_indexed(pairs)) {
+            Begun::Decided(d) => (d, None),
+            Begun::Middleware(f, st) => {
+                let d = self.middleware_decision(&f, &st);
+                (d, Some(self.after_middleware(f, st)))
+            }
+        }
+    }
+
+    /// Continues a request that [`Router::resolve_indexed_passthrough`] answered with a
+    /// [`DecisionKind::Middleware`] decision: resolution up to middleware is a function of the
+    /// request, so it is run again instead of kept, and then continued as
+    /// [`Router::resume_with`] continues it.
+    pub fn replay_indexed<'v>(
+        &'v self,
+        url: &str,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
+        result: &MiddlewareResult,
+        request_headers: Option<RequestHeaders<'v>>,
+    ) -> Result<Decision, RouterError> {
+        match self.begin(url, self.header_list_indexed(pairs)) {
+            Begun::Decided(_) => Err(RouterError::Continuation(
+                "the request does not invoke middleware".into(),
+            )),
+            Begun::Middleware(f, st) => self.continue_after(f, st, result, request_headers),
+        }
+    }
+
+    /// Resolution up to middleware.
+    fn begin<'a>(&self, url: &str, headers: RequestHeaders<'a>) -> Begun<'a> {
         let host = headers
             .get_cow("host")
             .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
@@ -1831,17 +1982,17 @@ impl Router {
             Url::parse(url)
         };
         let Ok(url) = parsed else {
-            return Decision::new(DecisionKind::BadRequest);
+            return Begun::Decided(Decision::new(DecisionKind::BadRequest));
         };
         if url.path().len() > super::jsre::MAX_INPUT {
             let mut d = Decision::new(DecisionKind::Status);
             d.status = Some(414);
-            return d;
+            return Begun::Decided(d);
         }
         self.resolve_url(url, headers)
     }
 
-    fn resolve_url(&self, url: Url, h: HeaderList) -> Decision {
+    fn resolve_url<'a>(&self, url: Url, h: RequestHeaders<'a>) -> Begun<'a> {
         let orig = Origin::of(&url);
         let mut f = url;
         let mut resp = HeaderList::default();
@@ -1931,19 +2082,20 @@ impl Router {
             &mut resp,
             &mut status,
         ) {
-            Err(()) => return Decision::new(DecisionKind::BadRequest),
+            Err(()) => return Begun::Decided(Decision::new(DecisionKind::BadRequest)),
             Ok(PhaseEnd::Redirect(u, s)) => {
-                return self.redirect_decision(u.to_string(), s, &resp, status)
+                return Begun::Decided(self.redirect_decision(u.to_string(), s, &resp, status))
             }
-            Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status),
+            Ok(PhaseEnd::External(u)) => {
+                return Begun::Decided(self.external_decision(u, &resp, status))
+            }
             Ok(PhaseEnd::Stopped) => Some(status),
             Ok(PhaseEnd::Continue) => None,
         };
         // A redirect before middleware ends routing there, as in `next start` (resolve-routes.js
         // runs headers and redirects, then middleware); `@next/routing` runs middleware first.
         let invoke_middleware = stopped.is_none() && self.should_invoke_middleware(&f, &h);
-        let mut state = State {
-            url: None,
+        let state = State {
             orig,
             headers: h,
             resp,
@@ -1953,17 +2105,21 @@ impl Router {
             is_data,
         };
         if !invoke_middleware {
-            return self.after_middleware(f, state);
+            return Begun::Decided(self.after_middleware(f, state));
         }
-        let mw_url = if is_data && self.should_normalize_next_data {
-            self.denormalize_next_data(&f).to_string()
+        Begun::Middleware(f, state)
+    }
+
+    /// The [`DecisionKind::Middleware`] decision (without its continuation) of a request paused
+    /// at `f`.
+    fn middleware_decision(&self, f: &Url, st: &State) -> Decision {
+        let mw_url = if st.is_data && self.should_normalize_next_data {
+            self.denormalize_next_data(f).to_string()
         } else {
             f.to_string()
         };
-        state.url = Some(f);
         let mut d = Decision::new(DecisionKind::Middleware);
         d.middleware_url = Some(mw_url);
-        d.continuation = Some(self.lock_pending().put(state));
         d
     }
 
@@ -1980,9 +2136,10 @@ impl Router {
         continuation: u32,
         result: &MiddlewareResult,
     ) -> Result<Decision, RouterError> {
-        let headers = result.request_headers.as_ref().map(|rh| {
-            HeaderList::from_pairs(rh.iter().filter(|(k, _)| self.wants_header(k)).cloned())
-        });
+        let headers = result
+            .request_headers
+            .as_ref()
+            .map(|rh| self.request_headers(rh));
         self.resume_with(continuation, result, headers)
     }
 
@@ -1992,20 +2149,27 @@ impl Router {
         &self,
         continuation: u32,
         result: &MiddlewareResult,
-        request_headers: Option<HeaderList>,
+        request_headers: Option<RequestHeaders<'_>>,
     ) -> Result<Decision, RouterError> {
-        let mut st = self.lock_pending().take(continuation).ok_or_else(|| {
+        let (f, st) = self.lock_pending().take(continuation).ok_or_else(|| {
             RouterError::Continuation(format!(
                 "{continuation} is unknown, already resumed or expired"
             ))
         })?;
+        self.continue_after(f, st.shorten(), result, request_headers)
+    }
+
+    /// Routing after middleware, from where it paused (`f`, `st`).
+    fn continue_after<'a>(
+        &self,
+        mut f: Url,
+        mut st: State<'a>,
+        result: &MiddlewareResult,
+        request_headers: Option<RequestHeaders<'a>>,
+    ) -> Result<Decision, RouterError> {
         if result.body_sent {
             return Ok(Decision::new(DecisionKind::MiddlewareResponded));
         }
-        let mut f = st
-            .url
-            .take()
-            .ok_or_else(|| RouterError::Continuation("no URL".into()))?;
         if let Some(h) = request_headers {
             st.headers = h;
         }
@@ -2251,7 +2415,7 @@ impl Router {
     fn dynamic_pass(
         &self,
         f: &Url,
-        h: &HeaderList,
+        h: &RequestHeaders<'_>,
         resp: &HeaderList,
         status: Option<u16>,
     ) -> Option<Decision> {
@@ -2440,6 +2604,27 @@ mod tests {
         h.set("x-b", "4");
         assert_eq!(h.get("X-B").as_deref(), Some("4"));
         assert_eq!(HeaderList::default().entries(), Vec::new());
+    }
+
+    #[test]
+    fn eq_lower_is_lowercased_equality() {
+        let long = "a".repeat(5000);
+        for (a, b) in [
+            ("en", "EN"),
+            ("de-DE", "de-de"),
+            ("ko", "\u{212A}O"),
+            ("\u{212A}\u{212A}", "kk"),
+            ("fr", "fra"),
+            ("fr", ""),
+            ("\u{130}", "i\u{307}"),
+            ("\u{130}", "I"),
+            ("nl", long.as_str()),
+            ("\u{e9}t\u{e9}", "\u{c9}T\u{c9}"),
+        ] {
+            let want = a.to_lowercase() == b.to_lowercase();
+            assert_eq!(eq_lower(a, b), want, "{a:?} {b:?}");
+            assert_eq!(eq_lower(b, a), want, "{b:?} {a:?}");
+        }
     }
 
     #[test]
