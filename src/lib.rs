@@ -16,7 +16,7 @@ use napi_derive::napi;
 /// mimalloc instead of the system allocator (see Cargo.toml): the router's many short-lived
 /// small allocations cost a fraction of what they cost with glibc inside Node.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: acme_core::alloc::Mimalloc = acme_core::alloc::Mimalloc;
 
 /// Options of `writeOutput`.
 #[napi(object)]

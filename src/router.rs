@@ -148,7 +148,7 @@ fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'
     if let Some(t) = &d.target {
         let mut to = Object::new(env)?;
         set_c(&mut to, c"kind", t.kind)?;
-        set_c(&mut to, c"id", &t.id)?;
+        set_c(&mut to, c"id", &*t.id)?;
         set_c(&mut o, c"target", to)?;
     }
     if let Some(p) = &d.rsc_pathname {
@@ -401,7 +401,7 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
     field(&mut out, opt(&d.resolved_pathname));
     field(&mut out, opt(&d.invocation_pathname));
     field(&mut out, d.target.as_ref().map_or("", |t| t.kind));
-    field(&mut out, d.target.as_ref().map_or("", |t| t.id.as_str()));
+    field(&mut out, d.target.as_ref().map_or("", |t| &*t.id));
     field(&mut out, opt(&d.rsc_pathname));
     field(&mut out, opt(&d.matched_route));
     num(&mut out, d.status.map(u32::from));

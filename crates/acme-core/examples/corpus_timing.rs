@@ -6,7 +6,7 @@
 //! rewrite }`, as `node bench/dump-corpus.js` writes it. `TIMING_TOP=n`: also the n slowest
 //! requests.
 #![allow(clippy::unwrap_used, missing_docs)]
-// The counting allocator below forwards to mimalloc: the only unsafe code, in a timing tool.
+// The counting allocator below forwards to the addon's: the only unsafe code, in a timing tool.
 #![allow(unsafe_code)]
 use std::time::Instant;
 
@@ -23,21 +23,21 @@ fn count_allocation() {
     ALLOCATIONS.store(ALLOCATIONS.load(Relaxed) + 1, Relaxed);
 }
 
-// SAFETY: forwards every call unchanged to mimalloc.
+// SAFETY: forwards every call unchanged to the addon's allocator.
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         count_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        unsafe { acme_core::alloc::Mimalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { acme_core::alloc::Mimalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
         count_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, size) }
+        unsafe { acme_core::alloc::Mimalloc.realloc(ptr, layout, size) }
     }
 }
 

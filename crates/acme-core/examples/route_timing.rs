@@ -4,7 +4,7 @@ use std::time::Instant;
 
 // As in the addon (src/lib.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: acme_core::alloc::Mimalloc = acme_core::alloc::Mimalloc;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let router =

@@ -4,6 +4,7 @@
 //! output becomes, [`routing`] compiles Next's JavaScript route regexes, and [`artifacts`] writes
 //! the self-contained `.acme/output/` directory, with [`report`]'s `report.json` beside it.
 
+pub mod alloc;
 pub mod artifacts;
 pub mod classify;
 pub mod error;

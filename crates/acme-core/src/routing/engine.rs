@@ -10,6 +10,7 @@ use compact_str::CompactString;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use smallvec::SmallVec;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::cat;
 
@@ -269,7 +270,13 @@ pub struct Target {
     /// `static`, `prerender` or `function`.
     pub kind: &'static str,
     /// Function or prerender id, or the static file (relative to the output directory).
-    pub id: String,
+    /// Shared with the router's table: a decision takes it without copying it.
+    #[serde(serialize_with = "serialize_str")]
+    pub id: Arc<str>,
+}
+
+fn serialize_str<S: serde::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
 }
 
 /// A router over one build's manifest. Immutable and `Sync`: share it across requests.
@@ -1449,7 +1456,7 @@ impl Router {
                 pathname.to_string(),
                 Target {
                     kind,
-                    id: id.clone().unwrap_or_default(),
+                    id: Arc::from(id.as_deref().unwrap_or_default()),
                 },
             );
         };
