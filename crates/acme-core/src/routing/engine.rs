@@ -1948,12 +1948,12 @@ impl Router {
         &'v self,
         url: &str,
         pairs: impl IntoIterator<Item = (usize, &'v str)>,
-    ) -> (Decision, Option<Decision>) {
+    ) -> (Decision, Option<Box<Decision>>) {
         match self.begin(url, self.header_list_indexed(pairs)) {
             Begun::Decided(d) => (d, None),
             Begun::Middleware(f, st) => {
                 let d = self.middleware_decision(&f, &st);
-                (d, Some(self.after_middleware(f, st)))
+                (d, Some(Box::new(self.after_middleware(f, st))))
             }
         }
     }
