@@ -373,9 +373,13 @@ impl<'a> RequestHeaders<'a> {
 
     /// `headers.get(name)`, borrowed when the header occurs once.
     fn get_cow(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut it = self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let mut it = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .peekable();
         let (_, first) = it.next()?;
-        if !it.clone().any(|_| true) {
+        if it.peek().is_none() {
             return Some(Cow::Borrowed(first));
         }
         let mut joined = first.to_string();
