@@ -5,8 +5,7 @@
 //! the layouts plain `mi_malloc` already satisfies (alignment at most 16, and at most the size:
 //! mimalloc aligns every block to 16 bytes, or to its size below that) those only add work, ~20
 //! instructions an allocation, and a routed request makes a dozen or more
-//! (`bench/instructions.sh`: 3-4% of a request). This is the dispatch that crate made before it
-//! dropped it.
+//! (`bench/instructions.sh`: 3-4% of a request).
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout};
