@@ -241,6 +241,9 @@ function createRouter(manifestJson) {
   // How many headers routing reads the last `headerValues` of an object found.
   let counted = 0
 
+  /** A header's value as routing reads it (a repeated header joined with `, `). */
+  const headerText = (v) => (typeof v === 'string' ? v : v.join(', '))
+
   /** The headers routing reads, packed (repeated headers joined with `, `). */
   function headerValues(headers) {
     if (Array.isArray(headers)) return valuesFromFlat(headers)
@@ -252,7 +255,7 @@ function createRouter(manifestJson) {
       const v = headers[key]
       if (v === undefined) continue
       s += p
-      s += typeof v === 'string' ? v : v.join(', ')
+      s += headerText(v)
       count++
     }
     counted = count
@@ -274,7 +277,7 @@ function createRouter(manifestJson) {
       if (v === undefined) continue
       const w = before ? before[key] : undefined
       if (w === undefined) return false
-      if (v !== w && (typeof v === 'string' ? v : v.join(', ')) !== (typeof w === 'string' ? w : w.join(', '))) return false
+      if (v !== w && headerText(v) !== headerText(w)) return false
       n++
     }
     return n === c._count

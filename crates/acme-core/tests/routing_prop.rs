@@ -252,10 +252,14 @@ proptest! {
         ROUTERS.with(|routers| {
             let router = &routers[which];
             let names = router.header_names().to_vec();
-            let pairs: Vec<(usize, &str)> = headers
-                .iter()
-                .filter_map(|(k, v)| Some((names.iter().position(|n| n == k)?, v.as_str())))
-                .collect();
+            // As the addon passes headers: those routing reads, by index.
+            let indexed = |list: &[(String, String)]| -> Vec<(usize, String)> {
+                list.iter()
+                    .filter_map(|(k, v)| Some((names.iter().position(|n| n == k)?, v.clone())))
+                    .collect()
+            };
+            let request_pairs = indexed(&headers);
+            let pairs: Vec<(usize, &str)> = request_pairs.iter().map(|(i, v)| (*i, v.as_str())).collect();
             let req = Request { method: "GET".into(), url: path.clone(), headers: headers.clone() };
             let kept = router.resolve(&req);
             let (d, passthrough) = router.resolve_indexed_passthrough(&path, pairs.iter().copied());
@@ -271,11 +275,10 @@ proptest! {
             let result = outcome(what, &headers);
             let again = router.resolve(&req).continuation.unwrap();
             let resumed = router.resume(again, &result).unwrap();
-            let new_headers = result.request_headers.as_ref().map(|rh| {
-                router.header_list_indexed(
-                    rh.iter().filter_map(|(k, v)| Some((names.iter().position(|n| n == k)?, v.as_str()))),
-                )
-            });
+            let new_pairs = result.request_headers.as_deref().map(indexed);
+            let new_headers = new_pairs
+                .as_ref()
+                .map(|n| router.header_list_indexed(n.iter().map(|(i, v)| (*i, v.as_str()))));
             let replayed = router
                 .replay_indexed(&path, pairs.iter().copied(), &result, new_headers)
                 .unwrap();

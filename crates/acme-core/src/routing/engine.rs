@@ -391,6 +391,18 @@ impl<'a> RequestHeaders<'a> {
     }
 }
 
+impl RequestHeaders<'static> {
+    /// The same headers, to be read beside ones of a shorter life (`SmallVec` makes the
+    /// lifetime invariant: the entries are moved, not the list).
+    fn shorten<'b>(self) -> RequestHeaders<'b> {
+        let mut out = RequestHeaders::default();
+        for entry in self.0 {
+            out.0.push(entry);
+        }
+        out
+    }
+}
+
 impl HeaderList {
     /// Builds a list from raw pairs.
     pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
@@ -583,32 +595,16 @@ pub struct MiddlewareResult {
     pub rewrite: Option<String>,
 }
 
-impl State<'_> {
-    /// The same state, owning its request headers (to wait for middleware in [`Pending`]).
-    fn into_owned(self) -> State<'static> {
+impl<'a> State<'a> {
+    /// The same state with its request headers mapped by `f` (to a list of another lifetime:
+    /// owned to wait in [`Pending`], shortened to continue with the caller's).
+    fn map_headers<'b>(
+        self,
+        f: impl FnOnce(RequestHeaders<'a>) -> RequestHeaders<'b>,
+    ) -> State<'b> {
         State {
             orig: self.orig,
-            headers: self.headers.into_owned(),
-            resp: self.resp,
-            status: self.status,
-            i18n_redirect: self.i18n_redirect,
-            stopped: self.stopped,
-            is_data: self.is_data,
-        }
-    }
-}
-
-impl State<'static> {
-    /// The same state, to continue with request headers of a shorter life (`SmallVec` makes the
-    /// lifetime invariant: the entries are moved, not the list).
-    fn shorten<'b>(self) -> State<'b> {
-        let mut headers = RequestHeaders::default();
-        for entry in self.headers.0 {
-            headers.0.push(entry);
-        }
-        State {
-            orig: self.orig,
-            headers,
+            headers: f(self.headers),
             resp: self.resp,
             status: self.status,
             i18n_redirect: self.i18n_redirect,
@@ -1936,7 +1932,10 @@ impl Router {
             Begun::Decided(d) => d,
             Begun::Middleware(f, st) => {
                 let mut d = self.middleware_decision(&f, &st);
-                d.continuation = Some(self.lock_pending().put(f, st.into_owned()));
+                d.continuation = Some(
+                    self.lock_pending()
+                        .put(f, st.map_headers(RequestHeaders::into_owned)),
+                );
                 d
             }
         }
@@ -2167,7 +2166,12 @@ impl Router {
                 "{continuation} is unknown, already resumed or expired"
             ))
         })?;
-        self.continue_after(f, st.shorten(), result, request_headers)
+        self.continue_after(
+            f,
+            st.map_headers(RequestHeaders::shorten),
+            result,
+            request_headers,
+        )
     }
 
     /// Routing after middleware, from where it paused (`f`, `st`).
