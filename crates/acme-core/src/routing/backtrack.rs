@@ -255,6 +255,10 @@ pub struct Program {
     icase: bool,
     /// Every alternative starts with `^`: only a match at 0 is possible.
     anchored: bool,
+    /// What a match can begin with: an unanchored search skips the other positions (Next's
+    /// `onMatch` route `/_next/static/…` runs on every routed path, and entering the match at
+    /// each of a path's positions cost more than the rest of the search).
+    starts: Follow,
     /// Named groups in pattern order, with their numbers.
     names: Vec<(String, usize)>,
 }
@@ -867,11 +871,15 @@ impl Program {
             annotate(alt, Follow::ANY, icase);
         }
         let anchored = alts.iter().all(|a| matches!(a.first(), Some(Node::Start)));
+        let starts = alts.iter().fold(Follow::NONE, |acc, alt| {
+            acc.union(first(alt, Follow::ANY, icase))
+        });
         Some(Self {
             alts,
             groups: p.caps + 1,
             icase,
             anchored,
+            starts,
             names: p.names,
         })
     }
@@ -896,6 +904,9 @@ impl Program {
         };
         let last = if self.anchored { 0 } else { text.len() };
         for start in 0..=last {
+            if !self.starts.allows(m.text, start) {
+                continue;
+            }
             m.caps = [UNSET; 2 * MAX_CAPS];
             match m.first_alt(&self.alts, start, &Cont::Accept) {
                 Err(a) => return Some(Err(a)),

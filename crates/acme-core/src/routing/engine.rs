@@ -1174,6 +1174,25 @@ fn eq_lower(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
+/// `path.split('/')[1]` (`None`: no `/`), by bytes: it runs several times a request with i18n.
+fn second_segment(path: &str) -> Option<&str> {
+    let b = path.as_bytes();
+    let start = b.iter().position(|&c| c == b'/')? + 1;
+    let len = b[start..].iter().position(|&c| c == b'/');
+    Some(&path[start..len.map_or(path.len(), |n| start + n)])
+}
+
+/// [`eq_lower`] with `b`'s ASCII-ness known: an ASCII pair is equal only up to ASCII case (the
+/// usual: locale and host names are ASCII but in odd configs), which spares scanning `b` again
+/// for each of the names it is compared with.
+fn eq_lower_known(a: &str, b: &str, b_ascii: bool) -> bool {
+    if b_ascii && a.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        eq_lower(a, b)
+    }
+}
+
 /// `normalizeLocalePath`: the path without its locale segment (borrowed: it is a suffix of
 /// `path`, or `/`), and the locale, spelled as configured.
 fn normalize_locale_path<'p, 'a>(
@@ -1183,10 +1202,11 @@ fn normalize_locale_path<'p, 'a>(
     if locales.is_empty() {
         return (path, None);
     }
-    let Some(seg) = path.split('/').nth(1).filter(|s| !s.is_empty()) else {
+    let Some(seg) = second_segment(path).filter(|s| !s.is_empty()) else {
         return (path, None);
     };
-    match locales.iter().find(|l| eq_lower(l, seg)) {
+    let ascii = seg.is_ascii();
+    match locales.iter().find(|l| eq_lower_known(l, seg, ascii)) {
         Some(l) => {
             let rest = path.get(l.len() + 1..).unwrap_or("");
             (if rest.is_empty() { "/" } else { rest }, Some(l.as_str()))
@@ -1200,12 +1220,18 @@ fn detect_domain_locale<'a>(
     hostname: Option<&str>,
     detected: Option<&str>,
 ) -> Option<&'a DomainLocale> {
+    let host = hostname.map(|h| (h, h.is_ascii()));
+    let detected = detected.map(|l| (l, l.is_ascii()));
     domains?.iter().find(|d| {
-        let dom = d.domain.split(':').next().unwrap_or("");
-        hostname.is_some_and(|h| eq_lower(h, dom))
-            || detected.is_some_and(|det| {
-                eq_lower(det, &d.default_locale)
-                    || d.locales.iter().flatten().any(|l| eq_lower(l, det))
+        let dom = d.domain.as_bytes().iter().position(|&c| c == b':');
+        let dom = &d.domain[..dom.unwrap_or(d.domain.len())];
+        host.is_some_and(|(h, ascii)| eq_lower_known(dom, h, ascii))
+            || detected.is_some_and(|(det, ascii)| {
+                eq_lower_known(&d.default_locale, det, ascii)
+                    || d.locales
+                        .iter()
+                        .flatten()
+                        .any(|l| eq_lower_known(l, det, ascii))
             })
     })
 }

@@ -59,6 +59,10 @@ pub struct JsRegex {
     /// When the pattern is inexact only through negative lookarounds: a regex matching wherever
     /// one of their bodies could. On a text it does not match, `pre` is exact.
     guard: Option<regex::Regex>,
+    /// `pre` and `guard` in one dense DFA (patterns 0 and 1): `test` asks both of every text,
+    /// and one pass costs less than two searches (a `Regex` search's setup is most of its cost
+    /// on a path). Middleware's usual matcher (`/((?!api|_next/static|…).*)`) is such a pattern.
+    pre_guard: Option<Box<regex_automata::dfa::dense::DFA<Vec<u32>>>>,
     /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked first
     /// for captures (where it beats the `regex` crate's capture engines), and for `test` only
     /// where the linear engines cannot decide.
@@ -119,12 +123,15 @@ impl JsRegex {
         if fast.is_none() && pre.is_none() {
             linear_source = None;
         }
-        let guard = match (&fast, &pre, guard) {
-            (None, Some(_), Some(g)) => regex::RegexBuilder::new(&g)
-                .size_limit(1 << 22)
-                .build()
-                .ok(),
-            _ => None,
+        let (guard, pre_guard) = match (&fast, &pre, &linear_source, guard) {
+            (None, Some(_), Some(superset), Some(g)) => (
+                regex::RegexBuilder::new(&g)
+                    .size_limit(1 << 22)
+                    .build()
+                    .ok(),
+                dense_dfa(&[superset, &g]).map(|(dfa, _)| Box::new(dfa)),
+            ),
+            _ => (None, None),
         };
         Ok(Self {
             re,
@@ -133,6 +140,7 @@ impl JsRegex {
             pre,
             linear_source,
             guard,
+            pre_guard,
             bt,
             seg,
         })
@@ -182,9 +190,23 @@ impl JsRegex {
         // negative lookaround body occurs (the superset translation is not exact there).
         match self.linear(text) {
             Ok(f) => return f.is_match(text),
-            Err(Some(pre)) if !pre.is_match(text) => return false,
-            Err(Some(_)) if self.unguarded(text) => return true,
-            Err(_) => {}
+            Err(Some(pre)) => {
+                let (may, guarded) = match &self.pre_guard {
+                    Some(dfa) => {
+                        let mut found = [false; 2];
+                        for_each_dense_match(dfa, false, text, |i| found[i] = true);
+                        (found[0], found[1])
+                    }
+                    None => (pre.is_match(text), !self.unguarded(text)),
+                };
+                if !may {
+                    return false;
+                }
+                if !guarded {
+                    return true;
+                }
+            }
+            Err(None) => {}
         }
         if let Some(found) = self.backtrack(text).and_then(|p| p.is_match(text)?.ok()) {
             return found;
@@ -398,44 +420,52 @@ impl SetEngine {
 
     /// Calls `f` with the index of every pattern that matches somewhere in `text` (an index may
     /// come more than once).
-    fn for_each_match(&self, text: &str, mut f: impl FnMut(usize)) {
-        use regex_automata::dfa::Automaton;
+    fn for_each_match(&self, text: &str, f: impl FnMut(usize)) {
         match self {
             Self::Set(set) => set.matches(text).iter().for_each(f),
-            Self::Dense(dfa, anchored) => {
-                // Every match of every pattern ends in a match state of this all-matches DFA
-                // (entered one byte late, or on the end-of-input transition), so one walk over
-                // the text sees them all; it ends early only on a dead state.
-                let input = regex_automata::Input::new(text).anchored(if *anchored {
-                    regex_automata::Anchored::Yes
-                } else {
-                    regex_automata::Anchored::No
-                });
-                let Ok(mut sid) = dfa.start_state_forward(&input) else {
-                    // Only look-arounds the DFA cannot handle quit: take every pattern.
-                    (0..dfa.pattern_len()).for_each(f);
-                    return;
-                };
-                let mut seen = |sid| {
-                    if dfa.is_match_state(sid) {
-                        for i in 0..dfa.match_len(sid) {
-                            f(dfa.match_pattern(sid, i).as_usize());
-                        }
-                    }
-                };
-                for &b in text.as_bytes() {
-                    sid = dfa.next_state(sid, b);
-                    if dfa.is_special_state(sid) {
-                        if dfa.is_dead_state(sid) {
-                            return;
-                        }
-                        seen(sid);
-                    }
-                }
-                seen(dfa.next_eoi_state(sid));
-            }
+            Self::Dense(dfa, anchored) => for_each_dense_match(dfa, *anchored, text, f),
         }
     }
+}
+
+/// [`SetEngine::for_each_match`] of an all-matches dense DFA ([`dense_dfa`]).
+fn for_each_dense_match(
+    dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>,
+    anchored: bool,
+    text: &str,
+    mut f: impl FnMut(usize),
+) {
+    use regex_automata::dfa::Automaton;
+    // Every match of every pattern ends in a match state of this all-matches DFA
+    // (entered one byte late, or on the end-of-input transition), so one walk over
+    // the text sees them all; it ends early only on a dead state.
+    let input = regex_automata::Input::new(text).anchored(if anchored {
+        regex_automata::Anchored::Yes
+    } else {
+        regex_automata::Anchored::No
+    });
+    let Ok(mut sid) = dfa.start_state_forward(&input) else {
+        // Only look-arounds the DFA cannot handle quit: take every pattern.
+        (0..dfa.pattern_len()).for_each(f);
+        return;
+    };
+    let mut seen = |sid| {
+        if dfa.is_match_state(sid) {
+            for i in 0..dfa.match_len(sid) {
+                f(dfa.match_pattern(sid, i).as_usize());
+            }
+        }
+    };
+    for &b in text.as_bytes() {
+        sid = dfa.next_state(sid, b);
+        if dfa.is_special_state(sid) {
+            if dfa.is_dead_state(sid) {
+                return;
+            }
+            seen(sid);
+        }
+    }
+    seen(dfa.next_eoi_state(sid));
 }
 
 /// The `regex`-syntax translations of a JavaScript pattern (see [`JsRegex`]).
@@ -1094,6 +1124,10 @@ mod tests {
             let re = JsRegex::new(p, "i").expect("compiles");
             if p.contains("(?!api") || p.starts_with(r"^(?:\/(_next") {
                 assert!(re.guard.is_some(), "{p} is guarded");
+                assert!(
+                    re.pre_guard.is_some(),
+                    "{p}: one DFA for the test and its guard"
+                );
             }
             if p.contains("(?!(ab))") {
                 assert!(
