@@ -95,7 +95,10 @@ fn set_c<T: napi::bindgen_prelude::ToNapiValue>(
 }
 
 /// `{ name: value }`, repeated names becoming arrays (omitted when empty).
-fn multi_object<'e>(env: &'e Env, pairs: &[(String, String)]) -> napi::Result<Option<Object<'e>>> {
+fn multi_object<'e, S: AsRef<str> + PartialEq>(
+    env: &'e Env,
+    pairs: &[(S, S)],
+) -> napi::Result<Option<Object<'e>>> {
     if pairs.is_empty() {
         return Ok(None);
     }
@@ -106,14 +109,14 @@ fn multi_object<'e>(env: &'e Env, pairs: &[(String, String)]) -> napi::Result<Op
         }
         let n = pairs[i..].iter().filter(|(pk, _)| pk == k).count();
         if n == 1 {
-            set_str(&mut obj, k, v)?;
+            set_str(&mut obj, k.as_ref(), v.as_ref())?;
         } else {
             let list: Vec<&str> = pairs[i..]
                 .iter()
                 .filter(|(pk, _)| pk == k)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v.as_ref())
                 .collect();
-            obj.set(k, list)?;
+            obj.set(k.as_ref(), list)?;
         }
     }
     Ok(Some(obj))
@@ -375,7 +378,10 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
         + d.redirect.as_ref().map_or(0, |r| r.location.len())
         + d.query
             .iter()
-            .chain(&d.headers)
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>()
+        + d.headers
+            .iter()
             .map(|(k, v)| k.len() + v.len() + 2)
             .sum::<usize>()
         + d.route_matches
@@ -416,7 +422,13 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
     num(&mut out, count(d.query.len()));
     num(&mut out, count(d.headers.len()));
     num(&mut out, count(matches.clone().count()));
-    for (k, v) in d.query.iter().chain(&d.headers) {
+    let headers = d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for (k, v) in d
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(headers)
+    {
         field(&mut out, k);
         field(&mut out, v);
     }

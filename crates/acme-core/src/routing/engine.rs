@@ -465,20 +465,25 @@ impl HeaderList {
     }
 
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
-    pub fn entries(&self) -> Vec<(String, String)> {
-        // A stable sort keeps a repeated name's values in the order they were added; names are
-        // stored lower-cased, so equal names end up adjacent and are combined there.
-        let mut sorted: Vec<&(CompactString, CompactString)> = self.0.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
-        for (k, v) in sorted {
-            match out.last_mut() {
-                Some((pk, pv)) if pk == k && k != "set-cookie" => {
-                    pv.push_str(", ");
-                    pv.push_str(v);
-                }
-                _ => out.push((k.as_str().to_owned(), v.as_str().to_owned())),
+    /// Short names and values stay inline (a decision usually carries one or two headers).
+    pub fn entries(&self) -> Vec<(CompactString, CompactString)> {
+        let mut out: Vec<(CompactString, CompactString)> = Vec::with_capacity(self.0.len());
+        let mut push = |(k, v): &(CompactString, CompactString)| match out.last_mut() {
+            Some((pk, pv)) if pk == k && k != "set-cookie" => {
+                pv.push_str(", ");
+                pv.push_str(v);
             }
+            _ => out.push((k.clone(), v.clone())),
+        };
+        // Names are stored lower-cased, so equal names end up adjacent in name order and are
+        // combined there; a stable sort keeps a repeated name's values in the order they were
+        // added. A list already in order (one or two headers, usually) is not sorted.
+        if self.0.windows(2).all(|w| w[0].0 <= w[1].0) {
+            self.0.iter().for_each(&mut push);
+        } else {
+            let mut sorted: Vec<&(CompactString, CompactString)> = self.0.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            sorted.into_iter().for_each(push);
         }
         out
     }
@@ -530,7 +535,7 @@ pub struct Decision {
     /// Status set by a route, if any.
     pub status: Option<u16>,
     /// Response headers to add (Fetch order; `set-cookie` may repeat).
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(CompactString, CompactString)>,
     /// Redirect to send.
     pub redirect: Option<Redirect>,
     /// Target of an external rewrite.
@@ -2627,10 +2632,8 @@ mod tests {
         h.append("x-b", " 3 ");
         h.append("Set-Cookie", "a=1");
         h.set("X-C", "c");
-        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
+        let pairs = |v: &[(&str, &str)]| -> Vec<(CompactString, CompactString)> {
+            v.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
         };
         assert_eq!(
             h.entries(),
@@ -2645,6 +2648,12 @@ mod tests {
         h.set("x-b", "4");
         assert_eq!(h.get("X-B").as_deref(), Some("4"));
         assert_eq!(HeaderList::default().entries(), Vec::new());
+        // Already in name order: combined without sorting.
+        let mut h = HeaderList::default();
+        h.append("x-a", "1");
+        h.append("X-A", "2");
+        h.append("x-b", "3");
+        assert_eq!(h.entries(), pairs(&[("x-a", "1, 2"), ("x-b", "3")]));
     }
 
     #[test]
@@ -2665,6 +2674,8 @@ mod tests {
             let want = a.to_lowercase() == b.to_lowercase();
             assert_eq!(eq_lower(a, b), want, "{a:?} {b:?}");
             assert_eq!(eq_lower(b, a), want, "{b:?} {a:?}");
+            assert_eq!(eq_lower_known(a, b, b.is_ascii()), want, "{a:?} {b:?}");
+            assert_eq!(eq_lower_known(b, a, a.is_ascii()), want, "{b:?} {a:?}");
         }
     }
 
