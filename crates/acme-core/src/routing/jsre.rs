@@ -62,7 +62,8 @@ pub struct JsRegex {
     /// `pre` and `guard` in one dense DFA (patterns 0 and 1): `test` asks both of every text,
     /// and one pass costs less than two searches (a `Regex` search's setup is most of its cost
     /// on a path). Middleware's usual matcher (`/((?!api|_next/static|…).*)`) is such a pattern.
-    pre_guard: Option<Box<regex_automata::dfa::dense::DFA<Vec<u32>>>>,
+    /// With whether both patterns are anchored at the start (see [`dense_dfa`]).
+    pre_guard: Option<(Box<regex_automata::dfa::dense::DFA<Vec<u32>>>, bool)>,
     /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked first
     /// for captures (where it beats the `regex` crate's capture engines), and for `test` only
     /// where the linear engines cannot decide.
@@ -129,7 +130,7 @@ impl JsRegex {
                     .size_limit(1 << 22)
                     .build()
                     .ok(),
-                dense_dfa(&[superset, &g]).map(|(dfa, _)| Box::new(dfa)),
+                dense_dfa(&[superset, &g]).map(|(dfa, anchored)| (Box::new(dfa), anchored)),
             ),
             _ => (None, None),
         };
@@ -192,9 +193,9 @@ impl JsRegex {
             Ok(f) => return f.is_match(text),
             Err(Some(pre)) => {
                 let (may, guarded) = match &self.pre_guard {
-                    Some(dfa) => {
+                    Some((dfa, anchored)) => {
                         let mut found = [false; 2];
-                        for_each_dense_match(dfa, false, text, |i| found[i] = true);
+                        for_each_dense_match(dfa, *anchored, text, |i| found[i] = true);
                         (found[0], found[1])
                     }
                     None => (pre.is_match(text), !self.unguarded(text)),
