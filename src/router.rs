@@ -464,7 +464,13 @@ fn split_nul(s: &str) -> impl Iterator<Item = &str> {
 type JsText = Either<Latin1String, String>;
 
 fn js_text(s: String) -> JsText {
-    if s.is_ascii() {
+    let ascii = s.is_ascii();
+    js_text_known(s, ascii)
+}
+
+/// [`js_text`] of a string whose ASCII-ness the caller already knows.
+fn js_text_known(s: String, ascii: bool) -> JsText {
+    if ascii {
         Either::A(Latin1String::from(s))
     } else {
         Either::B(s)
@@ -494,19 +500,25 @@ fn resolve_packed(router: &core::Router, url: &str, headers: &str) -> napi::Resu
     catch_unwind(AssertUnwindSafe(|| {
         let (d, passthrough) = router.resolve_indexed_passthrough(url, indexed_values(headers));
         let mut out = pack(&d);
-        if let Some(next) = passthrough {
-            insert_own_length(&mut out);
-            out.push_str(&pack(&next));
-        }
-        js_text(out)
+        let Some(next) = passthrough else {
+            return js_text(out);
+        };
+        // Each part scanned for non-ASCII once: the head's answer serves its length too.
+        let head_ascii = out.is_ascii();
+        let next = pack(&next);
+        let ascii = head_ascii && next.is_ascii();
+        insert_own_length(&mut out, head_ascii);
+        out.push_str(&next);
+        js_text_known(out, ascii)
     }))
     .map_err(panic_error)
 }
 
 /// Writes into the empty field 1 of a packed decision the string's length in UTF-16 units
-/// (where JavaScript finds what follows it), the digits written included.
-fn insert_own_length(packed: &mut String) {
-    let units = if packed.is_ascii() {
+/// (where JavaScript finds what follows it), the digits written included. `ascii`: whether
+/// `packed` is ASCII (then its length in bytes is its length in UTF-16 units).
+fn insert_own_length(packed: &mut String, ascii: bool) {
+    let units = if ascii {
         packed.len()
     } else {
         packed.chars().map(char::len_utf16).sum()
@@ -752,7 +764,8 @@ mod tests {
             if wide {
                 s.push('\u{1f600}');
             }
-            insert_own_length(&mut s);
+            let ascii = s.is_ascii();
+            insert_own_length(&mut s, ascii);
             let digits: String = s[2..].chars().take_while(char::is_ascii_digit).collect();
             let n: usize = digits.parse().expect("digits written at field 1");
             assert_eq!(n, s.encode_utf16().count(), "{text_len} {wide}");
