@@ -404,15 +404,6 @@ impl RequestHeaders<'static> {
 }
 
 impl HeaderList {
-    /// Builds a list from raw pairs.
-    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
-        let mut h = Self::default();
-        for (k, v) in pairs {
-            h.append(&k, &v);
-        }
-        h
-    }
-
     /// `headers.get(name)`: values joined with `, `.
     pub fn get(&self, name: &str) -> Option<String> {
         let mut out: Option<String> = None;
