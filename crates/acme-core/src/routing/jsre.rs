@@ -64,6 +64,8 @@ pub struct JsRegex {
     /// on a path). Middleware's usual matcher (`/((?!api|_next/static|…).*)`) is such a pattern.
     /// With whether both patterns are anchored at the start (see [`dense_dfa`]).
     pre_guard: Option<(Box<regex_automata::dfa::dense::DFA<Vec<u32>>>, bool)>,
+    /// The source of `guard`, for a [`RegexFilter`] that asks it in the same pass as the others.
+    guard_source: Option<String>,
     /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked first
     /// for captures (where it beats the `regex` crate's capture engines), and for `test` only
     /// where the linear engines cannot decide.
@@ -124,15 +126,18 @@ impl JsRegex {
         if fast.is_none() && pre.is_none() {
             linear_source = None;
         }
-        let (guard, pre_guard) = match (&fast, &pre, &linear_source, guard) {
-            (None, Some(_), Some(superset), Some(g)) => (
-                regex::RegexBuilder::new(&g)
+        let (guard, pre_guard, guard_source) = match (&fast, &pre, &linear_source, guard) {
+            (None, Some(_), Some(superset), Some(g)) => {
+                let compiled = regex::RegexBuilder::new(&g)
                     .size_limit(1 << 22)
                     .build()
-                    .ok(),
-                dense_dfa(&[superset, &g]).map(|(dfa, anchored)| (Box::new(dfa), anchored)),
-            ),
-            _ => (None, None),
+                    .ok();
+                let pre_guard =
+                    dense_dfa(&[superset, &g]).map(|(dfa, anchored)| (Box::new(dfa), anchored));
+                let source = compiled.is_some().then_some(g);
+                (compiled, pre_guard, source)
+            }
+            _ => (None, None, None),
         };
         Ok(Self {
             re,
@@ -142,6 +147,7 @@ impl JsRegex {
             linear_source,
             guard,
             pre_guard,
+            guard_source,
             bt,
             seg,
         })
@@ -282,15 +288,27 @@ impl JsRegex {
 #[derive(Debug, Clone)]
 pub struct RegexFilter {
     set: SetEngine,
-    /// Index (among the filtered regexes) of each pattern of `set`.
-    members: Vec<usize>,
+    /// What each pattern of `set` stands for.
+    members: Vec<Member>,
     /// Regexes outside `set`.
     always: u128,
     /// Members whose translation is exact ([`JsRegex::is_translated`]): for them the set's
     /// answer is the regex's own, on texts no longer than `exact_cap`.
     exact: u128,
-    /// The smallest input cap of the exact members.
+    /// Members inexact only through negative lookarounds, whose guard is in `set` too: on a
+    /// text where the guard finds none of the lookaround bodies, the translation is exact.
+    guarded: u128,
+    /// The smallest input cap of the exact and guarded members.
     exact_cap: usize,
+}
+
+/// A pattern of a [`RegexFilter`]'s automaton.
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    /// The translation of regex `i`.
+    Translation(usize),
+    /// The guard of regex `i` (the bodies of its negative lookarounds).
+    Guard(usize),
 }
 
 /// What a [`RegexFilter`] found about a text.
@@ -309,6 +327,7 @@ impl RegexFilter {
         let mut members = Vec::new();
         let mut always = 0u128;
         let mut exact = 0u128;
+        let mut guarded = 0u128;
         let mut exact_cap = MAX_INPUT;
         for (i, re) in regexes.into_iter().enumerate() {
             if i >= 128 {
@@ -317,9 +336,14 @@ impl RegexFilter {
             match &re.linear_source {
                 Some(s) => {
                     sources.push(s.as_str());
-                    members.push(i);
+                    members.push(Member::Translation(i));
                     if re.is_translated() {
                         exact |= 1 << i;
+                        exact_cap = exact_cap.min(re.cap);
+                    } else if let Some(g) = &re.guard_source {
+                        sources.push(g.as_str());
+                        members.push(Member::Guard(i));
+                        guarded |= 1 << i;
                         exact_cap = exact_cap.min(re.cap);
                     }
                 }
@@ -329,12 +353,17 @@ impl RegexFilter {
         if sources.len() < 2 {
             return None;
         }
-        let set = SetEngine::new(&sources)?;
+        let label = |pattern: usize| match members[pattern] {
+            Member::Translation(r) => (1 << r, 0),
+            Member::Guard(r) => (0, 1 << r),
+        };
+        let set = SetEngine::new(&sources, label)?;
         Some(Self {
             set,
             members,
             always,
             exact,
+            guarded,
             exact_cap,
         })
     }
@@ -347,18 +376,29 @@ impl RegexFilter {
     /// Which regexes may match `text`, and which certainly do.
     pub fn matches(&self, text: &str) -> FilterMatches {
         // Outside the BMP JavaScript matches UTF-16 code units: no translation applies.
-        if text.bytes().any(|b| b >= 0xF0) {
+        if !text.is_ascii() && text.bytes().any(|b| b >= 0xF0) {
             return FilterMatches {
                 may: u128::MAX,
                 sure: 0,
             };
         }
-        let mut m = 0;
-        self.set.for_each_match(text, |i| m |= 1 << self.members[i]);
+        let (m, bodies) = match &self.set {
+            SetEngine::Dense(dense) => dense.walk(text),
+            SetEngine::Set(set) => {
+                let (mut m, mut bodies) = (0, 0);
+                for i in set.matches(text).iter() {
+                    match self.members[i] {
+                        Member::Translation(r) => m |= 1 << r,
+                        Member::Guard(r) => bodies |= 1 << r,
+                    }
+                }
+                (m, bodies)
+            }
+        };
         FilterMatches {
             may: m | self.always,
             sure: if text.len() <= self.exact_cap {
-                m & self.exact
+                m & (self.exact | (self.guarded & !bodies))
             } else {
                 0
             },
@@ -372,9 +412,7 @@ impl RegexFilter {
 /// DFA would be too large.
 #[derive(Debug, Clone)]
 enum SetEngine {
-    /// The DFA, and whether every pattern is anchored at the start (then the search is anchored
-    /// too: a text no pattern can begin is left at its first bytes, on a dead state).
-    Dense(Box<regex_automata::dfa::dense::DFA<Vec<u32>>>, bool),
+    Dense(DenseSet),
     Set(regex::RegexSet),
 }
 
@@ -407,24 +445,137 @@ fn dense_dfa(sources: &[&str]) -> Option<(regex_automata::dfa::dense::DFA<Vec<u3
     Some((dfa, anchored))
 }
 
+/// Two sets of up to 128 bits each: what a [`RegexFilter`]'s patterns stand for (the regexes
+/// whose translation matched, the regexes whose guard matched).
+type Bits = (u128, u128);
+
+/// An all-matches dense DFA ([`dense_dfa`]) with, for each of its match states, the union of
+/// what its patterns stand for: a walk over a text ORs one table entry into its answer per match
+/// state it enters, instead of asking the DFA for each pattern of each such state.
+#[derive(Debug, Clone)]
+struct DenseSet {
+    dfa: Box<regex_automata::dfa::dense::DFA<Vec<u32>>>,
+    /// The state a search from a text's first byte starts in (anchored when every pattern is:
+    /// a text no pattern can begin is left at its first bytes, on a dead state).
+    start: regex_automata::util::primitives::StateID,
+    /// By state index (its id shifted right by the DFA's `stride2`): its patterns' bits (zero
+    /// for a state that is not a match state).
+    bits: Vec<Bits>,
+    stride2: usize,
+    /// Whether every pattern is anchored at the start (the search is then anchored); the
+    /// start state says it to the walk, this to the tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    anchored: bool,
+}
+
+impl DenseSet {
+    /// `label(pattern)`: what pattern `pattern` of the DFA stands for. `None` when a state the
+    /// walk could enter is a quit state (the DFA gives up on a byte: no pattern here needs one).
+    fn new(
+        dfa: regex_automata::dfa::dense::DFA<Vec<u32>>,
+        anchored: bool,
+        label: impl Fn(usize) -> Bits,
+    ) -> Option<Self> {
+        use regex_automata::dfa::Automaton;
+        use regex_automata::util::start;
+        let mode = if anchored {
+            regex_automata::Anchored::Yes
+        } else {
+            regex_automata::Anchored::No
+        };
+        // A search from offset 0 has no look-behind: the same start state for every text.
+        let start = dfa.start_state(&start::Config::new().anchored(mode)).ok()?;
+        let stride2 = dfa.stride2();
+        let index = |sid: regex_automata::util::primitives::StateID| sid.as_usize() >> stride2;
+        // Every state a walk can enter, found from the start by every byte class (and the
+        // end-of-input transition).
+        let units: Vec<_> = dfa.byte_classes().representatives(..).collect();
+        let mut seen = vec![false; index(start) + 1];
+        seen[index(start)] = true;
+        let mut todo = vec![start];
+        let mut bits: Vec<Bits> = Vec::new();
+        while let Some(sid) = todo.pop() {
+            if dfa.is_quit_state(sid) {
+                return None;
+            }
+            if dfa.is_match_state(sid) {
+                let i = index(sid);
+                if bits.len() <= i {
+                    bits.resize(i + 1, (0, 0));
+                }
+                for k in 0..dfa.match_len(sid) {
+                    let (a, b) = label(dfa.match_pattern(sid, k).as_usize());
+                    bits[i].0 |= a;
+                    bits[i].1 |= b;
+                }
+            }
+            if dfa.is_dead_state(sid) {
+                continue;
+            }
+            for unit in &units {
+                let next = match unit.as_u8() {
+                    Some(b) => dfa.next_state(sid, b),
+                    None => dfa.next_eoi_state(sid),
+                };
+                let i = index(next);
+                if seen.len() <= i {
+                    seen.resize(i + 1, false);
+                }
+                if !seen[i] {
+                    seen[i] = true;
+                    todo.push(next);
+                }
+            }
+        }
+        Some(Self {
+            dfa: Box::new(dfa),
+            start,
+            bits,
+            stride2,
+            anchored,
+        })
+    }
+
+    /// The union of the bits of every pattern that matches somewhere in `text`. Every match of
+    /// every pattern ends in a match state of this all-matches DFA (entered one byte late, or on
+    /// the end-of-input transition), so one walk sees them all; it ends early on a dead state.
+    fn walk(&self, text: &str) -> Bits {
+        use regex_automata::dfa::Automaton;
+        let dfa = &*self.dfa;
+        let mut out: Bits = (0, 0);
+        let mut add = |sid: regex_automata::util::primitives::StateID| {
+            if let Some((a, b)) = self.bits.get(sid.as_usize() >> self.stride2) {
+                out.0 |= a;
+                out.1 |= b;
+            }
+        };
+        let mut sid = self.start;
+        for &b in text.as_bytes() {
+            sid = dfa.next_state(sid, b);
+            if dfa.is_special_state(sid) {
+                if dfa.is_dead_state(sid) {
+                    return out;
+                }
+                add(sid);
+            }
+        }
+        add(dfa.next_eoi_state(sid));
+        out
+    }
+}
+
 impl SetEngine {
-    fn new(sources: &[&str]) -> Option<Self> {
-        match dense_dfa(sources) {
-            Some((dfa, anchored)) => Some(Self::Dense(Box::new(dfa), anchored)),
+    /// The dense DFA of `sources`, else a `RegexSet`. `label` as [`DenseSet::new`] takes it.
+    fn new(sources: &[&str], label: impl Fn(usize) -> Bits) -> Option<Self> {
+        let dense =
+            dense_dfa(sources).and_then(|(dfa, anchored)| DenseSet::new(dfa, anchored, label));
+        match dense {
+            Some(d) => Some(Self::Dense(d)),
             None => regex::RegexSetBuilder::new(sources)
                 .size_limit(1 << 24)
                 .build()
                 .ok()
                 .map(Self::Set),
-        }
-    }
-
-    /// Calls `f` with the index of every pattern that matches somewhere in `text` (an index may
-    /// come more than once).
-    fn for_each_match(&self, text: &str, f: impl FnMut(usize)) {
-        match self {
-            Self::Set(set) => set.matches(text).iter().for_each(f),
-            Self::Dense(dfa, anchored) => for_each_dense_match(dfa, *anchored, text, f),
         }
     }
 }
@@ -1164,6 +1315,41 @@ mod tests {
         assert_eq!(decode_uri_component("%C3"), None);
     }
 
+    /// A lookahead route (middleware's usual matcher) is decided by the filter's walk wherever
+    /// none of its lookahead bodies occurs: the guard is asked in the same walk.
+    #[test]
+    fn a_guarded_regex_is_sure_where_its_guard_finds_nothing() {
+        let sources = [
+            "^(?:\\/(_next\\/data\\/[^/]{1,}))?(?:\\/((?!_next\\/static|_next\\/image|favicon.ico).*))(\\.json|\\.rsc|\\.segments\\/.+\\.segment\\.rsc)?[\\/#\\?]?$",
+            "^\\/about(?:\\/)?$",
+        ];
+        let regexes: Vec<JsRegex> = sources
+            .iter()
+            .map(|s| JsRegex::new(s, "").expect("valid"))
+            .collect();
+        assert!(regexes[0].guard_source.is_some());
+        let filter = RegexFilter::new(&regexes).expect("a filter");
+        for (text, sure) in [
+            ("/", true),
+            ("/about", true),
+            ("/blog/x.rsc", true),
+            ("/_next/data/b/x.json", true),
+            ("/_next/static/chunks/a.js", false),
+            ("/x/_next/image", false),
+            ("/favicon.ico", false),
+            ("/favicon-ico", false),
+            ("/é", true),
+            ("/😀", false),
+            ("x", false),
+        ] {
+            let m = filter.matches(text);
+            let is = regexes[0].is_match(text);
+            assert_eq!(m.sure & 1 == 1, sure && is, "{text:?}");
+            assert!(!is || m.may & 1 == 1, "{text:?}");
+            assert!(is || m.sure & 1 == 0, "{text:?}");
+        }
+    }
+
     /// Next's route shapes get the dense DFA (anchored when every pattern is), and it answers as
     /// the `RegexSet` does.
     #[test]
@@ -1172,9 +1358,13 @@ mod tests {
             "^/posts/(?<nxtPid>[^/]+?)(?:/)?$",
             "^(?:\\/((?:[^\\/]+?)(?:\\/(?:[^\\/]+?))*))\\/$",
             "^/_next/data/abc[/]?/docs/(?<nxtPslug>[^/]+?)\\.json(?:/)?$",
+        ];
+        // The guard of a negative lookahead (its bodies, found anywhere) is unanchored.
+        let unanchored = [
+            "/_next/static/(?:[^/]+/pages|pages|chunks)/.+",
+            "^/about$",
             "^(?:\\/(_next\\/data\\/[^/]{1,}))?(?:\\/((?!_next\\/static|favicon.ico).*))(\\.json|\\.rsc)?[\\/#\\?]?$",
         ];
-        let unanchored = ["/_next/static/(?:[^/]+/pages|pages|chunks)/.+", "^/about$"];
         let texts = [
             "",
             "/",
@@ -1199,7 +1389,7 @@ mod tests {
             assert_eq!(regexes.len(), sources.len());
             let filter = RegexFilter::new(&regexes);
             assert!(
-                matches!(&filter, Some(f) if matches!(f.set, SetEngine::Dense(_, a) if a == want_anchored)),
+                matches!(&filter, Some(f) if matches!(&f.set, SetEngine::Dense(d) if d.anchored == want_anchored)),
                 "{sources:?}"
             );
             let Some(filter) = filter else { return };
@@ -1207,14 +1397,15 @@ mod tests {
                 .iter()
                 .filter_map(|r| r.linear_source.as_deref())
                 .collect();
-            // Every pattern is in the set: its indexes are the regexes' own.
+            // Every regex has a translation: bit `i` is regex `i`.
             assert_eq!(linear.len(), regexes.len());
             let set = regex::RegexSet::new(&linear).ok();
             for text in texts {
-                let mut dense = Vec::new();
-                filter.set.for_each_match(text, |i| dense.push(i));
-                dense.sort_unstable();
-                dense.dedup();
+                let SetEngine::Dense(d) = &filter.set else {
+                    unreachable!()
+                };
+                let bits = d.walk(text).0;
+                let dense: Vec<usize> = (0..regexes.len()).filter(|i| bits >> i & 1 == 1).collect();
                 let want: Vec<usize> = set
                     .iter()
                     .flat_map(|s| s.matches(text).into_iter())
