@@ -298,7 +298,7 @@ pub struct Router {
     segment_dir_suffix: String,
     segment_suffix: String,
     before_middleware: Phase,
-    middleware: Option<Vec<CRoute>>,
+    middleware: Option<Phase>,
     before_files: Phase,
     after_files: Phase,
     dynamic_routes: Phase,
@@ -1467,7 +1467,8 @@ impl Router {
                         // `@next/routing` adds the `i` flag.
                         compile_route("middlewareMatchers", i, &r, "")
                     })
-                    .collect::<Result<Vec<_>, _>>()?,
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Phase::new)?,
             ),
             None => None,
         };
@@ -1663,8 +1664,10 @@ impl Router {
             return false;
         }
         let test = |p: &str| {
-            matchers.iter().any(|r| {
-                r.re.is_match(p)
+            let mask = matchers.candidates(p);
+            matchers.iter().enumerate().any(|(i, r)| {
+                mask.may(i)
+                    && (mask.sure(i) || r.re.is_match(p))
                     && check_has(&r.has, u, h).is_some()
                     && check_missing(&r.missing, u, h)
             })

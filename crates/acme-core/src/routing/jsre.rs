@@ -321,7 +321,8 @@ pub struct FilterMatches {
 }
 
 impl RegexFilter {
-    /// `None` when there are more than 128 regexes or too few translated ones to gain anything.
+    /// `None` when there are more than 128 regexes or too few translated ones to gain anything
+    /// (a regex alone answers as fast as a filter would, unless it has a guard to ask too).
     pub fn new<'a>(regexes: impl IntoIterator<Item = &'a JsRegex>) -> Option<Self> {
         let mut sources = Vec::new();
         let mut members = Vec::new();
