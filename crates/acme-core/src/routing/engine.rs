@@ -17,7 +17,7 @@ use super::cat;
 use serde::{Deserialize, Serialize};
 
 use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
-use super::weburl::Url;
+use super::weburl::{form_pairs, Url};
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
 /// Errors of [`Router::new`] and [`Router::resume`].
@@ -666,10 +666,9 @@ fn merged_pairs<'q>(
     query: &'q str,
     dest_query: &'q str,
 ) -> Option<Vec<(Cow<'q, str>, Cow<'q, str>)>> {
-    let mut add = url::form_urlencoded::parse(dest_query.as_bytes()).peekable();
+    let mut add = form_pairs(dest_query).peekable();
     add.peek()?;
-    let mut list: Vec<(Cow<'_, str>, Cow<'_, str>)> =
-        url::form_urlencoded::parse(query.as_bytes()).collect();
+    let mut list: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_pairs(query).collect();
     for (k, v) in add {
         match list.iter().position(|(lk, _)| *lk == k) {
             Some(i) => {

@@ -8,6 +8,7 @@
 //! tenth of the corpus's URLs) are resolved by [`fast_parse`] itself. Everything else goes through the `url` crate,
 //! so the results are the `url` crate's either way (the property tests below compare them).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -136,8 +137,8 @@ impl Url {
     }
 
     /// The query's `application/x-www-form-urlencoded` pairs (`searchParams`).
-    pub fn query_pairs(&self) -> url::form_urlencoded::Parse<'_> {
-        url::form_urlencoded::parse(self.query().unwrap_or("").as_bytes())
+    pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_pairs(self.query().unwrap_or(""))
     }
 
     /// Replaces `range` of the serialization, moving the offsets after it.
@@ -209,6 +210,23 @@ impl Url {
         let base = self.to_url().ok_or(url::ParseError::EmptyHost)?;
         base.join(input).map(Self::from_url)
     }
+}
+
+/// The `application/x-www-form-urlencoded` pairs of `s`, as `url::form_urlencoded::parse`
+/// decodes them: a pair without `+` or `%` (most) is borrowed as it is (it is UTF-8 already,
+/// and there is nothing to decode), the others go through the `url` crate.
+pub fn form_pairs(s: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    s.split('&').filter(|p| !p.is_empty()).map(|p| {
+        if p.bytes().any(|b| b == b'+' || b == b'%') {
+            // `p` has no `&`: exactly one pair.
+            url::form_urlencoded::parse(p.as_bytes())
+                .next()
+                .unwrap_or_default()
+        } else {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (Cow::Borrowed(k), Cow::Borrowed(v))
+        }
+    })
 }
 
 impl fmt::Display for Url {
@@ -658,6 +676,13 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn form_pairs_are_the_url_crates(query in prop_oneof![text(), "([a-c=&+ é]|%(2[0B]|C3|A9|FF|[0-9A-Fa-f]?))*"]) {
+            let ours: Vec<_> = form_pairs(&query).collect();
+            let theirs: Vec<_> = url::form_urlencoded::parse(query.as_bytes()).collect();
+            prop_assert_eq!(ours, theirs);
+        }
 
         #[test]
         fn parse_is_the_url_crates(input in input()) {
