@@ -554,6 +554,64 @@ fn text_of(s: JsString) -> napi::Result<String> {
     Ok(String::from_utf16_lossy(units))
 }
 
+/// A buffer a JavaScript string is read into, kept between calls: reading a request's URL and
+/// header values allocated four times per request (napi-rs reads into a new buffer of the
+/// string's measured length, which was then narrowed into another); this reads each string in
+/// one napi call and no allocation once the buffer is large enough.
+#[derive(Default)]
+struct TextBuffer(std::cell::RefCell<Vec<u8>>);
+
+impl TextBuffer {
+    /// Calls `f` with the text of `s` as UTF-8 (lone surrogates become U+FFFD, as napi's
+    /// conversion makes them). Not reentrant: `f` must not read into the same buffer.
+    fn with<R>(&self, s: JsString, f: impl FnOnce(&str) -> R) -> napi::Result<R> {
+        let mut buf = self.0.try_borrow_mut().map_err(|_| {
+            napi::Error::from_reason("[ROUTER_REENTERED] a routing call is in progress")
+        })?;
+        if buf.is_empty() {
+            buf.resize(1024, 0);
+        }
+        let mut written = read_utf8(&s, &mut buf)?;
+        // napi writes at most the buffer's length less one (for its NUL), never a partial
+        // character: a text that fills it may have been cut.
+        if written + 1 >= buf.len() {
+            let len = s.utf8_len()?;
+            buf.resize(len + 1, 0);
+            written = read_utf8(&s, &mut buf)?;
+        }
+        let text = std::str::from_utf8(&buf[..written])
+            .map_err(|e| napi::Error::from_reason(format!("[ROUTER_INPUT] {e}")))?;
+        Ok(f(text))
+    }
+}
+
+/// Writes `s` as UTF-8 into `buf` (at most `buf.len() - 1` bytes, then a NUL) and answers how
+/// many bytes of text it wrote. napi-rs has no safe way to read a string into a given buffer.
+#[allow(unsafe_code)]
+fn read_utf8(s: &JsString, buf: &mut [u8]) -> napi::Result<usize> {
+    use napi::JsValue;
+    let mut written = 0usize;
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, the size napi is given (it writes
+    // no more, its NUL included); `written` is a valid `usize` to write to; the env and value
+    // are the live ones of the call in progress. A value that is not a string gets an error
+    // status, checked below.
+    let status = unsafe {
+        napi::sys::napi_get_value_string_utf8(
+            s.value().env,
+            s.raw(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut written,
+        )
+    };
+    if status != napi::sys::Status::napi_ok {
+        return Err(napi::Error::from_reason(format!(
+            "[ROUTER_INPUT] a string was expected (napi status {status})"
+        )));
+    }
+    Ok(written.min(buf.len().saturating_sub(1)))
+}
+
 /// The text of optional string argument `index` (`undefined` and `null` are absent, and so is an
 /// argument the call did not pass: `ctx.get` fails on a missing trailing argument instead of
 /// reading it as `undefined`).
@@ -704,12 +762,18 @@ impl Router {
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let router = Arc::clone(&self.inner);
+        let (url_buf, values_buf) = (TextBuffer::default(), TextBuffer::default());
         let resolve = env.create_function_from_closure::<FnArgs<(String, Option<String>)>, _, _>(
             "resolve",
             move |ctx| {
-                let url = text_of(ctx.get::<JsString>(0)?)?;
-                let values = opt_text(&ctx, 1)?;
-                resolve_packed(&router, &url, values.as_deref().unwrap_or(""))
+                let values = match ctx.length() {
+                    0 | 1 => None,
+                    _ => ctx.get::<Option<JsString>>(1)?,
+                };
+                url_buf.with(ctx.get::<JsString>(0)?, |url| match values {
+                    None => resolve_packed(&router, url, ""),
+                    Some(v) => values_buf.with(v, |values| resolve_packed(&router, url, values))?,
+                })?
             },
         )?;
         let router = Arc::clone(&self.inner);
