@@ -386,7 +386,7 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
             .sum::<usize>()
         + d.route_matches
             .iter()
-            .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len) + 2)
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 2)
             .sum::<usize>();
     let mut out = String::with_capacity(text + 64);
     let field = |out: &mut String, v: &str| {

@@ -117,6 +117,18 @@ fn input() -> impl Strategy<Value = String> {
 /// `m[0], m[1], …` and the named groups of a match.
 type Groups = (Vec<Option<String>>, Vec<(String, Option<String>)>);
 
+/// A match's groups as plain strings, to compare with [`reference`].
+fn plain(c: acme_core::routing::Captures) -> Groups {
+    let s = |v: Option<compact_str::CompactString>| v.map(|v| v.to_string());
+    (
+        c.groups.into_iter().map(s).collect(),
+        c.named
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), s(v)))
+            .collect(),
+    )
+}
+
 /// `text.match(re)` with regress alone (the reference).
 fn reference(re: &regress::Regex, text: &str) -> Option<Groups> {
     let m = re.find(text)?;
@@ -136,8 +148,8 @@ fn reference(re: &regress::Regex, text: &str) -> Option<Groups> {
 #[test]
 fn empty_iteration_of_a_repeated_capture_is_undefined() {
     let re = JsRegex::new("(a*)*", "").unwrap();
-    let c = re.captures("/a").unwrap();
-    assert_eq!(c.groups, vec![Some(String::new()), None]);
+    let c = plain(re.captures("/a").unwrap());
+    assert_eq!(c.0, vec![Some(String::new()), None]);
 }
 
 /// Found by the property below: V8 and `regress` answer `/(\/?){1,3}/.exec('/a')` with
@@ -146,8 +158,8 @@ fn empty_iteration_of_a_repeated_capture_is_undefined() {
 #[test]
 fn empty_later_iteration_keeps_the_earlier_capture() {
     let re = JsRegex::new("(/?){1,3}", "").unwrap();
-    let c = re.captures("/a").unwrap();
-    assert_eq!(c.groups, vec![Some("/".to_string()), Some("/".to_string())]);
+    let c = plain(re.captures("/a").unwrap());
+    assert_eq!(c.0, vec![Some("/".to_string()), Some("/".to_string())]);
 }
 
 /// Found by the property below: V8 and `regress` answer `/(?:a*?)*/.exec('aa')` with `['aa']`
@@ -157,7 +169,7 @@ fn empty_later_iteration_keeps_the_earlier_capture() {
 fn lazy_body_in_a_greedy_repetition_consumes() {
     let re = JsRegex::new("(?:a*?)*", "").unwrap();
     assert_eq!(
-        re.captures("aa").unwrap().groups,
+        plain(re.captures("aa").unwrap()).0,
         vec![Some("aa".to_string())]
     );
 }
@@ -189,7 +201,7 @@ proptest! {
                 }
                 let want = reference(&theirs, &text);
                 prop_assert_eq!(ours.is_match(&text), want.is_some(), "test({:?}) on /{}/{}", text, source, flags);
-                let got = ours.captures(&text).map(|c| (c.groups, c.named));
+                let got = ours.captures(&text).map(plain);
                 prop_assert_eq!(got, want, "match({:?}) on /{}/{}", text, source, flags);
             }
         }

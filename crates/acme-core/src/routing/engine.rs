@@ -532,7 +532,7 @@ pub struct Decision {
     /// Target of an external rewrite.
     pub external_url: Option<String>,
     /// Dynamic route params (`1`, `2`, … and named groups; `None` = group did not participate).
-    pub route_matches: Vec<(String, Option<String>)>,
+    pub route_matches: Vec<(CompactString, Option<CompactString>)>,
     /// URL to invoke middleware with.
     pub middleware_url: Option<String>,
     /// Handle for [`Router::resume`] (single use; see [`PENDING_CAPACITY`]).
@@ -887,13 +887,11 @@ fn condition_matches(value: Option<String>, c: &Cond) -> Option<(String, Vec<(St
                 .filter_map(|(n, v)| {
                     v.as_ref()
                         .filter(|v| !v.is_empty())
-                        .map(|v| (n.clone(), v.clone()))
+                        .map(|v| (n.to_string(), v.to_string()))
                 })
                 .collect();
-            return Some((
-                m.groups.first().cloned().flatten().unwrap_or_default(),
-                named,
-            ));
+            let whole = m.groups.first().cloned().flatten().unwrap_or_default();
+            return Some((whole.into_string(), named));
         }
     }
     (value == *source).then(|| (value, Vec::new()))
@@ -959,7 +957,7 @@ fn replace_destination<'d>(dest: &'d str, m: Option<&Captures>, has: &HasCapture
         }
         match key {
             Some(k) => {
-                out.push_str(&substitute(k, m, has));
+                push_substitute(&mut out, k, m, has);
                 rest = &after[k.len()..];
             }
             None => {
@@ -972,20 +970,29 @@ fn replace_destination<'d>(dest: &'d str, m: Option<&Captures>, has: &HasCapture
     Cow::Owned(out)
 }
 
-fn substitute(key: &str, m: Option<&Captures>, has: &HasCaptures) -> String {
+/// Appends to `out` what `$key` stands for (see [`replace_destination`]).
+fn push_substitute(out: &mut String, key: &str, m: Option<&Captures>, has: &HasCaptures) {
     if let Some(m) = m {
-        if let Ok(n) = key.parse::<usize>() {
-            if n > 0 && n < m.groups.len() && n.to_string() == key {
-                return m.groups[n].clone().unwrap_or_default();
+        // A group number as JavaScript writes it: digits without a leading zero (`parse` also
+        // takes a leading `+`).
+        let canonical = !key.starts_with('0') && key.bytes().all(|b| b.is_ascii_digit());
+        if let Some(n) = key.parse::<usize>().ok().filter(|_| canonical) {
+            if n > 0 && n < m.groups.len() {
+                out.push_str(m.groups[n].as_deref().unwrap_or_default());
+                return;
             }
         }
         if let Some(v) = m.named_group(key) {
-            return v.clone().unwrap_or_default();
+            out.push_str(v.as_deref().unwrap_or_default());
+            return;
         }
     }
     match has.iter().find(|(k, _)| k == key) {
-        Some((_, v)) => v.clone(),
-        None => format!("${key}"),
+        Some((_, v)) => out.push_str(v),
+        None => {
+            out.push('$');
+            out.push_str(key);
+        }
     }
 }
 
@@ -1393,11 +1400,11 @@ fn add_path_prefix(path: &str, prefix: &str) -> String {
     cat(&[prefix, path])
 }
 
-fn param_list(m: &Captures) -> Vec<(String, Option<String>)> {
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
+fn param_list(m: &Captures) -> Vec<(CompactString, Option<CompactString>)> {
+    let mut out: Vec<(CompactString, Option<CompactString>)> = Vec::new();
     for (i, g) in m.groups.iter().enumerate().skip(1) {
         if let Some(g) = g {
-            out.push((i.to_string(), Some(g.clone())));
+            out.push((compact_str::format_compact!("{i}"), Some(g.clone())));
         }
     }
     for (n, v) in &m.named {
@@ -1858,7 +1865,7 @@ impl Router {
         h: &RequestHeaders<'_>,
         resp: &HeaderList,
         status: Option<u16>,
-        params: Vec<(String, Option<String>)>,
+        params: Vec<(CompactString, Option<CompactString>)>,
     ) -> Decision {
         let merged;
         let (u, query) = match dest_query.filter(|q| !q.is_empty()) {

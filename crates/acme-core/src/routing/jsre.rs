@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
+
 use super::backtrack::Program;
 use super::segments::Segments;
 
@@ -24,18 +26,20 @@ const BACKTRACK_MAX_TEXT: usize = 256;
 /// Time one adversarial match may take at the calibrated cap.
 pub const CALIBRATION_BUDGET: Duration = Duration::from_micros(150);
 
-/// One captured match: numbered groups (index 0 = whole match) and named groups.
+/// One captured match: numbered groups (index 0 = whole match) and named groups. Inline
+/// strings: a group is usually a path segment and a name a word, short enough to need no
+/// allocation each (a dynamic route's match made seven).
 #[derive(Debug, Clone, Default)]
 pub struct Captures {
     /// `m[0]`, `m[1]`, … (`None` for groups that did not participate).
-    pub groups: Vec<Option<String>>,
+    pub groups: Vec<Option<CompactString>>,
     /// Named groups in pattern order.
-    pub named: Vec<(String, Option<String>)>,
+    pub named: Vec<(CompactString, Option<CompactString>)>,
 }
 
 impl Captures {
     /// `m.groups[name]`, when the pattern has such a group.
-    pub fn named_group(&self, name: &str) -> Option<&Option<String>> {
+    pub fn named_group(&self, name: &str) -> Option<&Option<CompactString>> {
         self.named.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 }
@@ -247,10 +251,13 @@ impl JsRegex {
                     .copied()
                     .flatten()
                     .and_then(|(a, b)| text.get(a..b))
-                    .map(str::to_string)
+                    .map(CompactString::from)
             };
             let groups = (0..slots.len()).map(get).collect();
-            let named = names.iter().map(|(n, i)| (n.clone(), get(*i))).collect();
+            let named = names
+                .iter()
+                .map(|(n, i)| (CompactString::from(n.as_str()), get(*i)))
+                .collect();
             return Some(Captures { groups, named });
         }
         let exact = match self.linear(text) {
@@ -261,23 +268,23 @@ impl JsRegex {
         };
         if let Some(f) = exact {
             let c = f.captures(text)?;
-            let get = |i: usize| c.get(i).map(|m| m.as_str().to_string());
+            let get = |i: usize| c.get(i).map(|m| CompactString::from(m.as_str()));
             let groups = (0..c.len()).map(get).collect();
             let named = f
                 .capture_names()
                 .enumerate()
-                .filter_map(|(i, n)| n.map(|n| (n.to_string(), get(i))))
+                .filter_map(|(i, n)| n.map(|n| (CompactString::from(n), get(i))))
                 .collect();
             return Some(Captures { groups, named });
         }
         let m = self.re.find(text)?;
-        let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(str::to_string);
+        let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(CompactString::from);
         let mut groups = Vec::with_capacity(m.captures.len() + 1);
-        groups.push(text.get(m.range()).map(str::to_string));
+        groups.push(text.get(m.range()).map(CompactString::from));
         groups.extend(m.captures.iter().cloned().map(get));
         let named = m
             .named_groups()
-            .map(|(n, r)| (n.to_string(), get(r)))
+            .map(|(n, r)| (CompactString::from(n), get(r)))
             .collect();
         Some(Captures { groups, named })
     }
