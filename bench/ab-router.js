@@ -4,8 +4,10 @@
 //   node bench/ab-router.js <rootA> <rootB> [fixture|all] [rounds]
 // Each root is a checkout with its addon built (e.g. a `git worktree` of the commit to compare,
 // built with `npm run build:native`). Passes alternate between A and B (the order flips every
-// round), so a shared machine's drift hits both sides; the medians and B/A are printed. Use it
-// for changes of a few percent, which separate bench:routing runs cannot resolve.
+// round), so a shared machine's drift hits both sides; the medians and B/A are printed, with the
+// median and quartiles of the rounds' own B/A (when the quartiles straddle 1, the run did not
+// resolve the difference). Use it for changes of a few percent, which separate bench:routing
+// runs cannot resolve.
 const h = require('../__test__/helpers/routing-harness.js')
 const { resolveRoutes } = require('@next/routing')
 const path = require('path')
@@ -26,8 +28,16 @@ async function main() {
   const total = fixtures.reduce((a, f) => a + f.reqs.length, 0)
   const times = [[], []]
   for (let r = 0; r < rounds + 2; r++) for (const s of r % 2 ? [0, 1] : [1, 0]) { const t = process.hrtime.bigint(); run(s); if (r >= 2) times[s].push(Number(process.hrtime.bigint() - t) / 1e3 / total) }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
-  console.log(`${names.join(',')}: A ${med(times[0]).toFixed(3)} µs/req  B ${med(times[1]).toFixed(3)} µs/req  B/A ${(med(times[1]) / med(times[0])).toFixed(3)}`)
+  const sorted = (xs) => [...xs].sort((a, b) => a - b)
+  const med = (xs) => sorted(xs)[xs.length >> 1]
+  // Each round runs both sides back to back: its B/A is the least exposed to the machine's
+  // drift, and the spread of those ratios says what difference this run can resolve.
+  const ratios = sorted(times[1].map((b, i) => b / times[0][i]))
+  const q = (f) => ratios[Math.min(ratios.length - 1, Math.floor(f * ratios.length))].toFixed(3)
+  console.log(
+    `${names.join(',')}: A ${med(times[0]).toFixed(3)} µs/req  B ${med(times[1]).toFixed(3)} µs/req  B/A ${(med(times[1]) / med(times[0])).toFixed(3)}` +
+      `  (per round: median ${q(0.5)}, quartiles ${q(0.25)}–${q(0.75)})`,
+  )
 }
 main().catch((e) => {
   console.error(e)
