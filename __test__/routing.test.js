@@ -194,6 +194,37 @@ test('the packed decisions of runtime/router.js equal the object decisions, corp
   }
 })
 
+test('the packed path reads inputs of any length and encoding whole (its read buffers are kept between calls)', () => {
+  const fx = h.loadFixture('pages-router')
+  const objects = new Router(fx.text)
+  const plain = (d) => JSON.parse(JSON.stringify(d))
+  const strip = ({ continuation: _continuation, ...rest }) => rest
+  const base = 'http://localhost/posts/'
+  // A URL whose character `fill` (1 to 4 UTF-8 bytes, or a lone surrogate) starts at byte `at`,
+  // then `tail` more bytes.
+  const urlWith = (fill, at, tail) => base + 'x'.repeat(at - base.length) + fill + 'y'.repeat(tail)
+  const same = (router, req, what) =>
+    assert.deepStrictEqual(strip(plain(router.resolve(req))), strip(objects.resolve(req.method, req.url, req.headers)), what)
+  let checked = 0
+  for (const fill of ['a', 'é', '€', '😀', '\ud800']) {
+    // Around the end of a new router's first buffer (1024 bytes), then of the buffer it grew to
+    // (the length of the longer text it last read, and its NUL), with a short request between.
+    for (let at = 1016; at <= 1026; at++) {
+      const router = createRouter(fx.text)
+      const first = urlWith(fill, at, 400)
+      same(router, { method: 'GET', url: first, headers: { host: 'localhost', cookie: `s=${'c'.repeat(at - 2)}${fill}` } }, `${fill} at ${at}`)
+      same(router, { method: 'GET', url: base + '1', headers: { host: 'localhost' } }, `${fill} short after ${at}`)
+      const grown = Buffer.byteLength(first)
+      for (let again = grown - 6; again <= grown + 2; again++) {
+        same(router, { method: 'GET', url: urlWith(fill, again, 50), headers: { host: 'localhost' } }, `${fill} at ${again} after ${at}`)
+        checked++
+      }
+      checked += 2
+    }
+  }
+  assert.strictEqual(checked, 5 * 11 * 11)
+})
+
 test('a continuation of runtime/router.js is its middleware decision, resumed once, by its own router', () => {
   const text = h.loadFixture('app-router').text
   const a = createRouter(text)

@@ -572,9 +572,10 @@ impl TextBuffer {
             buf.resize(1024, 0);
         }
         let mut written = read_utf8(&s, &mut buf)?;
-        // napi writes at most the buffer's length less one (for its NUL), never a partial
-        // character: a text that fills it may have been cut.
-        if written + 1 >= buf.len() {
+        // napi writes at most the buffer's length less one (for its NUL), and no part of a
+        // character that does not fit (up to 4 bytes): a text that ends so near the end may
+        // have been cut.
+        if written + 4 >= buf.len() {
             let len = s.utf8_len()?;
             buf.resize(len + 1, 0);
             written = read_utf8(&s, &mut buf)?;
