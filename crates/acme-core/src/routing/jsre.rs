@@ -66,8 +66,8 @@ pub struct JsRegex {
     /// `pre` and `guard` in one dense DFA (patterns 0 and 1): `test` asks both of every text,
     /// and one pass costs less than two searches (a `Regex` search's setup is most of its cost
     /// on a path). Middleware's usual matcher (`/((?!api|_next/static|…).*)`) is such a pattern.
-    /// With whether both patterns are anchored at the start (see [`dense_dfa`]).
-    pre_guard: Option<(Box<regex_automata::dfa::dense::DFA<Vec<u32>>>, bool)>,
+    /// A walk answers bit 1 of its first set for `pre`, of its second for `guard`.
+    pre_guard: Option<DenseSet>,
     /// The source of `guard`, for a [`RegexFilter`] that asks it in the same pass as the others.
     guard_source: Option<String>,
     /// The backtracking matcher for ASCII texts, when the pattern is in its subset: asked first
@@ -136,8 +136,13 @@ impl JsRegex {
                     .size_limit(1 << 22)
                     .build()
                     .ok();
-                let pre_guard =
-                    dense_dfa(&[superset, &g]).map(|(dfa, anchored)| (Box::new(dfa), anchored));
+                let pre_guard = dense_dfa(&[superset, &g]).and_then(|(dfa, anchored)| {
+                    DenseSet::new(
+                        dfa,
+                        anchored,
+                        |pattern| if pattern == 0 { (1, 0) } else { (0, 1) },
+                    )
+                });
                 let source = compiled.is_some().then_some(g);
                 (compiled, pre_guard, source)
             }
@@ -203,10 +208,9 @@ impl JsRegex {
             Ok(f) => return f.is_match(text),
             Err(Some(pre)) => {
                 let (may, guarded) = match &self.pre_guard {
-                    Some((dfa, anchored)) => {
-                        let mut found = [false; 2];
-                        for_each_dense_match(dfa, *anchored, text, |i| found[i] = true);
-                        (found[0], found[1])
+                    Some(dense) => {
+                        let (pre, guard) = dense.walk(text);
+                        (pre == 1, guard == 1)
                     }
                     None => (pre.is_match(text), !self.unguarded(text)),
                 };
@@ -547,6 +551,7 @@ impl DenseSet {
     /// The union of the bits of every pattern that matches somewhere in `text`. Every match of
     /// every pattern ends in a match state of this all-matches DFA (entered one byte late, or on
     /// the end-of-input transition), so one walk sees them all; it ends early on a dead state.
+    #[inline]
     fn walk(&self, text: &str) -> Bits {
         use regex_automata::dfa::Automaton;
         let dfa = &*self.dfa;
@@ -586,46 +591,6 @@ impl SetEngine {
                 .map(Self::Set),
         }
     }
-}
-
-/// [`SetEngine::for_each_match`] of an all-matches dense DFA ([`dense_dfa`]).
-fn for_each_dense_match(
-    dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>,
-    anchored: bool,
-    text: &str,
-    mut f: impl FnMut(usize),
-) {
-    use regex_automata::dfa::Automaton;
-    // Every match of every pattern ends in a match state of this all-matches DFA
-    // (entered one byte late, or on the end-of-input transition), so one walk over
-    // the text sees them all; it ends early only on a dead state.
-    let input = regex_automata::Input::new(text).anchored(if anchored {
-        regex_automata::Anchored::Yes
-    } else {
-        regex_automata::Anchored::No
-    });
-    let Ok(mut sid) = dfa.start_state_forward(&input) else {
-        // Only look-arounds the DFA cannot handle quit: take every pattern.
-        (0..dfa.pattern_len()).for_each(f);
-        return;
-    };
-    let mut seen = |sid| {
-        if dfa.is_match_state(sid) {
-            for i in 0..dfa.match_len(sid) {
-                f(dfa.match_pattern(sid, i).as_usize());
-            }
-        }
-    };
-    for &b in text.as_bytes() {
-        sid = dfa.next_state(sid, b);
-        if dfa.is_special_state(sid) {
-            if dfa.is_dead_state(sid) {
-                return;
-            }
-            seen(sid);
-        }
-    }
-    seen(dfa.next_eoi_state(sid));
 }
 
 /// The `regex`-syntax translations of a JavaScript pattern (see [`JsRegex`]).
