@@ -613,17 +613,25 @@ fn read_utf8(s: &JsString, buf: &mut [u8]) -> napi::Result<usize> {
     Ok(written.min(buf.len().saturating_sub(1)))
 }
 
-/// The text of optional string argument `index` (`undefined` and `null` are absent, and so is an
-/// argument the call did not pass: `ctx.get` fails on a missing trailing argument instead of
-/// reading it as `undefined`).
+/// Optional string argument `index` (`undefined` and `null` are absent, and so is an argument
+/// the call did not pass: `ctx.get` fails on a missing trailing argument instead of reading it
+/// as `undefined`).
+fn opt_string<'c>(
+    ctx: &napi::bindgen_prelude::FunctionCallContext<'c>,
+    index: usize,
+) -> napi::Result<Option<JsString<'c>>> {
+    if index >= ctx.length() {
+        return Ok(None);
+    }
+    ctx.get::<Option<JsString>>(index)
+}
+
+/// The text of optional string argument `index` (see [`opt_string`]).
 fn opt_text(
     ctx: &napi::bindgen_prelude::FunctionCallContext<'_>,
     index: usize,
 ) -> napi::Result<Option<String>> {
-    if index >= ctx.length() {
-        return Ok(None);
-    }
-    ctx.get::<Option<JsString>>(index)?.map(text_of).transpose()
+    opt_string(ctx, index)?.map(text_of).transpose()
 }
 
 /// `resume` of `packedCalls`: the request as `resolve` had it, then what middleware did.
@@ -767,10 +775,7 @@ impl Router {
         let resolve = env.create_function_from_closure::<FnArgs<(String, Option<String>)>, _, _>(
             "resolve",
             move |ctx| {
-                let values = match ctx.length() {
-                    0 | 1 => None,
-                    _ => ctx.get::<Option<JsString>>(1)?,
-                };
+                let values = opt_string(&ctx, 1)?;
                 url_buf.with(ctx.get::<JsString>(0)?, |url| match values {
                     None => resolve_packed(&router, url, ""),
                     Some(v) => values_buf.with(v, |values| resolve_packed(&router, url, values))?,
