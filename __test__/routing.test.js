@@ -225,6 +225,33 @@ test('the packed path reads inputs of any length and encoding whole (its read bu
   assert.strictEqual(checked, 5 * 11 * 11)
 })
 
+test('packedCalls().resolve takes a string URL and optional packed values; anything else throws a coded error and the next call routes', () => {
+  const fx = h.loadFixture('pages-router')
+  const native = new Router(fx.text)
+  const calls = native.packedCalls()
+  const url = 'http://localhost/posts/1'
+  const hostIndex = native.headerNames().indexOf('host')
+  assert.ok(hostIndex >= 0)
+  const values = `\0${String.fromCharCode(0x21 + hostIndex)}localhost`
+  const want = calls.resolve(url, values)
+  assert.strictEqual(want[0], 'r')
+  // An absent second argument, undefined and null all mean "no header values".
+  const bare = calls.resolve(url)
+  assert.strictEqual(calls.resolve(url, undefined), bare)
+  assert.strictEqual(calls.resolve(url, null), bare)
+  // Arguments past the second are ignored.
+  assert.strictEqual(calls.resolve(url, values, 'ignored', 4), want)
+  for (const [args, what] of [[[], 'no URL'], [[42], 'a number URL'], [[undefined], 'an undefined URL'], [[url, 5], 'number values'], [[url, {}], 'object values']]) {
+    assert.throws(() => calls.resolve(...args), (e) => e.code === 'ROUTER_INPUT' && /^\[ROUTER_INPUT\] /.test(e.message), what)
+    // The kept buffers are released after a failed call: the next call routes as before.
+    assert.strictEqual(calls.resolve(url, values), want, `after ${what}`)
+  }
+  // A long decision, then a short one: the kept output buffer holds only the latest.
+  const long = calls.resolve(`http://localhost/posts/${'p'.repeat(5000)}?${'q=1&'.repeat(500)}`, values)
+  assert.ok(long.length > 5000)
+  assert.strictEqual(calls.resolve(url, values), want)
+})
+
 test('a continuation of runtime/router.js is its middleware decision, resumed once, by its own router', () => {
   const text = h.loadFixture('app-router').text
   const a = createRouter(text)

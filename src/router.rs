@@ -308,17 +308,26 @@ fn kind_code(k: core::DecisionKind) -> char {
 /// separator is the string's second character: NUL, unless a value holds a NUL itself (a decoded
 /// query value can), then the first character that no value holds, so every decision packs.
 fn pack(d: &core::Decision) -> String {
-    let mut out = pack_with(d, '\0');
-    // (A byte count: NUL is never part of another character's UTF-8.)
-    if count_nul(out.as_bytes()) != packed_fields(d) {
-        // A string of n characters lacks at least one of any n + 1 candidates.
-        let sep = (1..=u32::try_from(out.len() + 1).unwrap_or(u32::MAX))
-            .filter_map(char::from_u32)
-            .find(|c| !out.contains(*c))
-            .unwrap_or('\u{fffe}');
-        out = pack_with(d, sep);
-    }
+    let mut out = String::with_capacity(packed_len_estimate(d));
+    pack_into(&mut out, d);
     out
+}
+
+/// [`pack`], appended to `out`.
+fn pack_into(out: &mut String, d: &core::Decision) {
+    let start = out.len();
+    pack_with(out, d, '\0');
+    // (A byte count: NUL is never part of another character's UTF-8.)
+    if count_nul(&out.as_bytes()[start..]) != packed_fields(d) {
+        // A string of n characters lacks at least one of any n + 1 candidates.
+        let packed = &out[start..];
+        let sep = (1..=u32::try_from(packed.len() + 1).unwrap_or(u32::MAX))
+            .filter_map(char::from_u32)
+            .find(|c| !packed.contains(*c))
+            .unwrap_or('\u{fffe}');
+        out.truncate(start);
+        pack_with(out, d, sep);
+    }
 }
 
 /// Fields of a packed decision, list entries aside (`runtime/router.js` `F_LISTS`).
@@ -358,11 +367,8 @@ fn push_decimal(out: &mut String, n: u32) {
     out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
-fn pack_with(d: &core::Decision, sep: char) -> String {
-    fn opt(v: &Option<String>) -> &str {
-        v.as_deref().unwrap_or("")
-    }
-    // One allocation: the text of every field, plus separators and numbers.
+/// Bytes of the packed form of `d`, numbers and separators estimated: one allocation for it.
+fn packed_len_estimate(d: &core::Decision) -> usize {
     let text: usize = [
         &d.middleware_url,
         &d.resolved_pathname,
@@ -388,7 +394,14 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
             .iter()
             .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 2)
             .sum::<usize>();
-    let mut out = String::with_capacity(text + 64);
+    text + 64
+}
+
+/// Appends the packed form of `d` to `out`, with separator `sep`.
+fn pack_with(out: &mut String, d: &core::Decision, sep: char) {
+    fn opt(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
     let field = |out: &mut String, v: &str| {
         out.push(sep);
         out.push_str(v);
@@ -402,26 +415,23 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
         }
     };
     out.push(kind_code(d.kind));
-    num(&mut out, d.continuation);
-    field(&mut out, opt(&d.middleware_url));
-    field(&mut out, opt(&d.resolved_pathname));
-    field(&mut out, opt(&d.invocation_pathname));
-    field(&mut out, d.target.as_ref().map_or("", |t| t.kind));
-    field(&mut out, d.target.as_ref().map_or("", |t| &*t.id));
-    field(&mut out, opt(&d.rsc_pathname));
-    field(&mut out, opt(&d.matched_route));
-    num(&mut out, d.status.map(u32::from));
-    num(&mut out, d.redirect.as_ref().map(|r| u32::from(r.status)));
-    field(
-        &mut out,
-        d.redirect.as_ref().map_or("", |r| r.location.as_str()),
-    );
-    field(&mut out, opt(&d.external_url));
+    num(out, d.continuation);
+    field(out, opt(&d.middleware_url));
+    field(out, opt(&d.resolved_pathname));
+    field(out, opt(&d.invocation_pathname));
+    field(out, d.target.as_ref().map_or("", |t| t.kind));
+    field(out, d.target.as_ref().map_or("", |t| &*t.id));
+    field(out, opt(&d.rsc_pathname));
+    field(out, opt(&d.matched_route));
+    num(out, d.status.map(u32::from));
+    num(out, d.redirect.as_ref().map(|r| u32::from(r.status)));
+    field(out, d.redirect.as_ref().map_or("", |r| r.location.as_str()));
+    field(out, opt(&d.external_url));
     let matches = d.route_matches.iter().filter(|(_, v)| v.is_some());
     let count = |n: usize| u32::try_from(n).ok();
-    num(&mut out, count(d.query.len()));
-    num(&mut out, count(d.headers.len()));
-    num(&mut out, count(matches.clone().count()));
+    num(out, count(d.query.len()));
+    num(out, count(d.headers.len()));
+    num(out, count(matches.clone().count()));
     let headers = d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     for (k, v) in d
         .query
@@ -429,14 +439,13 @@ fn pack_with(d: &core::Decision, sep: char) -> String {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(headers)
     {
-        field(&mut out, k);
-        field(&mut out, v);
+        field(out, k);
+        field(out, v);
     }
     for (k, v) in matches {
-        field(&mut out, k);
-        field(&mut out, v.as_deref().unwrap_or(""));
+        field(out, k);
+        field(out, v.as_deref().unwrap_or(""));
     }
-    out
 }
 
 /// `s.split('\0')` by bytes: the values are short, and `str::split`'s searcher setup per
@@ -493,25 +502,35 @@ fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form. A
-/// `middleware` decision carries, in place of a continuation, the UTF-16 offset at which the
-/// packed decision for middleware passing the request through unchanged follows it.
-fn resolve_packed(router: &core::Router, url: &str, headers: &str) -> napi::Result<JsText> {
+/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form. Writes the
+/// packed decision into `out` (cleared first) and answers whether it is ASCII. A `middleware`
+/// decision carries, in place of a continuation, the UTF-16 offset at which the packed decision
+/// for middleware passing the request through unchanged follows it.
+fn resolve_packed(
+    router: &core::Router,
+    url: &str,
+    headers: &str,
+    out: &mut String,
+) -> napi::Result<bool> {
     catch_unwind(AssertUnwindSafe(|| {
+        out.clear();
         let (d, passthrough) = router.resolve_indexed_passthrough(url, indexed_values(headers));
-        let mut out = pack(&d);
-        let Some(next) = passthrough else {
-            return js_text(out);
-        };
+        pack_into(out, &d);
         // Each part scanned for non-ASCII once: the head's answer serves its length too.
         let head_ascii = out.is_ascii();
-        let next = pack(&next);
-        let ascii = head_ascii && next.is_ascii();
-        insert_own_length(&mut out, head_ascii);
-        out.push_str(&next);
-        js_text_known(out, ascii)
+        let Some(next) = passthrough else {
+            return head_ascii;
+        };
+        insert_own_length(out, head_ascii);
+        let head = out.len();
+        pack_into(out, &next);
+        head_ascii && out[head..].is_ascii()
     }))
-    .map_err(panic_error)
+    .map_err(|p| {
+        // A panic may have left part of a decision behind.
+        out.clear();
+        panic_error(p)
+    })
 }
 
 /// Writes into the empty field 1 of a packed decision the string's length in UTF-16 units
@@ -554,63 +573,254 @@ fn text_of(s: JsString) -> napi::Result<String> {
     Ok(String::from_utf16_lossy(units))
 }
 
-/// A buffer a JavaScript string is read into, kept between calls: reading a request's URL and
-/// header values allocated four times per request (napi-rs reads into a new buffer of the
-/// string's measured length, which was then narrowed into another); this reads each string in
-/// one napi call and no allocation once the buffer is large enough.
-#[derive(Default)]
-struct TextBuffer(std::cell::RefCell<Vec<u8>>);
+/// `resolve` of `packedCalls` as a plain napi callback. It runs once per request, and napi-rs's
+/// closure trampoline around a call costs more than reading its arguments: an argument list
+/// allocated per call, a type check per argument, the result converted through a generic path.
+/// Here the arguments are read straight into the buffers kept by the function, an absent second
+/// argument is told from a present one by the status of that read, and the packed decision is
+/// written into a kept buffer too (one allocation less per request) before V8 copies it.
+#[allow(unsafe_code)]
+mod raw_resolve {
+    use super::*;
+    use napi::sys;
+    use std::cell::RefCell;
+    use std::ffi::c_void;
+    use std::ptr;
 
-impl TextBuffer {
-    /// Calls `f` with the text of `s` as UTF-8 (lone surrogates become U+FFFD, as napi's
-    /// conversion makes them). Not reentrant: `f` must not read into the same buffer.
-    fn with<R>(&self, s: JsString, f: impl FnOnce(&str) -> R) -> napi::Result<R> {
-        let mut buf = self.0.try_borrow_mut().map_err(|_| {
-            napi::Error::from_reason("[ROUTER_REENTERED] a routing call is in progress")
-        })?;
-        if buf.is_empty() {
-            buf.resize(1024, 0);
+    /// What the function keeps: the router and the buffers its inputs are read into.
+    struct State {
+        router: Arc<core::Router>,
+        url: RefCell<Vec<u8>>,
+        values: RefCell<Vec<u8>>,
+        /// The packed decision, until V8 has copied it.
+        out: RefCell<String>,
+    }
+
+    /// Creates the function; its state is freed when V8 collects it.
+    pub(super) fn create(env: &Env, router: Arc<core::Router>) -> napi::Result<sys::napi_value> {
+        let state = Box::into_raw(Box::new(State {
+            router,
+            url: RefCell::new(vec![0; 1024]),
+            values: RefCell::new(vec![0; 1024]),
+            out: RefCell::new(String::with_capacity(1024)),
+        }));
+        let mut f = ptr::null_mut();
+        // SAFETY: the env is the live one of the calling function; the name is 7 bytes of
+        // UTF-8; `state` stays valid until `finalize` frees it, which V8 calls only once the
+        // function is unreachable (no call can be running then).
+        let status = unsafe {
+            sys::napi_create_function(
+                env.raw(),
+                c"resolve".as_ptr(),
+                7,
+                Some(call),
+                state.cast(),
+                &mut f,
+            )
+        };
+        let status = if status == sys::Status::napi_ok {
+            // SAFETY: as above; `f` is the function just created.
+            unsafe {
+                sys::napi_add_finalizer(
+                    env.raw(),
+                    f,
+                    state.cast(),
+                    Some(finalize),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                )
+            }
+        } else {
+            status
+        };
+        if status != sys::Status::napi_ok {
+            // SAFETY: no function holds `state` (none was created, or it could not be given
+            // its finalizer and the function is never handed out).
+            drop(unsafe { Box::from_raw(state) });
+            return Err(napi::Error::from_reason(format!(
+                "[ROUTER_INIT] could not create resolve (napi status {status})"
+            )));
         }
-        let mut written = read_utf8(&s, &mut buf)?;
+        Ok(f)
+    }
+
+    unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+        // SAFETY: `data` is the `Box<State>` of `create`, finalized once.
+        drop(unsafe { Box::from_raw(data.cast::<State>()) });
+    }
+
+    /// A failure to report to JavaScript as a thrown `Error` with a code.
+    struct Thrown(&'static std::ffi::CStr, String);
+
+    unsafe extern "C" fn call(
+        env: sys::napi_env,
+        info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+        let mut argc = 2usize;
+        let mut argv = [ptr::null_mut(); 2];
+        let mut data = ptr::null_mut();
+        // SAFETY: `argv` holds `argc` values; `env` and `info` are the call's.
+        let status = unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                argv.as_mut_ptr(),
+                ptr::null_mut(),
+                &mut data,
+            )
+        };
+        let result = if status != sys::Status::napi_ok || data.is_null() {
+            Err(Thrown(
+                c"ROUTER_INPUT",
+                format!("napi_get_cb_info failed (napi status {status})"),
+            ))
+        } else {
+            // SAFETY: `data` is the live `State` of this function (see `create`).
+            let state = unsafe { &*data.cast::<State>() };
+            // `argc` is the number passed, which may exceed the 2 read.
+            catch_unwind(AssertUnwindSafe(|| {
+                state.resolve(env, &argv[..argc.min(2)])
+            }))
+            .unwrap_or_else(|_| Err(Thrown(c"ROUTER_PANIC", "the router panicked".to_string())))
+        };
+        match result {
+            Ok(v) => v,
+            Err(Thrown(code, message)) => {
+                // The message names its code too, as the binding's other errors do.
+                let message = format!(
+                    "[{}] {}",
+                    code.to_string_lossy(),
+                    message.replace('\0', " ")
+                );
+                let message = std::ffi::CString::new(message)
+                    .unwrap_or_else(|_| c"routing failed".to_owned());
+                // SAFETY: both strings are NUL-terminated and live for the call. A failure to
+                // throw leaves nothing to do but return.
+                unsafe { sys::napi_throw_error(env, code.as_ptr(), message.as_ptr()) };
+                ptr::null_mut()
+            }
+        }
+    }
+
+    impl State {
+        fn resolve(
+            &self,
+            env: sys::napi_env,
+            args: &[sys::napi_value],
+        ) -> Result<sys::napi_value, Thrown> {
+            let reentered = || Thrown(c"ROUTER_REENTERED", "a routing call is in progress".into());
+            let mut url_buf = self.url.try_borrow_mut().map_err(|_| reentered())?;
+            let mut values_buf = self.values.try_borrow_mut().map_err(|_| reentered())?;
+            let mut text = self.out.try_borrow_mut().map_err(|_| reentered())?;
+            let url_value = args.first().copied().ok_or_else(|| {
+                Thrown(
+                    c"ROUTER_INPUT",
+                    "resolve(url, requestValues?): url is missing".into(),
+                )
+            })?;
+            let url = read(env, url_value, &mut url_buf)?.ok_or_else(|| {
+                Thrown(
+                    c"ROUTER_INPUT",
+                    "resolve(url, requestValues?): url must be a string".into(),
+                )
+            })?;
+            let values = match args.get(1) {
+                None => None,
+                Some(&v) => read(env, v, &mut values_buf)?,
+            };
+            let ascii = resolve_packed(&self.router, url, values.unwrap_or(""), &mut text)
+                .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?;
+            let mut out = ptr::null_mut();
+            // ASCII (the usual decision: paths and URLs are percent-encoded) is handed over as
+            // Latin-1, which V8 copies as it is instead of decoding it.
+            let create = if ascii {
+                sys::napi_create_string_latin1
+            } else {
+                sys::napi_create_string_utf8
+            };
+            // (A `String` is never longer than `isize::MAX` bytes.)
+            let len = isize::try_from(text.len()).unwrap_or(isize::MAX);
+            // SAFETY: the text is valid for its length; `out` is a valid place for the result.
+            let status = unsafe { create(env, text.as_ptr().cast(), len, &mut out) };
+            if status != sys::Status::napi_ok {
+                return Err(Thrown(
+                    c"ROUTER_OUTPUT",
+                    format!("could not create the decision string (napi status {status})"),
+                ));
+            }
+            Ok(out)
+        }
+    }
+
+    /// The text of `value` read into `buf` (grown when it does not fit): `None` for `undefined`
+    /// and `null`, an error for any other value that is not a string.
+    fn read(
+        env: sys::napi_env,
+        value: sys::napi_value,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<&str>, Thrown> {
+        let mut written = match utf8_into(env, value, buf) {
+            Ok(n) => n,
+            Err(status) if status == sys::Status::napi_string_expected => {
+                let mut t = 0;
+                // SAFETY: `t` is a valid place for the type tag.
+                let s = unsafe { sys::napi_typeof(env, value, &mut t) };
+                if s == sys::Status::napi_ok
+                    && (t == sys::ValueType::napi_undefined || t == sys::ValueType::napi_null)
+                {
+                    return Ok(None);
+                }
+                return Err(Thrown(c"ROUTER_INPUT", "a string was expected".into()));
+            }
+            Err(status) => {
+                return Err(Thrown(
+                    c"ROUTER_INPUT",
+                    format!("could not read a string (napi status {status})"),
+                ))
+            }
+        };
         // napi writes at most the buffer's length less one (for its NUL), and no part of a
         // character that does not fit (up to 4 bytes): a text that ends so near the end may
         // have been cut.
         if written + 4 >= buf.len() {
-            let len = s.utf8_len()?;
+            let mut len = 0;
+            // SAFETY: a null buffer asks for the length only.
+            let s = unsafe {
+                sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len)
+            };
+            if s != sys::Status::napi_ok {
+                return Err(Thrown(c"ROUTER_INPUT", format!("napi status {s}")));
+            }
             buf.resize(len + 1, 0);
-            written = read_utf8(&s, &mut buf)?;
+            written = utf8_into(env, value, buf)
+                .map_err(|s| Thrown(c"ROUTER_INPUT", format!("napi status {s}")))?;
         }
-        let text = std::str::from_utf8(&buf[..written])
-            .map_err(|e| napi::Error::from_reason(format!("[ROUTER_INPUT] {e}")))?;
-        Ok(f(text))
+        std::str::from_utf8(&buf[..written])
+            .map(Some)
+            .map_err(|e| Thrown(c"ROUTER_INPUT", e.to_string()))
     }
-}
 
-/// Writes `s` as UTF-8 into `buf` (at most `buf.len() - 1` bytes, then a NUL) and answers how
-/// many bytes of text it wrote. napi-rs has no safe way to read a string into a given buffer.
-#[allow(unsafe_code)]
-fn read_utf8(s: &JsString, buf: &mut [u8]) -> napi::Result<usize> {
-    use napi::JsValue;
-    let mut written = 0usize;
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, the size napi is given (it writes
-    // no more, its NUL included); `written` is a valid `usize` to write to; the env and value
-    // are the live ones of the call in progress. A value that is not a string gets an error
-    // status, checked below.
-    let status = unsafe {
-        napi::sys::napi_get_value_string_utf8(
-            s.value().env,
-            s.raw(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut written,
-        )
-    };
-    if status != napi::sys::Status::napi_ok {
-        return Err(napi::Error::from_reason(format!(
-            "[ROUTER_INPUT] a string was expected (napi status {status})"
-        )));
+    /// `napi_get_value_string_utf8` into `buf`: the bytes of text written, or the status.
+    fn utf8_into(env: sys::napi_env, value: sys::napi_value, buf: &mut [u8]) -> Result<usize, i32> {
+        let mut written = 0usize;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes, the size napi is given (it
+        // writes no more, its NUL included).
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                value,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut written,
+            )
+        };
+        if status == sys::Status::napi_ok {
+            Ok(written.min(buf.len().saturating_sub(1)))
+        } else {
+            Err(status)
+        }
     }
-    Ok(written.min(buf.len().saturating_sub(1)))
 }
 
 /// Optional string argument `index` (`undefined` and `null` are absent, and so is an argument
@@ -771,17 +981,7 @@ impl Router {
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let router = Arc::clone(&self.inner);
-        let (url_buf, values_buf) = (TextBuffer::default(), TextBuffer::default());
-        let resolve = env.create_function_from_closure::<FnArgs<(String, Option<String>)>, _, _>(
-            "resolve",
-            move |ctx| {
-                let values = opt_string(&ctx, 1)?;
-                url_buf.with(ctx.get::<JsString>(0)?, |url| match values {
-                    None => resolve_packed(&router, url, ""),
-                    Some(v) => values_buf.with(v, |values| resolve_packed(&router, url, values))?,
-                })?
-            },
-        )?;
+        let resolve = raw_resolve::create(env, router)?;
         let router = Arc::clone(&self.inner);
         let resume = env.create_function_from_closure::<FnArgs<(
             String,
@@ -800,7 +1000,21 @@ impl Router {
             )
         })?;
         let mut o = Object::new(env)?;
-        set_c(&mut o, c"resolve", resolve)?;
+        // SAFETY: a function value of this env, set on an object of it.
+        #[allow(unsafe_code)]
+        let status = unsafe {
+            napi::sys::napi_set_named_property(
+                env.raw(),
+                napi::JsValue::raw(&o),
+                c"resolve".as_ptr(),
+                resolve,
+            )
+        };
+        if status != napi::sys::Status::napi_ok {
+            return Err(napi::Error::from_reason(format!(
+                "[ROUTER_INIT] napi status {status}"
+            )));
+        }
         set_c(&mut o, c"resume", resume)?;
         Ok(o)
     }
