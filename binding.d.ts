@@ -26,8 +26,8 @@ export declare class Router {
    */
   resumeAfterMiddleware(continuation: number, outcome: MiddlewareOutcome): RouterDecision
   /**
-   * Lower-case names of the request headers routing reads, in the order `resolvePacked` and
-   * `resumePacked` take their values. Other headers never change a decision.
+   * Lower-case names of the request headers routing reads, whose indexes the functions of
+   * `packedCalls` take. Other headers never change a decision.
    */
   headerNames(): Array<string>
   /**
@@ -35,12 +35,14 @@ export declare class Router {
    * receiver of a class method on every call, which costs more than crossing with a plain
    * function, whose router comes with the function):
    *
-   * - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
-   *   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
-   *   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
-   *   `req.url` is; joining them made it copy the URL into a new string first). A
-   *   `middleware` decision keeps no continuation: it carries the decision for middleware
-   *   passing the request through unchanged, which needs no second call;
+   * - `resolve(url, index, value, …)` with up to 6 pairs, or `resolve(url, requestValues?)`:
+   *   the value of each present header of `headerNames()` with its index there, as
+   *   arguments, or packed in `requestValues` (for each header a NUL, the character U+0021 +
+   *   its index, and its value). Arguments are the faster form: V8 reads a string as it is
+   *   only when it is one piece, and `req.url` and Node's header values are, while a string
+   *   joined from them is copied into a new one first. A `middleware` decision keeps no
+   *   continuation: it carries the decision for middleware passing the request through
+   *   unchanged, which needs no second call;
    * - `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`, for any
    *   other outcome: the request as `resolve` had it (resolution up to middleware is run
    *   again), then `newRequestValues` the request headers to continue with (as
@@ -50,7 +52,7 @@ export declare class Router {
    *
    * Both answer the decision packed in one string, decoded by `runtime/router.js`.
    */
-  packedCalls(): { resolve: (url: string, requestValues?: string) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }
+  packedCalls(): { resolve: (url: string, ...requestValues: Array<string | number>) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }
   /** Every pathname the output serves. */
   pathnames(): Array<string>
 }

@@ -212,7 +212,10 @@ test('the packed path reads inputs of any length and encoding whole (its read bu
     for (let at = 1016; at <= 1026; at++) {
       const router = createRouter(fx.text)
       const first = urlWith(fill, at, 400)
-      same(router, { method: 'GET', url: first, headers: { host: 'localhost', cookie: `s=${'c'.repeat(at - 2)}${fill}` } }, `${fill} at ${at}`)
+      // Header values as arguments (the cookie read first, at the buffer's start), then packed
+      // (rawHeaders: the cookie after its 2-character prefix).
+      same(router, { method: 'GET', url: first, headers: { cookie: `s=${'c'.repeat(at - 2)}${fill}`, host: 'localhost' } }, `${fill} at ${at}`)
+      same(createRouter(fx.text), { method: 'GET', url: first, headers: ['Cookie', `s=${'c'.repeat(at - 4)}${fill}`, 'Host', 'localhost'] }, `${fill} at ${at}, packed`)
       same(router, { method: 'GET', url: base + '1', headers: { host: 'localhost' } }, `${fill} short after ${at}`)
       const grown = Buffer.byteLength(first)
       for (let again = grown - 6; again <= grown + 2; again++) {
@@ -225,31 +228,77 @@ test('the packed path reads inputs of any length and encoding whole (its read bu
   assert.strictEqual(checked, 5 * 11 * 11)
 })
 
-test('packedCalls().resolve takes a string URL and optional packed values; anything else throws a coded error and the next call routes', () => {
-  const fx = h.loadFixture('pages-router')
+test('header values read one after another into the kept buffer are read whole wherever the buffer ends', () => {
+  // The NEXT_LOCALE cookie decides the locale redirect: cut short ('de-D'), it would not redirect.
+  const fx = h.loadFixture('i18n-basepath')
+  const objects = new Router(fx.text)
+  const strip = ({ continuation: _continuation, ...rest }) => rest
+  const cookie = 'NEXT_LOCALE=de-DE'
+  let redirects = 0
+  // A first value of k bytes puts the cookie's value at k, on both sides of the end of a new
+  // router's 1024-byte buffer.
+  for (let k = 1024 - cookie.length - 6; k <= 1026; k++) {
+    for (const fill of ['x', 'é', '😀']) {
+      const first = fill.repeat(Math.ceil(k / Buffer.byteLength(fill))).slice(0, k)
+      const headers = { 'accept-language': first, cookie, host: 'localhost' }
+      const want = strip(JSON.parse(JSON.stringify(objects.resolve('GET', 'http://localhost/base/', headers))))
+      const got = strip(JSON.parse(JSON.stringify(createRouter(fx.text).resolve({ url: 'http://localhost/base/', headers }))))
+      assert.deepStrictEqual(got, want, `${fill} x ${k}`)
+      if (got.kind === 'redirect' && got.redirect.location.includes('/de-DE/')) redirects++
+    }
+  }
+  assert.strictEqual(redirects, 3 * (cookie.length + 9))
+})
+
+test('packedCalls().resolve takes a URL and header index/value pairs or packed values; anything else throws a coded error and the next call routes', () => {
+  const fx = h.loadFixture('app-router')
   const native = new Router(fx.text)
   const calls = native.packedCalls()
-  const url = 'http://localhost/posts/1'
-  const hostIndex = native.headerNames().indexOf('host')
-  assert.ok(hostIndex >= 0)
-  const values = `\0${String.fromCharCode(0x21 + hostIndex)}localhost`
-  const want = calls.resolve(url, values)
-  assert.strictEqual(want[0], 'r')
-  // An absent second argument, undefined and null all mean "no header values".
+  // A middleware decision: both packed decisions, and `rsc` changes the pass-through one.
+  const url = 'http://localhost/about'
+  const names = native.headerNames()
+  const at = (name) => {
+    const i = names.indexOf(name)
+    assert.ok(i >= 0, name)
+    return i
+  }
+  const packedValues = (pairs) => pairs.map(([i, v]) => `\0${String.fromCharCode(0x21 + i)}${v}`).join('')
+  const pairs = [[at('host'), 'localhost'], [at('cookie'), 'NEXT_LOCALE=fr; s=1'], [at('rsc'), '1'], [at('accept-language'), 'fr']]
+  const want = calls.resolve(url, packedValues(pairs))
+  assert.strictEqual(want[0], 'm')
+  assert.ok(want.includes('/about.rsc'))
+  assert.strictEqual(calls.resolve(url, ...pairs.flat()), want, 'pairs as arguments')
+  assert.strictEqual(calls.resolve(url, ...pairs.slice().reverse().flat()), want, 'in any order')
+  // No header values: absent, undefined, null, an empty packed string.
   const bare = calls.resolve(url)
+  assert.notStrictEqual(bare, want)
   assert.strictEqual(calls.resolve(url, undefined), bare)
   assert.strictEqual(calls.resolve(url, null), bare)
-  // Arguments past the second are ignored.
-  assert.strictEqual(calls.resolve(url, values, 'ignored', 4), want)
-  for (const [args, what] of [[[], 'no URL'], [[42], 'a number URL'], [[undefined], 'an undefined URL'], [[url, 5], 'number values'], [[url, {}], 'object values']]) {
+  assert.strictEqual(calls.resolve(url, ''), bare)
+  // Six pairs are the most; a repeated index is a repeated header.
+  const six = [...pairs, [at('host'), 'localhost'], [at('rsc'), '1']]
+  assert.strictEqual(calls.resolve(url, ...six.flat()), calls.resolve(url, packedValues(six)))
+  const bad = [
+    [[], 'no URL'],
+    [[42], 'a number URL'],
+    [[undefined], 'an undefined URL'],
+    [[url, 5], 'number values'],
+    [[url, {}], 'object values'],
+    [[url, 'x', 'localhost'], 'an index that is not a number'],
+    [[url, at('host'), 7], 'a value that is not a string'],
+    [[url, at('host'), undefined], 'an undefined value'],
+    [[url, at('host'), 'localhost', 3], 'an index without its value'],
+    [[url, ...[...six, [at('host'), 'localhost']].flat()], 'seven pairs'],
+  ]
+  for (const [args, what] of bad) {
     assert.throws(() => calls.resolve(...args), (e) => e.code === 'ROUTER_INPUT' && /^\[ROUTER_INPUT\] /.test(e.message), what)
     // The kept buffers are released after a failed call: the next call routes as before.
-    assert.strictEqual(calls.resolve(url, values), want, `after ${what}`)
+    assert.strictEqual(calls.resolve(url, ...pairs.flat()), want, `after ${what}`)
   }
   // A long decision, then a short one: the kept output buffer holds only the latest.
-  const long = calls.resolve(`http://localhost/posts/${'p'.repeat(5000)}?${'q=1&'.repeat(500)}`, values)
+  const long = calls.resolve(`http://localhost/blog/${'p'.repeat(5000)}?${'q=1&'.repeat(500)}`, ...pairs.flat())
   assert.ok(long.length > 5000)
-  assert.strictEqual(calls.resolve(url, values), want)
+  assert.strictEqual(calls.resolve(url, ...pairs.flat()), want)
 })
 
 test('a continuation of runtime/router.js is its middleware decision, resumed once, by its own router', () => {

@@ -191,11 +191,12 @@ const FIELDS = [
  * request through unchanged, which the Router packed after this one (field 1 is its offset).
  */
 class Paused extends Decision {
-  constructor(packed, calls, url, values, headers, count) {
+  constructor(packed, calls, url, headers, count) {
     super(packed)
     this._calls = calls
     this._url = url
-    this._values = values
+    // The packed header values, built only if `resume` needs them.
+    this._values = undefined
     this._requestHeaders = headers
     this._count = count
     this._used = false
@@ -231,15 +232,16 @@ function createRouter(manifestJson) {
   const names = router.headerNames()
   const n = names.length
 
-  // Per header routing reads: what precedes its value in the packed form (NUL, then the
-  // character U+0021 + its index). A request carries few of these headers, so the loop runs over
-  // the request's own names and absent headers cost nothing (looking up every wanted name on
-  // objects of many shapes was a megamorphic load each).
+  // Per header routing reads: its index, and what precedes its value in the packed form (NUL,
+  // then the character U+0021 + its index). A request carries few of these headers, so the
+  // loops run over the request's own names and absent headers cost nothing (looking up every
+  // wanted name on objects of many shapes was a megamorphic load each).
+  const index = Object.create(null)
   const prefix = Object.create(null)
-  for (let i = 0; i < n; i++) prefix[names[i]] = `\0${String.fromCharCode(0x21 + i)}`
-
-  // How many headers routing reads the last `headerValues` of an object found.
-  let counted = 0
+  for (let i = 0; i < n; i++) {
+    index[names[i]] = i
+    prefix[names[i]] = `\0${String.fromCharCode(0x21 + i)}`
+  }
 
   /** A header's value as routing reads it (a repeated header joined with `, `). */
   const headerText = (v) => (typeof v === 'string' ? v : v.join(', '))
@@ -248,7 +250,6 @@ function createRouter(manifestJson) {
   function headerValues(headers) {
     if (Array.isArray(headers)) return valuesFromFlat(headers)
     let s = ''
-    let count = 0
     for (const key in headers) {
       const p = prefix[key]
       if (p === undefined) continue
@@ -256,10 +257,13 @@ function createRouter(manifestJson) {
       if (v === undefined) continue
       s += p
       s += headerText(v)
-      count++
     }
-    counted = count
     return s
+  }
+
+  /** The packed header values of a paused request, built when first needed. */
+  function valuesOf(c) {
+    return (c._values ??= headerValues(c._requestHeaders))
   }
 
   /**
@@ -269,7 +273,7 @@ function createRouter(manifestJson) {
   function sameRoutingHeaders(after, c) {
     if (!after) return true
     const before = c._requestHeaders
-    if (Array.isArray(after) || Array.isArray(before)) return headerValues(after) === c._values
+    if (Array.isArray(after) || Array.isArray(before)) return headerValues(after) === valuesOf(c)
     let n = 0
     for (const key in after) {
       if (prefix[key] === undefined) continue
@@ -320,11 +324,46 @@ function createRouter(manifestJson) {
 
   return {
     resolve({ url, headers }) {
-      counted = 0
-      const values = headers ? headerValues(headers) : ''
-      const packed = values ? calls.resolve(url, values) : calls.resolve(url)
+      let packed
+      let count = 0
+      if (!headers) packed = calls.resolve(url)
+      else if (Array.isArray(headers)) {
+        const values = valuesFromFlat(headers)
+        packed = values ? calls.resolve(url, values) : calls.resolve(url)
+      } else {
+        // The values go to the Router as arguments, `index, value` for each header routing
+        // reads (the usual request has 1 to 4 of them): one string packed from them is one
+        // that V8 must first copy into a flat string, which cost more than the arguments.
+        let i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5
+        for (const key in headers) {
+          const i = index[key]
+          if (i === undefined) continue
+          const v = headers[key]
+          if (v === undefined) continue
+          const t = headerText(v)
+          switch (count) {
+            case 0: i0 = i; v0 = t; break
+            case 1: i1 = i; v1 = t; break
+            case 2: i2 = i; v2 = t; break
+            case 3: i3 = i; v3 = t; break
+            case 4: i4 = i; v4 = t; break
+            case 5: i5 = i; v5 = t; break
+          }
+          count++
+        }
+        switch (count) {
+          case 0: packed = calls.resolve(url); break
+          case 1: packed = calls.resolve(url, i0, v0); break
+          case 2: packed = calls.resolve(url, i0, v0, i1, v1); break
+          case 3: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2); break
+          case 4: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3); break
+          case 5: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4); break
+          case 6: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5); break
+          default: packed = calls.resolve(url, headerValues(headers))
+        }
+      }
       // 'm': a middleware decision.
-      if (packed.charCodeAt(0) === 0x6d) return new Paused(packed, calls, url, values, headers, counted)
+      if (packed.charCodeAt(0) === 0x6d) return new Paused(packed, calls, url, headers, count)
       return new Decision(packed)
     },
     resume(continuation, outcome) {
@@ -343,7 +382,7 @@ function createRouter(manifestJson) {
       return new Decision(
         calls.resume(
           c._url,
-          c._values,
+          valuesOf(c),
           o.requestHeaders ? headerValues(o.requestHeaders) : undefined,
           flatResponseHeaders(o.responseHeaders),
           other,

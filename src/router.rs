@@ -502,19 +502,19 @@ fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// `resolve` of `packedCalls`: the URL, and the request headers in the packed form. Writes the
-/// packed decision into `out` (cleared first) and answers whether it is ASCII. A `middleware`
-/// decision carries, in place of a continuation, the UTF-16 offset at which the packed decision
-/// for middleware passing the request through unchanged follows it.
-fn resolve_packed(
-    router: &core::Router,
+/// `resolve` of `packedCalls`: the URL, and the request headers as `(index, value)` pairs.
+/// Writes the packed decision into `out` (cleared first) and answers whether it is ASCII. A
+/// `middleware` decision carries, in place of a continuation, the UTF-16 offset at which the
+/// packed decision for middleware passing the request through unchanged follows it.
+fn resolve_packed<'v>(
+    router: &'v core::Router,
     url: &str,
-    headers: &str,
+    headers: impl IntoIterator<Item = (usize, &'v str)>,
     out: &mut String,
 ) -> napi::Result<bool> {
     catch_unwind(AssertUnwindSafe(|| {
         out.clear();
-        let (d, passthrough) = router.resolve_indexed_passthrough(url, indexed_values(headers));
+        let (d, passthrough) = router.resolve_indexed_passthrough(url, headers);
         pack_into(out, &d);
         // Each part scanned for non-ASCII once: the head's answer serves its length too.
         let head_ascii = out.is_ascii();
@@ -587,6 +587,12 @@ mod raw_resolve {
     use std::ffi::c_void;
     use std::ptr;
 
+    /// The most header index/value pairs a call passes as arguments (more go in the packed
+    /// form).
+    const MAX_PAIRS: usize = 6;
+    /// The URL and the pairs.
+    const MAX_ARGS: usize = 1 + 2 * MAX_PAIRS;
+
     /// What the function keeps: the router and the buffers its inputs are read into.
     struct State {
         router: Arc<core::Router>,
@@ -656,8 +662,8 @@ mod raw_resolve {
         env: sys::napi_env,
         info: sys::napi_callback_info,
     ) -> sys::napi_value {
-        let mut argc = 2usize;
-        let mut argv = [ptr::null_mut(); 2];
+        let mut argc = MAX_ARGS;
+        let mut argv = [ptr::null_mut(); MAX_ARGS];
         let mut data = ptr::null_mut();
         // SAFETY: `argv` holds `argc` values; `env` and `info` are the call's.
         let status = unsafe {
@@ -678,11 +684,17 @@ mod raw_resolve {
         } else {
             // SAFETY: `data` is the live `State` of this function (see `create`).
             let state = unsafe { &*data.cast::<State>() };
-            // `argc` is the number passed, which may exceed the 2 read.
-            catch_unwind(AssertUnwindSafe(|| {
-                state.resolve(env, &argv[..argc.min(2)])
-            }))
-            .unwrap_or_else(|_| Err(Thrown(c"ROUTER_PANIC", "the router panicked".to_string())))
+            // `argc` is the number passed, which may exceed the number read.
+            if argc > MAX_ARGS {
+                Err(Thrown(
+                    c"ROUTER_INPUT",
+                    format!("resolve takes at most {MAX_PAIRS} header index/value pairs"),
+                ))
+            } else {
+                catch_unwind(AssertUnwindSafe(|| state.resolve(env, &argv[..argc]))).unwrap_or_else(
+                    |_| Err(Thrown(c"ROUTER_PANIC", "the router panicked".to_string())),
+                )
+            }
         };
         match result {
             Ok(v) => v,
@@ -712,25 +724,73 @@ mod raw_resolve {
             let reentered = || Thrown(c"ROUTER_REENTERED", "a routing call is in progress".into());
             let mut url_buf = self.url.try_borrow_mut().map_err(|_| reentered())?;
             let mut values_buf = self.values.try_borrow_mut().map_err(|_| reentered())?;
-            let mut text = self.out.try_borrow_mut().map_err(|_| reentered())?;
-            let url_value = args.first().copied().ok_or_else(|| {
-                Thrown(
+            let mut out_text = self.out.try_borrow_mut().map_err(|_| reentered())?;
+            let Some((&url_value, rest)) = args.split_first() else {
+                return Err(Thrown(
                     c"ROUTER_INPUT",
-                    "resolve(url, requestValues?): url is missing".into(),
-                )
-            })?;
-            let url = read(env, url_value, &mut url_buf)?.ok_or_else(|| {
-                Thrown(
-                    c"ROUTER_INPUT",
-                    "resolve(url, requestValues?): url must be a string".into(),
-                )
-            })?;
-            let values = match args.get(1) {
-                None => None,
-                Some(&v) => read(env, v, &mut values_buf)?,
+                    "resolve(url, …): url is missing".into(),
+                ));
             };
-            let ascii = resolve_packed(&self.router, url, values.unwrap_or(""), &mut text)
-                .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?;
+            let url_len = read_at(env, url_value, &mut url_buf, 0)?.ok_or_else(|| {
+                Thrown(
+                    c"ROUTER_INPUT",
+                    "resolve(url, …): url must be a string".into(),
+                )
+            })?;
+            let url = text(&url_buf, url_len)?;
+            // The header values, read one after another into one buffer: where each is.
+            let mut pairs = [(0usize, 0usize, 0usize); MAX_PAIRS];
+            let mut count = 0;
+            let mut end = 0;
+            let packed_values = match rest {
+                [] => None,
+                [v] => read_at(env, *v, &mut values_buf, 0)?,
+                _ if rest.len() % 2 == 0 => {
+                    for pair in rest.chunks_exact(2) {
+                        let mut index = 0u32;
+                        // SAFETY: `index` is a valid place for the number.
+                        let s = unsafe { sys::napi_get_value_uint32(env, pair[0], &mut index) };
+                        if s != sys::Status::napi_ok {
+                            return Err(Thrown(
+                                c"ROUTER_INPUT",
+                                "resolve(url, index, value, …): an index must be a number".into(),
+                            ));
+                        }
+                        let Some(n) = read_at(env, pair[1], &mut values_buf, end)? else {
+                            return Err(Thrown(
+                                c"ROUTER_INPUT",
+                                "resolve(url, index, value, …): a value must be a string".into(),
+                            ));
+                        };
+                        pairs[count] = (index as usize, end, end + n);
+                        count += 1;
+                        end += n;
+                    }
+                    None
+                }
+                _ => {
+                    return Err(Thrown(
+                        c"ROUTER_INPUT",
+                        "resolve(url, requestValues?) or resolve(url, index, value, …)".into(),
+                    ))
+                }
+            };
+            let ascii = match packed_values {
+                Some(n) => {
+                    let values = text(&values_buf, n)?;
+                    resolve_packed(&self.router, url, indexed_values(values), &mut out_text)
+                }
+                None => {
+                    let values = text(&values_buf, end)?;
+                    // Offsets of whole strings within text read whole: char boundaries.
+                    let pairs = pairs[..count]
+                        .iter()
+                        .map(|&(i, a, b)| (i, values.get(a..b).unwrap_or("")));
+                    resolve_packed(&self.router, url, pairs, &mut out_text)
+                }
+            }
+            .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?;
+            let text = &*out_text;
             let mut out = ptr::null_mut();
             // ASCII (the usual decision: paths and URLs are percent-encoded) is handed over as
             // Latin-1, which V8 copies as it is instead of decoding it.
@@ -753,14 +813,20 @@ mod raw_resolve {
         }
     }
 
-    /// The text of `value` read into `buf` (grown when it does not fit): `None` for `undefined`
-    /// and `null`, an error for any other value that is not a string.
-    fn read(
+    /// The text of `value` read into `buf` from byte `at` (the buffer grown when it does not
+    /// fit): how many bytes it took, `None` for `undefined` and `null`, an error for any other
+    /// value that is not a string.
+    fn read_at(
         env: sys::napi_env,
         value: sys::napi_value,
         buf: &mut Vec<u8>,
-    ) -> Result<Option<&str>, Thrown> {
-        let mut written = match utf8_into(env, value, buf) {
+        at: usize,
+    ) -> Result<Option<usize>, Thrown> {
+        // (Room for napi's NUL at least; a value that does not fit is measured and read again.)
+        if buf.len() <= at {
+            buf.resize(at + 1024, 0);
+        }
+        let mut written = match utf8_into(env, value, &mut buf[at..]) {
             Ok(n) => n,
             Err(status) if status == sys::Status::napi_string_expected => {
                 let mut t = 0;
@@ -783,7 +849,7 @@ mod raw_resolve {
         // napi writes at most the buffer's length less one (for its NUL), and no part of a
         // character that does not fit (up to 4 bytes): a text that ends so near the end may
         // have been cut.
-        if written + 4 >= buf.len() {
+        if at + written + 4 >= buf.len() {
             let mut len = 0;
             // SAFETY: a null buffer asks for the length only.
             let s = unsafe {
@@ -792,13 +858,17 @@ mod raw_resolve {
             if s != sys::Status::napi_ok {
                 return Err(Thrown(c"ROUTER_INPUT", format!("napi status {s}")));
             }
-            buf.resize(len + 1, 0);
-            written = utf8_into(env, value, buf)
+            buf.resize(at + len + 1, 0);
+            written = utf8_into(env, value, &mut buf[at..])
                 .map_err(|s| Thrown(c"ROUTER_INPUT", format!("napi status {s}")))?;
         }
-        std::str::from_utf8(&buf[..written])
-            .map(Some)
-            .map_err(|e| Thrown(c"ROUTER_INPUT", e.to_string()))
+        Ok(Some(written))
+    }
+
+    /// The text of the first `len` bytes of `buf`, written there by [`read_at`] (napi writes
+    /// whole characters: always UTF-8).
+    fn text(buf: &[u8], len: usize) -> Result<&str, Thrown> {
+        std::str::from_utf8(&buf[..len]).map_err(|e| Thrown(c"ROUTER_INPUT", e.to_string()))
     }
 
     /// `napi_get_value_string_utf8` into `buf`: the bytes of text written, or the status.
@@ -951,8 +1021,8 @@ impl Router {
         decision_object(env, d)
     }
 
-    /// Lower-case names of the request headers routing reads, in the order `resolvePacked` and
-    /// `resumePacked` take their values. Other headers never change a decision.
+    /// Lower-case names of the request headers routing reads, whose indexes the functions of
+    /// `packedCalls` take. Other headers never change a decision.
     #[napi]
     pub fn header_names(&self) -> Vec<String> {
         self.inner.header_names().to_vec()
@@ -962,12 +1032,14 @@ impl Router {
     /// receiver of a class method on every call, which costs more than crossing with a plain
     /// function, whose router comes with the function):
     ///
-    /// - `resolve(url, requestValues?)`: `requestValues` holds, for each present header of
-    ///   `headerNames()`, a NUL, the character U+0021 + its index in `headerNames()`, and its
-    ///   value (apart from the URL: V8 reads a string as it is only when it is one piece, and
-    ///   `req.url` is; joining them made it copy the URL into a new string first). A
-    ///   `middleware` decision keeps no continuation: it carries the decision for middleware
-    ///   passing the request through unchanged, which needs no second call;
+    /// - `resolve(url, index, value, …)` with up to 6 pairs, or `resolve(url, requestValues?)`:
+    ///   the value of each present header of `headerNames()` with its index there, as
+    ///   arguments, or packed in `requestValues` (for each header a NUL, the character U+0021 +
+    ///   its index, and its value). Arguments are the faster form: V8 reads a string as it is
+    ///   only when it is one piece, and `req.url` and Node's header values are, while a string
+    ///   joined from them is copied into a new one first. A `middleware` decision keeps no
+    ///   continuation: it carries the decision for middleware passing the request through
+    ///   unchanged, which needs no second call;
     /// - `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`, for any
     ///   other outcome: the request as `resolve` had it (resolution up to middleware is run
     ///   again), then `newRequestValues` the request headers to continue with (as
@@ -977,7 +1049,7 @@ impl Router {
     ///
     /// Both answer the decision packed in one string, decoded by `runtime/router.js`.
     #[napi(
-        ts_return_type = "{ resolve: (url: string, requestValues?: string) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }"
+        ts_return_type = "{ resolve: (url: string, ...requestValues: Array<string | number>) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }"
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let router = Arc::clone(&self.inner);
