@@ -130,6 +130,10 @@ struct CRoute {
     priority: bool,
     destination: Option<String>,
     headers: Vec<(String, String)>,
+    /// `headers` as they are set when none holds a `$` (the usual route): names lower-cased,
+    /// values trimmed, a repeated name merged, as [`match_route`] and [`HeaderList::set`] would
+    /// make them on every match.
+    static_headers: Option<Vec<(CompactString, CompactString)>>,
     has: Vec<Cond>,
     missing: Vec<Cond>,
     status: Option<u16>,
@@ -178,18 +182,38 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
             .iter()
             .flatten()
             .any(|(k, v)| k.contains('$') || v.contains('$'));
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let static_headers = (!headers
+        .iter()
+        .any(|(k, v)| k.contains('$') || v.contains('$')))
+    .then(|| {
+        // The list `match_route` makes (a repeated name, compared as written, keeps its first
+        // place and its last value), then what `HeaderList::set` stores of each entry.
+        let mut merged: Vec<(&str, &str)> = Vec::with_capacity(headers.len());
+        for (k, v) in &headers {
+            match merged.iter_mut().find(|(mk, _)| *mk == k) {
+                Some(e) => e.1 = v,
+                None => merged.push((k, v)),
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(k, v)| (lower(k), CompactString::from(trim_http(v))))
+            .collect()
+    });
     Ok(CRoute {
         re,
         source: r.source.clone(),
+        static_headers,
         priority: r.priority == Some(true),
         needs_captures,
         destination: r.destination.clone(),
-        headers: r
-            .headers
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        headers,
         has: compile_conds(&r.has),
         missing: compile_conds(&r.missing),
         status: r.status,
@@ -447,6 +471,25 @@ impl HeaderList {
                 }
             }
             None => self.0.push((lower(name), value.into())),
+        }
+    }
+
+    /// [`HeaderList::set`] of a name already lower-cased and a value already trimmed (as
+    /// [`lower`] and [`trim_http`] make them): compared and stored as they are.
+    fn set_normalized(&mut self, name: &CompactString, value: &CompactString) {
+        match self.0.iter().position(|(k, _)| k == name) {
+            Some(i) => {
+                self.0[i].1.clone_from(value);
+                let mut j = i + 1;
+                while j < self.0.len() {
+                    if self.0[j].0 == *name {
+                        self.0.remove(j);
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            None => self.0.push((name.clone(), value.clone())),
         }
     }
 
@@ -1000,7 +1043,57 @@ fn push_substitute(out: &mut String, key: &str, m: Option<&Captures>, has: &HasC
 /// hold nothing to substitute).
 struct Matched<'r> {
     destination: Option<Cow<'r, str>>,
-    headers: Option<Vec<(Cow<'r, str>, Cow<'r, str>)>>,
+    headers: Option<MatchedHeaders<'r>>,
+}
+
+/// The headers of a matched route.
+enum MatchedHeaders<'r> {
+    /// Compiled with the route ([`CRoute::static_headers`]).
+    Static(&'r [(CompactString, CompactString)]),
+    /// With their `$…` substituted, as the route writes them.
+    Substituted(Vec<(Cow<'r, str>, Cow<'r, str>)>),
+}
+
+impl MatchedHeaders<'_> {
+    /// `resp.set(name, value)` for each.
+    fn apply(&self, resp: &mut HeaderList) {
+        match self {
+            Self::Static(list) => {
+                for (k, v) in *list {
+                    resp.set_normalized(k, v);
+                }
+            }
+            Self::Substituted(list) => {
+                for (k, v) in list {
+                    resp.set(k, v);
+                }
+            }
+        }
+    }
+
+    fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (a, b) = match self {
+            Self::Static(list) => (
+                Some(list.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                None,
+            ),
+            Self::Substituted(list) => (None, Some(list.iter().map(|(k, v)| (&**k, &**v)))),
+        };
+        a.into_iter().flatten().chain(b.into_iter().flatten())
+    }
+
+    /// Whether a `location` or `refresh` header is among them.
+    fn has_redirect(&self) -> bool {
+        self.names()
+            .any(|(k, _)| k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("refresh"))
+    }
+
+    /// The value of the first `location` header.
+    fn location(&self) -> Option<&str> {
+        self.names()
+            .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v)
+    }
 }
 
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
@@ -1026,6 +1119,9 @@ fn match_route<'r>(
         .as_ref()
         .map(|d| replace_destination(d, Some(&m), &caps));
     let headers = (!r.headers.is_empty()).then(|| {
+        if let Some(list) = &r.static_headers {
+            return MatchedHeaders::Static(list);
+        }
         let mut out: Vec<(Cow<'r, str>, Cow<'r, str>)> = Vec::with_capacity(r.headers.len());
         for (k, v) in &r.headers {
             let k = replace_destination(k, Some(&m), &caps);
@@ -1035,7 +1131,7 @@ fn match_route<'r>(
                 None => out.push((k, v)),
             }
         }
-        out
+        MatchedHeaders::Substituted(out)
     });
     Some(Matched {
         destination,
@@ -1045,11 +1141,6 @@ fn match_route<'r>(
 
 fn is_redirect_status(s: Option<u16>) -> bool {
     s.is_some_and(|s| (300..400).contains(&s))
-}
-
-fn has_redirect_headers(h: &[(Cow<'_, str>, Cow<'_, str>)]) -> bool {
-    h.iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("refresh"))
 }
 
 fn redirect_location_with_query(loc: &str, u: &Url) -> String {
@@ -1122,9 +1213,7 @@ fn process_routes(
             .and_then(|(d, _)| d.filter(|_| on_delocalized));
         let mu = taken.as_ref().unwrap_or(u);
         if let Some(hs) = &m.headers {
-            for (k, v) in hs {
-                resp.set(k, v);
-            }
+            hs.apply(resp);
         }
         if r.status.is_some_and(|s| s != 0) {
             *status = r.status;
@@ -1132,13 +1221,13 @@ fn process_routes(
         if let Some(hs) = m
             .headers
             .as_ref()
-            .filter(|hs| is_redirect_status(r.status) && has_redirect_headers(hs))
+            .filter(|hs| is_redirect_status(r.status) && hs.has_redirect())
         {
             if let Some(d) = &m.destination {
                 let target = apply_destination(mu, d).ok_or(())?;
                 return Ok(PhaseEnd::Redirect(target, r.status.unwrap_or(308)));
             }
-            if let Some((_, loc)) = hs.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")) {
+            if let Some(loc) = hs.location() {
                 if !loc.is_empty() {
                     resp.set("location", &redirect_location_with_query(loc, mu));
                 }
@@ -1866,10 +1955,7 @@ impl Router {
         let mut out: Option<HeaderList> = None;
         for (r, sure) in self.on_match.may_match_path(u.path()) {
             if let Some(hs) = match_route(r, u, h, sure).and_then(|m| m.headers) {
-                let out = out.get_or_insert_with(|| resp.clone());
-                for (k, v) in hs {
-                    out.set(&k, &v);
-                }
+                hs.apply(out.get_or_insert_with(|| resp.clone()));
             }
         }
         out
@@ -2414,16 +2500,14 @@ impl Router {
                     continue;
                 };
                 if let Some(hs) = &m.headers {
-                    for (k, v) in hs {
-                        resp.set(k, v);
-                    }
+                    hs.apply(&mut resp);
                 }
                 if r.status.is_some_and(|s| s != 0) {
                     status = r.status;
                 }
                 let Some(dest) = &m.destination else { continue };
                 if is_redirect_status(r.status)
-                    && m.headers.as_deref().is_some_and(has_redirect_headers)
+                    && m.headers.as_ref().is_some_and(MatchedHeaders::has_redirect)
                 {
                     let Some(u) = apply_destination(&f, dest) else {
                         return Decision::new(DecisionKind::BadRequest);
@@ -2874,5 +2958,44 @@ mod tests {
             worst = worst.max(t.elapsed());
         }
         assert!(worst < limit, "slowest resolution took {worst:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// A route's compiled headers set what its headers set through `HeaderList::set` (names
+        /// in any case, values with HTTP whitespace, on a list that already has some of them).
+        #[test]
+        fn static_route_headers_set_what_the_route_writes(
+            headers in proptest::collection::btree_map(
+                "(x-a|X-A|x-B|Location|location|LOCATION|set-cookie)",
+                "[ \t]{0,2}[a-z/ ]{0,6}[ \r\n]{0,2}",
+                0..6,
+            ),
+            before in proptest::collection::vec(("(x-a|X-a|location|x-c)", "[a-z ]{0,4}"), 0..4),
+        ) {
+            let route = Route {
+                source: None,
+                source_regex: "^/x$".into(),
+                destination: None,
+                headers: Some(headers.clone()),
+                has: None,
+                missing: None,
+                status: None,
+                priority: None,
+            };
+            let r = compile_route("beforeMiddleware", 0, &route, "").expect("compiles");
+            let compiled = r.static_headers.as_deref().expect("no `$`: compiled");
+            let mut resp = HeaderList::default();
+            for (k, v) in &before {
+                resp.append(k, v);
+            }
+            let mut want = resp.clone();
+            for (k, v) in &headers {
+                want.set(k, v);
+            }
+            MatchedHeaders::Static(compiled).apply(&mut resp);
+            proptest::prop_assert_eq!(resp, want);
+        }
     }
 }
