@@ -36,6 +36,9 @@ enum Token {
         /// start at a `/` or the end (a shorter run leaves another byte next). Set by
         /// [`Segments::compile`].
         longest_only: bool,
+        /// The bytes what follows the run can start with: lengths that leave another byte
+        /// next are not tried. Set by [`Segments::compile`].
+        follow: Follow,
     },
     /// One of some literal texts, tried in order.
     Choice {
@@ -51,6 +54,10 @@ enum Token {
     /// `(?!a|b…)`: none of these texts starts here (`None` stands for `.`). A body's trailing
     /// `(?:\/.*)?` is left out: it can match nothing, so it never decides.
     NotAhead(Vec<Vec<Option<u8>>>),
+    /// Alternatives of a capturing group tried in order (`(\.rsc|\.segments/.+\.segment\.rsc|)`
+    /// of Next's dynamic routes), each followed by the rest of the pattern: the last token of
+    /// its list (see [`expand_alternatives`]).
+    Alt(Vec<Vec<Token>>),
     /// Where capture group `n`, made of the tokens up to its [`Token::Close`], starts.
     Open(usize),
     /// Where capture group `n` ends.
@@ -79,6 +86,81 @@ impl Class {
             Class::Any => c != b'\n' && c != b'\r',
             Class::NotSlashOrDot => c != b'/' && c != b'.',
             Class::Word => c.is_ascii_alphanumeric() || c == b'_',
+        }
+    }
+}
+
+/// The bytes (folded as literals are) a match of some tokens can start with, and whether it can
+/// be empty at the end of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Follow {
+    bytes: [u64; 4],
+    end: bool,
+}
+
+impl Follow {
+    /// Anything may follow.
+    const ANY: Self = Self {
+        bytes: [u64::MAX; 4],
+        end: true,
+    };
+    const NONE: Self = Self {
+        bytes: [0; 4],
+        end: false,
+    };
+
+    fn byte(b: u8) -> Self {
+        let mut f = Self::NONE;
+        f.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+        f
+    }
+
+    fn union(self, o: Self) -> Self {
+        let mut f = self;
+        for (a, b) in f.bytes.iter_mut().zip(o.bytes) {
+            *a |= b;
+        }
+        f.end |= o.end;
+        f
+    }
+
+    /// Whether a match can start at `at` of `text` (`icase`: bytes compared folded).
+    fn admits(&self, text: &[u8], at: usize, icase: bool) -> bool {
+        match text.get(at) {
+            None => self.end,
+            Some(&b) => {
+                let b = if icase { b.to_ascii_lowercase() } else { b };
+                self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+            }
+        }
+    }
+
+    /// What `tokens` can start with (after a run: the run's own bytes are not known here).
+    fn of(tokens: &[Token]) -> Self {
+        let Some((t, rest)) = tokens.split_first() else {
+            return Self::NONE;
+        };
+        match t {
+            Token::End => Self {
+                bytes: [0; 4],
+                end: true,
+            },
+            Token::Lit(l) => l.first().map_or_else(|| Self::of(rest), |&b| Self::byte(b)),
+            Token::OptSlash => Self::byte(b'/').union(Self::of(rest)),
+            Token::NotAhead(_) | Token::Open(_) | Token::Close(_) => Self::of(rest),
+            Token::CatchAll { optional, .. } => {
+                let slash = Self::byte(b'/');
+                if *optional {
+                    slash.union(Self::of(rest))
+                } else {
+                    slash
+                }
+            }
+            Token::Choice { alts, .. } => alts.iter().fold(Self::NONE, |f, a| {
+                f.union(a.first().map_or_else(|| Self::of(rest), |&b| Self::byte(b)))
+            }),
+            Token::Alt(alts) => alts.iter().fold(Self::NONE, |f, a| f.union(Self::of(a))),
+            Token::Run { .. } | Token::SegsStar => Self::ANY,
         }
     }
 }
@@ -269,9 +351,24 @@ impl Parser<'_> {
         if cap >= MAX_OPEN_GROUPS {
             return None;
         }
-        self.tokens.push(Token::Open(cap));
-        self.seq(true)?;
-        self.tokens.push(Token::Close(cap));
+        // Its alternatives (usually one), each between `Open` and `Close`.
+        let outer = std::mem::take(&mut self.tokens);
+        let mut alts = Vec::new();
+        loop {
+            self.tokens.push(Token::Open(cap));
+            let more = self.seq(true)?;
+            self.tokens.push(Token::Close(cap));
+            alts.push(std::mem::take(&mut self.tokens));
+            if !more {
+                break;
+            }
+        }
+        self.tokens = outer;
+        if alts.len() == 1 {
+            self.tokens.extend(alts.into_iter().flatten());
+        } else {
+            self.tokens.push(Token::Alt(alts));
+        }
         Some(())
     }
 
@@ -304,6 +401,7 @@ impl Parser<'_> {
                 class,
                 min,
                 longest_only: false,
+                follow: Follow::ANY,
             });
         }
         let mut alts = vec![Vec::new()];
@@ -325,16 +423,20 @@ impl Parser<'_> {
         })
     }
 
-    /// Pieces up to `)` (consumed) or the final `$`.
-    fn seq(&mut self, in_group: bool) -> Option<()> {
+    /// Pieces up to `)` or `|` (consumed) or the final `$`: `true` when a `|` ended them (another
+    /// alternative of the group follows).
+    fn seq(&mut self, in_group: bool) -> Option<bool> {
         loop {
             if in_group && self.eat(")") {
-                return (!self.quantified()).then_some(());
+                return (!self.quantified()).then_some(false);
+            }
+            if in_group && self.eat("|") {
+                return Some(true);
             }
             if !in_group && self.rest() == "$" {
                 self.i += 1;
                 self.tokens.push(Token::End);
-                return Some(());
+                return Some(false);
             }
             if self.eat(CATCH_ALL) {
                 self.caps += 1;
@@ -366,6 +468,7 @@ impl Parser<'_> {
                     class,
                     min,
                     longest_only: false,
+                    follow: Follow::ANY,
                 });
                 continue;
             }
@@ -382,7 +485,10 @@ impl Parser<'_> {
                 continue;
             }
             if self.eat("(?:") {
-                self.seq(true)?;
+                // (Alternatives only in capturing groups.)
+                if self.seq(true)? {
+                    return None;
+                }
                 continue;
             }
             if self.eat("(?<") {
@@ -427,6 +533,7 @@ fn starts_with_slash_or_end(tokens: &[Token]) -> bool {
         Some(Token::CatchAll { optional, .. }) => {
             !optional || starts_with_slash_or_end(&tokens[1..])
         }
+        Some(Token::Alt(alts)) => alts.iter().all(|a| starts_with_slash_or_end(a)),
         Some(Token::Choice { alts, .. }) => alts.iter().all(|a| match a.first() {
             Some(c) => *c == b'/',
             None => starts_with_slash_or_end(&tokens[1..]),
@@ -507,6 +614,7 @@ impl Matcher<'_> {
                 class,
                 min,
                 longest_only,
+                ref follow,
             } => {
                 let avail = self.text[pos..]
                     .iter()
@@ -517,7 +625,9 @@ impl Matcher<'_> {
                 }
                 let try_len = |m: &mut Self, n: usize| -> Result<bool, Abort> {
                     // A run ends between characters (a byte inside one is no code unit).
-                    if m.text.get(pos + n).is_some_and(|&b| b & 0xC0 == 0x80) {
+                    if m.text.get(pos + n).is_some_and(|&b| b & 0xC0 == 0x80)
+                        || !follow.admits(m.text, pos + n, m.icase)
+                    {
                         return Ok(false);
                     }
                     m.set(cap, Some((pos, pos + n)));
@@ -599,6 +709,15 @@ impl Matcher<'_> {
                 }
                 self.go(rest, pos)
             }
+            Token::Alt(alts) => {
+                // (`rest` is empty: each alternative ends with the rest of the pattern.)
+                for a in alts {
+                    if self.go(a, pos)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
             &Token::Open(cap) => {
                 let before = self.opens[cap];
                 self.opens[cap] = pos;
@@ -654,6 +773,68 @@ impl Matcher<'_> {
     }
 }
 
+/// Tokens the lists of a pattern with alternatives may hold together (each alternative carries
+/// a copy of the rest of the pattern).
+const MAX_EXPANDED_TOKENS: usize = 256;
+
+/// Moves what follows the first [`Token::Alt`] of `tokens` to the end of each of its
+/// alternatives (and so on within them), so that matching one alternative goes on with the rest
+/// of the pattern: the matcher's continuation is the rest of its token list. `None` when the
+/// lists would exceed `budget` tokens.
+fn expand_alternatives(tokens: &mut Vec<Token>, budget: &mut usize) -> Option<()> {
+    *budget = budget.checked_sub(tokens.len())?;
+    let Some(i) = tokens.iter().position(|t| matches!(t, Token::Alt(_))) else {
+        return Some(());
+    };
+    let rest = tokens.split_off(i + 1);
+    if let Some(Token::Alt(alts)) = tokens.last_mut() {
+        for a in alts {
+            a.extend(rest.iter().cloned());
+            expand_alternatives(a, budget)?;
+        }
+    }
+    Some(())
+}
+
+/// Marks the runs that only their longest length can match, and refuses a catch-all that
+/// something other than `/` or the end follows (see [`Token::CatchAll`]), in `tokens` and the
+/// lists of their alternatives.
+fn settle_runs(tokens: &mut [Token]) -> Option<()> {
+    for i in 0..tokens.len() {
+        let next_at_slash = starts_with_slash_or_end(&tokens[i + 1..]);
+        let follow_after = Follow::of(&tokens[i + 1..]);
+        match &mut tokens[i] {
+            Token::CatchAll { .. } if !next_at_slash => return None,
+            Token::Run {
+                class,
+                longest_only,
+                follow,
+                ..
+            } => {
+                *longest_only = *class == Class::NotSlash && next_at_slash;
+                *follow = follow_after;
+            }
+            Token::Alt(alts) => {
+                for a in alts {
+                    settle_runs(a)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+/// Whether a `.` is among `tokens` (a run, or in a lookahead), alternatives included.
+fn has_dot(tokens: &[Token]) -> bool {
+    tokens.iter().any(|t| match t {
+        Token::Run { class, .. } => *class == Class::Any,
+        Token::NotAhead(alts) => alts.iter().flatten().any(Option::is_none),
+        Token::Alt(alts) => alts.iter().any(|a| has_dot(a)),
+        _ => false,
+    })
+}
+
 impl Segments {
     /// Compiles `source` (`i` flag or none) when it is `^…$` made only of the pieces this module
     /// matches; `None` otherwise.
@@ -672,18 +853,9 @@ impl Segments {
             return None;
         }
         let mut tokens = p.tokens;
-        for i in 0..tokens.len() {
-            let next_at_slash = starts_with_slash_or_end(&tokens[i + 1..]);
-            match &mut tokens[i] {
-                Token::CatchAll { .. } if !next_at_slash => return None,
-                Token::Run {
-                    class: Class::NotSlash,
-                    longest_only,
-                    ..
-                } => *longest_only = next_at_slash,
-                _ => {}
-            }
-        }
+        let mut budget = MAX_EXPANDED_TOKENS;
+        expand_alternatives(&mut tokens, &mut budget)?;
+        settle_runs(&mut tokens)?;
         // Text every match starts or ends with, maybe beside an optional slash: most texts a
         // route is asked about fail here.
         let prefix = match tokens.as_slice() {
@@ -696,11 +868,7 @@ impl Segments {
             [.., Token::Lit(l), Token::OptSlash, Token::End] => Edge::new(l, true),
             _ => Edge::default(),
         };
-        let any_dot = tokens.iter().any(|t| match t {
-            Token::Run { class, .. } => *class == Class::Any,
-            Token::NotAhead(alts) => alts.iter().flatten().any(Option::is_none),
-            _ => false,
-        });
+        let any_dot = has_dot(&tokens);
         Some(Self {
             any_dot,
             prefix,
@@ -802,6 +970,9 @@ mod tests {
         r"^[/]?/posts/(?<nxtPid>[^/]+?)(?:/)?$",
         r"^/_next/data/9AIdbp7KvyEa2BTMuy2SC[/]?/docs/(?<nxtPslug>[^/]+?)\.json(?:/)?$",
         r"^/docs/(?<nxtPslug>.+?)(?:/)?$",
+        // App-router dynamic routes, with their RSC and segment-prefetch suffixes.
+        r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+        r"^[/]?/shop/(?<nxtPid>[^/]+?)/(?<nxtPpath>.+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
         // The trailing-slash redirects (`trailingSlash: true`).
         r"^(?:\/((?!\.well-known(?:\/.*)?)(?:[^/]+\/)*[^/]+\.\w+))\/$",
         r"^(?:\/((?!\.well-known(?:\/.*)?)(?:[^/]+\/)*[^/\.]+))$",
@@ -813,7 +984,8 @@ mod tests {
             assert!(Segments::compile(p, true).is_some(), "{p}");
         }
         for p in [
-            r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+            // Alternatives only in capturing groups.
+            r"^[/]?/blog/(?<nxtPslug>[^/]+?)(?:\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
             r"/_next/static/(?:[^/]+/pages|pages)/.+",
             r"^\/a(?:\/b)?$",
             r"^\d+$",
@@ -884,6 +1056,20 @@ mod tests {
             "/a//b",
             "/é/ü",
             "/a/b\n",
+            "/blog/x",
+            "/blog/x/",
+            "/blog/x.rsc",
+            "/blog/x.RSC/",
+            "/blog/x.rsc.rsc",
+            "/blog/x.segments/_tree.segment.rsc",
+            "/blog/x.segments/a/b.segment.rsc/",
+            "/blog/x.segments/.segment.rsc",
+            "/blog/x.segments/a.segment.rsc.segment.rsc",
+            "/blog/x.segments/a.segment.rsc/b",
+            "/blog/.rsc",
+            "/shop/1/a/b.rsc",
+            "/shop/1/a.segments/x.segment.rsc",
+            "/shop/1/a.segments/x/y.segment.rsc/",
         ];
         for p in NEXT_PATTERNS {
             let re = regress::Regex::with_flags(p, "i").unwrap();
@@ -927,16 +1113,24 @@ mod tests {
             r"(?:[^/]+\/)*",
             r"[^/\.]+",
             r"\w+",
+            r"(\.rsc|\.segments/.+\.segment\.rsc|)",
         ])
         .prop_map(str::to_string)
     }
 
-    /// A piece, or a capturing group of pieces (without named groups, so that no name repeats).
+    /// A piece, or a capturing group of pieces or of alternatives of pieces (without named
+    /// groups, so that no name repeats).
     fn grouped_piece() -> impl Strategy<Value = String> {
+        let unnamed = || piece().prop_filter("unnamed", |p| !p.contains("(?<"));
         prop_oneof![
             3 => piece(),
-            1 => prop::collection::vec(piece().prop_filter("unnamed", |p| !p.contains("(?<")), 1..4)
+            1 => prop::collection::vec(unnamed(), 1..4)
                 .prop_map(|ps| format!("({})", ps.concat())),
+            1 => prop::collection::vec(
+                prop::collection::vec(unnamed(), 0..3).prop_map(|ps| ps.concat()),
+                2..4,
+            )
+            .prop_map(|alts| format!("({})", alts.join("|"))),
         ]
     }
 
@@ -961,6 +1155,9 @@ mod tests {
                 ".well-known",
                 "_",
                 "1",
+                ".rsc",
+                ".segments/",
+                ".segment.rsc",
             ]),
             0..10,
         )
