@@ -798,8 +798,9 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 /// per request).
 #[derive(Debug)]
 enum Origin {
-    /// An `http`/`https` URL: scheme, host and port (names fit inline: no allocation).
-    Http(CompactString, Option<CompactString>, Option<u16>),
+    /// An `http`/`https` URL: whether it is `https`, host and port (a host fits inline: no
+    /// allocation).
+    Http(bool, Option<CompactString>, Option<u16>),
     /// Any other URL: its serialized origin.
     Other(String),
 }
@@ -807,8 +808,8 @@ enum Origin {
 impl Origin {
     fn of(u: &Url) -> Self {
         match u.scheme() {
-            "http" | "https" => Self::Http(
-                u.scheme().into(),
+            scheme @ ("http" | "https") => Self::Http(
+                scheme == "https",
                 u.host_str().map(Into::into),
                 u.port_or_known_default(),
             ),
@@ -820,8 +821,8 @@ impl Origin {
     /// serialized otherwise.
     fn is_of(&self, u: &Url) -> bool {
         match (self, u.scheme()) {
-            (Self::Http(scheme, host, port), "http" | "https") => {
-                scheme == u.scheme()
+            (Self::Http(https, host, port), scheme @ ("http" | "https")) => {
+                *https == (scheme == "https")
                     && host.as_deref() == u.host_str()
                     && *port == u.port_or_known_default()
             }
