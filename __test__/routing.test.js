@@ -317,6 +317,28 @@ test('a continuation of runtime/router.js is its middleware decision, resumed on
   assert.throws(() => a.resume(d.continuation, {}), /INVALID_CONTINUATION/, 'single use')
 })
 
+test('resume reads the request as resolve read it, even when the runtime changed its header object in place meanwhile', () => {
+  // runtime/server.js applies middleware's request headers to `req.headers` itself before
+  // resuming; `/header-rewrite` rewrites only with `x-rewrite-me: yes|true`.
+  const text = h.loadFixture('app-router').text
+  const url = 'http://localhost/header-rewrite'
+  const after = { host: 'localhost', 'x-rewrite-me': 'yes' }
+  for (const before of [{ host: 'localhost', 'x-rewrite-me': 'no' }, { host: 'localhost' }]) {
+    const fresh = createRouter(text)
+    const d = fresh.resolve({ url, headers: { ...before } })
+    assert.strictEqual(d.kind, 'middleware')
+    const want = fresh.resume(d.continuation, { requestHeaders: { ...after } }).toJSON()
+    assert.strictEqual(want.resolvedPathname, '/about', 'the changed header rewrites')
+
+    const router = createRouter(text)
+    const headers = { ...before }
+    const paused = router.resolve({ url, headers })
+    for (const k of Object.keys(headers)) if (!(k in after)) delete headers[k]
+    Object.assign(headers, after)
+    assert.deepStrictEqual(router.resume(paused.continuation, { requestHeaders: headers }).toJSON(), want, JSON.stringify(before))
+  }
+})
+
 test('a request carrying none of the headers routing reads resolves (HTTP/1.0 without Host)', () => {
   for (const name of h.FIXTURES) {
     const fx = h.loadFixture(name)

@@ -191,14 +191,17 @@ const FIELDS = [
  * request through unchanged, which the Router packed after this one (field 1 is its offset).
  */
 class Paused extends Decision {
-  constructor(packed, calls, url, headers, count) {
+  /**
+   * `pairs`: `[index, value, …]` of the headers routing read, or `values`: them packed. Either
+   * is a snapshot: the runtime may change the request's header object before resuming.
+   */
+  constructor(packed, calls, url, pairs, values) {
     super(packed)
     this._calls = calls
     this._url = url
-    // The packed header values, built only if `resume` needs them.
-    this._values = undefined
-    this._requestHeaders = headers
-    this._count = count
+    this._pairs = pairs
+    // The packed header values (built from `pairs` only if `resume` needs them).
+    this._values = values
     this._used = false
   }
 
@@ -263,7 +266,13 @@ function createRouter(manifestJson) {
 
   /** The packed header values of a paused request, built when first needed. */
   function valuesOf(c) {
-    return (c._values ??= headerValues(c._requestHeaders))
+    if (c._values === undefined) {
+      let s = ''
+      const p = c._pairs
+      for (let k = 0; k < p.length; k += 2) s += `\0${String.fromCharCode(0x21 + p[k])}${p[k + 1]}`
+      c._values = s
+    }
+    return c._values
   }
 
   /**
@@ -272,19 +281,20 @@ function createRouter(manifestJson) {
    */
   function sameRoutingHeaders(after, c) {
     if (!after) return true
-    const before = c._requestHeaders
-    if (Array.isArray(after) || Array.isArray(before)) return headerValues(after) === valuesOf(c)
+    const before = c._pairs
+    if (Array.isArray(after) || before === undefined) return headerValues(after) === valuesOf(c)
     let n = 0
     for (const key in after) {
-      if (prefix[key] === undefined) continue
+      const i = index[key]
+      if (i === undefined) continue
       const v = after[key]
       if (v === undefined) continue
-      const w = before ? before[key] : undefined
-      if (w === undefined) return false
-      if (v !== w && headerText(v) !== headerText(w)) return false
+      let k = 0
+      while (k < before.length && before[k] !== i) k += 2
+      if (k === before.length || headerText(v) !== before[k + 1]) return false
       n++
     }
-    return n === c._count
+    return 2 * n === before.length
   }
 
   /** Whether middleware added no response headers. */
@@ -325,16 +335,17 @@ function createRouter(manifestJson) {
   return {
     resolve({ url, headers }) {
       let packed
+      let values
       let count = 0
+      let i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5
       if (!headers) packed = calls.resolve(url)
       else if (Array.isArray(headers)) {
-        const values = valuesFromFlat(headers)
+        values = valuesFromFlat(headers)
         packed = values ? calls.resolve(url, values) : calls.resolve(url)
       } else {
         // The values go to the Router as arguments, `index, value` for each header routing
         // reads (the usual request has 1 to 4 of them): one string packed from them is one
         // that V8 must first copy into a flat string, which cost more than the arguments.
-        let i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5
         for (const key in headers) {
           const i = index[key]
           if (i === undefined) continue
@@ -359,12 +370,17 @@ function createRouter(manifestJson) {
           case 4: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3); break
           case 5: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4); break
           case 6: packed = calls.resolve(url, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5); break
-          default: packed = calls.resolve(url, headerValues(headers))
+          default:
+            values = headerValues(headers)
+            packed = calls.resolve(url, values)
         }
       }
       // 'm': a middleware decision.
-      if (packed.charCodeAt(0) === 0x6d) return new Paused(packed, calls, url, headers, count)
-      return new Decision(packed)
+      if (packed.charCodeAt(0) !== 0x6d) return new Decision(packed)
+      if (values !== undefined || count > 6) return new Paused(packed, calls, url, undefined, values ?? '')
+      const pairs = [i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5]
+      pairs.length = 2 * count
+      return new Paused(packed, calls, url, pairs, undefined)
     },
     resume(continuation, outcome) {
       const c = continuation
