@@ -177,21 +177,18 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
         pattern: r.source_regex.clone(),
         message,
     })?;
-    let needs_captures = r.destination.as_deref().is_some_and(|d| d.contains('$'))
-        || r.headers
-            .iter()
-            .flatten()
-            .any(|(k, v)| k.contains('$') || v.contains('$'));
     let headers: Vec<(String, String)> = r
         .headers
         .iter()
         .flatten()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let static_headers = (!headers
+    let headers_substitute = headers
         .iter()
-        .any(|(k, v)| k.contains('$') || v.contains('$')))
-    .then(|| {
+        .any(|(k, v)| k.contains('$') || v.contains('$'));
+    let needs_captures =
+        r.destination.as_deref().is_some_and(|d| d.contains('$')) || headers_substitute;
+    let static_headers = (!headers_substitute).then(|| {
         // The list `match_route` makes (a repeated name, compared as written, keeps its first
         // place and its last value), then what `HeaderList::set` stores of each entry.
         let mut merged: Vec<(&str, &str)> = Vec::with_capacity(headers.len());
@@ -1072,7 +1069,8 @@ impl MatchedHeaders<'_> {
         }
     }
 
-    fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// The `(name, value)` pairs.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         let (a, b) = match self {
             Self::Static(list) => (
                 Some(list.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -1085,13 +1083,13 @@ impl MatchedHeaders<'_> {
 
     /// Whether a `location` or `refresh` header is among them.
     fn has_redirect(&self) -> bool {
-        self.names()
+        self.pairs()
             .any(|(k, _)| k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("refresh"))
     }
 
     /// The value of the first `location` header.
     fn location(&self) -> Option<&str> {
-        self.names()
+        self.pairs()
             .find(|(k, _)| k.eq_ignore_ascii_case("location"))
             .map(|(_, v)| v)
     }
