@@ -124,6 +124,14 @@ impl Follow {
         f
     }
 
+    /// Whether what follows can only start with `/` or be the end of the text (and can be
+    /// something).
+    fn slash_or_end_only(&self) -> bool {
+        let slash = Self::byte(b'/');
+        let only_slash = self.bytes.iter().zip(slash.bytes).all(|(a, s)| a & !s == 0);
+        only_slash && (self.end || *self != Self::NONE)
+    }
+
     /// Whether a match can start at `at` of `text` (`icase`: bytes compared folded).
     fn admits(&self, text: &[u8], at: usize, icase: bool) -> bool {
         match text.get(at) {
@@ -521,27 +529,6 @@ impl Parser<'_> {
     }
 }
 
-/// What `tokens` match can only start with `/` or be the end of the text.
-fn starts_with_slash_or_end(tokens: &[Token]) -> bool {
-    match tokens.first() {
-        None => false,
-        Some(Token::End) => true,
-        Some(Token::Lit(l)) => l.first() == Some(&b'/'),
-        Some(Token::OptSlash | Token::NotAhead(_) | Token::Open(_) | Token::Close(_)) => {
-            starts_with_slash_or_end(&tokens[1..])
-        }
-        Some(Token::CatchAll { optional, .. }) => {
-            !optional || starts_with_slash_or_end(&tokens[1..])
-        }
-        Some(Token::Alt(alts)) => alts.iter().all(|a| starts_with_slash_or_end(a)),
-        Some(Token::Choice { alts, .. }) => alts.iter().all(|a| match a.first() {
-            Some(c) => *c == b'/',
-            None => starts_with_slash_or_end(&tokens[1..]),
-        }),
-        Some(Token::Run { .. } | Token::SegsStar) => false,
-    }
-}
-
 /// A capture's `(start, end)` in the text; `None` when its group took no part in the match.
 pub type Slot = Option<(usize, usize)>;
 
@@ -801,8 +788,8 @@ fn expand_alternatives(tokens: &mut Vec<Token>, budget: &mut usize) -> Option<()
 /// lists of their alternatives.
 fn settle_runs(tokens: &mut [Token]) -> Option<()> {
     for i in 0..tokens.len() {
-        let next_at_slash = starts_with_slash_or_end(&tokens[i + 1..]);
         let follow_after = Follow::of(&tokens[i + 1..]);
+        let next_at_slash = follow_after.slash_or_end_only();
         match &mut tokens[i] {
             Token::CatchAll { .. } if !next_at_slash => return None,
             Token::Run {
