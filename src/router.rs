@@ -473,13 +473,7 @@ fn split_nul(s: &str) -> impl Iterator<Item = &str> {
 type JsText = Either<Latin1String, String>;
 
 fn js_text(s: String) -> JsText {
-    let ascii = s.is_ascii();
-    js_text_known(s, ascii)
-}
-
-/// [`js_text`] of a string whose ASCII-ness the caller already knows.
-fn js_text_known(s: String, ascii: bool) -> JsText {
-    if ascii {
+    if s.is_ascii() {
         Either::A(Latin1String::from(s))
     } else {
         Either::B(s)
@@ -893,25 +887,17 @@ mod raw_resolve {
     }
 }
 
-/// Optional string argument `index` (`undefined` and `null` are absent, and so is an argument
-/// the call did not pass: `ctx.get` fails on a missing trailing argument instead of reading it
-/// as `undefined`).
-fn opt_string<'c>(
-    ctx: &napi::bindgen_prelude::FunctionCallContext<'c>,
-    index: usize,
-) -> napi::Result<Option<JsString<'c>>> {
-    if index >= ctx.length() {
-        return Ok(None);
-    }
-    ctx.get::<Option<JsString>>(index)
-}
-
-/// The text of optional string argument `index` (see [`opt_string`]).
+/// The text of optional string argument `index` (`undefined` and `null` are absent, and so is
+/// an argument the call did not pass: `ctx.get` fails on a missing trailing argument instead of
+/// reading it as `undefined`).
 fn opt_text(
     ctx: &napi::bindgen_prelude::FunctionCallContext<'_>,
     index: usize,
 ) -> napi::Result<Option<String>> {
-    opt_string(ctx, index)?.map(text_of).transpose()
+    if index >= ctx.length() {
+        return Ok(None);
+    }
+    ctx.get::<Option<JsString>>(index)?.map(text_of).transpose()
 }
 
 /// `resume` of `packedCalls`: the request as `resolve` had it, then what middleware did.
