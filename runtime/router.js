@@ -241,9 +241,10 @@ function createRouter(manifestJson) {
   // wanted name on objects of many shapes was a megamorphic load each).
   const index = Object.create(null)
   const prefix = Object.create(null)
+  const prefixAt = names.map((_, i) => `\0${String.fromCharCode(0x21 + i)}`)
   for (let i = 0; i < n; i++) {
     index[names[i]] = i
-    prefix[names[i]] = `\0${String.fromCharCode(0x21 + i)}`
+    prefix[names[i]] = prefixAt[i]
   }
 
   /** A header's value as routing reads it (a repeated header joined with `, `). */
@@ -269,7 +270,7 @@ function createRouter(manifestJson) {
     if (c._values === undefined) {
       let s = ''
       const p = c._pairs
-      for (let k = 0; k < p.length; k += 2) s += `\0${String.fromCharCode(0x21 + p[k])}${p[k + 1]}`
+      for (let k = 0; k < p.length; k += 2) s += prefixAt[p[k]] + p[k + 1]
       c._values = s
     }
     return c._values
