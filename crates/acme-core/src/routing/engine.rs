@@ -450,43 +450,40 @@ impl HeaderList {
     /// `headers.set(name, value)`.
     pub fn set(&mut self, name: &str, value: &str) {
         // Names are stored lower-cased: compared without lower-casing a copy first.
-        let value = trim_http(value);
-        match self
-            .0
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case(name))
-        {
-            Some(i) => {
-                self.0[i].1 = CompactString::from(value);
-                let mut j = i + 1;
-                while j < self.0.len() {
-                    if self.0[j].0.eq_ignore_ascii_case(name) {
-                        self.0.remove(j);
-                    } else {
-                        j += 1;
-                    }
-                }
-            }
-            None => self.0.push((lower(name), value.into())),
-        }
+        self.set_where(
+            |k| k.eq_ignore_ascii_case(name),
+            trim_http(value).into(),
+            || lower(name),
+        );
     }
 
     /// [`HeaderList::set`] of a name already lower-cased and a value already trimmed (as
     /// [`lower`] and [`trim_http`] make them): compared and stored as they are.
     fn set_normalized(&mut self, name: &CompactString, value: &CompactString) {
-        match self.0.iter().position(|(k, _)| k == name) {
+        self.set_where(|k| k == name, value.clone(), || name.clone());
+    }
+
+    /// `set`: `value` for the first entry whose name `is_name` accepts, the later ones removed,
+    /// or a new entry named `new_name()` when there is none.
+    fn set_where(
+        &mut self,
+        is_name: impl Fn(&CompactString) -> bool,
+        value: CompactString,
+        new_name: impl FnOnce() -> CompactString,
+    ) {
+        match self.0.iter().position(|(k, _)| is_name(k)) {
             Some(i) => {
-                self.0[i].1.clone_from(value);
+                self.0[i].1 = value;
                 let mut j = i + 1;
                 while j < self.0.len() {
-                    if self.0[j].0 == *name {
+                    if is_name(&self.0[j].0) {
                         self.0.remove(j);
                     } else {
                         j += 1;
                     }
                 }
             }
-            None => self.0.push((name.clone(), value.clone())),
+            None => self.0.push((new_name(), value)),
         }
     }
 
