@@ -2,7 +2,7 @@
 
 // Node middleware (`proxy.js`, Next 16's Node.js-runtime middleware) through `acme-next start`,
 // compared with `next start` on the same build (the `proxy` fixture): continue with response
-// headers, request-header overrides seen by the page, rewrites (static and dynamic targets, with
+// headers, request-header overrides seen by the page and by routing after the proxy, rewrites (static and dynamic targets, with
 // query), redirects (307/308), full responses, cookies, a matcher that skips paths, and a proxy
 // that throws. The proxy uses Node-only APIs (node:crypto, process.versions), so it only answers
 // right when it runs as Node code in the server process.
@@ -71,6 +71,13 @@ const REQUESTS = [
   { path: '/nope' },
   { path: '/throws' },
   { path: '/json', method: 'HEAD' },
+  // Rewrites whose `has`/`missing` read x-tier, as the request sent it or as the proxy left it.
+  { path: '/tier' },
+  { path: '/tier', headers: { 'x-tier': 'gold' } },
+  { path: '/tier?set=gold' },
+  { path: '/tier?set=silver', headers: { 'x-tier': 'gold' } },
+  { path: '/tier?drop=1', headers: { 'x-tier': 'gold' } },
+  { path: '/tier?set=gold', headers: { 'x-tier': 'gold' } },
 ]
 
 // Headers the proxy sets or that show how its answer was applied; the origin of an absolute URL
