@@ -194,6 +194,18 @@ impl Url {
         }
     }
 
+    /// Whether [`Url::join`] of `reference` is this URL's origin followed by `reference` as it
+    /// is: an http(s) URL and a path-absolute reference (`/x`, not `//host` nor `/\host`) that the
+    /// WHATWG parser keeps unchanged (no byte it encodes, no `.`/`..` segment, no query or
+    /// fragment). Such a join needs neither a new URL nor a parse.
+    pub fn joins_as_is(&self, reference: &str) -> bool {
+        let b = reference.as_bytes();
+        self.is_web()
+            && b.first() == Some(&b'/')
+            && b.get(1) != Some(&b'/')
+            && plain_path_end(b) == Some(b.len())
+    }
+
     /// `new URL(input, this)`.
     pub fn join(&self, input: &str) -> Result<Self, url::ParseError> {
         // A path-absolute reference (`/x`, not `//host` nor `/\host`, which name an authority
@@ -706,6 +718,48 @@ mod tests {
             let theirs_joined = theirs.join(&path).ok().map(|u| url_parts(&u));
             prop_assert_eq!(ours_joined, theirs_joined);
         }
+
+        #[test]
+        fn a_reference_joined_as_is_is_the_url_crates_join(input in input(), reference in text()) {
+            let (Ok(ours), Ok(theirs)) = (Url::parse(&input), url::Url::parse(&input)) else {
+                return Ok(());
+            };
+            if ours.joins_as_is(&reference) {
+                let joined = theirs.join(&reference).unwrap();
+                let origin = &ours.as_str()[..ours.path_start];
+                prop_assert_eq!(joined.as_str(), format!("{origin}{reference}"));
+            }
+        }
+    }
+
+    #[test]
+    fn references_joined_as_is() {
+        let base = Url::parse("http://localhost:3000/a?b#c").unwrap();
+        for (reference, as_is) in [
+            ("/x/y/", true),
+            ("/", true),
+            ("/a//b", true),
+            ("/x?y", false),
+            ("/x#y", false),
+            ("//other/x", false),
+            ("/\\other", false),
+            ("/./x", false),
+            ("/x/%2e%2e", false),
+            ("/é", false),
+            ("/a b", false),
+            ("/\tx", false),
+            ("x", false),
+            ("", false),
+        ] {
+            assert_eq!(base.joins_as_is(reference), as_is, "{reference:?}");
+            if as_is {
+                assert_eq!(
+                    base.join(reference).unwrap().as_str(),
+                    format!("http://localhost:3000{reference}")
+                );
+            }
+        }
+        assert!(!Url::parse("mailto:x").unwrap().joins_as_is("/x"));
     }
 
     #[test]
