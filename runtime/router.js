@@ -33,15 +33,20 @@ function headerRecord(headers) {
   return out
 }
 
-const KINDS = {
-  r: 'resolved',
-  R: 'redirect',
-  x: 'externalRewrite',
-  m: 'middleware',
-  M: 'middlewareResponded',
-  s: 'status',
-  n: 'notFound',
-  b: 'badRequest',
+/** The kind named by a packed decision's first character (a switch: a keyed load on a table of
+ * kinds was a megamorphic lookup per decision). */
+function kindOf(code) {
+  switch (code) {
+    case 0x72: return 'resolved' // r
+    case 0x52: return 'redirect' // R
+    case 0x78: return 'externalRewrite' // x
+    case 0x6d: return 'middleware' // m
+    case 0x4d: return 'middlewareResponded' // M
+    case 0x73: return 'status' // s
+    case 0x6e: return 'notFound' // n
+    case 0x62: return 'badRequest' // b
+    default: return undefined
+  }
 }
 
 // Field positions of a packed decision (src/router.rs `pack`).
@@ -80,7 +85,7 @@ class Decision {
   constructor(packed) {
     this._p = packed
     this._f = null
-    this.kind = KINDS[packed[0]]
+    this.kind = kindOf(packed.charCodeAt(0))
   }
 
   /** The fields; the separator is the second character (NUL unless a value holds one). */
@@ -212,8 +217,11 @@ class Paused extends Decision {
   /** The decision routing reaches when middleware passes the request through unchanged. */
   _passthrough() {
     const p = this._p
-    const end = p.indexOf(p[1], 2)
-    return new Decision(p.slice(Number(p.slice(2, end))))
+    // Field 1's digits, read in place (up to the separator, the second character).
+    const sep = p.charCodeAt(1)
+    let at = 0
+    for (let i = 2, c = p.charCodeAt(2); c !== sep; c = p.charCodeAt(++i)) at = 10 * at + (c - 0x30)
+    return new Decision(p.slice(at))
   }
 }
 
