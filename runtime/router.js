@@ -220,7 +220,11 @@ class Paused extends Decision {
     // Field 1's digits, read in place (up to the separator, the second character).
     const sep = p.charCodeAt(1)
     let at = 0
-    for (let i = 2, c = p.charCodeAt(2); c !== sep; c = p.charCodeAt(++i)) at = 10 * at + (c - 0x30)
+    for (let i = 2; i < p.length; i++) {
+      const c = p.charCodeAt(i)
+      if (c === sep) break
+      at = 10 * at + (c - 0x30)
+    }
     return new Decision(p.slice(at))
   }
 }
