@@ -326,8 +326,14 @@ fn pack_into(out: &mut String, d: &core::Decision) {
             .find(|c| !packed.contains(*c))
             .unwrap_or('\u{fffe}');
         out.truncate(start);
-        pack_with(out, d, sep);
+        pack_with_rare(out, d, sep);
     }
+}
+
+/// [`pack_with`] for a separator other than NUL (rare), kept out of line.
+#[inline(never)]
+fn pack_with_rare(out: &mut String, d: &core::Decision, sep: char) {
+    pack_with(out, d, sep);
 }
 
 /// Fields of a packed decision, list entries aside (`runtime/router.js` `F_LISTS`).
@@ -349,13 +355,20 @@ fn count_nul(bytes: &[u8]) -> usize {
 }
 
 /// Appends `n` in decimal. Digits are pushed as chars: going through `str::from_utf8` of a digit
-/// buffer cost ~170 instructions a number, most numbers are counts below 10, and a decision
-/// writes several.
+/// buffer cost ~170 instructions a number. Most numbers a decision writes are counts below 10:
+/// those are written inline, without a call.
+#[inline(always)]
 fn push_decimal(out: &mut String, n: u32) {
     if n < 10 {
         out.push(char::from(b'0' + n as u8));
-        return;
+    } else {
+        push_decimal_long(out, n);
     }
+}
+
+/// [`push_decimal`] of a number of two digits or more.
+#[inline(never)]
+fn push_decimal_long(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
     let mut n = n;
@@ -397,14 +410,20 @@ fn packed_len_estimate(d: &core::Decision) -> usize {
     text + 64
 }
 
-/// Appends the packed form of `d` to `out`, with separator `sep`.
+/// Appends the packed form of `d` to `out`, with separator `sep`. Inlined where it is called
+/// with NUL (every decision but one whose values hold a NUL), so each separator is a byte
+/// store and not a char's UTF-8 encoding (that, with the copies of empty fields, was most of the
+/// packing).
+#[inline(always)]
 fn pack_with(out: &mut String, d: &core::Decision, sep: char) {
     fn opt(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }
     let field = |out: &mut String, v: &str| {
         out.push(sep);
-        out.push_str(v);
+        if !v.is_empty() {
+            out.push_str(v);
+        }
     };
     // Numbers are written in place, digit by digit (`write!` costs more than the rest of the
     // field): no allocation per field.
@@ -432,13 +451,11 @@ fn pack_with(out: &mut String, d: &core::Decision, sep: char) {
     num(out, count(d.query.len()));
     num(out, count(d.headers.len()));
     num(out, count(matches.clone().count()));
-    let headers = d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    for (k, v) in d
-        .query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(headers)
-    {
+    for (k, v) in &d.query {
+        field(out, k);
+        field(out, v);
+    }
+    for (k, v) in &d.headers {
         field(out, k);
         field(out, v);
     }
