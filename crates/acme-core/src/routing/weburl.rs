@@ -315,13 +315,35 @@ const PATH_CLASS: [Byte; 256] = {
     t
 };
 
-/// Host bytes [`fast_parse`] accepts: ASCII letters, digits, `-` and `.`.
-const HOST_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
+/// What a byte of a host means to [`fast_parse`]'s scan, which accepts ASCII letters, digits,
+/// `-` and `.`: one table lookup a byte tells all it needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HostByte {
+    /// A lower-case letter, a digit or `-`.
+    Plain,
+    /// An upper-case letter (the host is then lower-cased).
+    Upper,
+    /// Ends a label.
+    Dot,
+    /// Ends the host, or is not accepted in it.
+    Other,
+}
+
+/// [`HostByte`] of each byte.
+const HOST_CLASS: [HostByte; 256] = {
+    let mut t = [HostByte::Other; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        t[c] = if b.is_ascii_uppercase() {
+            HostByte::Upper
+        } else if b.is_ascii_alphanumeric() || b == b'-' {
+            HostByte::Plain
+        } else if b == b'.' {
+            HostByte::Dot
+        } else {
+            HostByte::Other
+        };
         c += 1;
     }
     t
@@ -367,15 +389,21 @@ fn path_scan(b: &[u8]) -> Option<(usize, bool)> {
     let mut segment = 0;
     let mut dots = false;
     let mut i = 0;
-    while i < b.len() {
-        match PATH_CLASS[usize::from(b[i])] {
+    loop {
+        // Most bytes are plain: they are skipped in a loop that tests nothing else.
+        while i < b.len() && PATH_CLASS[usize::from(b[i])] == Byte::Plain {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else {
+            break;
+        };
+        match PATH_CLASS[usize::from(c)] {
             Byte::Slash => {
                 dots |= dot_segment(&b[segment..i]);
                 segment = i + 1;
             }
-            Byte::Plain => {}
             Byte::Question | Byte::Hash => break,
-            Byte::Other => return None,
+            Byte::Other | Byte::Plain => return None,
         }
         i += 1;
     }
@@ -417,9 +445,9 @@ fn push_resolved_path(out: &mut String, path: &str) {
 /// without the `url` crate, in one pass over the bytes (it runs on every request). `None`: not
 /// certainly so; the caller parses it with the `url` crate.
 ///
-/// Accepted: a host of [`HOST_BYTES`] in labels that [`plain_label`] accepts whose last label is
-/// neither all digits nor `0x…` (either would make it an IPv4 address); a port of digits without
-/// a leading zero; a path of [`PATH_BYTES`] (its `.` and `..` segments, `%2e` or not, resolved
+/// Accepted: a host of the bytes [`HOST_CLASS`] accepts, in labels that [`plain_label`]
+/// accepts, whose last label is neither all digits nor `0x…` (either would make it an IPv4
+/// address); a port of digits without a leading zero; a path of [`PATH_BYTES`] (its `.` and `..` segments, `%2e` or not, resolved
 /// here: [`push_resolved_path`]); a query of [`QUERY_BYTES`]; a fragment of
 /// [`FRAGMENT_BYTES`].
 fn fast_parse(input: &str) -> Option<Url> {
@@ -436,15 +464,17 @@ fn fast_parse(input: &str) -> Option<Url> {
     let mut i = host_start;
     let mut label = host_start;
     let mut upper = false;
-    while i < b.len() && HOST_BYTES[usize::from(b[i])] {
-        match b[i] {
-            b'.' => {
+    while i < b.len() {
+        match HOST_CLASS[usize::from(b[i])] {
+            HostByte::Plain => {}
+            HostByte::Upper => upper = true,
+            HostByte::Dot => {
                 if !plain_label(&b[label..i]) {
                     return None;
                 }
                 label = i + 1;
             }
-            c => upper |= c.is_ascii_uppercase(),
+            HostByte::Other => break,
         }
         i += 1;
     }
