@@ -950,9 +950,29 @@ fn check_has(has: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> Option<HasCapture
 }
 
 fn check_missing(missing: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> bool {
-    missing
-        .iter()
-        .all(|c| condition_matches(condition_value(c, u, h), c).is_none())
+    missing.iter().all(|c| !condition_holds(c, u, h))
+}
+
+/// Whether [`condition_matches`] would match: a yes or no, which is all `missing` asks, so a
+/// header's value is read in place and no capture is copied (a middleware matcher's `missing`
+/// header is checked on most requests, and is usually absent).
+fn condition_holds(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> bool {
+    let value = match c.ty {
+        CondType::Header => h.get_cow(&c.key).filter(|v| !v.is_empty()),
+        _ => condition_value(c, u, h).map(Cow::Owned),
+    };
+    let Some(value) = value else {
+        return false;
+    };
+    let Some((source, res)) = &c.value else {
+        return true;
+    };
+    if let Some((anchored, plain)) = res {
+        if anchored.is_match(&value) || plain.is_match(&value) {
+            return true;
+        }
+    }
+    *value == **source
 }
 
 /// `replaceDestination`: `$1`, `$name` from the regex match, then from `has` captures.
@@ -2924,6 +2944,57 @@ mod tests {
         }
         // The plain locations took the fast path on the URLs with a query.
         assert_eq!(fast, 3 * 4);
+    }
+
+    #[test]
+    fn a_condition_holds_where_it_matches() {
+        let header = |key: &str, value: Option<&str>| RouteHas::Header {
+            key: key.into(),
+            value: value.map(str::to_string),
+        };
+        let conds = compile_conds(&Some(vec![
+            header("x-a", None),
+            header("x-a", Some("ab+")),
+            header("x-a", Some("z")),
+            // Does not compile: compared as a literal.
+            header("x-a", Some("(")),
+            header("x-b", None),
+            header("x-e", None),
+            RouteHas::Cookie {
+                key: "c".into(),
+                value: Some("v".into()),
+            },
+            RouteHas::Query {
+                key: "q".into(),
+                value: Some("a.c".into()),
+            },
+            RouteHas::Query {
+                key: "e".into(),
+                value: None,
+            },
+            RouteHas::Host {
+                value: "example\\.com".into(),
+            },
+        ]));
+        let u = Url::parse("http://Example.com/p?q=abc&e=").expect("url");
+        let (mut held, mut not) = (0, 0);
+        for a in ["abbb", "(", "z", "zz", "AB", ""] {
+            let mut h = RequestHeaders::default();
+            h.push("x-a", a);
+            h.push("x-e", "");
+            h.push("cookie", "c=v; d=w");
+            for c in &conds {
+                let holds = condition_holds(c, &u, &h);
+                let matches = condition_matches(condition_value(c, &u, &h), c).is_some();
+                assert_eq!(holds, matches, "{:?} {} = {a:?}", c.ty, c.key);
+                if holds {
+                    held += 1;
+                } else {
+                    not += 1;
+                }
+            }
+        }
+        assert!(held > 0 && not > 0, "{held} held, {not} did not");
     }
 
     #[test]
