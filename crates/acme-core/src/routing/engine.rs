@@ -1196,11 +1196,11 @@ enum PhaseEnd {
     Stopped,
 }
 
-/// Maps a URL to the one Next's internal rules are matched against (`None`: the URL itself).
-type Delocalize<'a> = &'a dyn Fn(&Url) -> Option<Url>;
+/// Maps a URL to the pathname Next's internal rules are matched against (`None`: its own).
+type Delocalize<'a> = &'a dyn Fn(&Url) -> Option<String>;
 
-/// `processRoutes` for beforeMiddleware and beforeFiles. `internal` is the URL that Next's
-/// internal (`priority`) rules are matched against, when it differs from `u` (i18n).
+/// `processRoutes` for beforeMiddleware and beforeFiles. `internal` gives the pathname that
+/// Next's internal (`priority`) rules are matched against, when it differs from `u`'s (i18n).
 fn process_routes(
     routes: &Phase,
     u: &mut Url,
@@ -1209,36 +1209,47 @@ fn process_routes(
     resp: &mut HeaderList,
     status: &mut Option<u16>,
 ) -> Result<PhaseEnd, ()> {
-    // The delocalized URL and what the filter finds for its path, computed once per URL the
-    // phase sees (`None` = not computed yet; `Some((None, _))` = the URL itself).
-    let mut delocalized: Option<(Option<Url>, Mask)> = None;
+    // The delocalized path and what the filter finds for it, computed once per URL the phase
+    // sees (`None` = not computed yet; `Some((None, _))` = the URL's own path). The URL with
+    // that path is built only for a route the filter lets through: most paths reach no
+    // internal rule (the trailing-slash redirects), and copying the URL cost more than the rest.
+    let mut delocalized: Option<(Option<String>, Mask)> = None;
+    let mut delocalized_url: Option<Url> = None;
     let mut mask = routes.candidates(u.path());
     for (i, r) in routes.iter().enumerate() {
         let on_delocalized = internal.is_some() && r.priority;
-        let (mu, m) = match internal {
+        let m = match internal {
             Some(f) if r.priority => {
-                let (du, dmask) = delocalized.get_or_insert_with(|| match f(u) {
-                    Some(d) => {
-                        let dm = routes.candidates(d.path());
-                        (Some(d), dm)
-                    }
-                    None => (None, mask),
-                });
-                (du.as_ref().unwrap_or(u), *dmask)
+                delocalized
+                    .get_or_insert_with(|| match f(u) {
+                        Some(path) => {
+                            let dmask = routes.candidates(&path);
+                            (Some(path), dmask)
+                        }
+                        None => (None, mask),
+                    })
+                    .1
             }
-            _ => (&*u, mask),
+            _ => mask,
         };
         if !m.may(i) {
             continue;
         }
         let sure = m.sure(i);
+        let mu: &Url = match (&delocalized, on_delocalized) {
+            (Some((Some(path), _)), true) => delocalized_url.get_or_insert_with(|| {
+                let mut d = u.clone();
+                d.set_path(path);
+                d
+            }),
+            _ => u,
+        };
         let Some(m) = match_route(r, mu, h, sure) else {
             continue;
         };
         // The URL the route matched: the delocalized one is taken, not copied.
-        let taken = delocalized
-            .take()
-            .and_then(|(d, _)| d.filter(|_| on_delocalized));
+        delocalized = None;
+        let taken = delocalized_url.take().filter(|_| on_delocalized);
         let mu = taken.as_ref().unwrap_or(u);
         if let Some(hs) = &m.headers {
             hs.apply(resp);
@@ -1942,7 +1953,7 @@ impl Router {
     /// The pathname `next start` matches its internal rules against with i18n
     /// (`resolve-routes.js` `handleRoute` for `route.internal`): the default locale (of the
     /// request's domain) removed, the basePath kept. `None` when it is the URL's own pathname.
-    fn internal_url(&self, u: &Url) -> Option<Url> {
+    fn internal_path(&self, u: &Url) -> Option<String> {
         let i18n = self.i18n.as_ref()?;
         let bp = self.base_path.as_str();
         let path = u.path();
@@ -1974,12 +1985,7 @@ impl Router {
         {
             cur.push('/');
         }
-        if cur == path {
-            return None;
-        }
-        let mut n = u.clone();
-        n.set_path(&cur);
-        Some(n)
+        (cur != path).then_some(cur)
     }
 
     /// What `next start`'s filesystem lookup (`filesystem.js` `getItem`) finds for a pathname:
@@ -2325,7 +2331,7 @@ impl Router {
                 }
             }
         }
-        let delocalize = |u: &Url| self.internal_url(u);
+        let delocalize = |u: &Url| self.internal_path(u);
         let internal: Option<Delocalize<'_>> =
             self.i18n.as_ref().map(|_| &delocalize as Delocalize<'_>);
         let stopped = match process_routes(
