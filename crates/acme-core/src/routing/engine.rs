@@ -558,8 +558,9 @@ pub struct Decision {
     pub resolved_pathname: Option<String>,
     /// Concrete pathname to invoke (e.g. `/blog/first`).
     pub invocation_pathname: Option<String>,
-    /// Resolved query, in order; repeated keys repeat.
-    pub query: Vec<(String, String)>,
+    /// Resolved query, in order; repeated keys repeat. (Compact strings: most keys and values
+    /// fit inline, with no allocation per pair.)
+    pub query: Vec<(CompactString, CompactString)>,
     /// Status set by a route, if any.
     pub status: Option<u16>,
     /// Response headers to add (Fetch order; `set-cookie` may repeat).
@@ -684,9 +685,9 @@ fn js_hash(u: &Url) -> String {
     }
 }
 
-fn query_pairs(u: &Url) -> Vec<(String, String)> {
+fn query_pairs(u: &Url) -> Vec<(CompactString, CompactString)> {
     u.query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .map(|(k, v)| (CompactString::from(k), CompactString::from(v)))
         .collect()
 }
 
@@ -743,11 +744,11 @@ fn merge_query(u: &mut Url, dest_query: &str) {
 /// building that URL: decoding a serialized pair gives the pair back, so the pairs are the
 /// merged list itself (serializing it into the URL only to parse it again was ~2k instructions
 /// of a dynamic route's request).
-fn merged_query_pairs(u: &Url, dest_query: &str) -> Vec<(String, String)> {
+fn merged_query_pairs(u: &Url, dest_query: &str) -> Vec<(CompactString, CompactString)> {
     match merged_pairs(u.query().unwrap_or(""), dest_query) {
         Some(list) => list
             .into_iter()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .map(|(k, v)| (CompactString::from(k), CompactString::from(v)))
             .collect(),
         None => query_pairs(u),
     }
