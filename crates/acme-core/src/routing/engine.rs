@@ -894,29 +894,33 @@ fn parse_cookies(header: &str) -> Vec<(&str, String)> {
     out
 }
 
-fn condition_value(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> Option<String> {
+/// The value condition `c` reads, borrowed where the request holds it as it is (a header, the
+/// host): most conditions are only tested, and a copy is made only for a captured value.
+fn condition_value<'v>(c: &Cond, u: &'v Url, h: &'v RequestHeaders<'_>) -> Option<Cow<'v, str>> {
     match c.ty {
-        CondType::Header => h
-            .get_cow(&c.key)
-            .filter(|v| !v.is_empty())
-            .map(std::borrow::Cow::into_owned),
+        CondType::Header => h.get_cow(&c.key).filter(|v| !v.is_empty()),
         CondType::Cookie => {
             let header = h.get_cow("cookie").filter(|v| !v.is_empty())?;
             parse_cookies(&header)
                 .into_iter()
                 .find(|(n, _)| *n == c.key)
-                .map(|(_, v)| v)
+                .map(|(_, v)| Cow::Owned(v))
         }
-        CondType::Query => query_get(u, &c.key).filter(|v| !v.is_empty()),
-        CondType::Host => Some(u.host_str().unwrap_or("").to_string()),
+        CondType::Query => query_get(u, &c.key)
+            .filter(|v| !v.is_empty())
+            .map(Cow::Owned),
+        CondType::Host => Some(Cow::Borrowed(u.host_str().unwrap_or(""))),
     }
 }
 
 /// `matchesCondition`: `Some((capturedValue, namedCaptures))` on a match.
-fn condition_matches(value: Option<String>, c: &Cond) -> Option<(String, Vec<(String, String)>)> {
+fn condition_matches(
+    value: Option<Cow<'_, str>>,
+    c: &Cond,
+) -> Option<(String, Vec<(String, String)>)> {
     let value = value?;
     let Some((source, res)) = &c.value else {
-        return Some((value, Vec::new()));
+        return Some((value.into_owned(), Vec::new()));
     };
     if let Some((anchored, plain)) = res {
         if let Some(m) = anchored.captures(&value).or_else(|| plain.captures(&value)) {
@@ -933,7 +937,7 @@ fn condition_matches(value: Option<String>, c: &Cond) -> Option<(String, Vec<(St
             return Some((whole.into_string(), named));
         }
     }
-    (value == *source).then(|| (value, Vec::new()))
+    (*value == **source).then(|| (value.into_owned(), Vec::new()))
 }
 
 fn check_has(has: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> Option<HasCaptures> {
@@ -954,15 +958,11 @@ fn check_missing(missing: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> bool {
     missing.iter().all(|c| !condition_holds(c, u, h))
 }
 
-/// Whether [`condition_matches`] would match: a yes or no, which is all `missing` asks, so a
-/// header's value is read in place and no capture is copied (a middleware matcher's `missing`
-/// header is checked on most requests, and is usually absent).
+/// Whether [`condition_matches`] would match: a yes or no, which is all `missing` asks, so no
+/// capture is copied (a middleware matcher's `missing` header is checked on most requests, and
+/// is usually absent).
 fn condition_holds(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> bool {
-    let value = match c.ty {
-        CondType::Header => h.get_cow(&c.key).filter(|v| !v.is_empty()),
-        _ => condition_value(c, u, h).map(Cow::Owned),
-    };
-    let Some(value) = value else {
+    let Some(value) = condition_value(c, u, h) else {
         return false;
     };
     let Some((source, res)) = &c.value else {
