@@ -4,8 +4,8 @@
 // compared with `next start` on the same build (the `proxy` fixture): continue with response
 // headers, request-header overrides seen by the page and by routing after the proxy, rewrites
 // (static and dynamic targets, with query), redirects (307/308), full responses, cookies, a
-// matcher that skips paths, and a proxy that throws. The proxy uses Node-only APIs (node:crypto, process.versions), so it only answers
-// right when it runs as Node code in the server process.
+// matcher that skips paths, and a proxy that throws. The proxy uses Node-only APIs (node:crypto,
+// process.versions), so it only answers right when it runs as Node code in the server process.
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')

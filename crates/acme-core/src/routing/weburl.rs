@@ -455,9 +455,9 @@ fn push_resolved_path(out: &mut String, path: &str) {
 ///
 /// Accepted: a host of the bytes [`HOST_CLASS`] accepts, in labels that [`plain_label`]
 /// accepts, whose last label is neither all digits nor `0x…` (either would make it an IPv4
-/// address); a port of digits without a leading zero; a path of [`PATH_BYTES`] (its `.` and `..` segments, `%2e` or not, resolved
-/// here: [`push_resolved_path`]); a query of [`QUERY_BYTES`]; a fragment of
-/// [`FRAGMENT_BYTES`].
+/// address); a port of digits without a leading zero; a path of [`PATH_BYTES`] (its `.` and `..`
+/// segments, `%2e` or not, resolved here: [`push_resolved_path`]); a query of [`QUERY_BYTES`]; a
+/// fragment of [`FRAGMENT_BYTES`].
 fn fast_parse(input: &str) -> Option<Url> {
     let b = input.as_bytes();
     let (scheme_end, default_port) = if b.starts_with(b"http://") {
