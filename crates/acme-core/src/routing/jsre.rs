@@ -77,6 +77,8 @@ pub struct JsRegex {
     /// The token matcher, for patterns of path-to-regexp's shapes: asked before every other
     /// engine (it decides with a scan per segment, on the texts [`Segments`] takes).
     seg: Option<std::sync::Arc<Segments>>,
+    /// See [`last_ascii_bytes`]: a text ending in an ASCII byte outside this set cannot match.
+    last_ascii: Option<u128>,
 }
 
 impl JsRegex {
@@ -148,11 +150,13 @@ impl JsRegex {
             }
             _ => (None, None, None),
         };
+        let last_ascii = linear_source.as_deref().and_then(last_ascii_bytes);
         Ok(Self {
             re,
             cap,
             fast,
             pre,
+            last_ascii,
             linear_source,
             guard,
             pre_guard,
@@ -193,9 +197,18 @@ impl JsRegex {
         self.cap
     }
 
+    /// Whether `text` ends in an ASCII byte no match can end with (see [`last_ascii_bytes`]).
+    #[inline]
+    fn cannot_end(&self, text: &str) -> bool {
+        match (self.last_ascii, text.as_bytes().last()) {
+            (Some(set), Some(&last)) => last < 0x80 && (set >> last) & 1 == 0,
+            _ => false,
+        }
+    }
+
     /// Whether the regex matches somewhere in `text` (`RegExp.prototype.test`).
     pub fn is_match(&self, text: &str) -> bool {
-        if text.len() > self.cap {
+        if text.len() > self.cap || self.cannot_end(text) {
             return false;
         }
         if let Some(Ok(found)) = self.seg.as_ref().and_then(|s| s.is_match(text)) {
@@ -237,7 +250,7 @@ impl JsRegex {
     /// `text.match(re)` without the `g` flag. An exact linear-time program answers with its
     /// captures directly: testing for a match first would search twice.
     pub fn captures(&self, text: &str) -> Option<Captures> {
-        if text.len() > self.cap {
+        if text.len() > self.cap || self.cannot_end(text) {
             return None;
         }
         // The token matcher, else the backtracking matcher: both answer with capture slots.
@@ -292,6 +305,39 @@ impl JsRegex {
             .collect();
         Some(Captures { groups, named })
     }
+}
+
+/// For a pattern (in `regex` syntax, a superset translation) every match of which ends at the end
+/// of the text and is never empty: bit `b` set for each ASCII byte `b` such a match can end
+/// with; `None` for any other pattern. Read off a reverse DFA: the bytes its start state does not
+/// go dead on. Routes run on every path without a filter to skip them (a phase of one route, such
+/// as the trailing-slash redirect `…\/$`) then cost one test on most paths instead of a search.
+/// Only ASCII last bytes are judged: where JavaScript and `regex` see a text's characters
+/// differently (outside the BMP), its last byte is not ASCII.
+fn last_ascii_bytes(superset: &str) -> Option<u128> {
+    use regex_automata::dfa::{dense, Automaton, StartKind};
+    use regex_automata::{nfa::thompson, Anchored, Input};
+    use regex_syntax::hir::Look;
+    let hir = regex_syntax::parse(superset).ok()?;
+    let props = hir.properties();
+    if !props.look_set_suffix().contains(Look::End) || props.minimum_len().unwrap_or(0) == 0 {
+        return None;
+    }
+    let dfa = dense::Builder::new()
+        .configure(dense::Config::new().start_kind(StartKind::Anchored))
+        .thompson(thompson::Config::new().reverse(true))
+        .build(superset)
+        .ok()?;
+    let start = dfa
+        .start_state_reverse(&Input::new("").anchored(Anchored::Yes))
+        .ok()?;
+    let mut set = 0u128;
+    for b in 0u8..0x80 {
+        if !dfa.is_dead_state(dfa.next_state(start, b)) {
+            set |= 1 << b;
+        }
+    }
+    Some(set)
 }
 
 /// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: an automaton of their
@@ -1265,6 +1311,7 @@ mod tests {
                 fast: None,
                 pre: None,
                 bt: None,
+                last_ascii: None,
                 ..re.clone()
             };
             for t in inputs {
@@ -1277,6 +1324,70 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_text_ending_where_no_match_can_end_does_not_match() {
+        // The trailing-slash redirect, run on every path: only `/` ends its matches.
+        let slash = JsRegex::new(r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))\/$", "").expect("re");
+        assert_eq!(slash.last_ascii, Some(1u128 << b'/'));
+        let about = JsRegex::new(r"^\/about(?:\/)?$", "i").expect("re");
+        assert_eq!(
+            about.last_ascii,
+            Some((1u128 << b'/') | (1u128 << b't') | (1u128 << b'T'))
+        );
+        // Not judged: matches that may end before the text does, or be empty.
+        for p in [r"/_next/static/.+", r"^(?:\/)?$", r"^/a|b$", r"x?$"] {
+            assert_eq!(JsRegex::new(p, "").expect("re").last_ascii, None, "{p}");
+        }
+        // Wherever it says no, the JavaScript regex (regress) finds no match either: route
+        // patterns on texts from an alphabet of path bytes, non-ASCII and non-BMP characters.
+        let patterns = [
+            r"^(?:\/((?:[^\/]+?)(?:\/(?:[^\/]+?))*))\/$",
+            r"^\/about(?:\/)?$",
+            r"^[/]?/blog/(?<nxtPslug>[^/]+?)(\.rsc|\.segments/.+\.segment\.rsc|)(?:/)?$",
+            r"^/_next/data/abc[/]?/posts/(?<nxtPid>[^/]+?)\.json(?:/)?$",
+            r"^(?:\/((?!\.well-known(?:\/.*)?)(?:[^/]+\/)*[^/]+\.\w+))\/$",
+            r"^\/(?!api\/|_next)(?<rest>.*?)(?<!\.json)$",
+            r"^[^/]{2}$",
+            r"^.\d$",
+        ];
+        let alphabet = [
+            "/",
+            "a",
+            "t",
+            "T",
+            ".",
+            "json",
+            "1",
+            "%",
+            "\u{e9}",
+            "\u{1F600}",
+            "\u{2028}",
+            "\\",
+        ];
+        let mut seed = 0x9e37_79b9_u32;
+        let mut judged = 0;
+        for p in patterns {
+            for flags in ["", "i"] {
+                let re = JsRegex::new(p, flags).expect("re");
+                for _ in 0..400 {
+                    let mut t = String::new();
+                    for _ in 0..(seed % 7) {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        t.push_str(alphabet[(seed % alphabet.len() as u32) as usize]);
+                    }
+                    seed = seed.wrapping_mul(0x2c1b_3c6d).wrapping_add(1);
+                    if re.cannot_end(&t) {
+                        judged += 1;
+                        assert!(re.re.find(&t).is_none(), "{p} /{flags} on {t:?}");
+                    }
+                }
+            }
+        }
+        assert!(judged > 1000, "the check judged {judged} texts");
     }
 
     #[test]
