@@ -137,6 +137,13 @@ export interface MiddlewareRedirect {
   status: number
 }
 
+/**
+ * How this addon was built: `pgo` (profile-guided, as `npm run build:native` builds it when
+ * an `llvm-profdata` of rustc's LLVM is found), `plain`, or `instrumented` (the training
+ * build of the profile-guided one).
+ */
+export declare function nativeBuild(): string
+
 /** Version of the native core. */
 export declare function nativeVersion(): string
 

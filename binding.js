@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Router = nativeBinding.Router
+module.exports.nativeBuild = nativeBinding.nativeBuild
 module.exports.nativeVersion = nativeBinding.nativeVersion
 module.exports.optimizeImage = nativeBinding.optimizeImage
 module.exports.sniffImage = nativeBinding.sniffImage

@@ -93,7 +93,8 @@ async function main() {
   const tOurs = median(oursTimes)
   const perOracle = (tOracle * 1000) / total
   const perOurs = (tOurs * 1000) / total
-  console.log(`requests: ${total} (${fixtures.map((f) => f.fx.name).join(', ')}), median of ${ROUNDS} rounds, no decision cache`)
+  const build = require('../binding.js').nativeBuild()
+  console.log(`requests: ${total} (${fixtures.map((f) => f.fx.name).join(', ')}), median of ${ROUNDS} rounds, no decision cache, addon build: ${build}`)
   console.log(`@next/routing resolveRoutes: ${tOracle.toFixed(1)} ms (${perOracle.toFixed(2)} µs/request)`)
   console.log(`napi Router:                 ${tOurs.toFixed(1)} ms (${perOurs.toFixed(2)} µs/request)`)
   console.log(`BENCH routing agreement=${agree}/${total} speedup=${(tOracle / tOurs).toFixed(1)}`)

@@ -170,3 +170,11 @@ pub fn write_output(
 pub fn native_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// How this addon was built: `pgo` (profile-guided, as `npm run build:native` builds it when
+/// an `llvm-profdata` of rustc's LLVM is found), `plain`, or `instrumented` (the training
+/// build of the profile-guided one).
+#[napi]
+pub fn native_build() -> String {
+    env!("ACME_NATIVE_BUILD").to_string()
+}
