@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::cat;
+use super::{cat, find_byte, split_once_byte};
 
 use serde::{Deserialize, Serialize};
 
@@ -757,9 +757,13 @@ fn merged_query_pairs(u: &Url, dest_query: &str) -> Vec<(CompactString, CompactS
 /// `destination.split('?')`: the part before the first `?` and the part between the first and
 /// the second `?`.
 fn split_destination(dest: &str) -> (&str, Option<&str>) {
-    let mut it = dest.split('?');
-    let path = it.next().unwrap_or("");
-    (path, it.next())
+    match split_once_byte(dest, b'?') {
+        None => (dest, None),
+        Some((path, rest)) => (
+            path,
+            Some(split_once_byte(rest, b'?').map_or(rest, |(q, _)| q)),
+        ),
+    }
 }
 
 fn is_external(dest: &str) -> bool {
@@ -984,7 +988,7 @@ fn condition_holds(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> bool {
 fn replace_destination<'d>(dest: &'d str, m: Option<&Captures>, has: &HasCaptures) -> Cow<'d, str> {
     // Most header names and values, and many destinations, hold no `$`: nothing to look up,
     // and nothing to copy.
-    if !dest.contains('$') {
+    if find_byte(dest, b'$').is_none() {
         return Cow::Borrowed(dest);
     }
     let groups = m.map_or(0, |m| m.groups.len());
@@ -994,7 +998,7 @@ fn replace_destination<'d>(dest: &'d str, m: Option<&Captures>, has: &HasCapture
     }
     let mut out = String::with_capacity(dest.len() + 16);
     let mut rest = dest;
-    while let Some(pos) = rest.find('$') {
+    while let Some(pos) = find_byte(rest, b'$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
         // A group number is the whole run of digits (`$10` is not `$1` then `0`).
@@ -2823,6 +2827,25 @@ mod tests {
         let token = d.continuation.expect("token");
         assert!(r.resume(token, &sent).is_ok());
         assert!(r.resume(token, &sent).is_err(), "single use");
+    }
+
+    #[test]
+    fn split_destination_is_split_on_question_marks() {
+        for d in [
+            "",
+            "?",
+            "??",
+            "/a",
+            "/a?b",
+            "/a?b?c",
+            "?x",
+            "/a?",
+            "/\u{e9}?\u{fc}?x",
+        ] {
+            let mut it = d.split('?');
+            let expected = (it.next().unwrap_or(""), it.next());
+            assert_eq!(split_destination(d), expected, "{d:?}");
+        }
     }
 
     #[test]

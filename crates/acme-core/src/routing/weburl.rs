@@ -240,14 +240,16 @@ impl Url {
 /// decodes them: a pair without `+` or `%` (most) is borrowed as it is (it is UTF-8 already,
 /// and there is nothing to decode), the others go through the `url` crate.
 pub fn form_pairs(s: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    s.split('&').filter(|p| !p.is_empty()).map(|p| {
+    // (A predicate, not the char: `split('&')` sets up a `memchr` search per piece.)
+    #[allow(clippy::manual_pattern_char_comparison)]
+    s.split(|c| c == '&').filter(|p| !p.is_empty()).map(|p| {
         if p.bytes().any(|b| b == b'+' || b == b'%') {
             // `p` has no `&`: exactly one pair.
             url::form_urlencoded::parse(p.as_bytes())
                 .next()
                 .unwrap_or_default()
         } else {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let (k, v) = super::split_once_byte(p, b'=').unwrap_or((p, ""));
             (Cow::Borrowed(k), Cow::Borrowed(v))
         }
     })
@@ -423,12 +425,14 @@ fn path_scan(b: &[u8]) -> Option<(usize, bool)> {
 /// dropped, `..` drops the segment before it, and either one last leaves the path ending in `/`.
 fn push_resolved_path(out: &mut String, path: &str) {
     let base = out.len();
-    let mut segments = path[1..].split('/').peekable();
+    // (A predicate, as in `form_pairs`.)
+    #[allow(clippy::manual_pattern_char_comparison)]
+    let mut segments = path[1..].split(|c| c == '/').peekable();
     while let Some(seg) = segments.next() {
         let last = segments.peek().is_none();
         match dots(seg.as_bytes()) {
             2 => {
-                if let Some(cut) = out[base..].rfind('/') {
+                if let Some(cut) = out.as_bytes()[base..].iter().rposition(|&c| c == b'/') {
                     out.truncate(base + cut);
                 }
                 if last {
