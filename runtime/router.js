@@ -310,6 +310,20 @@ function createRouter(manifestJson) {
     return 2 * n === before.length
   }
 
+  /** `[index, value, …]` of the first `count` pairs, sized by a switch (an array literal of all
+   * six pairs cut down by setting its `length` cost ~40 ns more a middleware request). */
+  function pairsOf(count, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5) {
+    switch (count) {
+      case 0: return []
+      case 1: return [i0, v0]
+      case 2: return [i0, v0, i1, v1]
+      case 3: return [i0, v0, i1, v1, i2, v2]
+      case 4: return [i0, v0, i1, v1, i2, v2, i3, v3]
+      case 5: return [i0, v0, i1, v1, i2, v2, i3, v3, i4, v4]
+      default: return [i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5]
+    }
+  }
+
   /** Whether middleware added no response headers. */
   function noHeaders(h) {
     if (!h) return true
@@ -391,9 +405,7 @@ function createRouter(manifestJson) {
       // 'm': a middleware decision.
       if (packed.charCodeAt(0) !== 0x6d) return new Decision(packed)
       if (values !== undefined || count > 6) return new Paused(packed, calls, url, undefined, values ?? '')
-      const pairs = [i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5]
-      pairs.length = 2 * count
-      return new Paused(packed, calls, url, pairs, undefined)
+      return new Paused(packed, calls, url, pairsOf(count, i0, v0, i1, v1, i2, v2, i3, v3, i4, v4, i5, v5), undefined)
     },
     resume(continuation, outcome) {
       const c = continuation
