@@ -50,8 +50,15 @@ async function main() {
   }
 
   // Timed: the same work on both sides (route the request, replay a precomputed middleware result).
+  // Each side's time per fixture too (summed over the fixture's requests in each pass), to say
+  // where the ratio is furthest from the target.
+  for (const f of fixtures) {
+    f.oracleTimes = []
+    f.oursTimes = []
+  }
   const oracleRun = async () => {
     for (const f of fixtures) {
+      const t0 = process.hrtime.bigint()
       const m = f.fx.manifest
       const routes = { ...m.routing, middlewareMatchers: m.middlewareMatchers }
       for (let i = 0; i < f.reqs.length; i++) {
@@ -65,15 +72,18 @@ async function main() {
           })
         } catch {}
       }
+      f.oracleTimes.push(Number(process.hrtime.bigint() - t0) / 1e6)
     }
   }
   const oursRun = () => {
     for (const f of fixtures) {
+      const t0 = process.hrtime.bigint()
       for (let i = 0; i < f.reqs.length; i++) {
         const req = f.reqs[i]
         const d = f.router.resolve(req)
         if (d.kind === 'middleware' && f.router.resume(d.continuation, f.outcomes[i] || {}).kind === undefined) throw new Error('no kind')
       }
+      f.oursTimes.push(Number(process.hrtime.bigint() - t0) / 1e6)
     }
   }
   await oracleRun()
@@ -95,6 +105,13 @@ async function main() {
   const perOurs = (tOurs * 1000) / total
   const build = require('../binding.js').nativeBuild()
   console.log(`requests: ${total} (${fixtures.map((f) => f.fx.name).join(', ')}), median of ${ROUNDS} rounds, no decision cache, addon build: ${build}`)
+  // (The warm-up pass is left out.)
+  for (const f of fixtures) {
+    const o = median(f.oracleTimes.slice(1))
+    const u = median(f.oursTimes.slice(1))
+    const n = f.reqs.length
+    console.log(`  ${f.fx.name}: oracle ${((o * 1000) / n).toFixed(2)} µs, ours ${((u * 1000) / n).toFixed(2)} µs a request, ${(o / u).toFixed(1)}x`)
+  }
   console.log(`@next/routing resolveRoutes: ${tOracle.toFixed(1)} ms (${perOracle.toFixed(2)} µs/request)`)
   console.log(`napi Router:                 ${tOurs.toFixed(1)} ms (${perOurs.toFixed(2)} µs/request)`)
   console.log(`BENCH routing agreement=${agree}/${total} speedup=${(tOracle / tOurs).toFixed(1)}`)
