@@ -17,7 +17,7 @@
 //   ACME_PGO=0  plain release build (faster to build; for a quick edit-test loop)
 //   ACME_PGO=1  PGO or fail (CI)
 //   unset       PGO when llvm-profdata is found, else a plain build with a notice
-// The addon reports which it is: `nativeBuild()` is 'pgo' or 'plain'.
+// The addon reports which it is: `nativeBuild()` is 'pgo' or 'plain' ('instrumented' for step 1's).
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -69,10 +69,16 @@ function findProfdata(major) {
   return null
 }
 
-/** `napi build` of the release addon, with extra rustc flags. */
+/** `napi build` of the release addon, with extra rustc flags (passed \x1f-separated, as
+ * CARGO_ENCODED_RUSTFLAGS, so a profile path with spaces stays one flag; RUSTFLAGS set by the
+ * caller are kept). */
 function napiBuild(args, rustflags) {
-  const flags = [process.env.RUSTFLAGS, ...rustflags].filter(Boolean).join(' ')
-  run(process.execPath, [NAPI, 'build', '--platform', '--release', ...args], flags ? { RUSTFLAGS: flags } : {})
+  if (rustflags.length === 0) return run(process.execPath, [NAPI, 'build', '--platform', '--release', ...args])
+  const inherited = process.env.CARGO_ENCODED_RUSTFLAGS
+    ? process.env.CARGO_ENCODED_RUSTFLAGS.split('\x1f')
+    : (process.env.RUSTFLAGS || '').split(/\s+/)
+  const flags = [...inherited, ...rustflags].filter(Boolean).join('\x1f')
+  run(process.execPath, [NAPI, 'build', '--platform', '--release', ...args], { CARGO_ENCODED_RUSTFLAGS: flags })
 }
 
 const RELEASE_ARGS = ['--js', 'binding.js', '--dts', 'binding.d.ts']
