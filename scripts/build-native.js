@@ -43,18 +43,17 @@ function output(cmd, args) {
   return res.status === 0 ? res.stdout : null
 }
 
-/** The major version of rustc's LLVM, e.g. '22'. */
-function rustcLlvmMajor() {
-  const v = output('rustc', ['-vV'])
-  const m = v && /^LLVM version: (\d+)/m.exec(v)
-  return m ? m[1] : null
+/** A field of `rustc -vV` (its text `vv`), e.g. `LLVM version` → '22.1.2'. */
+function rustcField(vv, name) {
+  const m = vv && new RegExp(`^${name}: (.+)$`, 'm').exec(vv)
+  return m ? m[1].trim() : null
 }
 
-/** An llvm-profdata for LLVM `major`, or null. */
-function findProfdata(major) {
+/** An llvm-profdata for LLVM `major`, or null (`vv`: the text of `rustc -vV`). */
+function findProfdata(major, vv) {
   if (process.env.LLVM_PROFDATA) return process.env.LLVM_PROFDATA
   const sysroot = (output('rustc', ['--print', 'sysroot']) || '').trim()
-  const host = (/^host: (.+)$/m.exec(output('rustc', ['-vV']) || '') || [])[1]
+  const host = rustcField(vv, 'host')
   const candidates = [
     `llvm-profdata-${major}`,
     `/usr/lib/llvm-${major}/bin/llvm-profdata`,
@@ -86,8 +85,9 @@ const RELEASE_ARGS = ['--js', 'binding.js', '--dts', 'binding.d.ts']
 function main() {
   const mode = process.env.ACME_PGO
   if (mode === '0') return napiBuild(RELEASE_ARGS, [])
-  const major = rustcLlvmMajor()
-  const profdata = major && findProfdata(major)
+  const vv = output('rustc', ['-vV'])
+  const major = (rustcField(vv, 'LLVM version') || '').split('.')[0] || null
+  const profdata = major && findProfdata(major, vv)
   if (!profdata) {
     const why = major
       ? `no llvm-profdata of LLVM ${major} (rustc's) found (apt-get install llvm-${major}, or set LLVM_PROFDATA)`
