@@ -145,7 +145,10 @@ fn compile_conds(list: &Option<Vec<RouteHas>>) -> Vec<Cond> {
     let mut out = Vec::new();
     for c in list.iter().flatten() {
         let (ty, key, value) = match c {
-            RouteHas::Header { key, value } => (CondType::Header, key.clone(), value.clone()),
+            // Lower-cased: request headers are read by their lower-case names.
+            RouteHas::Header { key, value } => {
+                (CondType::Header, key.to_ascii_lowercase(), value.clone())
+            }
             RouteHas::Cookie { key, value } => (CondType::Cookie, key.clone(), value.clone()),
             RouteHas::Query { key, value } => (CondType::Query, key.clone(), value.clone()),
             RouteHas::Host { value } => (CondType::Host, String::new(), Some(value.clone())),
@@ -378,6 +381,10 @@ pub struct RequestHeaders<'a>(SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>);
 impl<'a> RequestHeaders<'a> {
     /// Adds a header (`name` lower-case); a repeated name is read joined with `, `.
     pub fn push(&mut self, name: &'a str, value: &'a str) {
+        debug_assert!(
+            !name.bytes().any(|b| b.is_ascii_uppercase()),
+            "header names are pushed lower-case: {name}"
+        );
         self.0
             .push((Cow::Borrowed(name), Cow::Borrowed(trim_http(value))));
     }
@@ -392,13 +399,11 @@ impl<'a> RequestHeaders<'a> {
         )
     }
 
-    /// `headers.get(name)`, borrowed when the header occurs once.
+    /// `headers.get(name)` (`name` lower-case, as every name pushed is), borrowed when the
+    /// header occurs once. (Names compared as they are: folding both sides on each of the
+    /// several reads a request makes cost ~170 instructions a request.)
     fn get_cow(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut it = self
-            .0
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .peekable();
+        let mut it = self.0.iter().filter(|(k, _)| k == name).peekable();
         let (_, first) = it.next()?;
         if it.peek().is_none() {
             return Some(Cow::Borrowed(first));
@@ -1747,10 +1752,15 @@ impl Router {
             .filter_map(|p| p.route.clone())
             .collect();
         let rsc = &m.routing.rsc;
-        let mut wanted_headers: Vec<String> = ["host", "cookie", "accept-language"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        // Only the headers some rule can read: the runtime passes each across napi per request
+        // (a string read each), and a header listed here that middleware changes sends its
+        // request back through the Router. `host` places a path-only URL; `cookie` and
+        // `accept-language` pick a locale (i18n) and `cookie` answers cookie conditions.
+        let mut wanted_headers: Vec<String> = vec!["host".to_string()];
+        if m.config.i18n.is_some() {
+            wanted_headers.push("cookie".to_string());
+            wanted_headers.push("accept-language".to_string());
+        }
         wanted_headers.push(rsc.header.to_ascii_lowercase());
         wanted_headers.extend(
             rsc.prefetch_segment_header
@@ -1767,8 +1777,10 @@ impl Router {
             conds.extend(mm.has.iter().chain(&mm.missing).flatten());
         }
         for c in conds {
-            if let RouteHas::Header { key, .. } = c {
-                wanted_headers.push(key.to_ascii_lowercase());
+            match c {
+                RouteHas::Header { key, .. } => wanted_headers.push(key.to_ascii_lowercase()),
+                RouteHas::Cookie { .. } => wanted_headers.push("cookie".to_string()),
+                _ => {}
             }
         }
         wanted_headers.sort_unstable();
@@ -1802,7 +1814,10 @@ impl Router {
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
             rsc_suffix: rsc.suffix.clone(),
-            segment_header: rsc.prefetch_segment_header.clone(),
+            segment_header: rsc
+                .prefetch_segment_header
+                .as_ref()
+                .map(|n| n.to_ascii_lowercase()),
             segment_dir_suffix: rsc
                 .prefetch_segment_dir_suffix
                 .clone()
@@ -2765,6 +2780,69 @@ mod tests {
 
     fn app() -> Router {
         Router::new(&manifest_from_context("app-router")).expect("router")
+    }
+
+    #[test]
+    fn only_headers_some_rule_reads_are_wanted() {
+        let mut base: serde_json::Value =
+            serde_json::from_str(&manifest_from_context("pages-router")).expect("json");
+        // (Its prerender-bypass cookie conditions taken off.)
+        for (_, routes) in base["routing"].as_object_mut().expect("routing").iter_mut() {
+            for r in routes.as_array_mut().into_iter().flatten() {
+                if let Some(r) = r.as_object_mut() {
+                    r.remove("has");
+                    r.remove("missing");
+                }
+            }
+        }
+        let names = |m: &serde_json::Value| -> Vec<String> {
+            Router::new(&m.to_string())
+                .expect("router")
+                .header_names()
+                .to_vec()
+        };
+        // No i18n, no cookie condition: the locale headers are never read, so never passed.
+        let plain = names(&base);
+        assert!(plain.iter().any(|n| n == "host"), "{plain:?}");
+        assert!(
+            !plain
+                .iter()
+                .any(|n| n == "cookie" || n == "accept-language"),
+            "{plain:?}"
+        );
+        // A cookie condition reads `cookie`; a header condition its header, lower-cased.
+        let mut with_conds = base.clone();
+        with_conds["routing"]["beforeFiles"]
+            .as_array_mut()
+            .expect("beforeFiles")
+            .push(serde_json::json!({
+                "source": "/c", "sourceRegex": "^/c$", "destination": "/ssr",
+                "has": [{ "type": "cookie", "key": "flag" }, { "type": "header", "key": "X-Flag" }]
+            }));
+        let conds = names(&with_conds);
+        assert!(conds.iter().any(|n| n == "cookie"), "{conds:?}");
+        assert!(conds.iter().any(|n| n == "x-flag"), "{conds:?}");
+        assert!(!conds.iter().any(|n| n == "accept-language"), "{conds:?}");
+        // The condition's header, named in any case, is read from the request in any case.
+        let r = Router::new(&with_conds.to_string()).expect("router");
+        let to = |headers: &[(&str, &str)]| {
+            r.resolve(&req("http://localhost/c", headers))
+                .resolved_pathname
+        };
+        let both = [("Cookie", "flag=1"), ("x-FLAG", "on")];
+        assert_eq!(to(&both).as_deref(), Some("/ssr"));
+        assert_ne!(to(&both[..1]).as_deref(), Some("/ssr"));
+        assert_ne!(to(&both[1..]).as_deref(), Some("/ssr"));
+        // i18n detects the locale from both.
+        let mut i18n = base;
+        i18n["config"]["i18n"] =
+            serde_json::json!({ "locales": ["en", "fr"], "defaultLocale": "en" });
+        let localized = names(&i18n);
+        assert!(localized.iter().any(|n| n == "cookie"), "{localized:?}");
+        assert!(
+            localized.iter().any(|n| n == "accept-language"),
+            "{localized:?}"
+        );
     }
 
     #[test]
