@@ -655,30 +655,32 @@ impl Matcher<'_> {
                 Ok(false)
             }
             Token::SegsStar => {
-                // The ends of 0, 1, 2… repetitions; the greedy `*` tries the most first. (A
-                // repetition is one way only: its `[^/]+` must run to the `/`.)
-                let mut ends = [0usize; 33];
-                ends[0] = pos;
-                let mut n = 1;
-                let mut at = pos;
+                // The greedy `*` tries the most repetitions first, then one fewer, down to none.
+                // (A repetition is one way only: its `[^/]+` must run to the `/`.) The ends are
+                // found again walking back from the last, `/` by `/`, rather than listed: a path
+                // of many segments (a hostile one) needs no list and no other engine.
+                let mut last = pos;
                 loop {
-                    let seg = self.text[at..].iter().take_while(|&&c| c != b'/').count();
-                    if seg == 0 || self.text.get(at + seg) != Some(&b'/') {
+                    let seg = self.text[last..].iter().take_while(|&&c| c != b'/').count();
+                    if seg == 0 || self.text.get(last + seg) != Some(&b'/') {
                         break;
                     }
-                    at += seg + 1;
-                    if n == ends.len() {
-                        return Err(Abort);
-                    }
-                    ends[n] = at;
-                    n += 1;
+                    last += seg + 1;
                 }
-                for &end in ends[..n].iter().rev() {
+                let mut end = last;
+                loop {
                     if self.go(rest, end)? {
                         return Ok(true);
                     }
+                    if end == pos {
+                        return Ok(false);
+                    }
+                    // The repetition before: just after the `/` that ended the one before it.
+                    end = self.text[pos..end - 1]
+                        .iter()
+                        .rposition(|&c| c == b'/')
+                        .map_or(pos, |i| pos + i + 1);
                 }
-                Ok(false)
             }
             Token::NotAhead(alts) => {
                 let starts_here = |alt: &[Option<u8>]| {
@@ -724,31 +726,33 @@ impl Matcher<'_> {
                 Ok(false)
             }
             &Token::CatchAll { cap, optional } => {
-                // The ends of `/seg`, `/seg/seg`, …; the greedy repetition tries the longest
-                // first. (Each segment runs to a `/` or the end: what follows starts there.)
-                let mut ends = [0usize; 32];
-                let mut n = 0;
-                let mut at = pos;
-                while self.text.get(at) == Some(&b'/') {
-                    let seg = self.text[at + 1..]
+                // The greedy repetition tries the longest `/seg/seg…` first, then one segment
+                // fewer. (Each segment runs to a `/` or the end: what follows starts there.) The
+                // ends are found again walking back from the last, `/` by `/`, rather than
+                // listed: a path of many segments (a hostile one) needs no list and no other
+                // engine.
+                let mut last = pos;
+                while self.text.get(last) == Some(&b'/') {
+                    let seg = self.text[last + 1..]
                         .iter()
                         .take_while(|&&c| c != b'/')
                         .count();
                     if seg == 0 {
                         break;
                     }
-                    at += 1 + seg;
-                    if n == ends.len() {
-                        return Err(Abort);
-                    }
-                    ends[n] = at;
-                    n += 1;
+                    last += 1 + seg;
                 }
-                for &end in ends[..n].iter().rev() {
+                let mut end = last;
+                while end > pos {
                     self.set(Some(cap), Some((pos + 1, end)));
                     if self.go(rest, end)? {
                         return Ok(true);
                     }
+                    // The segment before ends where this one's `/` is (segments hold none).
+                    end = self.text[pos..end]
+                        .iter()
+                        .rposition(|&c| c == b'/')
+                        .map_or(pos, |i| pos + i);
                 }
                 self.set(Some(cap), None);
                 if optional {
@@ -1065,6 +1069,42 @@ mod tests {
                 assert_eq!(ours(&s, t), reference(&re, t), "{p} on {t:?}");
             }
         }
+    }
+
+    #[test]
+    fn paths_of_many_segments_are_decided_here() {
+        // A hostile request's path of hundreds of segments: each catch-all and
+        // `(?:[^/]+\/)*` walks it here (once listing their ends stopped at 32 segments, such a
+        // path went to the `regex` crate's backtracker, ~43k instructions each).
+        let many = |n: usize| "/a".repeat(n);
+        let texts = [
+            many(33),
+            format!("{}/", many(40)),
+            format!("{}/", many(300)),
+            format!("{}//", many(300)),
+            format!("{}/b.c/", many(50)),
+            format!("/x/{}/", many(100)),
+            format!("{}.rsc", many(200)),
+        ];
+        let mut decided = 0;
+        for p in NEXT_PATTERNS {
+            let re = regress::Regex::with_flags(p, "i").unwrap();
+            let s = Segments::compile(p, true).unwrap();
+            let walks = s
+                .tokens
+                .iter()
+                .any(|t| matches!(t, Token::CatchAll { .. } | Token::SegsStar));
+            for t in &texts {
+                match s.captures(t) {
+                    Some(Ok(found)) => {
+                        assert_eq!(found, reference(&re, t), "{p} on {} bytes", t.len());
+                        decided += 1;
+                    }
+                    other => assert!(!walks, "{p} on {} bytes: {other:?}", t.len()),
+                }
+            }
+        }
+        assert!(decided >= texts.len() * 4, "{decided}");
     }
 
     fn piece() -> impl Strategy<Value = String> {
