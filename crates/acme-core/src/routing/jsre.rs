@@ -79,6 +79,8 @@ pub struct JsRegex {
     seg: Option<std::sync::Arc<Segments>>,
     /// See [`last_ascii_bytes`]: a text ending in an ASCII byte outside this set cannot match.
     last_ascii: Option<u128>,
+    /// See [`min_match_len`]: a text of fewer bytes cannot match (0: no such bound).
+    min_len: usize,
 }
 
 impl JsRegex {
@@ -151,12 +153,14 @@ impl JsRegex {
             _ => (None, None, None),
         };
         let last_ascii = linear_source.as_deref().and_then(last_ascii_bytes);
+        let min_len = linear_source.as_deref().map_or(0, min_match_len);
         Ok(Self {
             re,
             cap,
             fast,
             pre,
             last_ascii,
+            min_len,
             linear_source,
             guard,
             pre_guard,
@@ -197,9 +201,13 @@ impl JsRegex {
         self.cap
     }
 
-    /// Whether `text` ends in an ASCII byte no match can end with (see [`last_ascii_bytes`]).
+    /// Whether `text` is shorter than any match ([`min_match_len`]) or ends in an ASCII byte no
+    /// match can end with ([`last_ascii_bytes`]).
     #[inline]
     fn cannot_end(&self, text: &str) -> bool {
+        if text.len() < self.min_len && text.bytes().all(|b| b < 0xF0) {
+            return true;
+        }
         match (self.last_ascii, text.as_bytes().last()) {
             (Some(set), Some(&last)) => last < 0x80 && (set >> last) & 1 == 0,
             _ => false,
@@ -338,6 +346,19 @@ fn last_ascii_bytes(superset: &str) -> Option<u128> {
         }
     }
     Some(set)
+}
+
+/// The fewest bytes a match of `superset` (a superset translation) takes, 0 when unknown. A
+/// match of the JavaScript regex in a text of BMP characters is a match of its superset over the
+/// same characters, so it takes at least as many bytes of the UTF-8 text (a text with characters
+/// beyond the BMP, where JavaScript can match half of one, is not bounded by it). Most request
+/// paths are shorter than an unanchored rule such as onMatch's `/_next/static/(…)/.+` can match:
+/// those are answered without a search (whose set-up was ~430 instructions).
+fn min_match_len(superset: &str) -> usize {
+    regex_syntax::parse(superset)
+        .ok()
+        .and_then(|hir| hir.properties().minimum_len())
+        .unwrap_or(0)
 }
 
 /// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: an automaton of their
@@ -1312,6 +1333,7 @@ mod tests {
                 pre: None,
                 bt: None,
                 last_ascii: None,
+                min_len: 0,
                 ..re.clone()
             };
             for t in inputs {
@@ -1340,6 +1362,16 @@ mod tests {
         for p in [r"/_next/static/.+", r"^(?:\/)?$", r"^/a|b$", r"x?$"] {
             assert_eq!(JsRegex::new(p, "").expect("re").last_ascii, None, "{p}");
         }
+        // Shorter than any match (in bytes of a text within the BMP).
+        let static_files =
+            JsRegex::new(r"/_next/static/(?:[^/]+/pages|pages|chunks)/.+", "i").expect("re");
+        assert_eq!(static_files.min_len, "/_next/static/pages/x".len());
+        assert!(static_files.cannot_end("/_next/static/a/x"));
+        assert!(!static_files.cannot_end("/_next/static/pages/x"));
+        assert!(static_files.is_match("/_next/static/pages/x"));
+        // A text beyond the BMP is not judged by length: JavaScript may match half a character.
+        let half = JsRegex::new(r"^..$", "").expect("re");
+        assert!(!half.cannot_end("\u{1F600}"));
         // Wherever it says no, the JavaScript regex (regress) finds no match either: route
         // patterns on texts from an alphabet of path bytes, non-ASCII and non-BMP characters.
         let patterns = [
@@ -1351,6 +1383,10 @@ mod tests {
             r"^\/(?!api\/|_next)(?<rest>.*?)(?<!\.json)$",
             r"^[^/]{2}$",
             r"^.\d$",
+            // Unanchored, judged by length only.
+            r"/_next/static/(?:[^/]+/pages|pages|chunks)/.+",
+            r"json\.\d",
+            r"(?:\.\.){2}",
         ];
         let alphabet = [
             "/",
