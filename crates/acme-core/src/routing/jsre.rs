@@ -152,8 +152,16 @@ impl JsRegex {
             }
             _ => (None, None, None),
         };
-        let last_ascii = linear_source.as_deref().and_then(last_ascii_bytes);
-        let min_len = linear_source.as_deref().map_or(0, min_match_len);
+        // The superset parsed once for both of its properties the matchers use.
+        let superset = linear_source
+            .as_deref()
+            .and_then(|s| Some((s, regex_syntax::parse(s).ok()?)));
+        let last_ascii = superset
+            .as_ref()
+            .and_then(|(s, hir)| last_ascii_bytes(s, hir.properties()));
+        let min_len = superset
+            .as_ref()
+            .map_or(0, |(_, hir)| min_match_len(hir.properties()));
         Ok(Self {
             re,
             cap,
@@ -321,13 +329,11 @@ impl JsRegex {
 /// go dead on. Routes run on every path without a filter to skip them (a phase of one route, such
 /// as the trailing-slash redirect `…\/$`) then cost one test on most paths instead of a search.
 /// Only ASCII last bytes are judged: where JavaScript and `regex` see a text's characters
-/// differently (outside the BMP), its last byte is not ASCII.
-fn last_ascii_bytes(superset: &str) -> Option<u128> {
+/// differently (outside the BMP), its last byte is not ASCII. `props`: those of `superset`.
+fn last_ascii_bytes(superset: &str, props: &regex_syntax::hir::Properties) -> Option<u128> {
     use regex_automata::dfa::{dense, Automaton, StartKind};
     use regex_automata::{nfa::thompson, Anchored, Input};
     use regex_syntax::hir::Look;
-    let hir = regex_syntax::parse(superset).ok()?;
-    let props = hir.properties();
     if !props.look_set_suffix().contains(Look::End) || props.minimum_len().unwrap_or(0) == 0 {
         return None;
     }
@@ -348,17 +354,15 @@ fn last_ascii_bytes(superset: &str) -> Option<u128> {
     Some(set)
 }
 
-/// The fewest bytes a match of `superset` (a superset translation) takes, 0 when unknown. A
-/// match of the JavaScript regex in a text of BMP characters is a match of its superset over the
-/// same characters, so it takes at least as many bytes of the UTF-8 text (a text with characters
-/// beyond the BMP, where JavaScript can match half of one, is not bounded by it). Most request
+/// The fewest bytes a match of a superset translation takes (`props`: its properties), 0 when
+/// unknown. A match of the JavaScript regex in a text of BMP characters is a match of its
+/// superset over the same characters, so it takes at least as many bytes of the UTF-8 text (a
+/// text with characters beyond the BMP, where JavaScript can match half of one, is not bounded
+/// by it). Most request
 /// paths are shorter than an unanchored rule such as onMatch's `/_next/static/(…)/.+` can match:
 /// those are answered without a search (whose set-up was ~430 instructions).
-fn min_match_len(superset: &str) -> usize {
-    regex_syntax::parse(superset)
-        .ok()
-        .and_then(|hir| hir.properties().minimum_len())
-        .unwrap_or(0)
+fn min_match_len(props: &regex_syntax::hir::Properties) -> usize {
+    props.minimum_len().unwrap_or(0)
 }
 
 /// Which of up to 128 [`JsRegex`]es can match a text, found in one pass: an automaton of their
