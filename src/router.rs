@@ -513,6 +513,15 @@ fn indexed_values(s: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// The two decisions a routing call writes (the decision, and the pass-through decision of a
+/// `middleware` one), kept from call to call: decisions written in place are not copied from
+/// step to step of routing, and their lists keep their capacity.
+#[derive(Default)]
+struct DecisionSlots {
+    decision: core::Decision,
+    passthrough: core::Decision,
+}
+
 /// `resolve` of `packedCalls`: the URL, and the request headers as `(index, value)` pairs.
 /// Writes the packed decision into `out` (cleared first) and answers whether it is ASCII. A
 /// `middleware` decision carries, in place of a continuation, the UTF-16 offset at which the
@@ -521,20 +530,25 @@ fn resolve_packed<'v>(
     router: &'v core::Router,
     url: &str,
     headers: impl IntoIterator<Item = (usize, &'v str)>,
+    slots: &mut DecisionSlots,
     out: &mut String,
 ) -> napi::Result<bool> {
     catch_unwind(AssertUnwindSafe(|| {
         out.clear();
-        let (d, passthrough) = router.resolve_indexed_passthrough(url, headers);
-        pack_into(out, &d);
+        let DecisionSlots {
+            decision,
+            passthrough,
+        } = slots;
+        let paused = router.resolve_indexed_passthrough_into(url, headers, decision, passthrough);
+        pack_into(out, decision);
         // Each part scanned for non-ASCII once: the head's answer serves its length too.
         let head_ascii = out.is_ascii();
-        let Some(next) = passthrough else {
+        if !paused {
             return head_ascii;
-        };
+        }
         insert_own_length(out, head_ascii);
         let head = out.len();
-        pack_into(out, &next);
+        pack_into(out, passthrough);
         head_ascii && out[head..].is_ascii()
     }))
     .map_err(|p| {
@@ -611,6 +625,8 @@ mod raw_resolve {
         values: RefCell<Vec<u8>>,
         /// The packed decision, until V8 has copied it.
         out: RefCell<String>,
+        /// The decisions routing writes before they are packed.
+        slots: RefCell<DecisionSlots>,
     }
 
     /// Creates the function; its state is freed when V8 collects it.
@@ -620,6 +636,7 @@ mod raw_resolve {
             url: RefCell::new(vec![0; 1024]),
             values: RefCell::new(vec![0; 1024]),
             out: RefCell::new(String::with_capacity(1024)),
+            slots: RefCell::default(),
         }));
         let mut f = ptr::null_mut();
         // SAFETY: the env is the live one of the calling function; the name is 7 bytes of
@@ -736,6 +753,7 @@ mod raw_resolve {
             let mut url_buf = self.url.try_borrow_mut().map_err(|_| reentered())?;
             let mut values_buf = self.values.try_borrow_mut().map_err(|_| reentered())?;
             let mut out_text = self.out.try_borrow_mut().map_err(|_| reentered())?;
+            let mut slots = self.slots.try_borrow_mut().map_err(|_| reentered())?;
             let Some((&url_value, rest)) = args.split_first() else {
                 return Err(Thrown(
                     c"ROUTER_INPUT",
@@ -789,7 +807,13 @@ mod raw_resolve {
             let ascii = match packed_values {
                 Some(n) => {
                     let values = text(&values_buf, n)?;
-                    resolve_packed(&self.router, url, indexed_values(values), &mut out_text)
+                    resolve_packed(
+                        &self.router,
+                        url,
+                        indexed_values(values),
+                        &mut slots,
+                        &mut out_text,
+                    )
                 }
                 None => {
                     let values = text(&values_buf, end)?;
@@ -797,7 +821,7 @@ mod raw_resolve {
                     let pairs = pairs[..count]
                         .iter()
                         .map(|&(i, a, b)| (i, values.get(a..b).unwrap_or("")));
-                    resolve_packed(&self.router, url, pairs, &mut out_text)
+                    resolve_packed(&self.router, url, pairs, &mut slots, &mut out_text)
                 }
             }
             .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?;

@@ -13,7 +13,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use acme_core::routing::{DecisionKind, JsRegex, MiddlewareResult, Request, Router, MAX_INPUT};
+use acme_core::routing::{
+    Decision, DecisionKind, JsRegex, MiddlewareResult, Request, Router, MAX_INPUT,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -184,7 +186,10 @@ proptest! {
 
     #[test]
     fn no_panic_and_no_slow_resolution(which in 0usize..3, path in path(), headers in headers()) {
-        thread_local! { static ROUTERS: Vec<Router> = routers(); }
+        thread_local! {
+            static ROUTERS: Vec<Router> = routers();
+            static SLOTS: std::cell::RefCell<(Decision, Decision)> = Default::default();
+        }
         ROUTERS.with(|routers| {
             let req = Request { method: "GET".into(), url: path.clone(), headers };
             let took = fastest(&routers[which], &req);
@@ -248,7 +253,10 @@ proptest! {
         headers in headers(),
         what in 0usize..6,
     ) {
-        thread_local! { static ROUTERS: Vec<Router> = routers(); }
+        thread_local! {
+            static ROUTERS: Vec<Router> = routers();
+            static SLOTS: std::cell::RefCell<(Decision, Decision)> = Default::default();
+        }
         ROUTERS.with(|routers| {
             let router = &routers[which];
             let names = router.header_names().to_vec();
@@ -265,6 +273,17 @@ proptest! {
             let (d, passthrough) = router.resolve_indexed_passthrough(&path, pairs.iter().copied());
             prop_assert_eq!(comparable(&d), comparable(&kept), "{:?}", path);
             prop_assert!(d.continuation.is_none());
+            // The addon's form: two decisions kept from call to call (they hold whatever the
+            // previous case left in them) decide what fresh ones do.
+            SLOTS.with_borrow_mut(|(into, through_into)| {
+                let paused = router.resolve_indexed_passthrough_into(&path, pairs.iter().copied(), into, through_into);
+                prop_assert_eq!(paused, passthrough.is_some());
+                prop_assert_eq!(serde_json::to_value(&*into).unwrap(), serde_json::to_value(&d).unwrap(), "{:?}", path);
+                if let Some(p) = &passthrough {
+                    prop_assert_eq!(serde_json::to_value(&*through_into).unwrap(), serde_json::to_value(&**p).unwrap(), "{:?}", path);
+                }
+                Ok(())
+            })?;
             if kept.kind != DecisionKind::Middleware {
                 prop_assert!(passthrough.is_none());
                 return Ok(());

@@ -500,7 +500,14 @@ impl HeaderList {
     /// Fetch iteration order: sorted names, values combined with `, ` except `set-cookie`.
     /// Short names and values stay inline (a decision usually carries one or two headers).
     pub fn entries(&self) -> Vec<(CompactString, CompactString)> {
-        let mut out: Vec<(CompactString, CompactString)> = Vec::with_capacity(self.0.len());
+        let mut out = Vec::with_capacity(self.0.len());
+        self.entries_into(&mut out);
+        out
+    }
+
+    /// [`HeaderList::entries`] written into `out` (cleared first; its capacity kept).
+    fn entries_into(&self, out: &mut Vec<(CompactString, CompactString)>) {
+        out.clear();
         let mut push = |(k, v): &(CompactString, CompactString)| match out.last_mut() {
             Some((pk, pv)) if pk == k && k != "set-cookie" => {
                 pv.push_str(", ");
@@ -518,7 +525,6 @@ impl HeaderList {
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             sorted.into_iter().for_each(push);
         }
-        out
     }
 }
 
@@ -611,11 +617,45 @@ impl Decision {
         }
     }
 
-    fn with_headers(kind: DecisionKind, headers: &HeaderList, status: Option<u16>) -> Self {
-        let mut d = Self::new(kind);
-        d.headers = headers.entries();
-        d.status = status;
-        d
+    /// Makes this decision one of `kind` with no field set, as [`Decision::new`] makes it, but
+    /// in place: a decision is ~300 bytes, and building one per step and returning it through
+    /// the steps of routing copied it several times a request. The lists keep their capacity,
+    /// so a decision reused request after request (the addon keeps two) allocates them once.
+    fn reset(&mut self, kind: DecisionKind) {
+        self.kind = kind;
+        self.resolved_pathname = None;
+        self.invocation_pathname = None;
+        self.query.clear();
+        self.status = None;
+        self.headers.clear();
+        self.redirect = None;
+        self.external_url = None;
+        self.route_matches.clear();
+        self.middleware_url = None;
+        self.continuation = None;
+        self.target = None;
+        self.rsc_pathname = None;
+        self.matched_route = None;
+    }
+
+    /// [`Decision::reset`], then the response headers and status routing set.
+    fn reset_with_headers(
+        &mut self,
+        kind: DecisionKind,
+        headers: &HeaderList,
+        status: Option<u16>,
+    ) {
+        self.reset(kind);
+        headers.entries_into(&mut self.headers);
+        self.status = status;
+    }
+}
+
+impl Default for Decision {
+    /// A [`DecisionKind::NotFound`] decision with no field set: a place for the `…_into`
+    /// calls of [`Router`] to write decisions into.
+    fn default() -> Self {
+        Self::new(DecisionKind::NotFound)
     }
 }
 
@@ -635,6 +675,21 @@ pub struct MiddlewareResult {
 }
 
 impl<'a> State<'a> {
+    /// The state of a request with `headers` before routing has begun. The caller keeps it
+    /// and routing fills it in place: a state is ~300 bytes, mostly the headers, and moving it
+    /// from step to step of routing copied it several times a request.
+    fn new(headers: RequestHeaders<'a>) -> Self {
+        State {
+            orig: Origin::Http(false, None, None),
+            headers,
+            resp: HeaderList::default(),
+            status: None,
+            i18n_redirect: None,
+            stopped: None,
+            is_data: false,
+        }
+    }
+
     /// The same state with its request headers mapped by `f` (to a list of another lifetime:
     /// owned to wait in [`Pending`], shortened to continue with the caller's).
     fn map_headers<'b>(
@@ -651,12 +706,6 @@ impl<'a> State<'a> {
             is_data: self.is_data,
         }
     }
-}
-
-/// How far [`Router::begin`] got: a decision, or a pause for middleware at a URL.
-enum Begun<'a> {
-    Decided(Decision),
-    Middleware(Url, State<'a>),
 }
 
 /// Routing state saved while middleware runs.
@@ -690,10 +739,12 @@ fn js_hash(u: &Url) -> String {
     }
 }
 
-fn query_pairs(u: &Url) -> Vec<(CompactString, CompactString)> {
-    u.query_pairs()
-        .map(|(k, v)| (CompactString::from(k), CompactString::from(v)))
-        .collect()
+/// The decoded query pairs of `u` appended to `out`.
+fn query_pairs_into(u: &Url, out: &mut Vec<(CompactString, CompactString)>) {
+    out.extend(
+        u.query_pairs()
+            .map(|(k, v)| (CompactString::from(k), CompactString::from(v))),
+    );
 }
 
 fn query_get(u: &Url, key: &str) -> Option<String> {
@@ -749,13 +800,17 @@ fn merge_query(u: &mut Url, dest_query: &str) {
 /// building that URL: decoding a serialized pair gives the pair back, so the pairs are the
 /// merged list itself (serializing it into the URL only to parse it again was ~2k instructions
 /// of a dynamic route's request).
-fn merged_query_pairs(u: &Url, dest_query: &str) -> Vec<(CompactString, CompactString)> {
+fn merged_query_pairs_into(
+    u: &Url,
+    dest_query: &str,
+    out: &mut Vec<(CompactString, CompactString)>,
+) {
     match merged_pairs(u.query().unwrap_or(""), dest_query) {
-        Some(list) => list
-            .into_iter()
-            .map(|(k, v)| (CompactString::from(k), CompactString::from(v)))
-            .collect(),
-        None => query_pairs(u),
+        Some(list) => out.extend(
+            list.into_iter()
+                .map(|(k, v)| (CompactString::from(k), CompactString::from(v))),
+        ),
+        None => query_pairs_into(u, out),
     }
 }
 
@@ -1616,8 +1671,9 @@ fn add_path_prefix(path: &str, prefix: &str) -> String {
     cat(&[prefix, path])
 }
 
-fn param_list(m: &Captures) -> Vec<(CompactString, Option<CompactString>)> {
-    let mut out: Vec<(CompactString, Option<CompactString>)> = Vec::new();
+/// The params of a dynamic route's match appended to `out`: numbered groups, then named ones
+/// (a name already listed takes the named value).
+fn param_list_into(m: &Captures, out: &mut Vec<(CompactString, Option<CompactString>)>) {
     for (i, g) in m.groups.iter().enumerate().skip(1) {
         if let Some(g) = g {
             out.push((compact_str::format_compact!("{i}"), Some(g.clone())));
@@ -1629,7 +1685,6 @@ fn param_list(m: &Captures) -> Vec<(CompactString, Option<CompactString>)> {
             None => out.push((n.clone(), v.clone())),
         }
     }
-    out
 }
 
 /// Whether a (leftmost, non-overlapping) occurrence of `suffix` in `path` is followed by `/`:
@@ -2093,8 +2148,8 @@ impl Router {
         out
     }
 
-    /// A resolved decision for `u` with the query of a destination, `dest_query`, merged into
-    /// its own.
+    /// A resolved decision for `u`, written into `out`, with the query of a destination,
+    /// `dest_query`, merged into its own, and the params of the dynamic route's match `params`.
     #[allow(clippy::too_many_arguments)]
     fn resolved(
         &self,
@@ -2105,33 +2160,37 @@ impl Router {
         h: &RequestHeaders<'_>,
         resp: &HeaderList,
         status: Option<u16>,
-        params: Vec<(CompactString, Option<CompactString>)>,
-    ) -> Decision {
+        params: Option<&Captures>,
+        out: &mut Decision,
+    ) {
         let merged;
-        let (u, query) = match dest_query.filter(|q| !q.is_empty()) {
+        let u = match dest_query.filter(|q| !q.is_empty()) {
             // An onMatch condition on the query reads the merged URL itself.
             Some(q) if self.on_match_reads_query => {
                 let mut n = u.clone();
                 merge_query(&mut n, q);
                 merged = n;
-                (&merged, query_pairs(&merged))
+                &merged
             }
-            Some(q) => (u, merged_query_pairs(u, q)),
-            None => (u, query_pairs(u)),
+            _ => u,
         };
         let headers = self.on_match_headers(u, h, resp);
-        let mut d = Decision::with_headers(
+        out.reset_with_headers(
             DecisionKind::Resolved,
             headers.as_ref().unwrap_or(resp),
             status,
         );
-        d.query = query;
-        d.invocation_pathname = Some(invocation.to_string());
-        d.route_matches = params;
-        d.target = self.pathnames.get(&resolved).cloned();
-        d.rsc_pathname = self.rsc_pathname(&resolved, h);
-        d.resolved_pathname = Some(resolved);
-        d
+        match dest_query.filter(|q| !q.is_empty()) {
+            Some(q) if !self.on_match_reads_query => merged_query_pairs_into(u, q, &mut out.query),
+            _ => query_pairs_into(u, &mut out.query),
+        }
+        out.invocation_pathname = Some(invocation.to_string());
+        if let Some(m) = params {
+            param_list_into(m, &mut out.route_matches);
+        }
+        out.target = self.pathnames.get(&resolved).cloned();
+        out.rsc_pathname = self.rsc_pathname(&resolved, h);
+        out.resolved_pathname = Some(resolved);
     }
 
     /// The `.rsc` or segment output for an RSC request, when the output has it.
@@ -2190,26 +2249,34 @@ impl Router {
         pairs: impl IntoIterator<Item = (usize, &'v str)>,
     ) -> RequestHeaders<'v> {
         let mut h = RequestHeaders::default();
+        self.push_indexed(&mut h, pairs);
+        h
+    }
+
+    /// Adds [`Router::resolve_indexed`]-style `(index, value)` pairs to `h`.
+    fn push_indexed<'v>(
+        &'v self,
+        h: &mut RequestHeaders<'v>,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
+    ) {
         for (i, v) in pairs {
             if let Some(name) = self.wanted_headers.get(i) {
                 h.push(name, v);
             }
         }
-        h
     }
 
     fn resolve_list(&self, url: &str, headers: RequestHeaders<'_>) -> Decision {
-        match self.begin(url, headers) {
-            Begun::Decided(d) => d,
-            Begun::Middleware(f, st) => {
-                let mut d = self.middleware_decision(&f, &st);
-                d.continuation = Some(
-                    self.lock_pending()
-                        .put(f, st.map_headers(RequestHeaders::into_owned)),
-                );
-                d
-            }
+        let mut d = Decision::default();
+        let mut st = State::new(headers);
+        if let Some(f) = self.begin(url, &mut st, &mut d) {
+            self.middleware_decision(&f, &st, &mut d);
+            d.continuation = Some(
+                self.lock_pending()
+                    .put(f, st.map_headers(RequestHeaders::into_owned)),
+            );
         }
+        d
     }
 
     /// [`Router::resolve_indexed`] without keeping a continuation: a request that invokes
@@ -2223,11 +2290,33 @@ impl Router {
         url: &str,
         pairs: impl IntoIterator<Item = (usize, &'v str)>,
     ) -> (Decision, Option<Box<Decision>>) {
-        match self.begin(url, self.header_list_indexed(pairs)) {
-            Begun::Decided(d) => (d, None),
-            Begun::Middleware(f, st) => {
-                let d = self.middleware_decision(&f, &st);
-                (d, Some(Box::new(self.after_middleware(f, st))))
+        let mut d = Decision::default();
+        let mut through = Box::default();
+        let paused = self.resolve_indexed_passthrough_into(url, pairs, &mut d, &mut through);
+        (d, paused.then_some(through))
+    }
+
+    /// [`Router::resolve_indexed_passthrough`] writing into decisions the caller keeps: the
+    /// decision into `out` and, when it is a [`DecisionKind::Middleware`] one (the answer is
+    /// then `true`), the pass-through decision into `through` (otherwise left as it was). A
+    /// caller routing request after request through the same two decisions spares copying
+    /// decisions out and allocating their lists anew.
+    pub fn resolve_indexed_passthrough_into<'v>(
+        &'v self,
+        url: &str,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
+        out: &mut Decision,
+        through: &mut Decision,
+    ) -> bool {
+        // (The headers are added in place: a list of them returned is copied into the state.)
+        let mut st = State::new(RequestHeaders::default());
+        self.push_indexed(&mut st.headers, pairs);
+        match self.begin(url, &mut st, out) {
+            None => false,
+            Some(f) => {
+                self.middleware_decision(&f, &st, out);
+                self.after_middleware(f, &mut st, through);
+                true
             }
         }
     }
@@ -2243,17 +2332,23 @@ impl Router {
         result: &MiddlewareResult,
         request_headers: Option<RequestHeaders<'v>>,
     ) -> Result<Decision, RouterError> {
-        match self.begin(url, self.header_list_indexed(pairs)) {
-            Begun::Decided(_) => Err(RouterError::Continuation(
+        let mut d = Decision::default();
+        let mut st = State::new(self.header_list_indexed(pairs));
+        let Some(f) = self.begin(url, &mut st, &mut d) else {
+            return Err(RouterError::Continuation(
                 "the request does not invoke middleware".into(),
-            )),
-            Begun::Middleware(f, st) => self.continue_after(f, st, result, request_headers),
-        }
+            ));
+        };
+        self.continue_after(f, &mut st, result, request_headers, &mut d)?;
+        Ok(d)
     }
 
-    /// Resolution up to middleware.
-    fn begin<'a>(&self, url: &str, headers: RequestHeaders<'a>) -> Begun<'a> {
-        let host = headers
+    /// Resolution up to middleware, of the request whose fresh state is `st`: the decision
+    /// written into `out`, or the URL at which the request pauses for middleware (with `st`
+    /// filled in; `out` then left as it was).
+    fn begin(&self, url: &str, st: &mut State<'_>, out: &mut Decision) -> Option<Url> {
+        let host = st
+            .headers
             .get_cow("host")
             .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
@@ -2263,18 +2358,20 @@ impl Router {
             Url::parse(url)
         };
         let Ok(url) = parsed else {
-            return Begun::Decided(Decision::new(DecisionKind::BadRequest));
+            out.reset(DecisionKind::BadRequest);
+            return None;
         };
         if url.path().len() > super::jsre::MAX_INPUT {
-            let mut d = Decision::new(DecisionKind::Status);
-            d.status = Some(414);
-            return Begun::Decided(d);
+            out.reset(DecisionKind::Status);
+            out.status = Some(414);
+            return None;
         }
-        self.resolve_url(url, headers)
+        self.resolve_url(url, st, out)
     }
 
-    fn resolve_url<'a>(&self, url: Url, h: RequestHeaders<'a>) -> Begun<'a> {
+    fn resolve_url(&self, url: Url, st: &mut State<'_>, out: &mut Decision) -> Option<Url> {
         let orig = Origin::of(&url);
+        let h = &st.headers;
         let mut f = url;
         let mut resp = HeaderList::default();
         let mut status: Option<u16> = None;
@@ -2358,49 +2455,51 @@ impl Router {
             &self.before_middleware,
             &mut f,
             internal,
-            &h,
+            h,
             &mut resp,
             &mut status,
         ) {
-            Err(()) => return Begun::Decided(Decision::new(DecisionKind::BadRequest)),
+            Err(()) => {
+                out.reset(DecisionKind::BadRequest);
+                return None;
+            }
             Ok(PhaseEnd::Redirect(u, s)) => {
-                return Begun::Decided(self.redirect_decision(u.to_string(), s, &resp, status))
+                self.redirect_decision(u.to_string(), s, &resp, status, out);
+                return None;
             }
             Ok(PhaseEnd::External(u)) => {
-                return Begun::Decided(self.external_decision(u, &resp, status))
+                self.external_decision(u, &resp, status, out);
+                return None;
             }
             Ok(PhaseEnd::Stopped) => Some(status),
             Ok(PhaseEnd::Continue) => None,
         };
         // A redirect before middleware ends routing there, as in `next start` (resolve-routes.js
         // runs headers and redirects, then middleware); `@next/routing` runs middleware first.
-        let invoke_middleware = stopped.is_none() && self.should_invoke_middleware(&f, &h);
-        let state = State {
-            orig,
-            headers: h,
-            resp,
-            status,
-            i18n_redirect,
-            stopped,
-            is_data,
-        };
+        let invoke_middleware = stopped.is_none() && self.should_invoke_middleware(&f, h);
+        st.orig = orig;
+        st.resp = resp;
+        st.status = status;
+        st.i18n_redirect = i18n_redirect;
+        st.stopped = stopped;
+        st.is_data = is_data;
         if !invoke_middleware {
-            return Begun::Decided(self.after_middleware(f, state));
+            self.after_middleware(f, st, out);
+            return None;
         }
-        Begun::Middleware(f, state)
+        Some(f)
     }
 
     /// The [`DecisionKind::Middleware`] decision (without its continuation) of a request paused
-    /// at `f`.
-    fn middleware_decision(&self, f: &Url, st: &State) -> Decision {
+    /// at `f`, written into `out`.
+    fn middleware_decision(&self, f: &Url, st: &State, out: &mut Decision) {
         let mw_url = if st.is_data && self.should_normalize_next_data {
             self.denormalize_next_data(f).to_string()
         } else {
             f.to_string()
         };
-        let mut d = Decision::new(DecisionKind::Middleware);
-        d.middleware_url = Some(mw_url);
-        d
+        out.reset(DecisionKind::Middleware);
+        out.middleware_url = Some(mw_url);
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -2436,24 +2535,25 @@ impl Router {
                 "{continuation} is unknown, already resumed or expired"
             ))
         })?;
-        self.continue_after(
-            f,
-            st.map_headers(RequestHeaders::shorten),
-            result,
-            request_headers,
-        )
+        let mut d = Decision::default();
+        let mut st = st.map_headers(RequestHeaders::shorten);
+        self.continue_after(f, &mut st, result, request_headers, &mut d)?;
+        Ok(d)
     }
 
-    /// Routing after middleware, from where it paused (`f`, `st`).
+    /// Routing after middleware, from where it paused (`f`, `st`); the decision written into
+    /// `out`.
     fn continue_after<'a>(
         &self,
         mut f: Url,
-        mut st: State<'a>,
+        st: &mut State<'a>,
         result: &MiddlewareResult,
         request_headers: Option<RequestHeaders<'a>>,
-    ) -> Result<Decision, RouterError> {
+        out: &mut Decision,
+    ) -> Result<(), RouterError> {
         if result.body_sent {
-            return Ok(Decision::new(DecisionKind::MiddlewareResponded));
+            out.reset(DecisionKind::MiddlewareResponded);
+            return Ok(());
         }
         if let Some(h) = request_headers {
             st.headers = h;
@@ -2471,22 +2571,24 @@ impl Router {
             if !st.resp.has("location") {
                 st.resp.set("location", loc);
             }
-            let mut d = Decision::with_headers(DecisionKind::Redirect, &st.resp, Some(*s));
-            d.redirect = Some(Redirect {
+            out.reset_with_headers(DecisionKind::Redirect, &st.resp, Some(*s));
+            out.redirect = Some(Redirect {
                 location: st.resp.get("location").unwrap_or_default(),
                 status: *s,
             });
-            return Ok(d);
+            return Ok(());
         }
         if let Some(rw) = &result.rewrite {
             f = f
                 .join(rw)
                 .map_err(|e| RouterError::Continuation(e.to_string()))?;
             if !st.orig.is_of(&f) {
-                return Ok(self.external_decision(f, &st.resp, st.status));
+                self.external_decision(f, &st.resp, st.status, out);
+                return Ok(());
             }
         }
-        Ok(self.after_middleware(f, st))
+        self.after_middleware(f, st, out);
+        Ok(())
     }
 
     fn redirect_decision(
@@ -2495,67 +2597,68 @@ impl Router {
         status: u16,
         resp: &HeaderList,
         st: Option<u16>,
-    ) -> Decision {
-        let mut d = Decision::with_headers(DecisionKind::Redirect, resp, st);
-        d.redirect = Some(Redirect { location, status });
-        d
+        out: &mut Decision,
+    ) {
+        out.reset_with_headers(DecisionKind::Redirect, resp, st);
+        out.redirect = Some(Redirect { location, status });
     }
 
-    fn external_decision(&self, u: Url, resp: &HeaderList, st: Option<u16>) -> Decision {
-        let mut d = Decision::with_headers(DecisionKind::ExternalRewrite, resp, st);
-        d.external_url = Some(u.to_string());
-        d
+    fn external_decision(&self, u: Url, resp: &HeaderList, st: Option<u16>, out: &mut Decision) {
+        out.reset_with_headers(DecisionKind::ExternalRewrite, resp, st);
+        out.external_url = Some(u.to_string());
     }
 
     /// A `{resolvedHeaders, status}` answer without a pathname.
-    fn stop_decision(&self, resp: &HeaderList, status: Option<u16>) -> Decision {
+    fn stop_decision(&self, resp: &HeaderList, status: Option<u16>, out: &mut Decision) {
         let loc = resp.get("location");
         let kind = match (&loc, status) {
             (Some(_), Some(s)) if (300..400).contains(&s) => DecisionKind::Redirect,
             (_, Some(_)) => DecisionKind::Status,
             _ => DecisionKind::NotFound,
         };
-        let mut d = Decision::with_headers(kind, resp, status);
+        out.reset_with_headers(kind, resp, status);
         if kind == DecisionKind::Redirect {
-            d.redirect = loc.map(|location| Redirect {
+            out.redirect = loc.map(|location| Redirect {
                 location,
                 status: status.unwrap_or(308),
             });
         }
-        d
     }
 
-    fn after_middleware(&self, mut f: Url, st: State) -> Decision {
+    /// Routing from middleware on (whether it ran or not), in the request's state `st` (spent
+    /// by it); the decision written into `out`.
+    fn after_middleware(&self, mut f: Url, st: &mut State<'_>, out: &mut Decision) {
+        let mut resp = std::mem::take(&mut st.resp);
+        let mut status = st.status;
         let State {
             headers: h,
-            mut resp,
-            mut status,
             i18n_redirect,
             stopped,
             is_data,
             orig: origin0,
             ..
         } = st;
-        if let Some((loc, s)) = i18n_redirect {
+        let (stopped, is_data) = (*stopped, *is_data);
+        if let Some((loc, s)) = i18n_redirect.take() {
             if !resp.has("location") {
                 resp.set("location", &loc);
             }
-            return self.redirect_decision(loc, s, &resp, None);
+            return self.redirect_decision(loc, s, &resp, None, out);
         }
         if let Some(s) = stopped {
-            return self.stop_decision(&resp, s);
+            return self.stop_decision(&resp, s, out);
         }
         let data = is_data && self.should_normalize_next_data;
         if data {
             self.normalize_next_data(&mut f);
         }
-        match process_routes(&self.before_files, &mut f, None, &h, &mut resp, &mut status) {
-            Err(()) => return Decision::new(DecisionKind::BadRequest),
+        match process_routes(&self.before_files, &mut f, None, h, &mut resp, &mut status) {
+            Err(()) => return out.reset(DecisionKind::BadRequest),
             Ok(PhaseEnd::Redirect(u, s)) => {
-                return self.redirect_decision(u.to_string(), s, &resp, status)
+                return self.redirect_decision(u.to_string(), s, &resp, status, out)
             }
-            Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status),
-            Ok(PhaseEnd::Stopped) => return self.stop_decision(&resp, status),
+            Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status, out),
+            Ok(PhaseEnd::Stopped) => return self.stop_decision(&resp, status, out),
             Ok(PhaseEnd::Continue) => {}
         }
         if data {
@@ -2566,10 +2669,10 @@ impl Router {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
                 };
-                let Some(caps) = check_has(&r.has, &f, &h) else {
+                let Some(caps) = check_has(&r.has, &f, h) else {
                     continue;
                 };
-                if !check_missing(&r.missing, &f, &h) {
+                if !check_missing(&r.missing, &f, h) {
                     continue;
                 }
                 let dest = r
@@ -2588,10 +2691,11 @@ impl Router {
                             f.path(),
                             &f,
                             dest_query,
-                            &h,
+                            h,
                             &resp,
                             status,
-                            param_list(&m),
+                            Some(&m),
+                            out,
                         );
                     }
                     Some(found) => {
@@ -2603,31 +2707,30 @@ impl Router {
                             f.path(),
                             &f,
                             dest_query,
-                            &h,
+                            h,
                             &resp,
                             status,
-                            param_list(&m),
+                            Some(&m),
+                            out,
                         );
                     }
                 }
             }
-            return self.resolved(d_path, f.path(), &f, None, &h, &resp, status, Vec::new());
+            return self.resolved(d_path, f.path(), &f, None, h, &resp, status, None, out);
         }
         if data {
             self.normalize_next_data(&mut f);
         }
         for phase in [&self.after_files, &self.fallback] {
-            if std::ptr::eq(phase, &self.fallback) {
-                if let Some(d) = self.dynamic_pass(&f, &h, &resp, status) {
-                    return d;
-                }
+            if std::ptr::eq(phase, &self.fallback) && self.dynamic_pass(&f, h, &resp, status, out) {
+                return;
             }
             let mut mask = phase.candidates(f.path());
             for (i, r) in phase.iter().enumerate() {
                 if !mask.may(i) {
                     continue;
                 }
-                let Some(m) = match_route(r, &f, &h, mask.sure(i)) else {
+                let Some(m) = match_route(r, &f, h, mask.sure(i)) else {
                     continue;
                 };
                 if let Some(hs) = &m.headers {
@@ -2641,36 +2744,37 @@ impl Router {
                     && m.headers.as_ref().is_some_and(MatchedHeaders::has_redirect)
                 {
                     let Some(u) = apply_destination(&f, dest) else {
-                        return Decision::new(DecisionKind::BadRequest);
+                        return out.reset(DecisionKind::BadRequest);
                     };
                     return self.redirect_decision(
                         u.to_string(),
                         r.status.unwrap_or(308),
                         &resp,
                         status,
+                        out,
                     );
                 }
                 if is_external(dest) {
                     return match Url::parse(dest) {
-                        Ok(u) => self.external_decision(u, &resp, status),
-                        Err(_) => Decision::new(DecisionKind::BadRequest),
+                        Ok(u) => self.external_decision(u, &resp, status, out),
+                        Err(_) => out.reset(DecisionKind::BadRequest),
                     };
                 }
                 let Some(u) = apply_destination(&f, dest) else {
-                    return Decision::new(DecisionKind::BadRequest);
+                    return out.reset(DecisionKind::BadRequest);
                 };
                 f = u;
                 mask = phase.candidates(f.path());
                 if !origin0.is_of(&f) {
-                    return self.external_decision(f, &resp, status);
+                    return self.external_decision(f, &resp, status, out);
                 }
                 let probe = if data {
                     self.denormalize_next_data(&f)
                 } else {
                     f.clone()
                 };
-                if let Some(d) = self.dynamic_pass(&probe, &h, &resp, status) {
-                    return d;
+                if self.dynamic_pass(&probe, h, &resp, status, out) {
+                    return;
                 }
                 if let Some(found) = self.fs_lookup(probe.path()) {
                     return self.resolved(
@@ -2678,30 +2782,32 @@ impl Router {
                         probe.path(),
                         &probe,
                         None,
-                        &h,
+                        h,
                         &resp,
                         status,
-                        Vec::new(),
+                        None,
+                        out,
                     );
                 }
             }
         }
-        let mut d = self.stop_decision(&resp, status);
-        if d.kind == DecisionKind::NotFound {
-            d.matched_route = self.not_found_route(f.path());
+        self.stop_decision(&resp, status, out);
+        if out.kind == DecisionKind::NotFound {
+            out.matched_route = self.not_found_route(f.path());
         }
-        d
     }
 
     /// `checkDynamicRoutes` / the dynamicRoutes phase: the first dynamic route whose
-    /// destination exists (with locale fallback).
+    /// destination exists (with locale fallback), its decision written into `out` (whether
+    /// there is one: the answer).
     fn dynamic_pass(
         &self,
         f: &Url,
         h: &RequestHeaders<'_>,
         resp: &HeaderList,
         status: Option<u16>,
-    ) -> Option<Decision> {
+        out: &mut Decision,
+    ) -> bool {
         for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
             let Some(m) = r.re.captures(f.path()) else {
                 continue;
@@ -2719,7 +2825,7 @@ impl Router {
             let (target_path, dest_query) =
                 dest.as_deref().map_or((f.path(), None), split_destination);
             if let Some(found) = self.with_locale_fallback(target_path) {
-                return Some(self.resolved(
+                self.resolved(
                     found,
                     f.path(),
                     f,
@@ -2727,11 +2833,13 @@ impl Router {
                     h,
                     resp,
                     status,
-                    param_list(&m),
-                ));
+                    Some(&m),
+                    out,
+                );
+                return true;
             }
         }
-        None
+        false
     }
 }
 
@@ -2780,6 +2888,87 @@ mod tests {
 
     fn app() -> Router {
         Router::new(&manifest_from_context("app-router")).expect("router")
+    }
+
+    /// Decisions written into two kept decisions, request after request (as the addon routes),
+    /// equal decisions made fresh: nothing one request wrote stays in the next one's.
+    #[test]
+    fn kept_decisions_hold_nothing_of_the_previous_request() {
+        let mut routers = Vec::new();
+        for name in ["app-router", "pages-router"] {
+            let r = Router::new(&manifest_from_context(name)).expect("router");
+            // Every output, with and without a query, and routes of every kind of decision.
+            let mut urls: Vec<String> = r.pathnames().map(str::to_string).collect();
+            urls.sort();
+            let with_query: Vec<String> = urls.iter().map(|u| format!("{u}?a=1&b=%20")).collect();
+            urls.extend(with_query);
+            for u in [
+                "/blog/zzz",
+                "/blog/first?x=1",
+                "/products/9",
+                "/temp-redirect?x=1",
+                "/legacy",
+                "/old-blog/a/b",
+                "/anything",
+                "/x",
+                "/does-not-exist",
+                "/about/",
+                "/%zz",
+                "/a/../about",
+                "/fallback-rewrite/x/y",
+                "/mw-external",
+                "/after-files/a/b",
+                "/posts/1",
+                "/api/hello",
+            ] {
+                urls.push(u.to_string());
+            }
+            // A status decision (414) and a bad request.
+            urls.push(format!("/{}", "a".repeat(crate::routing::MAX_INPUT + 1)));
+            urls.push("http://[::1/".to_string());
+            routers.push((r, urls));
+        }
+        let mut kept = (Decision::default(), Decision::default());
+        let mut checked = 0;
+        let mut kinds = std::collections::BTreeSet::new();
+        // Forwards, then backwards, each URL with and without an RSC request header, the two
+        // routers taking turns: each decision follows decisions of other kinds.
+        for round in 0..2 {
+            for (r, urls) in &routers {
+                let names = r.header_names();
+                let rsc = names.iter().position(|n| n == "rsc");
+                let order: Vec<&String> = if round == 0 {
+                    urls.iter().collect()
+                } else {
+                    urls.iter().rev().collect()
+                };
+                for (n, url) in order.into_iter().enumerate() {
+                    let pairs: Vec<(usize, &str)> = match (rsc, n % 2) {
+                        (Some(i), 1) => vec![(i, "1")],
+                        _ => Vec::new(),
+                    };
+                    let (fresh, fresh_through) =
+                        r.resolve_indexed_passthrough(url, pairs.iter().copied());
+                    let paused = r.resolve_indexed_passthrough_into(
+                        url,
+                        pairs.iter().copied(),
+                        &mut kept.0,
+                        &mut kept.1,
+                    );
+                    let json = |d: &Decision| serde_json::to_value(d).expect("json");
+                    assert_eq!(json(&kept.0), json(&fresh), "{url}");
+                    assert_eq!(paused, fresh_through.is_some(), "{url}");
+                    if let Some(t) = &fresh_through {
+                        assert_eq!(json(&kept.1), json(t), "{url} (pass-through)");
+                    }
+                    kinds.insert(format!("{:?}", fresh.kind));
+                    checked += 1;
+                }
+            }
+        }
+        // The walk met decisions of most kinds, with params and queries.
+        assert!(checked > 200, "{checked}");
+        assert!(kinds.len() >= 6, "{kinds:?}");
     }
 
     #[test]
