@@ -625,12 +625,12 @@ impl Decision {
         self.kind = kind;
         self.resolved_pathname = None;
         self.invocation_pathname = None;
-        self.query.clear();
+        clear_kept(&mut self.query);
         self.status = None;
-        self.headers.clear();
+        clear_kept(&mut self.headers);
         self.redirect = None;
         self.external_url = None;
-        self.route_matches.clear();
+        clear_kept(&mut self.route_matches);
         self.middleware_url = None;
         self.continuation = None;
         self.target = None;
@@ -648,6 +648,19 @@ impl Decision {
         self.reset(kind);
         headers.entries_into(&mut self.headers);
         self.status = status;
+    }
+}
+
+/// The most entries a kept decision's list holds room for between requests: one request with
+/// thousands of query pairs would otherwise leave their room held by the router until the next.
+const KEPT_LIST_CAPACITY: usize = 64;
+
+/// Empties `list`, keeping its room unless it grew past [`KEPT_LIST_CAPACITY`].
+fn clear_kept<T>(list: &mut Vec<T>) {
+    if list.capacity() > KEPT_LIST_CAPACITY {
+        *list = Vec::new();
+    } else {
+        list.clear();
     }
 }
 
@@ -2966,6 +2979,14 @@ mod tests {
                 }
             }
         }
+        // A request with many query pairs leaves no more than the kept room behind (pages-router:
+        // no middleware, so the decision is the first one).
+        let many: String = (0..500).map(|i| format!("k{i}=v&")).collect();
+        let (r, _) = &routers[1];
+        r.resolve_indexed_passthrough_into(&format!("/?{many}"), [], &mut kept.0, &mut kept.1);
+        assert_eq!(kept.0.query.len(), 500);
+        r.resolve_indexed_passthrough_into("/", [], &mut kept.0, &mut kept.1);
+        assert!(kept.0.query.capacity() <= KEPT_LIST_CAPACITY);
         // The walk met decisions of most kinds, with params and queries.
         assert!(checked > 200, "{checked}");
         assert!(kinds.len() >= 6, "{kinds:?}");
