@@ -1689,7 +1689,11 @@ fn add_path_prefix(path: &str, prefix: &str) -> String {
 fn param_list_into(m: &Captures, out: &mut Vec<(CompactString, Option<CompactString>)>) {
     for (i, g) in m.groups.iter().enumerate().skip(1) {
         if let Some(g) = g {
-            out.push((compact_str::format_compact!("{i}"), Some(g.clone())));
+            // (`to_compact_string` writes an integer's digits directly: no formatter.)
+            out.push((
+                compact_str::ToCompactString::to_compact_string(&i),
+                Some(g.clone()),
+            ));
         }
     }
     for (n, v) in &m.named {
