@@ -2180,16 +2180,17 @@ impl Router {
         params: Option<&Captures>,
         out: &mut Decision,
     ) {
+        // The destination's query is merged into the URL itself only when an onMatch condition
+        // reads it; otherwise it is merged into the decision's pairs alone (`unmerged`).
         let merged;
-        let u = match dest_query.filter(|q| !q.is_empty()) {
-            // An onMatch condition on the query reads the merged URL itself.
+        let (u, unmerged) = match dest_query.filter(|q| !q.is_empty()) {
             Some(q) if self.on_match_reads_query => {
                 let mut n = u.clone();
                 merge_query(&mut n, q);
                 merged = n;
-                &merged
+                (&merged, None)
             }
-            _ => u,
+            q => (u, q),
         };
         let headers = self.on_match_headers(u, h, resp);
         out.reset_with_headers(
@@ -2197,9 +2198,9 @@ impl Router {
             headers.as_ref().unwrap_or(resp),
             status,
         );
-        match dest_query.filter(|q| !q.is_empty()) {
-            Some(q) if !self.on_match_reads_query => merged_query_pairs_into(u, q, &mut out.query),
-            _ => query_pairs_into(u, &mut out.query),
+        match unmerged {
+            Some(q) => merged_query_pairs_into(u, q, &mut out.query),
+            None => query_pairs_into(u, &mut out.query),
         }
         out.invocation_pathname = Some(invocation.to_string());
         if let Some(m) = params {

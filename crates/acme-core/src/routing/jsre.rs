@@ -358,9 +358,9 @@ fn last_ascii_bytes(superset: &str, props: &regex_syntax::hir::Properties) -> Op
 /// unknown. A match of the JavaScript regex in a text of BMP characters is a match of its
 /// superset over the same characters, so it takes at least as many bytes of the UTF-8 text (a
 /// text with characters beyond the BMP, where JavaScript can match half of one, is not bounded
-/// by it). Most request
-/// paths are shorter than an unanchored rule such as onMatch's `/_next/static/(…)/.+` can match:
-/// those are answered without a search (whose set-up was ~430 instructions).
+/// by it). Most request paths are shorter than an unanchored rule such as onMatch's
+/// `/_next/static/(…)/.+` can match: those are answered without a search (whose set-up was ~430
+/// instructions).
 fn min_match_len(props: &regex_syntax::hir::Properties) -> usize {
     props.minimum_len().unwrap_or(0)
 }
