@@ -2881,6 +2881,14 @@ mod tests {
                 functions.push(serde_json::json!({ "pathname": f["pathname"], "id": f["id"], "kind": "node-function" }));
             }
         }
+        // A route whose unknown paths are not found (`parentFallbackMode: false`), as the
+        // artifacts step writes it into the manifest.
+        let mut prerenders = o["prerenders"].clone();
+        for p in prerenders.as_array_mut().into_iter().flatten() {
+            if p["parentFallbackMode"] == serde_json::json!(false) {
+                p["fallbackMode"] = serde_json::json!({ "mode": "notFound" });
+            }
+        }
         serde_json::json!({
             "buildId": ctx["buildId"],
             "config": ctx["config"],
@@ -2888,7 +2896,7 @@ mod tests {
             "middlewareMatchers": ctx["routing"]["middlewareMatchers"],
             "functions": functions,
             "staticFiles": o["staticFiles"],
-            "prerenders": o["prerenders"],
+            "prerenders": prerenders,
         })
         .to_string()
     }
@@ -2938,6 +2946,7 @@ mod tests {
                 "/after-files/a/b",
                 "/posts/1",
                 "/api/hello",
+                "/docs/nope",
             ] {
                 urls.push(u.to_string());
             }
@@ -2948,6 +2957,7 @@ mod tests {
         }
         let mut kept = (Decision::default(), Decision::default());
         let mut checked = 0;
+        let mut with_matched_route = 0;
         let mut kinds = std::collections::BTreeSet::new();
         // Forwards, then backwards, each URL with and without an RSC request header, the two
         // routers taking turns: each decision follows decisions of other kinds.
@@ -2980,6 +2990,7 @@ mod tests {
                         assert_eq!(json(&kept.1), json(t), "{url} (pass-through)");
                     }
                     kinds.insert(format!("{:?}", fresh.kind));
+                    with_matched_route += usize::from(fresh.matched_route.is_some());
                     checked += 1;
                 }
             }
@@ -2995,6 +3006,8 @@ mod tests {
         // The walk met decisions of most kinds, with params and queries.
         assert!(checked > 200, "{checked}");
         assert!(kinds.len() >= 6, "{kinds:?}");
+        // Not-found decisions naming their route (`/docs/[slug]`), followed by others.
+        assert!(with_matched_route >= 2, "{with_matched_route}");
     }
 
     #[test]
