@@ -595,6 +595,21 @@ pub struct Decision {
     /// `fallback: false`). `next start` answers such a 404 from that route (cacheable), not as
     /// an unmatched URL.
     pub matched_route: Option<String>,
+    /// The strings of the fields above as [`Decision::reset`] took them, kept for the next
+    /// decision written here to fill instead of allocating its own (a kept decision otherwise
+    /// allocated two to three strings a request).
+    #[serde(skip)]
+    spare: Spare,
+}
+
+/// [`Decision::spare`]: a clone of a decision starts without any (they hold no value).
+#[derive(Debug, Default)]
+struct Spare(Vec<String>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Decision {
@@ -614,28 +629,51 @@ impl Decision {
             target: None,
             rsc_pathname: None,
             matched_route: None,
+            spare: Spare::default(),
         }
     }
 
     /// Makes this decision one of `kind` with no field set, as [`Decision::new`] makes it, but
     /// in place: a decision is ~300 bytes, and building one per step and returning it through
     /// the steps of routing copied it several times a request. The lists keep their capacity,
-    /// so a decision reused request after request (the addon keeps two) allocates them once.
+    /// so a decision reused request after request (the addon keeps two) allocates them once;
+    /// so do its strings, taken into [`Decision::spare`] for [`Decision::text`] to fill again.
     fn reset(&mut self, kind: DecisionKind) {
         self.kind = kind;
-        self.resolved_pathname = None;
-        self.invocation_pathname = None;
+        let texts = [
+            &mut self.resolved_pathname,
+            &mut self.invocation_pathname,
+            &mut self.external_url,
+            &mut self.middleware_url,
+            &mut self.rsc_pathname,
+            &mut self.matched_route,
+        ];
+        for text in texts {
+            if let Some(t) = text.take() {
+                if t.capacity() <= KEPT_TEXT_CAPACITY && self.spare.0.len() < KEPT_TEXTS {
+                    self.spare.0.push(t);
+                }
+            }
+        }
         clear_kept(&mut self.query);
         self.status = None;
         clear_kept(&mut self.headers);
         self.redirect = None;
-        self.external_url = None;
         clear_kept(&mut self.route_matches);
-        self.middleware_url = None;
         self.continuation = None;
         self.target = None;
-        self.rsc_pathname = None;
-        self.matched_route = None;
+    }
+
+    /// `s` in a string of [`Decision::spare`] when one is kept, else in a new one.
+    fn text(&mut self, s: &str) -> String {
+        match self.spare.0.pop() {
+            Some(mut t) => {
+                t.clear();
+                t.push_str(s);
+                t
+            }
+            None => s.to_string(),
+        }
     }
 
     /// [`Decision::reset`], then the response headers and status routing set.
@@ -654,6 +692,13 @@ impl Decision {
 /// The most entries a kept decision's list holds room for between requests: one request with
 /// thousands of query pairs would otherwise leave their room held by the router until the next.
 const KEPT_LIST_CAPACITY: usize = 64;
+
+/// The most strings a kept decision keeps between requests ([`Decision::spare`]): one for each
+/// of its text fields.
+const KEPT_TEXTS: usize = 6;
+
+/// The longest string (its room, in bytes) a kept decision keeps between requests.
+const KEPT_TEXT_CAPACITY: usize = 1024;
 
 /// Empties `list`, keeping its room unless it grew past [`KEPT_LIST_CAPACITY`].
 fn clear_kept<T>(list: &mut Vec<T>) {
@@ -2009,9 +2054,9 @@ impl Router {
         }
     }
 
-    fn with_locale_fallback(&self, pathname: &str) -> Option<String> {
-        if self.pathnames.contains_key(pathname) {
-            return Some(pathname.to_string());
+    fn with_locale_fallback(&self, pathname: &str) -> Option<Cow<'_, str>> {
+        if let Some(known) = self.known_pathname(pathname) {
+            return Some(known);
         }
         let i18n = self.i18n.as_ref()?;
         let bp = &self.base_path;
@@ -2036,10 +2081,18 @@ impl Router {
             let s = if after.is_empty() { "/" } else { after };
             let o = cat(&[bp, s]);
             if self.pathnames.contains_key(&o) {
-                return Some(o);
+                return Some(Cow::Owned(o));
             }
         }
         None
+    }
+
+    /// `path` when the output has it, borrowed from the router's own table (the decision copies
+    /// it into a string it keeps: no string is made for the lookup).
+    fn known_pathname(&self, path: &str) -> Option<Cow<'_, str>> {
+        self.pathnames
+            .get_key_value(path)
+            .map(|(k, _)| Cow::Borrowed(k.as_str()))
     }
 
     /// The pathname `next start` matches its internal rules against with i18n
@@ -2084,9 +2137,9 @@ impl Router {
     /// the pathname itself, else below basePath without a trailing slash (`/` is the `/index`
     /// page), else without a locale prefix (pages and functions under any locale, static and
     /// public files only under a default locale). `@next/routing` only does the first step.
-    fn fs_lookup(&self, path: &str) -> Option<String> {
-        if self.pathnames.contains_key(path) {
-            return Some(path.to_string());
+    fn fs_lookup(&self, path: &str) -> Option<Cow<'_, str>> {
+        if let Some(known) = self.known_pathname(path) {
+            return Some(known);
         }
         let bp = self.base_path.as_str();
         if !bp.is_empty() && !path_has_prefix(path, bp) {
@@ -2098,14 +2151,14 @@ impl Router {
             _ => &item,
         };
         // `bp + rest` when the output has it (copied only then).
-        let under_base = |rest: &str| -> Option<String> {
+        let under_base = |rest: &str| -> Option<Cow<'_, str>> {
             if bp.is_empty() {
-                return self.pathnames.contains_key(rest).then(|| rest.to_string());
+                return self.known_pathname(rest);
             }
             let p = cat(&[bp, rest]);
-            self.pathnames.contains_key(&p).then_some(p)
+            self.pathnames.contains_key(&p).then_some(Cow::Owned(p))
         };
-        let found = |item: &str| -> Option<String> {
+        let found = |item: &str| -> Option<Cow<'_, str>> {
             if item == "/" {
                 // The basePath itself (`/` without one), then its `/index` page.
                 under_base(if bp.is_empty() { "/" } else { "" }).or_else(|| under_base("/index"))
@@ -2126,7 +2179,7 @@ impl Router {
                 .iter()
                 .flatten()
                 .any(|d| d.default_locale == locale);
-        match self.pathnames.get(&p) {
+        match self.pathnames.get(&*p) {
             Some(t) if t.kind != "static" || is_default => Some(p),
             _ => None,
         }
@@ -2170,7 +2223,7 @@ impl Router {
     #[allow(clippy::too_many_arguments)]
     fn resolved(
         &self,
-        resolved: String,
+        resolved: &str,
         invocation: &str,
         u: &Url,
         dest_query: Option<&str>,
@@ -2202,12 +2255,14 @@ impl Router {
             Some(q) => merged_query_pairs_into(u, q, &mut out.query),
             None => query_pairs_into(u, &mut out.query),
         }
-        out.invocation_pathname = Some(invocation.to_string());
+        let invocation = out.text(invocation);
+        out.invocation_pathname = Some(invocation);
         if let Some(m) = params {
             param_list_into(m, &mut out.route_matches);
         }
-        out.target = self.pathnames.get(&resolved).cloned();
-        out.rsc_pathname = self.rsc_pathname(&resolved, h);
+        out.target = self.pathnames.get(resolved).cloned();
+        out.rsc_pathname = self.rsc_pathname(resolved, h);
+        let resolved = out.text(resolved);
         out.resolved_pathname = Some(resolved);
     }
 
@@ -2511,12 +2566,12 @@ impl Router {
     /// The [`DecisionKind::Middleware`] decision (without its continuation) of a request paused
     /// at `f`, written into `out`.
     fn middleware_decision(&self, f: &Url, st: &State, out: &mut Decision) {
+        out.reset(DecisionKind::Middleware);
         let mw_url = if st.is_data && self.should_normalize_next_data {
             self.denormalize_next_data(f).to_string()
         } else {
-            f.to_string()
+            out.text(f.as_str())
         };
-        out.reset(DecisionKind::Middleware);
         out.middleware_url = Some(mw_url);
     }
 
@@ -2705,7 +2760,7 @@ impl Router {
                             continue;
                         }
                         return self.resolved(
-                            d_path.clone(),
+                            &d_path,
                             f.path(),
                             &f,
                             dest_query,
@@ -2721,7 +2776,7 @@ impl Router {
                             continue;
                         }
                         return self.resolved(
-                            found,
+                            &found,
                             f.path(),
                             &f,
                             dest_query,
@@ -2734,7 +2789,7 @@ impl Router {
                     }
                 }
             }
-            return self.resolved(d_path, f.path(), &f, None, h, &resp, status, None, out);
+            return self.resolved(&d_path, f.path(), &f, None, h, &resp, status, None, out);
         }
         if data {
             self.normalize_next_data(&mut f);
@@ -2796,7 +2851,7 @@ impl Router {
                 }
                 if let Some(found) = self.fs_lookup(probe.path()) {
                     return self.resolved(
-                        found,
+                        &found,
                         probe.path(),
                         &probe,
                         None,
@@ -2844,7 +2899,7 @@ impl Router {
                 dest.as_deref().map_or((f.path(), None), split_destination);
             if let Some(found) = self.with_locale_fallback(target_path) {
                 self.resolved(
-                    found,
+                    &found,
                     f.path(),
                     f,
                     dest_query,
@@ -3003,6 +3058,33 @@ mod tests {
         assert_eq!(kept.0.query.len(), 500);
         r.resolve_indexed_passthrough_into("/", [], &mut kept.0, &mut kept.1);
         assert!(kept.0.query.capacity() <= KEPT_LIST_CAPACITY);
+        // A decision's strings are filled again in place: the same buffers request after
+        // request, and none kept past its cap (a 2,000-byte invocation path).
+        let texts = |d: &Decision| {
+            [&d.resolved_pathname, &d.invocation_pathname]
+                .map(|t| t.as_ref().expect("text").as_ptr())
+        };
+        // (Fresh decisions: the first request's strings are still held when the second is
+        // written, so a buffer at the same address is one filled again, not one reallocated.)
+        let mut kept = (Decision::default(), Decision::default());
+        r.resolve_indexed_passthrough_into("/posts/x", [], &mut kept.0, &mut kept.1);
+        let first = texts(&kept.0);
+        r.resolve_indexed_passthrough_into("/posts/y", [], &mut kept.0, &mut kept.1);
+        assert_eq!(texts(&kept.0), first);
+        let long = format!("/posts/{}", "a".repeat(2000));
+        r.resolve_indexed_passthrough_into(&long, [], &mut kept.0, &mut kept.1);
+        assert_eq!(kept.0.invocation_pathname.as_deref(), Some(long.as_str()));
+        // A not-found decision: every string of the previous one is given back to `spare`.
+        r.resolve_indexed_passthrough_into("/api/x/y", [], &mut kept.0, &mut kept.1);
+        assert!(kept.0.invocation_pathname.is_none());
+        assert!(!kept.0.spare.0.is_empty());
+        assert!(kept
+            .0
+            .spare
+            .0
+            .iter()
+            .all(|t| t.capacity() <= KEPT_TEXT_CAPACITY));
+        assert!(kept.0.spare.0.len() <= KEPT_TEXTS);
         // The walk met decisions of most kinds, with params and queries.
         assert!(checked > 200, "{checked}");
         assert!(kinds.len() >= 6, "{kinds:?}");
