@@ -62,8 +62,25 @@ const F_STATUS = 9
 const F_REDIRECT_STATUS = 10
 const F_REDIRECT_LOCATION = 11
 const F_EXTERNAL = 12
-const F_COUNTS = 13
+// The query as `application/x-www-form-urlencoded` text (decoded only when `query` is read).
+const F_QUERY = 13
+// The counts of the header pairs and of the route-match pairs that follow from F_LISTS.
+const F_COUNTS = 14
 const F_LISTS = 16
+
+/** `{ name: value }` of a query's pairs (decoded as `URLSearchParams` decodes them); repeated
+ * names become arrays; `undefined` when it has none. */
+function queryObject(text) {
+  let out
+  for (const [k, v] of new URLSearchParams(text)) {
+    out ??= {}
+    const prev = out[k]
+    if (prev === undefined) out[k] = v
+    else if (Array.isArray(prev)) prev.push(v)
+    else out[k] = [prev, v]
+  }
+  return out
+}
 
 /** `{ name: value }` of `count` pairs from `start`; repeated names become arrays (when `multi`). */
 function pairsObject(f, start, count, multi) {
@@ -154,16 +171,23 @@ class Decision {
 
   get query() {
     if (this._query === undefined) {
-      const f = this._fields()
-      this._query = pairsObject(f, F_LISTS, Number(f[F_COUNTS]), true) ?? null
+      const q = this._fields()[F_QUERY]
+      this._query = (q ? queryObject(q) : undefined) ?? null
     }
     return this._query ?? undefined
+  }
+
+  /** The query as a URL carries it, `?` included (`''` when there is none): what an invocation
+   * URL forwards, without decoding the pairs and encoding them again. */
+  get search() {
+    const q = this._fields()[F_QUERY]
+    return q ? `?${q}` : ''
   }
 
   get headers() {
     if (this._headers === undefined) {
       const f = this._fields()
-      this._headers = pairsObject(f, F_LISTS + 2 * Number(f[F_COUNTS]), Number(f[F_COUNTS + 1]), true) ?? null
+      this._headers = pairsObject(f, F_LISTS, Number(f[F_COUNTS]), true) ?? null
     }
     return this._headers ?? undefined
   }
@@ -171,8 +195,8 @@ class Decision {
   get routeMatches() {
     if (this._routeMatches === undefined) {
       const f = this._fields()
-      const start = F_LISTS + 2 * (Number(f[F_COUNTS]) + Number(f[F_COUNTS + 1]))
-      this._routeMatches = pairsObject(f, start, Number(f[F_COUNTS + 2]), false) ?? null
+      const start = F_LISTS + 2 * Number(f[F_COUNTS])
+      this._routeMatches = pairsObject(f, start, Number(f[F_COUNTS + 1]), false) ?? null
     }
     return this._routeMatches ?? undefined
   }

@@ -1098,7 +1098,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // --- dispatch ---------------------------------------------------------------------------
   /** The URL and query an entrypoint is invoked with (not needed to send a static file). */
   function prepareInvocation(ctx, decision) {
-    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${queryString(decision.query)}`
+    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${decision.search}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
   }
 

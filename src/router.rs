@@ -160,7 +160,8 @@ fn decision_object<'e>(env: &'e Env, d: core::Decision) -> napi::Result<Object<'
     if let Some(p) = &d.matched_route {
         set_c(&mut o, c"matchedRoute", p)?;
     }
-    if let Some(q) = multi_object(env, &d.query)? {
+    let query: Vec<_> = d.query.pairs().collect();
+    if let Some(q) = multi_object(env, &query)? {
         set_c(&mut o, c"query", q)?;
     }
     if let Some(s) = d.status {
@@ -342,7 +343,7 @@ const PACKED_FIELDS_FIXED: usize = 15;
 /// How many separators a packed decision holds when no value holds one.
 fn packed_fields(d: &core::Decision) -> usize {
     let matches = d.route_matches.iter().filter(|(_, v)| v.is_some()).count();
-    PACKED_FIELDS_FIXED + 2 * (d.query.len() + d.headers.len() + matches)
+    PACKED_FIELDS_FIXED + 2 * (d.headers.len() + matches)
 }
 
 /// How many NUL bytes `bytes` holds. Counted in byte lanes, 255 bytes at a time: the obvious
@@ -395,10 +396,7 @@ fn packed_len_estimate(d: &core::Decision) -> usize {
     .sum::<usize>()
         + d.target.as_ref().map_or(0, |t| t.kind.len() + t.id.len())
         + d.redirect.as_ref().map_or(0, |r| r.location.len())
-        + d.query
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum::<usize>()
+        + d.query.as_str().len()
         + d.headers
             .iter()
             .map(|(k, v)| k.len() + v.len() + 2)
@@ -448,13 +446,10 @@ fn pack_with(out: &mut String, d: &core::Decision, sep: char) {
     field(out, opt(&d.external_url));
     let matches = d.route_matches.iter().filter(|(_, v)| v.is_some());
     let count = |n: usize| u32::try_from(n).ok();
-    num(out, count(d.query.len()));
+    // The query as its text: JavaScript decodes it only if it reads the pairs.
+    field(out, d.query.as_str());
     num(out, count(d.headers.len()));
     num(out, count(matches.clone().count()));
-    for (k, v) in &d.query {
-        field(out, k);
-        field(out, v);
-    }
     for (k, v) in &d.headers {
         field(out, k);
         field(out, v);

@@ -569,9 +569,8 @@ pub struct Decision {
     pub resolved_pathname: Option<String>,
     /// Concrete pathname to invoke (e.g. `/blog/first`).
     pub invocation_pathname: Option<String>,
-    /// Resolved query, in order; repeated keys repeat. (Compact strings: most keys and values
-    /// fit inline, with no allocation per pair.)
-    pub query: Vec<(CompactString, CompactString)>,
+    /// Resolved query (its pairs in order; repeated keys repeat).
+    pub query: Query,
     /// Status set by a route, if any.
     pub status: Option<u16>,
     /// Response headers to add (Fetch order; `set-cookie` may repeat).
@@ -612,13 +611,69 @@ impl Clone for Spare {
     }
 }
 
+/// A decision's query, kept as `application/x-www-form-urlencoded` text (without the `?`): the
+/// URL's own query as it came when routing merged nothing into it, else the merged pairs
+/// serialized. Its pairs are decoded only when asked for: the runtime forwards the text in the
+/// invocation URL, and decoding every request's pairs (and packing them for JavaScript) was
+/// ~7% of a routed request's instructions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// The query as a URL carries it (no leading `?`; empty when there is none).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The decoded pairs, in order (as `URLSearchParams` reads the text).
+    pub fn pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_pairs(&self.0)
+    }
+
+    /// Whether it has no pair (the text may still hold empty pieces, e.g. `&`).
+    pub fn is_empty(&self) -> bool {
+        self.pairs().next().is_none()
+    }
+
+    /// Empties it, keeping its room unless that is more than a kept decision keeps.
+    fn clear_kept(&mut self) {
+        if self.0.capacity() > KEPT_TEXT_CAPACITY {
+            self.0 = String::new();
+        } else {
+            self.0.clear();
+        }
+    }
+
+    /// Sets it to `text` (a URL's query), in the room it has.
+    fn set(&mut self, text: &str) {
+        self.0.clear();
+        self.0.push_str(text);
+    }
+
+    /// Sets it to `pairs` serialized.
+    fn set_pairs<'p>(&mut self, pairs: impl IntoIterator<Item = (Cow<'p, str>, Cow<'p, str>)>) {
+        let mut text = std::mem::take(&mut self.0);
+        text.clear();
+        self.0 = url::form_urlencoded::Serializer::new(text)
+            .extend_pairs(pairs)
+            .finish();
+    }
+}
+
+impl Serialize for Query {
+    /// As its pairs (`[[key, value], …]`).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.pairs())
+    }
+}
+
 impl Decision {
     fn new(kind: DecisionKind) -> Self {
         Self {
             kind,
             resolved_pathname: None,
             invocation_pathname: None,
-            query: Vec::new(),
+            query: Query::default(),
             status: None,
             headers: Vec::new(),
             redirect: None,
@@ -655,7 +710,7 @@ impl Decision {
                 }
             }
         }
-        clear_kept(&mut self.query);
+        self.query.clear_kept();
         self.status = None;
         clear_kept(&mut self.headers);
         self.redirect = None;
@@ -797,14 +852,6 @@ fn js_hash(u: &Url) -> String {
     }
 }
 
-/// The decoded query pairs of `u` appended to `out`.
-fn query_pairs_into(u: &Url, out: &mut Vec<(CompactString, CompactString)>) {
-    out.extend(
-        u.query_pairs()
-            .map(|(k, v)| (CompactString::from(k), CompactString::from(v))),
-    );
-}
-
 fn query_get(u: &Url, key: &str) -> Option<String> {
     u.query_pairs()
         .find(|(k, _)| k == key)
@@ -852,24 +899,6 @@ fn merge_query(u: &mut Url, dest_query: &str) {
     .extend_pairs(list)
     .finish();
     u.set_query(Some(&s));
-}
-
-/// The decoded query pairs of `u` once `dest_query` is merged into it (`merge_query`), without
-/// building that URL: decoding a serialized pair gives the pair back, so the pairs are the
-/// merged list itself (serializing it into the URL only to parse it again was ~2k instructions
-/// of a dynamic route's request).
-fn merged_query_pairs_into(
-    u: &Url,
-    dest_query: &str,
-    out: &mut Vec<(CompactString, CompactString)>,
-) {
-    match merged_pairs(u.query().unwrap_or(""), dest_query) {
-        Some(list) => out.extend(
-            list.into_iter()
-                .map(|(k, v)| (CompactString::from(k), CompactString::from(v))),
-        ),
-        None => query_pairs_into(u, out),
-    }
 }
 
 /// `destination.split('?')`: the part before the first `?` and the part between the first and
@@ -2251,9 +2280,10 @@ impl Router {
             headers.as_ref().unwrap_or(resp),
             status,
         );
-        match unmerged {
-            Some(q) => merged_query_pairs_into(u, q, &mut out.query),
-            None => query_pairs_into(u, &mut out.query),
+        let query = u.query().unwrap_or("");
+        match unmerged.and_then(|q| merged_pairs(query, q)) {
+            Some(list) => out.query.set_pairs(list),
+            None => out.query.set(query),
         }
         let invocation = out.text(invocation);
         out.invocation_pathname = Some(invocation);
@@ -3055,9 +3085,9 @@ mod tests {
         let many: String = (0..500).map(|i| format!("k{i}=v&")).collect();
         let (r, _) = &routers[1];
         r.resolve_indexed_passthrough_into(&format!("/?{many}"), [], &mut kept.0, &mut kept.1);
-        assert_eq!(kept.0.query.len(), 500);
+        assert_eq!(kept.0.query.pairs().count(), 500);
         r.resolve_indexed_passthrough_into("/", [], &mut kept.0, &mut kept.1);
-        assert!(kept.0.query.capacity() <= KEPT_LIST_CAPACITY);
+        assert!(kept.0.query.0.capacity() <= KEPT_TEXT_CAPACITY);
         // A decision's strings are filled again in place: the same buffers request after
         // request, and none kept past its cap (a 2,000-byte invocation path).
         let texts = |d: &Decision| {
@@ -3179,7 +3209,7 @@ mod tests {
             .expect("resume");
         assert_eq!(d.resolved_pathname.as_deref(), Some("/about"));
         assert!(
-            d.query.contains(&("val".into(), "yes".into())),
+            d.query.pairs().any(|(k, v)| k == "val" && v == "yes"),
             "{:?}",
             d.query
         );
