@@ -184,6 +184,13 @@ const REQUESTS = {
   'pages-router': (buildId) => [
     { path: '/' },
     { path: '/ssr?a=1' },
+    // Queries spelled so that decoding and encoding them again would change their text (`%20`
+    // and `+`, a bare key, an empty piece, a stray `%`, a repeated key): the page and the API
+    // route echo the query they were handed.
+    { path: '/ssr?a=%20b&c&&d=x+y&e=%zz&a=2&f=%C3%A9' },
+    { path: `/_next/data/${buildId}/ssr.json?q=a%2Fb+c&q=%3D` },
+    { path: '/api/hello?x=%41%2b&y=a+b&&z&x=' },
+    { path: '/posts/5?nxtPid=9&p=%26' },
     { path: `/_next/data/${buildId}/ssr.json` },
     { path: '/isr' },
     { path: `/_next/data/${buildId}/isr.json` },
