@@ -4,6 +4,7 @@
 //! fails the build, naming the phase and index, instead of failing requests later.
 
 mod backtrack;
+mod bytescan;
 mod engine;
 mod jsre;
 mod segments;

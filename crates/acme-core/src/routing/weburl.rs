@@ -8,6 +8,7 @@
 //! tenth of the corpus's URLs) are resolved by [`fast_parse`] itself. Everything else goes through the `url` crate,
 //! so the results are the `url` crate's either way (the property tests below compare them).
 
+use super::bytescan;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -281,6 +282,10 @@ const fn printable_except(except: &[u8]) -> [bool; 256] {
 const PATH_BYTES: [bool; 256] = printable_except(b"\"<>`{}\\?#");
 /// Query bytes kept as they are: outside the special-query percent-encode set, and not `#`.
 const QUERY_BYTES: [bool; 256] = printable_except(b"\"<>'#");
+/// The bytes that are not [`PATH_BYTES`], with `/`: where [`path_scan`] stops.
+const PATH_STOPS: bytescan::StopSet<10> = bytescan::StopSet::new(*b"\"<>`{}\\?#/");
+/// The bytes that are not [`QUERY_BYTES`] (`#` ends the query).
+const QUERY_STOPS: bytescan::StopSet<5> = bytescan::StopSet::new(*b"\"<>'#");
 /// Fragment bytes kept as they are: outside the fragment percent-encode set.
 const FRAGMENT_BYTES: [bool; 256] = printable_except(b"\"<>`");
 
@@ -390,34 +395,28 @@ fn dot_segment(seg: &[u8]) -> bool {
 /// when the WHATWG path parser would not keep it as it is (a byte outside [`PATH_BYTES`], a `.`
 /// or `..` segment).
 fn plain_path_end(b: &[u8]) -> Option<usize> {
-    path_scan(b).and_then(|(end, dots)| (!dots).then_some(end))
+    path_scan(b, 0).and_then(|(end, dots)| (!dots).then_some(end))
 }
 
 /// [`plain_path_end`], with `.` and `..` segments allowed: where the path ends, and whether it
-/// has such a segment. `None`: a byte outside [`PATH_BYTES`].
-fn path_scan(b: &[u8]) -> Option<(usize, bool)> {
-    let mut segment = 0;
+/// has such a segment. `None`: a byte outside [`PATH_BYTES`]. The path starts at `from` in `b`
+/// (with its `/`) and the end is a position in `b`: the scan may look at bytes before `from`
+/// ([`bytescan`]), never outside `b`.
+fn path_scan(b: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut segment = from;
     let mut dots = false;
-    let mut i = 0;
-    loop {
-        // Most bytes are plain: they are skipped in a loop that tests nothing else.
-        while i < b.len() && PATH_CLASS[usize::from(b[i])] == Byte::Plain {
-            i += 1;
-        }
-        let Some(&c) = b.get(i) else {
-            break;
-        };
-        match PATH_CLASS[usize::from(c)] {
+    // Most bytes are plain: only the others are visited.
+    for i in bytescan::stops_in(b, from, &PATH_STOPS) {
+        match PATH_CLASS[usize::from(b[i])] {
             Byte::Slash => {
                 dots |= dot_segment(&b[segment..i]);
                 segment = i + 1;
             }
-            Byte::Question | Byte::Hash => break,
+            Byte::Question | Byte::Hash => return Some((i, dots || dot_segment(&b[segment..i]))),
             Byte::Other | Byte::Plain => return None,
         }
-        i += 1;
     }
-    Some((i, dots || dot_segment(&b[segment..i])))
+    Some((b.len(), dots || dot_segment(&b[segment..])))
 }
 
 /// Appends `path` (from its leading `/`, bytes as [`path_scan`] takes them) with its `.` and
@@ -473,22 +472,26 @@ fn fast_parse(input: &str) -> Option<Url> {
     };
     let host_start = scheme_end + 3;
     // Host: labels checked as each ends.
-    let mut i = host_start;
     let mut label = host_start;
     let mut upper = false;
-    while i < b.len() {
-        match HOST_CLASS[usize::from(b[i])] {
+    // The host ends at the first byte that is not a letter, a digit, `-` or `.` (the end of the
+    // text if none is); lower-case letters, digits and `-` are not visited.
+    let mut i = b.len();
+    for at in bytescan::not_label_bytes(b, host_start) {
+        match HOST_CLASS[usize::from(b[at])] {
             HostByte::Plain => {}
             HostByte::Upper => upper = true,
             HostByte::Dot => {
-                if !plain_label(&b[label..i]) {
+                if !plain_label(&b[label..at]) {
                     return None;
                 }
-                label = i + 1;
+                label = at + 1;
             }
-            HostByte::Other => break,
+            HostByte::Other => {
+                i = at;
+                break;
+            }
         }
-        i += 1;
     }
     let host_end = i;
     let last = &b[label..host_end];
@@ -520,24 +523,19 @@ fn fast_parse(input: &str) -> Option<Url> {
     let path_end_in = match b.get(i) {
         None | Some(b'?' | b'#') => i,
         Some(b'/') => {
-            let (end, dot_segments) = path_scan(&b[i..])?;
+            let (end, dot_segments) = path_scan(b, i)?;
             dots = dot_segments;
-            i + end
+            end
         }
         Some(_) => return None,
     };
     let query_at = (b.get(path_end_in) == Some(&b'?')).then_some(path_end_in);
     let mut fragment_at = (b.get(path_end_in) == Some(&b'#')).then_some(path_end_in);
     if let Some(q) = query_at {
-        i = q + 1;
-        while i < b.len() && b[i] != b'#' {
-            if !QUERY_BYTES[usize::from(b[i])] {
-                return None;
-            }
-            i += 1;
-        }
-        if i < b.len() {
-            fragment_at = Some(i);
+        match bytescan::stops_in(b, q + 1, &QUERY_STOPS).next() {
+            None => {}
+            Some(i) if b[i] == b'#' => fragment_at = Some(i),
+            Some(_) => return None,
         }
     }
     if let Some(f) = fragment_at {
@@ -593,6 +591,7 @@ fn fast_parse(input: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::bytescan;
     use super::*;
     use proptest::prelude::*;
 
