@@ -603,7 +603,24 @@ pub struct Decision {
 
 /// [`Decision::spare`]: a clone of a decision starts without any (they hold no value).
 #[derive(Debug, Default)]
-struct Spare(Vec<String>);
+struct Spare {
+    /// Strings of the decision's text fields.
+    texts: Vec<String>,
+    /// The room of a request's response headers (routing gathers them in a list of its own
+    /// before a decision copies them): an allocation per request on apps with a header route
+    /// that matches every path.
+    headers: HeaderList,
+}
+
+impl Spare {
+    /// Keeps `list`'s room, emptied, unless it is more than a kept decision keeps.
+    fn keep_headers(&mut self, mut list: HeaderList) {
+        if list.0.capacity() <= KEPT_LIST_CAPACITY {
+            list.0.clear();
+            self.headers = list;
+        }
+    }
+}
 
 impl Clone for Spare {
     fn clone(&self) -> Self {
@@ -705,8 +722,8 @@ impl Decision {
         ];
         for text in texts {
             if let Some(t) = text.take() {
-                if t.capacity() <= KEPT_TEXT_CAPACITY && self.spare.0.len() < KEPT_TEXTS {
-                    self.spare.0.push(t);
+                if t.capacity() <= KEPT_TEXT_CAPACITY && self.spare.texts.len() < KEPT_TEXTS {
+                    self.spare.texts.push(t);
                 }
             }
         }
@@ -721,7 +738,7 @@ impl Decision {
 
     /// `s` in a string of [`Decision::spare`] when one is kept, else in a new one.
     fn text(&mut self, s: &str) -> String {
-        match self.spare.0.pop() {
+        match self.spare.texts.pop() {
             Some(mut t) => {
                 t.clear();
                 t.push_str(s);
@@ -2414,14 +2431,18 @@ impl Router {
         // (The headers are added in place: a list of them returned is copied into the state.)
         let mut st = State::new(RequestHeaders::default());
         self.push_indexed(&mut st.headers, pairs);
-        match self.begin(url, &mut st, out) {
+        // The response headers are gathered in the room `out` kept from the request before.
+        st.resp = std::mem::take(&mut out.spare.headers);
+        let paused = match self.begin(url, &mut st, out) {
             None => false,
             Some(f) => {
                 self.middleware_decision(&f, &st, out);
                 self.after_middleware(f, &mut st, through);
                 true
             }
-        }
+        };
+        out.spare.keep_headers(std::mem::take(&mut st.resp));
+        paused
     }
 
     /// Continues a request that [`Router::resolve_indexed_passthrough`] answered with a
@@ -2476,7 +2497,8 @@ impl Router {
         let orig = Origin::of(&url);
         let h = &st.headers;
         let mut f = url;
-        let mut resp = HeaderList::default();
+        // (The room a caller kept for them, if any: empty.)
+        let mut resp = std::mem::take(&mut st.resp);
         let mut status: Option<u16> = None;
         let mut i18n_redirect: Option<(String, u16)> = None;
         let mut is_data = false;
@@ -2729,9 +2751,22 @@ impl Router {
     }
 
     /// Routing from middleware on (whether it ran or not), in the request's state `st` (spent
-    /// by it); the decision written into `out`.
-    fn after_middleware(&self, mut f: Url, st: &mut State<'_>, out: &mut Decision) {
+    /// by it, but for the list of its response headers, left there for the caller to keep the
+    /// room of); the decision written into `out`.
+    fn after_middleware(&self, f: Url, st: &mut State<'_>, out: &mut Decision) {
         let mut resp = std::mem::take(&mut st.resp);
+        self.route_after_middleware(f, st, &mut resp, out);
+        st.resp = resp;
+    }
+
+    /// [`Router::after_middleware`] with the response headers so far, `resp`.
+    fn route_after_middleware(
+        &self,
+        mut f: Url,
+        st: &mut State<'_>,
+        resp: &mut HeaderList,
+        out: &mut Decision,
+    ) {
         let mut status = st.status;
         let State {
             headers: h,
@@ -2746,22 +2781,22 @@ impl Router {
             if !resp.has("location") {
                 resp.set("location", &loc);
             }
-            return self.redirect_decision(loc, s, &resp, None, out);
+            return self.redirect_decision(loc, s, resp, None, out);
         }
         if let Some(s) = stopped {
-            return self.stop_decision(&resp, s, out);
+            return self.stop_decision(resp, s, out);
         }
         let data = is_data && self.should_normalize_next_data;
         if data {
             self.normalize_next_data(&mut f);
         }
-        match process_routes(&self.before_files, &mut f, None, h, &mut resp, &mut status) {
+        match process_routes(&self.before_files, &mut f, None, h, resp, &mut status) {
             Err(()) => return out.reset(DecisionKind::BadRequest),
             Ok(PhaseEnd::Redirect(u, s)) => {
-                return self.redirect_decision(u.to_string(), s, &resp, status, out)
+                return self.redirect_decision(u.to_string(), s, resp, status, out)
             }
-            Ok(PhaseEnd::External(u)) => return self.external_decision(u, &resp, status, out),
-            Ok(PhaseEnd::Stopped) => return self.stop_decision(&resp, status, out),
+            Ok(PhaseEnd::External(u)) => return self.external_decision(u, resp, status, out),
+            Ok(PhaseEnd::Stopped) => return self.stop_decision(resp, status, out),
             Ok(PhaseEnd::Continue) => {}
         }
         if data {
@@ -2795,7 +2830,7 @@ impl Router {
                             &f,
                             dest_query,
                             h,
-                            &resp,
+                            resp,
                             status,
                             Some(&m),
                             out,
@@ -2811,7 +2846,7 @@ impl Router {
                             &f,
                             dest_query,
                             h,
-                            &resp,
+                            resp,
                             status,
                             Some(&m),
                             out,
@@ -2819,13 +2854,13 @@ impl Router {
                     }
                 }
             }
-            return self.resolved(&d_path, f.path(), &f, None, h, &resp, status, None, out);
+            return self.resolved(&d_path, f.path(), &f, None, h, resp, status, None, out);
         }
         if data {
             self.normalize_next_data(&mut f);
         }
         for phase in [&self.after_files, &self.fallback] {
-            if std::ptr::eq(phase, &self.fallback) && self.dynamic_pass(&f, h, &resp, status, out) {
+            if std::ptr::eq(phase, &self.fallback) && self.dynamic_pass(&f, h, resp, status, out) {
                 return;
             }
             let mut mask = phase.candidates(f.path());
@@ -2837,7 +2872,7 @@ impl Router {
                     continue;
                 };
                 if let Some(hs) = &m.headers {
-                    hs.apply(&mut resp);
+                    hs.apply(resp);
                 }
                 if r.status.is_some_and(|s| s != 0) {
                     status = r.status;
@@ -2852,14 +2887,14 @@ impl Router {
                     return self.redirect_decision(
                         u.to_string(),
                         r.status.unwrap_or(308),
-                        &resp,
+                        resp,
                         status,
                         out,
                     );
                 }
                 if is_external(dest) {
                     return match Url::parse(dest) {
-                        Ok(u) => self.external_decision(u, &resp, status, out),
+                        Ok(u) => self.external_decision(u, resp, status, out),
                         Err(_) => out.reset(DecisionKind::BadRequest),
                     };
                 }
@@ -2869,14 +2904,14 @@ impl Router {
                 f = u;
                 mask = phase.candidates(f.path());
                 if !origin0.is_of(&f) {
-                    return self.external_decision(f, &resp, status, out);
+                    return self.external_decision(f, resp, status, out);
                 }
                 let probe = if data {
                     self.denormalize_next_data(&f)
                 } else {
                     f.clone()
                 };
-                if self.dynamic_pass(&probe, h, &resp, status, out) {
+                if self.dynamic_pass(&probe, h, resp, status, out) {
                     return;
                 }
                 if let Some(found) = self.fs_lookup(probe.path()) {
@@ -2886,7 +2921,7 @@ impl Router {
                         &probe,
                         None,
                         h,
-                        &resp,
+                        resp,
                         status,
                         None,
                         out,
@@ -2894,7 +2929,7 @@ impl Router {
                 }
             }
         }
-        self.stop_decision(&resp, status, out);
+        self.stop_decision(resp, status, out);
         if out.kind == DecisionKind::NotFound {
             out.matched_route = self.not_found_route(f.path());
         }
@@ -3104,17 +3139,28 @@ mod tests {
         let long = format!("/posts/{}", "a".repeat(2000));
         r.resolve_indexed_passthrough_into(&long, [], &mut kept.0, &mut kept.1);
         assert_eq!(kept.0.invocation_pathname.as_deref(), Some(long.as_str()));
+        // The room of the response headers is kept from request to request too (app-router's
+        // context has a header route for every path), and given back emptied (the comparison
+        // with fresh decisions above fails if it is not).
+        let (app, _) = &routers[0];
+        let mut kept_app = (Decision::default(), Decision::default());
+        app.resolve_indexed_passthrough_into("/about", [], &mut kept_app.0, &mut kept_app.1);
+        let room = &kept_app.0.spare.headers.0;
+        assert!(room.is_empty() && room.capacity() > 0);
+        let room = room.as_ptr();
+        app.resolve_indexed_passthrough_into("/blog/x", [], &mut kept_app.0, &mut kept_app.1);
+        assert_eq!(kept_app.0.spare.headers.0.as_ptr(), room);
         // A not-found decision: every string of the previous one is given back to `spare`.
         r.resolve_indexed_passthrough_into("/api/x/y", [], &mut kept.0, &mut kept.1);
         assert!(kept.0.invocation_pathname.is_none());
-        assert!(!kept.0.spare.0.is_empty());
+        assert!(!kept.0.spare.texts.is_empty());
         assert!(kept
             .0
             .spare
-            .0
+            .texts
             .iter()
             .all(|t| t.capacity() <= KEPT_TEXT_CAPACITY));
-        assert!(kept.0.spare.0.len() <= KEPT_TEXTS);
+        assert!(kept.0.spare.texts.len() <= KEPT_TEXTS);
         // The walk met decisions of most kinds, with params and queries.
         assert!(checked > 200, "{checked}");
         assert!(kinds.len() >= 6, "{kinds:?}");
