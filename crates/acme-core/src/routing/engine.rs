@@ -2477,7 +2477,7 @@ impl Router {
             .unwrap_or(std::borrow::Cow::Borrowed("localhost"));
         // A path is taken literally below `http://<host>` (`//x` is a path, not another host).
         let parsed = if url.starts_with('/') {
-            Url::parse(&cat(&["http://", &host, url]))
+            Url::parse_owned(cat(&["http://", &host, url]))
         } else {
             Url::parse(url)
         };

@@ -34,8 +34,34 @@ impl Url {
     /// `new URL(input)`.
     pub fn parse(input: &str) -> Result<Self, url::ParseError> {
         match fast_parse(input) {
-            Some(u) => Ok(u),
+            Some(Parsed::AsIs(at)) => Ok(Self::serialized(input.to_string(), at)),
+            Some(Parsed::Built(u)) => Ok(u),
             None => url::Url::parse(input).map(Self::from_url),
+        }
+    }
+
+    /// [`Url::parse`] of a string the caller gives up: an input already in serialized form (the
+    /// usual) becomes the URL's own string instead of being copied into one. (The runtime hands
+    /// the router origin-form request targets, made absolute by joining them to the host.)
+    pub fn parse_owned(input: String) -> Result<Self, url::ParseError> {
+        match fast_parse(&input) {
+            Some(Parsed::AsIs(at)) => Ok(Self::serialized(input, at)),
+            Some(Parsed::Built(u)) => Ok(u),
+            None => url::Url::parse(&input).map(Self::from_url),
+        }
+    }
+
+    /// The URL whose serialization is `s`, its components where `at` found them.
+    fn serialized(s: String, at: Components) -> Self {
+        Url {
+            s,
+            scheme_end: at.scheme_end,
+            host: Some(at.host),
+            port: at.port,
+            path_start: at.path_start,
+            query_start: at.query_start,
+            fragment_start: at.fragment_start,
+            full: None,
         }
     }
 
@@ -461,7 +487,7 @@ fn push_resolved_path(out: &mut String, path: &str) {
 /// address); a port of digits without a leading zero; a path of [`PATH_BYTES`] (its `.` and `..`
 /// segments, `%2e` or not, resolved here: [`push_resolved_path`]); a query of [`QUERY_BYTES`]; a
 /// fragment of [`FRAGMENT_BYTES`].
-fn fast_parse(input: &str) -> Option<Url> {
+fn fast_parse(input: &str) -> Option<Parsed> {
     let b = input.as_bytes();
     let (scheme_end, default_port) = if b.starts_with(b"http://") {
         (4, 80)
@@ -546,16 +572,14 @@ fn fast_parse(input: &str) -> Option<Url> {
     let empty_path = path_end_in == path_start_in;
     if !upper && port_kept && !empty_path && !dots {
         // Already serialized: the input as it is.
-        return Some(Url {
-            s: input.to_string(),
+        return Some(Parsed::AsIs(Components {
             scheme_end,
-            host: Some((host_start, host_end)),
+            host: (host_start, host_end),
             port,
             path_start: path_start_in,
             query_start: query_at,
             fragment_start: fragment_at,
-            full: None,
-        });
+        }));
     }
     let mut s = String::with_capacity(input.len() + 1);
     s.push_str(&input[..host_end]);
@@ -576,7 +600,7 @@ fn fast_parse(input: &str) -> Option<Url> {
     let query_start = query_at.map(shift);
     let fragment_start = fragment_at.map(shift);
     s.push_str(&input[path_end_in..]);
-    Some(Url {
+    Some(Parsed::Built(Url {
         s,
         scheme_end,
         host: Some((host_start, host_end)),
@@ -585,7 +609,25 @@ fn fast_parse(input: &str) -> Option<Url> {
         query_start,
         fragment_start,
         full: None,
-    })
+    }))
+}
+
+/// What [`fast_parse`] makes of an input.
+enum Parsed {
+    /// The input is a serialized URL already, with these components.
+    AsIs(Components),
+    /// The URL, serialized anew (normalized).
+    Built(Url),
+}
+
+/// Where a serialized http(s) URL's components are (as [`Url`] keeps them).
+struct Components {
+    scheme_end: usize,
+    host: (usize, usize),
+    port: Option<u16>,
+    path_start: usize,
+    query_start: Option<usize>,
+    fragment_start: Option<usize>,
 }
 
 #[cfg(test)]
@@ -747,7 +789,10 @@ mod tests {
         fn parse_is_the_url_crates(input in input()) {
             let ours = Url::parse(&input).ok().map(|u| parts(&u));
             let theirs = url::Url::parse(&input).ok().map(|u| url_parts(&u));
-            prop_assert_eq!(ours, theirs);
+            prop_assert_eq!(&ours, &theirs);
+            // Given up or borrowed, the same URL.
+            let owned = Url::parse_owned(input.clone()).ok().map(|u| parts(&u));
+            prop_assert_eq!(owned, ours);
         }
 
         #[test]
@@ -889,9 +934,14 @@ mod tests {
             "http://localhost/a/.%2e?x",
             "http://localhost/a/%2e%2E/%2ex/x%2e",
         ] {
-            let fast = fast_parse(u).expect(u);
+            assert!(fast_parse(u).is_some(), "{u}");
             let full = url::Url::parse(u).unwrap();
-            assert_eq!(parts(&fast), url_parts(&full), "{u}");
+            assert_eq!(parts(&Url::parse(u).unwrap()), url_parts(&full), "{u}");
+            assert_eq!(
+                parts(&Url::parse_owned(u.into()).unwrap()),
+                url_parts(&full),
+                "{u}"
+            );
         }
         for u in [
             "http://127.0.0.1/",
