@@ -198,6 +198,26 @@ test('the packed decisions of runtime/router.js equal the object decisions, corp
   }
 })
 
+test('a decision value holding a NUL packs with another separator and reads back whole', () => {
+  // A header route whose value is a capture of a decoded query value: the one way a NUL reaches
+  // a decision (queries cross as their text, `%00` and all).
+  const m = JSON.parse(h.loadFixture('pages-router').text)
+  m.routing.beforeMiddleware.unshift({
+    source: '/nul', sourceRegex: '^\\/nul(?:\\/)?$', headers: { 'x-v': '$v' },
+    has: [{ type: 'query', key: 'v', value: '(?<v>.*)' }],
+  })
+  const text = JSON.stringify(m)
+  const objects = new Router(text)
+  const packed = createRouter(text)
+  for (const url of ['http://localhost/nul?v=a%00b', 'http://localhost/nul?v=plain']) {
+    const a = objects.resolve('GET', url, { host: 'localhost' })
+    const b = packed.resolve({ url, headers: { host: 'localhost' } })
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(b)), a, url)
+    assert.equal(b.headers['x-v'], url.endsWith('a%00b') ? 'a\u0000b' : 'plain')
+    assert.equal(b._p[1] === '\0', !url.endsWith('a%00b'), `separator of ${url}`)
+  }
+})
+
 test('the packed path reads inputs of any length and encoding whole (its read buffers are kept between calls)', () => {
   const fx = h.loadFixture('pages-router')
   const objects = new Router(fx.text)

@@ -306,8 +306,9 @@ fn kind_code(k: core::DecisionKind) -> char {
 
 /// The decision as one string (one napi value instead of an object tree): the kind code, then
 /// every field preceded by a separator, in the order `runtime/router.js` reads them. The
-/// separator is the string's second character: NUL, unless a value holds a NUL itself (a decoded
-/// query value can), then the first character that no value holds, so every decision packs.
+/// separator is the string's second character: NUL, unless a value holds a NUL itself (a header
+/// value a route takes from a decoded query value can), then the first character that no value
+/// holds, so every decision packs.
 fn pack(d: &core::Decision) -> String {
     let mut out = String::with_capacity(packed_len_estimate(d));
     pack_into(&mut out, d);
