@@ -633,7 +633,6 @@ struct Components {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::bytescan;
     use super::*;
     use proptest::prelude::*;
 
