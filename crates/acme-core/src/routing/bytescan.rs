@@ -8,6 +8,22 @@
 //! read and short tails need no byte-by-byte loop.
 #![allow(unsafe_code)]
 
+/// Printable ASCII bytes (no space, no control, no DEL) but those of `except`.
+pub(super) const fn printable_except(except: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0x21;
+    while c <= 0x7e {
+        t[c] = true;
+        c += 1;
+    }
+    let mut i = 0;
+    while i < except.len() {
+        t[except[i] as usize] = false;
+        i += 1;
+    }
+    t
+}
+
 /// The bytes that are not printable ASCII (`0x21..=0x7e`), and the printable ones of `also`.
 pub(super) struct StopSet<const N: usize> {
     also: [u8; N],
@@ -18,16 +34,12 @@ pub(super) struct StopSet<const N: usize> {
 impl<const N: usize> StopSet<N> {
     /// The set of the bytes outside `0x21..=0x7e` and those of `also`.
     pub(super) const fn new(also: [u8; N]) -> Self {
-        let mut table = [true; 256];
-        let mut c = 0x21;
-        while c <= 0x7e {
-            table[c] = false;
+        let kept = printable_except(&also);
+        let mut table = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            table[c] = !kept[c];
             c += 1;
-        }
-        let mut i = 0;
-        while i < N {
-            table[also[i] as usize] = true;
-            i += 1;
         }
         Self { also, table }
     }

@@ -615,10 +615,8 @@ struct Spare {
 impl Spare {
     /// Keeps `list`'s room, emptied, unless it is more than a kept decision keeps.
     fn keep_headers(&mut self, mut list: HeaderList) {
-        if list.0.capacity() <= KEPT_LIST_CAPACITY {
-            list.0.clear();
-            self.headers = list;
-        }
+        clear_kept(&mut list.0);
+        self.headers = list;
     }
 }
 
@@ -645,11 +643,6 @@ impl Query {
     /// The decoded pairs, in order (as `URLSearchParams` reads the text).
     pub fn pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
         form_pairs(&self.0)
-    }
-
-    /// Whether it has no pair (the text may still hold empty pieces, e.g. `&`).
-    pub fn is_empty(&self) -> bool {
-        self.pairs().next().is_none()
     }
 
     /// Empties it, keeping its room unless that is more than a kept decision keeps.

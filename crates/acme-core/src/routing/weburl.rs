@@ -8,7 +8,7 @@
 //! tenth of the corpus's URLs) are resolved by [`fast_parse`] itself. Everything else goes through the `url` crate,
 //! so the results are the `url` crate's either way (the property tests below compare them).
 
-use super::bytescan;
+use super::bytescan::{self, printable_except};
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -288,29 +288,12 @@ impl fmt::Display for Url {
     }
 }
 
-/// Printable ASCII bytes (no space, no control, no DEL) but those of `except`.
-const fn printable_except(except: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut c = 0x21;
-    while c <= 0x7e {
-        t[c] = true;
-        c += 1;
-    }
-    let mut i = 0;
-    while i < except.len() {
-        t[except[i] as usize] = false;
-        i += 1;
-    }
-    t
-}
-
 /// Path bytes kept as they are: outside the path percent-encode set, and not `\`, `?`, `#`.
 const PATH_BYTES: [bool; 256] = printable_except(b"\"<>`{}\\?#");
-/// Query bytes kept as they are: outside the special-query percent-encode set, and not `#`.
-const QUERY_BYTES: [bool; 256] = printable_except(b"\"<>'#");
 /// The bytes that are not [`PATH_BYTES`], with `/`: where [`path_scan`] stops.
 const PATH_STOPS: bytescan::StopSet<10> = bytescan::StopSet::new(*b"\"<>`{}\\?#/");
-/// The bytes that are not [`QUERY_BYTES`] (`#` ends the query).
+/// The query bytes not kept as they are (outside the special-query percent-encode set), and `#`,
+/// which ends the query.
 const QUERY_STOPS: bytescan::StopSet<5> = bytescan::StopSet::new(*b"\"<>'#");
 /// Fragment bytes kept as they are: outside the fragment percent-encode set.
 const FRAGMENT_BYTES: [bool; 256] = printable_except(b"\"<>`");
@@ -323,7 +306,7 @@ fn plain_path(p: &str) -> bool {
 
 /// A query that the WHATWG query parser leaves as it is for an http(s) URL.
 fn plain_query(q: &str) -> bool {
-    q.bytes().all(|c| QUERY_BYTES[usize::from(c)])
+    !q.bytes().any(|c| QUERY_STOPS.contains(c))
 }
 
 /// What a byte of a URL's path, query or fragment means to [`fast_parse`]'s scan.
@@ -485,7 +468,7 @@ fn push_resolved_path(out: &mut String, path: &str) {
 /// Accepted: a host of the bytes [`HOST_CLASS`] accepts, in labels that [`plain_label`]
 /// accepts, whose last label is neither all digits nor `0x…` (either would make it an IPv4
 /// address); a port of digits without a leading zero; a path of [`PATH_BYTES`] (its `.` and `..`
-/// segments, `%2e` or not, resolved here: [`push_resolved_path`]); a query of [`QUERY_BYTES`]; a
+/// segments, `%2e` or not, resolved here: [`push_resolved_path`]); a query without [`QUERY_STOPS`]; a
 /// fragment of [`FRAGMENT_BYTES`].
 fn fast_parse(input: &str) -> Option<Parsed> {
     let b = input.as_bytes();
