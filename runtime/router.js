@@ -72,14 +72,16 @@ const F_LISTS = 16
  * names become arrays; `undefined` when it has none. */
 function queryObject(text) {
   let out
-  for (const [k, v] of new URLSearchParams(text)) {
-    out ??= {}
-    const prev = out[k]
-    if (prev === undefined) out[k] = v
-    else if (Array.isArray(prev)) prev.push(v)
-    else out[k] = [prev, v]
-  }
+  for (const [k, v] of new URLSearchParams(text)) addPair((out ??= {}), k, v)
   return out
+}
+
+/** Sets `out[k]` to `v`, or adds `v` to the values `k` has (an array from the second on). */
+function addPair(out, k, v) {
+  const prev = out[k]
+  if (prev === undefined) out[k] = v
+  else if (Array.isArray(prev)) prev.push(v)
+  else out[k] = [prev, v]
 }
 
 /** `{ name: value }` of `count` pairs from `start`; repeated names become arrays (when `multi`). */
@@ -87,12 +89,8 @@ function pairsObject(f, start, count, multi) {
   if (!count) return undefined
   const out = {}
   for (let i = start; i < start + 2 * count; i += 2) {
-    const k = f[i]
-    const v = f[i + 1]
-    const prev = out[k]
-    if (prev === undefined || !multi) out[k] = v
-    else if (Array.isArray(prev)) prev.push(v)
-    else out[k] = [prev, v]
+    if (multi) addPair(out, f[i], f[i + 1])
+    else out[f[i]] = f[i + 1]
   }
   return out
 }
