@@ -338,7 +338,8 @@ const PATH_CLASS: [Byte; 256] = {
 };
 
 /// What a byte of a host means to [`fast_parse`]'s scan, which accepts ASCII letters, digits,
-/// `-` and `.`: one table lookup a byte tells all it needs.
+/// `-` and `.`: one table lookup tells all it needs of a byte the scan stops at (lower-case
+/// letters, digits and `-` are skipped by [`bytescan::not_label_bytes`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HostByte {
     /// A lower-case letter, a digit or `-`.
@@ -399,8 +400,7 @@ fn dot_segment(seg: &[u8]) -> bool {
     matches!(seg.first(), Some(b'.' | b'%')) && dots(seg) > 0
 }
 
-/// Scans a path from its leading `/` (one pass, each byte classified by [`PATH_CLASS`]: it runs
-/// on every request URL): where it ends (the first `?` or `#`, or the end of `b`), or `None`
+/// Scans a path from its leading `/` (one pass, [`path_scan`]'s: it runs on every request URL): where it ends (the first `?` or `#`, or the end of `b`), or `None`
 /// when the WHATWG path parser would not keep it as it is (a byte outside [`PATH_BYTES`], a `.`
 /// or `..` segment).
 fn plain_path_end(b: &[u8]) -> Option<usize> {
