@@ -290,8 +290,9 @@ impl fmt::Display for Url {
 
 /// Path bytes kept as they are: outside the path percent-encode set, and not `\`, `?`, `#`.
 const PATH_BYTES: [bool; 256] = printable_except(b"\"<>`{}\\?#");
-/// The bytes that are not [`PATH_BYTES`], with `/`: where [`path_scan`] stops.
-const PATH_STOPS: bytescan::StopSet<10> = bytescan::StopSet::new(*b"\"<>`{}\\?#/");
+/// The bytes that are not [`PATH_BYTES`], with `.` and `%` (what a dot segment begins with):
+/// where [`path_scan`] stops.
+const PATH_STOPS: bytescan::StopSet<11> = bytescan::StopSet::new(*b"\"<>`{}\\?#.%");
 /// The query bytes not kept as they are (outside the special-query percent-encode set), and `#`,
 /// which ends the query.
 const QUERY_STOPS: bytescan::StopSet<5> = bytescan::StopSet::new(*b"\"<>'#");
@@ -316,7 +317,8 @@ enum Byte {
     Plain,
     /// Ends the component, or is not kept as it is.
     Other,
-    Slash,
+    /// `.` or `%`: may begin a dot segment.
+    Dot,
     Question,
     Hash,
 }
@@ -331,7 +333,8 @@ const PATH_CLASS: [Byte; 256] = {
         }
         c += 1;
     }
-    t[b'/' as usize] = Byte::Slash;
+    t[b'.' as usize] = Byte::Dot;
+    t[b'%' as usize] = Byte::Dot;
     t[b'?' as usize] = Byte::Question;
     t[b'#' as usize] = Byte::Hash;
     t
@@ -393,13 +396,6 @@ fn dots(seg: &[u8]) -> u8 {
     }
 }
 
-/// A path segment that the WHATWG path parser would remove or resolve. Inlined, the test of the
-/// first byte spares most segments the call to [`dots`].
-#[inline(always)]
-fn dot_segment(seg: &[u8]) -> bool {
-    matches!(seg.first(), Some(b'.' | b'%')) && dots(seg) > 0
-}
-
 /// Scans a path from its leading `/` (one pass, [`path_scan`]'s: it runs on every request URL): where it ends (the first `?` or `#`, or the end of `b`), or `None`
 /// when the WHATWG path parser would not keep it as it is (a byte outside [`PATH_BYTES`], a `.`
 /// or `..` segment).
@@ -412,20 +408,28 @@ fn plain_path_end(b: &[u8]) -> Option<usize> {
 /// (with its `/`) and the end is a position in `b`: the scan may look at bytes before `from`
 /// ([`bytescan`]), never outside `b`.
 fn path_scan(b: &[u8], from: usize) -> Option<(usize, bool)> {
-    let mut segment = from;
     let mut dots = false;
-    // Most bytes are plain: only the others are visited.
+    // Most bytes are plain: only the others are visited. A dot segment begins with `.` or `%`
+    // right after a `/`, so slashes need no visit (most paths have more of them than dots).
     for i in bytescan::stops_in(b, from, &PATH_STOPS) {
         match PATH_CLASS[usize::from(b[i])] {
-            Byte::Slash => {
-                dots |= dot_segment(&b[segment..i]);
-                segment = i + 1;
-            }
-            Byte::Question | Byte::Hash => return Some((i, dots || dot_segment(&b[segment..i]))),
+            Byte::Dot => dots |= i > from && b[i - 1] == b'/' && dot_segment_at(b, i),
+            Byte::Question | Byte::Hash => return Some((i, dots)),
             Byte::Other | Byte::Plain => return None,
         }
     }
-    Some((b.len(), dots || dot_segment(&b[segment..])))
+    Some((b.len(), dots))
+}
+
+/// Whether the path segment beginning at `b[at]` (up to the next `/`, `?` or `#`, or the end of
+/// `b`) is a dot segment ([`dots`]): one of at most six bytes.
+fn dot_segment_at(b: &[u8], at: usize) -> bool {
+    let rest = &b[at..b.len().min(at + 7)];
+    let len = rest
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    dots(&rest[..len]) > 0
 }
 
 /// Appends `path` (from its leading `/`, bytes as [`path_scan`] takes them) with its `.` and
