@@ -493,6 +493,9 @@ impl RegexFilter {
 /// patterns make a small one), whose pass over a path is a table lookup per byte; a `RegexSet`
 /// (a lazy DFA behind more bookkeeping per search, ~1.2k instructions a pass) where the dense
 /// DFA would be too large.
+// (A filter is built once and stays where it is: the dense variant's size is no cost, and a box
+// would cost a load more per walk.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum SetEngine {
     Dense(DenseSet),
@@ -532,19 +535,32 @@ fn dense_dfa(sources: &[&str]) -> Option<(regex_automata::dfa::dense::DFA<Vec<u3
 /// whose translation matched, the regexes whose guard matched).
 type Bits = (u128, u128);
 
-/// An all-matches dense DFA ([`dense_dfa`]) with, for each of its match states, the union of
-/// what its patterns stand for: a walk over a text ORs one table entry into its answer per match
-/// state it enters, instead of asking the DFA for each pattern of each such state.
+/// An all-matches dense DFA ([`dense_dfa`]) as a table of its own, with, for each of its match
+/// states, the union of what its patterns stand for: a walk over a text ORs one table entry into
+/// its answer per match state it enters, instead of asking the DFA for each pattern of each such
+/// state.
+///
+/// The table holds only the states a walk can reach, numbered so that the dead state is 0 and
+/// the match states come next: one comparison per byte tells whether the walk must look at the
+/// state, where the DFA's own test also stops at its accelerated and start states. (The table's
+/// step is a few instructions shorter than the DFA's: the walk runs on several phases' filters
+/// for every request.)
 #[derive(Debug, Clone)]
 struct DenseSet {
-    dfa: Box<regex_automata::dfa::dense::DFA<Vec<u32>>>,
+    /// By state (its number shifted left by `stride2`) and byte class: the next state, shifted
+    /// likewise. The end-of-input transition is at class `eoi`.
+    table: Box<[u32]>,
+    /// The class of each byte.
+    classes: [u8; 256],
+    eoi: u32,
     /// The state a search from a text's first byte starts in (anchored when every pattern is:
     /// a text no pattern can begin is left at its first bytes, on a dead state).
-    start: regex_automata::util::primitives::StateID,
-    /// By state index (its id shifted right by the DFA's `stride2`): its patterns' bits (zero
-    /// for a state that is not a match state).
-    bits: Vec<Bits>,
-    stride2: usize,
+    start: u32,
+    /// The last match state: every state up to it is the dead state or a match state.
+    last_match: u32,
+    /// By state number, for the dead state and the match states: their patterns' bits.
+    bits: Box<[Bits]>,
+    stride2: u32,
     /// Whether every pattern is anchored at the start (the search is then anchored); the
     /// start state says it to the walk, this to the tests.
     #[cfg_attr(not(test), allow(dead_code))]
@@ -560,7 +576,9 @@ impl DenseSet {
         label: impl Fn(usize) -> Bits,
     ) -> Option<Self> {
         use regex_automata::dfa::Automaton;
+        use regex_automata::util::primitives::StateID;
         use regex_automata::util::start;
+        use std::collections::HashMap;
         let mode = if anchored {
             regex_automata::Anchored::Yes
         } else {
@@ -568,29 +586,17 @@ impl DenseSet {
         };
         // A search from offset 0 has no look-behind: the same start state for every text.
         let start = dfa.start_state(&start::Config::new().anchored(mode)).ok()?;
-        let stride2 = dfa.stride2();
-        let index = |sid: regex_automata::util::primitives::StateID| sid.as_usize() >> stride2;
+        let classes = dfa.byte_classes();
+        let units: Vec<_> = classes.representatives(..).collect();
         // Every state a walk can enter, found from the start by every byte class (and the
         // end-of-input transition).
-        let units: Vec<_> = dfa.byte_classes().representatives(..).collect();
-        let mut seen = vec![false; index(start) + 1];
-        seen[index(start)] = true;
-        let mut todo = vec![start];
-        let mut bits: Vec<Bits> = Vec::new();
-        while let Some(sid) = todo.pop() {
+        let mut reached: Vec<StateID> = vec![start];
+        let mut seen: HashMap<StateID, ()> = HashMap::from([(start, ())]);
+        let mut at = 0;
+        while let Some(&sid) = reached.get(at) {
+            at += 1;
             if dfa.is_quit_state(sid) {
                 return None;
-            }
-            if dfa.is_match_state(sid) {
-                let i = index(sid);
-                if bits.len() <= i {
-                    bits.resize(i + 1, (0, 0));
-                }
-                for k in 0..dfa.match_len(sid) {
-                    let (a, b) = label(dfa.match_pattern(sid, k).as_usize());
-                    bits[i].0 |= a;
-                    bits[i].1 |= b;
-                }
             }
             if dfa.is_dead_state(sid) {
                 continue;
@@ -600,20 +606,71 @@ impl DenseSet {
                     Some(b) => dfa.next_state(sid, b),
                     None => dfa.next_eoi_state(sid),
                 };
-                let i = index(next);
-                if seen.len() <= i {
-                    seen.resize(i + 1, false);
-                }
-                if !seen[i] {
-                    seen[i] = true;
-                    todo.push(next);
+                if seen.insert(next, ()).is_none() {
+                    reached.push(next);
                 }
             }
         }
+        // Numbers: the dead state 0, the match states next, then the others.
+        let dead = StateID::ZERO;
+        if !dfa.is_dead_state(dead) {
+            return None;
+        }
+        let mut order: Vec<StateID> = vec![dead];
+        order.extend(
+            reached
+                .iter()
+                .copied()
+                .filter(|&s| s != dead && dfa.is_match_state(s)),
+        );
+        let matches = order.len();
+        order.extend(
+            reached
+                .iter()
+                .copied()
+                .filter(|&s| s != dead && !dfa.is_match_state(s)),
+        );
+        let number: HashMap<StateID, u32> = order
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        let eoi = classes.eoi().as_usize();
+        let stride2 = (eoi + 1).next_power_of_two().trailing_zeros();
+        let shifted = |s: StateID| number.get(&s).map_or(0, |&n| n << stride2);
+        let mut table = vec![0u32; order.len() << stride2];
+        let mut bits = vec![(0u128, 0u128); matches];
+        for (n, &sid) in order.iter().enumerate() {
+            if n > 0 && n < matches {
+                for k in 0..dfa.match_len(sid) {
+                    let (a, b) = label(dfa.match_pattern(sid, k).as_usize());
+                    bits[n].0 |= a;
+                    bits[n].1 |= b;
+                }
+            }
+            if dfa.is_dead_state(sid) {
+                continue;
+            }
+            let row = n << stride2;
+            for unit in &units {
+                let (class, next) = match unit.as_u8() {
+                    Some(b) => (usize::from(classes.get(b)), dfa.next_state(sid, b)),
+                    None => (eoi, dfa.next_eoi_state(sid)),
+                };
+                table[row + class] = shifted(next);
+            }
+        }
+        let mut class_of = [0u8; 256];
+        for (b, c) in class_of.iter_mut().enumerate() {
+            *c = classes.get(u8::try_from(b).unwrap_or(0));
+        }
         Some(Self {
-            dfa: Box::new(dfa),
-            start,
-            bits,
+            table: table.into(),
+            classes: class_of,
+            eoi: u32::try_from(eoi).ok()?,
+            start: shifted(start),
+            last_match: u32::try_from(matches - 1).ok()? << stride2,
+            bits: bits.into(),
             stride2,
             anchored,
         })
@@ -621,29 +678,30 @@ impl DenseSet {
 
     /// The union of the bits of every pattern that matches somewhere in `text`. Every match of
     /// every pattern ends in a match state of this all-matches DFA (entered one byte late, or on
-    /// the end-of-input transition), so one walk sees them all; it ends early on a dead state.
+    /// the end-of-input transition), so one walk sees them all; it ends early on the dead state.
     #[inline]
     fn walk(&self, text: &str) -> Bits {
-        use regex_automata::dfa::Automaton;
-        let dfa = &*self.dfa;
+        let table = &*self.table;
         let mut out: Bits = (0, 0);
-        let mut add = |sid: regex_automata::util::primitives::StateID| {
-            if let Some((a, b)) = self.bits.get(sid.as_usize() >> self.stride2) {
+        let mut add = |sid: u32| {
+            if let Some((a, b)) = self.bits.get((sid >> self.stride2) as usize) {
                 out.0 |= a;
                 out.1 |= b;
             }
         };
         let mut sid = self.start;
         for &b in text.as_bytes() {
-            sid = dfa.next_state(sid, b);
-            if dfa.is_special_state(sid) {
-                if dfa.is_dead_state(sid) {
+            let next = sid as usize + usize::from(self.classes[usize::from(b)]);
+            // (Every entry is a state's row: a missing one cannot happen, and reads as dead.)
+            sid = table.get(next).copied().unwrap_or(0);
+            if sid <= self.last_match {
+                if sid == 0 {
                     return out;
                 }
                 add(sid);
             }
         }
-        add(dfa.next_eoi_state(sid));
+        add(table.get((sid + self.eoi) as usize).copied().unwrap_or(0));
         out
     }
 }
