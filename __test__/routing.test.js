@@ -218,6 +218,45 @@ test('a decision value holding a NUL packs with another separator and reads back
   }
 })
 
+test('has values beyond the BMP match as V8 matches them: UTF-16 code units without the u flag', async () => {
+  // A query condition's value regex on a decoded value holding characters beyond the BMP (each
+  // two UTF-16 code units to a JavaScript regex without the `u` flag), against @next/routing,
+  // whose regexes are V8's. The capture goes into a rewrite's query, where a lone surrogate (a
+  // capture cutting a character in two) is written as U+FFFD by both (a header would not take
+  // such a value at all).
+  const m = JSON.parse(h.loadFixture('pages-router').text)
+  const PATTERNS = [
+    '(?<v>.)', '(?<v>..)', '(?<v>.{3})', 'a(?<v>[^/]{2})b', '(?<v>\\S\\S)', '(?<v>.+)', '(?<v>[a-z]*..)',
+    '(?<v>.?.?.?.?)', '(?<v>(?:..)+)', '(?!..$)(?<v>.+)', '(?<v>\\W{2})', '(?<v>[\\u0000-\\uffff]{2})',
+  ]
+  m.routing.beforeFiles.unshift(
+    ...PATTERNS.map((value, i) => ({
+      source: `/u${i}`, sourceRegex: `^\\/u${i}(?:\\/)?$`, destination: `/ssr?m=${i}&v=$v`,
+      has: [{ type: 'query', key: 'q', value }],
+    })),
+  )
+  const fx = { name: 'beyond-bmp', text: JSON.stringify(m), manifest: m, pathnames: h.oraclePathnames(m) }
+  const router = createRouter(fx.text)
+  const TEXTS = ['😀', 'a😀b', 'é😀', '😀😀', '😀😀😀', 'x', 'ab', 'abc', '\u{E000}😀', 'a😀', '𝒳y', '€😀']
+  assert.ok(fx.pathnames.includes('/ssr'))
+  let matched = 0
+  let unitsDiffer = 0
+  for (const [i, p] of PATTERNS.entries()) {
+    for (const t of TEXTS) {
+      const req = { method: 'GET', url: `http://localhost/u${i}?q=${encodeURIComponent(t)}`, headers: { host: 'localhost' } }
+      const o = await h.runOracle(fx, req, resolveRoutes)
+      const ours = h.runOurs(router, req, o)
+      assert.deepStrictEqual(ours.norm, o.norm, `/${p}/ on ${JSON.stringify(t)}`)
+      const js = new RegExp(`^(?:${p})$`).test(t)
+      if (js) matched++
+      if (js !== new RegExp(`^(?:${p})$`, 'u').test(t)) unitsDiffer++
+    }
+  }
+  // Both answers occur, and many texts are answered otherwise when read as code points.
+  assert.ok(matched > 20 && matched < PATTERNS.length * TEXTS.length - 20, `${matched} matched`)
+  assert.ok(unitsDiffer >= 25, `${unitsDiffer} differ by the u flag`)
+})
+
 test('the packed path reads inputs of any length and encoding whole (its read buffers are kept between calls)', () => {
   const fx = h.loadFixture('pages-router')
   const objects = new Router(fx.text)

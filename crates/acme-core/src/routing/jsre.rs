@@ -81,6 +81,9 @@ pub struct JsRegex {
     last_ascii: Option<u128>,
     /// See [`min_match_len`]: a text of fewer bytes cannot match (0: no such bound).
     min_len: usize,
+    /// Whether `regress` answers for a text beyond the BMP through [`Ucs2`] (see
+    /// [`ucs2_matchable`]); otherwise it sees such a text's characters as code points.
+    ucs2: bool,
 }
 
 impl JsRegex {
@@ -88,6 +91,7 @@ impl JsRegex {
     pub fn new(source: &str, flags: &str) -> Result<Self, String> {
         let re = regress::Regex::with_flags(source, flags).map_err(|e| e.to_string())?;
         let plain_flags = flags.chars().all(|c| c == 'i');
+        let ucs2 = !flags.contains(['u', 'v']) && ucs2_matchable(source);
         let bt = plain_flags
             .then(|| Program::compile(source, flags.contains('i')))
             .flatten()
@@ -175,7 +179,19 @@ impl JsRegex {
             guard_source,
             bt,
             seg,
+            ucs2,
         })
+    }
+
+    /// `regress`'s first match in `text`, and the text its ranges are in: for a pattern without
+    /// the `u` flag and a text beyond the BMP, the text as JavaScript reads it ([`Ucs2`]).
+    fn find_js<'t>(&self, text: &'t str) -> Option<(regress::Match, Searched<'t>)> {
+        if self.ucs2 && beyond_bmp(text) {
+            let units = Ucs2::of(text);
+            let m = self.re.find(&units.text)?;
+            return Some((m, Searched::Ucs2(text, units)));
+        }
+        Some((self.re.find(text)?, Searched::Text(text)))
     }
 
     /// The backtracking matcher, for a text it is asked about (no longer than
@@ -255,7 +271,7 @@ impl JsRegex {
         if let Some(found) = self.backtrack(text).and_then(|p| p.is_match(text)?.ok()) {
             return found;
         }
-        self.re.find(text).is_some()
+        self.find_js(text).is_some()
     }
 
     /// No negative lookaround body can match in `text`: `pre` is exact on it.
@@ -310,16 +326,116 @@ impl JsRegex {
                 .collect();
             return Some(Captures { groups, named });
         }
-        let m = self.re.find(text)?;
-        let get = |r: Option<regress::Range>| r.and_then(|r| text.get(r)).map(CompactString::from);
+        let (m, searched) = self.find_js(text)?;
+        let get = |r: Option<regress::Range>| r.and_then(|r| searched.get(r));
         let mut groups = Vec::with_capacity(m.captures.len() + 1);
-        groups.push(text.get(m.range()).map(CompactString::from));
+        groups.push(searched.get(m.range()));
         groups.extend(m.captures.iter().cloned().map(get));
         let named = m
             .named_groups()
             .map(|(n, r)| (CompactString::from(n), get(r)))
             .collect();
         Some(Captures { groups, named })
+    }
+}
+
+/// Whether `text` has a character beyond the BMP, which JavaScript reads as two UTF-16 code
+/// units (without the `u` flag): no translation applies to it.
+fn beyond_bmp(text: &str) -> bool {
+    !text.is_ascii() && text.bytes().any(|b| b >= 0xF0)
+}
+
+/// Whether a pattern without the `u` flag matches a text beyond the BMP as JavaScript does when
+/// `regress` is given the text's [`Ucs2`] form: its stand-ins for surrogate code units must be
+/// to the pattern what those code units are. They are (neither is a line terminator, a space, a
+/// word character or a digit, nor has a case) unless the pattern names one: a character or a
+/// `\u` escape in U+D800..=U+E7FF (a class range with an end there), or a character beyond the
+/// BMP (which JavaScript reads as two code units, `regress` as one). Such patterns keep the
+/// code-point answer.
+fn ucs2_matchable(source: &str) -> bool {
+    let named = |c: u32| (0xD800..=0xE7FF).contains(&c) || c > 0xFFFF;
+    if source.chars().any(|c| named(u32::from(c))) {
+        return false;
+    }
+    let b = source.as_bytes();
+    !(0..b.len()).any(|i| {
+        b[i] == b'\\'
+            && b.get(i + 1) == Some(&b'u')
+            && b.get(i + 2..i + 6)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .is_some_and(named)
+    })
+}
+
+/// A text as a pattern without the `u` flag reads it, in a form `regress` takes: each character
+/// beyond the BMP (two UTF-16 code units to JavaScript: `/^..$/.test('😀')` is true) as two
+/// stand-in characters, U+E000..=U+E7FF for the code units U+D800..=U+DFFF. Patterns that could
+/// tell a stand-in from a code unit are not matched this way ([`ucs2_matchable`]).
+struct Ucs2 {
+    text: String,
+}
+
+impl Ucs2 {
+    fn of(text: &str) -> Self {
+        let mut out = String::with_capacity(text.len() + text.len() / 2);
+        for c in text.chars() {
+            if u32::from(c) <= 0xFFFF {
+                out.push(c);
+                continue;
+            }
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push(char::from_u32(u32::from(*unit) + 0x800).unwrap_or('\u{FFFD}'));
+            }
+        }
+        Self { text: out }
+    }
+}
+
+/// The text a `regress` match's ranges are in.
+enum Searched<'t> {
+    Text(&'t str),
+    /// The [`Ucs2`] form of the text.
+    Ucs2(&'t str, Ucs2),
+}
+
+impl Searched<'_> {
+    /// The text of `range`, in the original text's characters. A range that cuts a character
+    /// beyond the BMP between its code units holds a lone surrogate in JavaScript, which a Rust
+    /// string cannot: it reads U+FFFD there (as a URL or `encodeURIComponent` would write a lone
+    /// surrogate).
+    fn get(&self, range: std::ops::Range<usize>) -> Option<CompactString> {
+        let (original, units) = match self {
+            Searched::Text(text) => return text.get(range).map(CompactString::from),
+            Searched::Ucs2(original, units) => (*original, &units.text),
+        };
+        units.get(range.clone())?;
+        let mut out = CompactString::default();
+        // `at`: where the character starts in the UCS-2 form.
+        let mut at = 0;
+        for c in original.chars() {
+            if at >= range.end {
+                break;
+            }
+            if u32::from(c) <= 0xFFFF {
+                if at >= range.start {
+                    out.push(c);
+                }
+                at += c.len_utf8();
+                continue;
+            }
+            // Two stand-ins of three bytes each.
+            let (high, low) = (at..at + 3, at + 3..at + 6);
+            let inside = |r: &std::ops::Range<usize>| r.start >= range.start && r.end <= range.end;
+            match (inside(&high), inside(&low)) {
+                (true, true) => out.push(c),
+                (false, false) => {}
+                _ => out.push('\u{FFFD}'),
+            }
+            at += 6;
+        }
+        Some(out)
     }
 }
 
@@ -458,8 +574,7 @@ impl RegexFilter {
 
     /// Which regexes may match `text`, and which certainly do.
     pub fn matches(&self, text: &str) -> FilterMatches {
-        // Outside the BMP JavaScript matches UTF-16 code units: no translation applies.
-        if !text.is_ascii() && text.bytes().any(|b| b >= 0xF0) {
+        if beyond_bmp(text) {
             return FilterMatches {
                 may: u128::MAX,
                 sure: 0,
@@ -1495,6 +1610,52 @@ mod tests {
         assert_eq!(decode_uri_component("%"), None);
         assert_eq!(decode_uri_component("%zz"), None);
         assert_eq!(decode_uri_component("%C3"), None);
+    }
+
+    /// Without the `u` flag a character beyond the BMP is two characters (UTF-16 code units) to
+    /// a JavaScript regex; a capture that splits one holds a lone surrogate there, read as U+FFFD.
+    /// (What V8 answers: `/^.$/.test('😀')` false, `/^..$/.test('😀')` true, and so on; the
+    /// routing test checks the same against V8 through `@next/routing`.)
+    #[test]
+    fn texts_beyond_the_bmp_are_utf16_code_units_without_the_u_flag() {
+        let is = |p: &str, f: &str, t: &str| JsRegex::new(p, f).expect(p).is_match(t);
+        let groups = |p: &str, t: &str| {
+            JsRegex::new(p, "").expect(p).captures(t).map(|c| {
+                c.groups
+                    .into_iter()
+                    .map(|g| g.map(String::from))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert!(!is("^.$", "", "😀"));
+        assert!(is("^..$", "", "😀"));
+        assert!(is("^.$", "u", "😀"));
+        assert!(!is("^..$", "u", "😀"));
+        assert!(is("^a.{3}b$", "i", "A😀éB"));
+        assert!(is("^[^/]{2}$", "", "😀"));
+        assert!(!is("^\\w+$", "", "a😀"));
+        assert!(is("^(?<v>.*)$", "", "x😀y"));
+        // A pattern naming a code unit (or a stand-in) keeps the code-point answer.
+        assert!(!ucs2_matchable("^[\\uD800-\\uDFFF]{2}$"));
+        assert!(!ucs2_matchable("[\\ue000-\\ue7ff]"));
+        assert!(!ucs2_matchable("😀"));
+        assert!(ucs2_matchable("^[\\u0000-\\uFFFF]{2}$"));
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(groups("^(.+)$", "a😀b"), Some(vec![s("a😀b"), s("a😀b")]));
+        assert_eq!(
+            groups("^(.)(.)$", "😀"),
+            Some(vec![s("😀"), s("\u{FFFD}"), s("\u{FFFD}")])
+        );
+        assert_eq!(
+            groups("^(.)(.).$", "é😀"),
+            Some(vec![s("é😀"), s("é"), s("\u{FFFD}")])
+        );
+        // The text's own characters in the stand-ins' range are themselves.
+        assert_eq!(
+            groups("^(.)(..)$", "\u{E000}😀"),
+            Some(vec![s("\u{E000}😀"), s("\u{E000}"), s("😀")])
+        );
+        assert_eq!(groups("^(.)$", "😀"), None);
     }
 
     /// A lookahead route (middleware's usual matcher) is decided by the filter's walk wherever
