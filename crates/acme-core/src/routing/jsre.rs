@@ -188,6 +188,10 @@ impl JsRegex {
     fn find_js<'t>(&self, text: &'t str) -> Option<(regress::Match, Searched<'t>)> {
         if self.ucs2 && beyond_bmp(text) {
             let units = Ucs2::of(text);
+            // The cap bounds the text `regress` searches (this one is up to half as long again).
+            if units.text.len() > self.cap {
+                return None;
+            }
             let m = self.re.find(&units.text)?;
             return Some((m, Searched::Ucs2(text, units)));
         }
