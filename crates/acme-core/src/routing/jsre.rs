@@ -1660,6 +1660,10 @@ mod tests {
             Some(vec![s("\u{E000}😀"), s("\u{E000}"), s("😀")])
         );
         assert_eq!(groups("^(.)$", "😀"), None);
+        // The input cap bounds the text `regress` is given: here half as long again.
+        assert_eq!(MAX_INPUT, 8192);
+        assert!(is("^.*$", "", &"😀".repeat(1365)));
+        assert!(!is("^.*$", "", &"😀".repeat(1366)));
     }
 
     /// A lookahead route (middleware's usual matcher) is decided by the filter's walk wherever
