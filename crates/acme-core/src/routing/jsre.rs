@@ -354,21 +354,23 @@ fn beyond_bmp(text: &str) -> bool {
 /// to the pattern what those code units are. They are (neither is a line terminator, a space, a
 /// word character or a digit, nor has a case) unless the pattern names one: a character or a
 /// `\u` escape in U+D800..=U+E7FF (a class range with an end there), or a character beyond the
-/// BMP (which JavaScript reads as two code units, `regress` as one). Such patterns keep the
-/// code-point answer.
+/// BMP (which JavaScript reads as two code units, `regress` as one; so does a `\u{…}` escape to
+/// `regress`). Such patterns keep the code-point answer.
 fn ucs2_matchable(source: &str) -> bool {
     let named = |c: u32| (0xD800..=0xE7FF).contains(&c) || c > 0xFFFF;
     if source.chars().any(|c| named(u32::from(c))) {
         return false;
     }
     let b = source.as_bytes();
+    // (`regress` reads `\u{…}` as a code point even without the `u` flag.)
     !(0..b.len()).any(|i| {
         b[i] == b'\\'
             && b.get(i + 1) == Some(&b'u')
-            && b.get(i + 2..i + 6)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .is_some_and(named)
+            && (b.get(i + 2) == Some(&b'{')
+                || b.get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .is_some_and(named))
     })
 }
 
@@ -1643,6 +1645,7 @@ mod tests {
         assert!(!ucs2_matchable("^[\\uD800-\\uDFFF]{2}$"));
         assert!(!ucs2_matchable("[\\ue000-\\ue7ff]"));
         assert!(!ucs2_matchable("😀"));
+        assert!(!ucs2_matchable("\\u{1F600}?"));
         assert!(ucs2_matchable("^[\\u0000-\\uFFFF]{2}$"));
         let s = |v: &str| Some(v.to_string());
         assert_eq!(groups("^(.+)$", "a😀b"), Some(vec![s("a😀b"), s("a😀b")]));
