@@ -905,7 +905,7 @@ impl Segments {
     /// run or in a lookahead: `.` stops at U+2028 and U+2029). A non-ASCII character never
     /// equals an ASCII literal (also ignoring case), and runs end between characters.
     fn decides(&self, text: &str) -> bool {
-        text.is_ascii() || (!self.any_dot && !text.bytes().any(|b| b >= 0xF0))
+        text.is_ascii() || (!self.any_dot && !super::jsre::beyond_bmp(text))
     }
 
     /// `None` when not decided here, `Some(false)` when `text` lacks the pattern's first or
