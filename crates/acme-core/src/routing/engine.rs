@@ -233,6 +233,19 @@ impl Phase {
         Self { routes, filter }
     }
 
+    /// Middleware's matchers: without a filter when each asks its lookahead in place (the
+    /// usual matcher: its filter's walk searched the whole path for the lookahead's body, to
+    /// send it to the backtracking matcher on every `/_next/static/…` path).
+    fn matchers(routes: Vec<CRoute>) -> Self {
+        if routes.iter().all(|r| r.re.tests_lookahead_in_place()) {
+            return Self {
+                routes,
+                filter: None,
+            };
+        }
+        Self::new(routes)
+    }
+
     /// Which routes' regexes may match `path`, and which certainly do (see [`Mask`]).
     fn candidates(&self, path: &str) -> Mask {
         self.filter.as_ref().map_or(Mask::ALL, |f| {
@@ -1840,7 +1853,7 @@ impl Router {
                         compile_route("middlewareMatchers", i, &r, "")
                     })
                     .collect::<Result<Vec<_>, _>>()
-                    .map(Phase::new)?,
+                    .map(Phase::matchers)?,
             ),
             None => None,
         };

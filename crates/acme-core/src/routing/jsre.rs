@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use compact_str::CompactString;
 
 use super::backtrack::Program;
+use super::lookahead::LookaheadMatcher;
 use super::segments::Segments;
 
 /// Longest input any regex is run on, in bytes.
@@ -81,6 +82,9 @@ pub struct JsRegex {
     last_ascii: Option<u128>,
     /// See [`min_match_len`]: a text of fewer bytes cannot match (0: no such bound).
     min_len: usize,
+    /// For a pattern with one negative lookahead that nothing repeats: the matcher that asks
+    /// the lookahead where it stands ([`LookaheadMatcher`]), first for `test` on BMP texts.
+    lookahead: Option<Box<LookaheadMatcher>>,
     /// Whether `regress` answers for a text beyond the BMP through [`ucs2_form`] (see
     /// [`ucs2_matchable`]); otherwise it sees such a text's characters as code points.
     ucs2: bool,
@@ -90,6 +94,9 @@ impl JsRegex {
     /// Compiles `source` with JavaScript `flags` and calibrates its input cap.
     pub fn new(source: &str, flags: &str) -> Result<Self, String> {
         let re = regress::Regex::with_flags(source, flags).map_err(|e| e.to_string())?;
+        if super::hazard::nullable_loop_in_repetition(source) {
+            return Err(super::hazard::REFUSED.into());
+        }
         let plain_flags = flags.chars().all(|c| c == 'i');
         let ucs2 = !flags.contains(['u', 'v']) && ucs2_matchable(source);
         let bt = plain_flags
@@ -108,8 +115,10 @@ impl JsRegex {
         let icase = flags.contains('i');
         let mut linear_source = None;
         let mut guard = None;
+        let mut lookahead = None;
         let (fast, pre) = if flags.chars().all(|c| c == 'i') {
             let t = translate(source, icase);
+            lookahead = t.cut.as_ref().and_then(LookaheadMatcher::new).map(Box::new);
             linear_source = t.superset.clone();
             guard = t.negative_bodies.map(|b| {
                 b.iter()
@@ -166,6 +175,7 @@ impl JsRegex {
         let min_len = superset
             .as_ref()
             .map_or(0, |(_, hir)| min_match_len(hir.properties()));
+
         Ok(Self {
             re,
             cap,
@@ -180,6 +190,7 @@ impl JsRegex {
             bt,
             seg,
             ucs2,
+            lookahead,
         })
     }
 
@@ -211,6 +222,12 @@ impl JsRegex {
     /// Whether a linear-time exact program replaces `regress` for this pattern.
     pub fn is_translated(&self) -> bool {
         self.fast.is_some()
+    }
+
+    /// Whether `test` asks the pattern's one negative lookahead only where it stands
+    /// ([`LookaheadMatcher`]): a filter's walk would cost about what the pattern's own does.
+    pub fn tests_lookahead_in_place(&self) -> bool {
+        self.lookahead.is_some()
     }
 
     /// The linear-time program for `text`: `Ok(exact)` or `Err(prefilter)`.
@@ -250,6 +267,12 @@ impl JsRegex {
             return false;
         }
         if let Some(Ok(found)) = self.seg.as_ref().and_then(|s| s.is_match(text)) {
+            return found;
+        }
+        if let Some(found) = (self.lookahead.as_deref())
+            .filter(|_| !beyond_bmp(text))
+            .and_then(|l| l.is_match(text))
+        {
             return found;
         }
         // For a yes/no answer the linear engines come first: a DFA scan costs less than the
@@ -625,7 +648,9 @@ const DENSE_LIMIT: usize = 1 << 20;
 
 /// The all-matches dense DFA of `sources`, and whether every pattern is anchored at the start;
 /// `None` past [`DENSE_LIMIT`] (or for what a DFA cannot do, such as a Unicode word boundary).
-fn dense_dfa(sources: &[&str]) -> Option<(regex_automata::dfa::dense::DFA<Vec<u32>>, bool)> {
+pub(super) fn dense_dfa(
+    sources: &[&str],
+) -> Option<(regex_automata::dfa::dense::DFA<Vec<u32>>, bool)> {
     use regex_automata::dfa::{dense, StartKind};
     let nfa = regex_automata::nfa::thompson::Compiler::new()
         .build_many(sources)
@@ -664,7 +689,7 @@ type Bits = (u128, u128);
 /// step is a few instructions shorter than the DFA's: the walk runs on several phases' filters
 /// for every request.)
 #[derive(Debug, Clone)]
-struct DenseSet {
+pub(super) struct DenseSet {
     /// By state (its number shifted left by `stride2`) and byte class: the next state, shifted
     /// likewise. The end-of-input transition is at class `eoi`.
     table: Box<[u32]>,
@@ -688,7 +713,7 @@ struct DenseSet {
 impl DenseSet {
     /// `label(pattern)`: what pattern `pattern` of the DFA stands for. `None` when a state the
     /// walk could enter is a quit state (the DFA gives up on a byte: no pattern here needs one).
-    fn new(
+    pub(super) fn new(
         dfa: regex_automata::dfa::dense::DFA<Vec<u32>>,
         anchored: bool,
         label: impl Fn(usize) -> Bits,
@@ -798,7 +823,7 @@ impl DenseSet {
     /// every pattern ends in a match state of this all-matches DFA (entered one byte late, or on
     /// the end-of-input transition), so one walk sees them all; it ends early on the dead state.
     #[inline]
-    fn walk(&self, text: &str) -> Bits {
+    pub(super) fn walk(&self, text: &str) -> Bits {
         let table = &*self.table;
         let mut out: Bits = (0, 0);
         let mut add = |sid: u32| {
@@ -821,6 +846,32 @@ impl DenseSet {
         }
         add(table.get((sid + self.eoi) as usize).copied().unwrap_or(0));
         out
+    }
+
+    /// Where matches of an anchored DFA's patterns end in `text`, in order, into `ends`: how
+    /// many; `None` when there are more than `ends` holds. (A match state is entered one byte
+    /// after the match's end, or on the end-of-input transition.)
+    pub(super) fn ends<const N: usize>(&self, text: &str, ends: &mut [usize; N]) -> Option<usize> {
+        let table = &*self.table;
+        let mut n = 0;
+        let mut sid = self.start;
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            let next = sid as usize + usize::from(self.classes[usize::from(b)]);
+            sid = table.get(next).copied().unwrap_or(0);
+            if sid <= self.last_match {
+                if sid == 0 {
+                    return Some(n);
+                }
+                *ends.get_mut(n)? = i;
+                n += 1;
+            }
+        }
+        let last = table.get((sid + self.eoi) as usize).copied().unwrap_or(0);
+        if last != 0 && last <= self.last_match {
+            *ends.get_mut(n)? = text.len();
+            n += 1;
+        }
+        Some(n)
     }
 }
 
@@ -848,6 +899,101 @@ struct Translation {
     /// group): the translated bodies of those lookarounds. On a text where none of them can
     /// match anywhere, the lookarounds never reject and `superset` is exact.
     negative_bodies: Option<Vec<String>>,
+    /// The pattern cut where its one negative lookahead stands (see [`LookaheadCut`]).
+    cut: Option<LookaheadCut>,
+}
+
+/// A pattern `^X(?!B)Y` whose lookahead no quantifier repeats and no alternative skips (every
+/// group around it is unquantified and without `|` at its level, and so is the pattern), as
+/// three translations: `prefix` (`^X`, its open groups closed), `body` (`B`) and `suffix`
+/// (`Y`, its groups reopened). It matches where `prefix` ends at some `p`, `body` matches at
+/// no prefix of the text from `p`, and `suffix` matches from `p`: the lookahead is asked only
+/// where it stands, instead of a guard searching the whole text for its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LookaheadCut {
+    pub(super) prefix: String,
+    pub(super) body: String,
+    pub(super) suffix: String,
+    /// Whether `suffix` ends with `$` outside any group: its matches end at the text's end.
+    pub(super) end_anchored: bool,
+}
+
+/// What [`translate`] notes, read left to right, to cut a pattern at its negative lookahead.
+#[derive(Default)]
+struct CutTracker {
+    /// Group numbers of the open groups (parallel to `translate`'s stack).
+    open: Vec<usize>,
+    next: usize,
+    /// By group number: `|` at its level; a quantifier on it.
+    alternation: Vec<bool>,
+    quantified: Vec<bool>,
+    /// `|` outside every group.
+    top_alternation: bool,
+    lookarounds: usize,
+    /// The first lookaround: its group number, where it opened in the output, the groups
+    /// around it, and whether it is a negative lookahead.
+    look: Option<(usize, usize, Vec<usize>, bool)>,
+    /// Where the output continues after the lookaround's `(?:)` stand-in.
+    look_end: Option<usize>,
+    /// A `^` inside the lookaround's body or after it.
+    caret_after: bool,
+    /// The last atom is `$` outside every group.
+    ends_with_dollar: bool,
+}
+
+impl CutTracker {
+    fn open_group(&mut self, lookaround: Option<bool>, at: usize) {
+        let id = self.next;
+        self.next += 1;
+        self.alternation.push(false);
+        self.quantified.push(false);
+        if let Some(negative_lookahead) = lookaround {
+            self.lookarounds += 1;
+            if self.look.is_none() {
+                self.look = Some((id, at, self.open.clone(), negative_lookahead));
+            }
+        }
+        self.open.push(id);
+    }
+
+    /// Closes the innermost group; its number. `end`: the output's length after it.
+    fn close_group(&mut self, end: usize) -> Option<usize> {
+        let id = self.open.pop()?;
+        if self.look.as_ref().is_some_and(|l| l.0 == id) {
+            self.look_end = Some(end);
+        }
+        Some(id)
+    }
+
+    fn alternation(&mut self) {
+        match self.open.last() {
+            Some(&id) => self.alternation[id] = true,
+            None => self.top_alternation = true,
+        }
+    }
+
+    fn finish(self, out: &str, bodies: &[String], guardable: bool) -> Option<LookaheadCut> {
+        let (_, open, around, negative_lookahead) = self.look?;
+        let end = self.look_end?;
+        let whole = self.lookarounds == 1 && negative_lookahead && guardable && !self.caret_after;
+        if !whole
+            || self.top_alternation
+            || around
+                .iter()
+                .any(|&g| self.alternation[g] || self.quantified[g])
+            || !out.starts_with('^')
+            || out.get(open..end) != Some("(?:)")
+        {
+            return None;
+        }
+        let depth = around.len();
+        Some(LookaheadCut {
+            prefix: format!("{}{}", &out[..open], ")".repeat(depth)),
+            body: bodies.first()?.clone(),
+            suffix: format!("{}{}", "(?:".repeat(depth), &out[end..]),
+            end_anchored: self.ends_with_dollar,
+        })
+    }
 }
 
 const JS_SPACE: &str = "\\t\\n\\x0B\\x0C\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
@@ -887,7 +1033,10 @@ fn translate(source: &str, icase: bool) -> Translation {
         exact: None,
         superset: None,
         negative_bodies: None,
+        cut: None,
     };
+    let mut cut = CutTracker::default();
+    let mut last_closed_group: Option<usize> = None;
     // Per open group: whether it is a negative lookaround (parallel to `stack`).
     let mut negative: Vec<bool> = Vec::new();
     let mut bodies: Vec<String> = Vec::new();
@@ -912,6 +1061,8 @@ fn translate(source: &str, icase: bool) -> Translation {
         let mut group_captures = false;
         let mut group_may_be_empty = false;
         let mut was_lookaround = false;
+        let mut closed_group = None;
+        let mut dollar_outside = false;
         match c {
             '\\' => {
                 let Some(&e) = chars.get(i + 1) else {
@@ -1007,6 +1158,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                 let rest: String = chars[i + 1..chars.len().min(i + 4)].iter().collect();
                 let open = out.len();
                 if rest.starts_with("?:") {
+                    cut.open_group(None, open);
                     out.push_str("(?:");
                     stack.push((false, false, open));
                     negative.push(false);
@@ -1017,6 +1169,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                     || rest.starts_with("?<!")
                 {
                     exact = false;
+                    cut.open_group(Some(rest.starts_with("?!")), open);
                     out.push_str("(?:");
                     stack.push((true, false, open));
                     let neg = rest.starts_with("?!") || rest.starts_with("?<!");
@@ -1033,6 +1186,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                     {
                         return none;
                     }
+                    cut.open_group(None, open);
                     out.push_str("(?P<");
                     out.push_str(&name);
                     out.push('>');
@@ -1043,6 +1197,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                 } else if rest.starts_with('?') {
                     return none;
                 } else {
+                    cut.open_group(None, open);
                     out.push('(');
                     mark_capture(&mut stack);
                     stack.push((false, false, open));
@@ -1072,6 +1227,7 @@ fn translate(source: &str, icase: bool) -> Translation {
                 if captures {
                     mark_capture(&mut stack);
                 }
+                closed_group = cut.close_group(out.len());
             }
             '*' | '+' | '?' | '{' => {
                 let mut j = i;
@@ -1104,6 +1260,8 @@ fn translate(source: &str, icase: bool) -> Translation {
                                 out.push_str("\\{");
                                 nullable.atom(false);
                                 i += 1;
+                                last_closed_group = None;
+                                cut.ends_with_dollar = false;
                                 last_group_captures = false;
                                 last_group_may_be_empty = false;
                                 last_was_lookaround = false;
@@ -1114,6 +1272,9 @@ fn translate(source: &str, icase: bool) -> Translation {
                 };
                 if last_was_lookaround {
                     return none;
+                }
+                if let Some(g) = last_closed_group {
+                    cut.quantified[g] = true;
                 }
                 // Even `?` matters for a body that may match empty: JavaScript rejects the empty
                 // iteration and leaves the group's captures undefined.
@@ -1133,10 +1294,13 @@ fn translate(source: &str, icase: bool) -> Translation {
             }
             '|' => {
                 nullable.alternative();
+                cut.alternation();
                 out.push(c);
             }
             '^' | '$' => {
                 nullable.atom(true);
+                cut.caret_after |= c == '^' && cut.look.is_some();
+                dollar_outside = c == '$' && stack.is_empty();
                 out.push(c);
             }
             c if c.is_ascii() => {
@@ -1148,6 +1312,8 @@ fn translate(source: &str, icase: bool) -> Translation {
         last_group_captures = group_captures;
         last_group_may_be_empty = group_may_be_empty;
         last_was_lookaround = was_lookaround;
+        last_closed_group = closed_group;
+        cut.ends_with_dollar = dollar_outside;
         i += 1;
     }
     if !stack.is_empty() {
@@ -1155,6 +1321,7 @@ fn translate(source: &str, icase: bool) -> Translation {
     }
     Translation {
         exact: exact.then(|| out.clone()),
+        cut: cut.finish(&out, &bodies, guardable),
         negative_bodies: (!exact && guardable && !bodies.is_empty()).then_some(bodies),
         superset: Some(out),
     }

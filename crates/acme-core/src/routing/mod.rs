@@ -6,7 +6,9 @@
 mod backtrack;
 mod bytescan;
 mod engine;
+mod hazard;
 mod jsre;
+mod lookahead;
 mod segments;
 mod weburl;
 
@@ -39,14 +41,20 @@ pub use engine::{
     Decision, DecisionKind, HeaderList, MiddlewareResult, Redirect, Request, Router, RouterError,
     Target, PENDING_CAPACITY,
 };
+pub use hazard::nullable_loop_in_repetition;
 pub use jsre::{decode_uri_component, Captures, FilterMatches, JsRegex, RegexFilter, MAX_INPUT};
 
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, RouteHas};
 
 /// Compiles a JavaScript regex source with the flags Next uses for route matching.
+/// Refuses, as [`JsRegex::new`] does, a pattern `regress` would not terminate on.
 pub fn compile_js_regex(source: &str) -> std::result::Result<regress::Regex, String> {
-    regress::Regex::with_flags(source, "").map_err(|e| e.to_string())
+    let re = regress::Regex::with_flags(source, "").map_err(|e| e.to_string())?;
+    if nullable_loop_in_repetition(source) {
+        return Err(hazard::REFUSED.into());
+    }
+    Ok(re)
 }
 
 /// Compiles every `sourceRegex` and every `has`/`missing` value regex of the routing table.
@@ -100,5 +108,9 @@ mod tests {
             assert!(compile_js_regex(src).is_ok(), "{src}");
         }
         assert!(compile_js_regex("(unclosed").is_err());
+        let refused = compile_js_regex("^/(?:(?:a?)?)*x$")
+            .err()
+            .unwrap_or_default();
+        assert!(refused.contains("does not terminate"), "{refused}");
     }
 }
