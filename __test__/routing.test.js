@@ -366,6 +366,59 @@ test('packedCalls().resolve takes a URL and header index/value pairs or packed v
   assert.strictEqual(calls.resolve(url, ...pairs.flat()), want)
 })
 
+test('packedCalls().resume answers as the object API resumes, keeps no decision between calls, and throws coded errors after which the next call resumes', () => {
+  const fx = h.loadFixture('app-router')
+  const native = new Router(fx.text)
+  const calls = native.packedCalls()
+  const names = native.headerNames()
+  const values = (pairs) => pairs.map(([name, v]) => `\0${String.fromCharCode(0x21 + names.indexOf(name))}${v}`).join('')
+  const host = values([['host', 'localhost']])
+  const objectResume = (url, outcome) => {
+    const d = native.resolve('GET', url, { host: 'localhost' })
+    assert.strictEqual(d.kind, 'middleware', url)
+    return native.resumeAfterMiddleware(d.continuation, outcome)
+  }
+  const packed = (url, outcome) => {
+    const other = `${outcome.bodySent ? 1 : 0}\0${outcome.redirect ? outcome.redirect.status : ''}\0${outcome.redirect ? outcome.redirect.url : ''}\0${outcome.rewrite || ''}`
+    const rh = outcome.responseHeaders ? Object.entries(outcome.responseHeaders).flat().join('\0') : undefined
+    return calls.resume(url, host, undefined, rh, other)
+  }
+  const kinds = { R: 'redirect', r: 'resolved', M: 'middlewareResponded', x: 'externalRewrite', n: 'notFound' }
+  // Every kind of outcome, long ones then short ones: each answer is its own.
+  const cases = [
+    ['http://localhost/old', { redirect: { url: 'http://localhost/about', status: 307 } }],
+    ['http://localhost/rewrite-me', { rewrite: 'http://localhost/about' }],
+    ['http://localhost/mw-response', { bodySent: true, responseHeaders: { 'x-mw': 'response' } }],
+    ['http://localhost/about', { rewrite: `http://localhost/blog/${'p'.repeat(3000)}` }],
+    ['http://localhost/about', { responseHeaders: { 'set-cookie': 'a=1', 'x-one': '1' } }],
+    ['http://localhost/about', { rewrite: 'https://elsewhere.example/x' }],
+    ['http://localhost/old', { redirect: { url: 'http://localhost/about', status: 307 } }],
+  ]
+  for (const [url, outcome] of cases) {
+    const want = objectResume(url, outcome)
+    const got = packed(url, outcome)
+    assert.strictEqual(kinds[got[0]], want.kind, `${url} ${JSON.stringify(outcome).slice(0, 80)}`)
+    const sep = got[1]
+    const location = want.redirect ? want.redirect.location : want.externalUrl || want.resolvedPathname
+    if (location) assert.ok(got.split(sep).includes(location), `${want.kind}: ${location} in ${got.slice(0, 120)}`)
+    assert.strictEqual(packed(url, outcome), got, 'the same call answers the same')
+  }
+  const good = () => packed('http://localhost/old', { redirect: { url: 'http://localhost/about', status: 307 } })
+  const want = good()
+  const bad = [
+    [[], 'ROUTER_INPUT', 'no URL'],
+    [[7, host], 'ROUTER_INPUT', 'a number URL'],
+    [['http://localhost/about', {}], 'ROUTER_INPUT', 'object values'],
+    [['http://localhost/about', host, undefined, undefined, undefined, 'extra'], 'ROUTER_INPUT', 'six arguments'],
+    // Not a request that pauses for middleware: there is nothing to resume.
+    [['http://localhost/_next/static/chunks/x.js', host, undefined, undefined, '0\0\0\0'], 'INVALID_CONTINUATION', 'no middleware'],
+  ]
+  for (const [args, code, what] of bad) {
+    assert.throws(() => calls.resume(...args), (e) => e.code === code && e.message.startsWith(`[${code}] `), what)
+    assert.strictEqual(good(), want, `after ${what}`)
+  }
+})
+
 test('a continuation of runtime/router.js is its middleware decision, resumed once, by its own router', () => {
   const text = h.loadFixture('app-router').text
   const a = createRouter(text)

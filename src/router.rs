@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use acme_core::routing as core;
 use napi::bindgen_prelude::JsObjectValue;
-use napi::bindgen_prelude::{Array, Either, FnArgs, Latin1String, Object, Unknown};
+use napi::bindgen_prelude::{Array, Either, Object, Unknown};
 use napi::Env;
-use napi::JsString;
 use napi_derive::napi;
 
 /// Headers as Node's `rawHeaders` (flat `[name, value, …]`) or a plain object whose values are
@@ -304,18 +303,11 @@ fn kind_code(k: core::DecisionKind) -> char {
     }
 }
 
-/// The decision as one string (one napi value instead of an object tree): the kind code, then
-/// every field preceded by a separator, in the order `runtime/router.js` reads them. The
-/// separator is the string's second character: NUL, unless a value holds a NUL itself (a header
-/// value a route takes from a decoded query value can), then the first character that no value
-/// holds, so every decision packs.
-fn pack(d: &core::Decision) -> String {
-    let mut out = String::with_capacity(packed_len_estimate(d));
-    pack_into(&mut out, d);
-    out
-}
-
-/// [`pack`], appended to `out`.
+/// The decision as one string (one napi value instead of an object tree), appended to `out`:
+/// the kind code, then every field preceded by a separator, in the order `runtime/router.js`
+/// reads them. The separator is the string's second character: NUL, unless a value holds a NUL
+/// itself (a header value a route takes from a decoded query value can), then the first
+/// character that no value holds, so every decision packs.
 fn pack_into(out: &mut String, d: &core::Decision) {
     let start = out.len();
     pack_with(out, d, '\0');
@@ -380,33 +372,6 @@ fn push_decimal_long(out: &mut String, n: u32) {
         n /= 10;
     }
     out.extend(digits[i..].iter().map(|&d| char::from(d)));
-}
-
-/// Bytes of the packed form of `d`, numbers and separators estimated: one allocation for it.
-fn packed_len_estimate(d: &core::Decision) -> usize {
-    let text: usize = [
-        &d.middleware_url,
-        &d.resolved_pathname,
-        &d.invocation_pathname,
-        &d.rsc_pathname,
-        &d.matched_route,
-        &d.external_url,
-    ]
-    .iter()
-    .map(|v| v.as_ref().map_or(0, String::len))
-    .sum::<usize>()
-        + d.target.as_ref().map_or(0, |t| t.kind.len() + t.id.len())
-        + d.redirect.as_ref().map_or(0, |r| r.location.len())
-        + d.query.as_str().len()
-        + d.headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum::<usize>()
-        + d.route_matches
-            .iter()
-            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 2)
-            .sum::<usize>();
-    text + 64
 }
 
 /// Appends the packed form of `d` to `out`, with separator `sep`. Inlined where it is called
@@ -479,18 +444,6 @@ fn split_nul(s: &str) -> impl Iterator<Item = &str> {
             }
         }
     })
-}
-
-/// A packed decision as a JavaScript string. An ASCII one (the usual case: paths and URLs are
-/// percent-encoded) is handed over as Latin-1, which V8 copies as it is instead of decoding it.
-type JsText = Either<Latin1String, String>;
-
-fn js_text(s: String) -> JsText {
-    if s.is_ascii() {
-        Either::A(Latin1String::from(s))
-    } else {
-        Either::B(s)
-    }
 }
 
 /// The first header index character of the packed request-header form (printable ASCII for the
@@ -574,34 +527,17 @@ fn insert_own_length(packed: &mut String, ascii: bool) {
     packed.insert_str(at, &(units + width).to_string());
 }
 
-/// A JavaScript string's text. Read as UTF-16, whose length V8 knows without a scan, instead of
-/// as UTF-8, which V8 measures in one pass over the text and encodes in another (the input's
-/// conversion was ~10% of a routed request inside Node); ASCII text (the usual request) is then
-/// narrowed as it is.
-fn text_of(s: JsString) -> napi::Result<String> {
-    let utf16 = s.into_utf16()?;
-    // The buffer ends with the NUL napi writes.
-    let units = utf16
-        .as_slice()
-        .split_last()
-        .map_or(&[][..], |(_, text)| text);
-    if units.iter().all(|&c| c < 0x80) {
-        let bytes: Vec<u8> = units.iter().map(|&c| c as u8).collect();
-        // ASCII is UTF-8: the fallback is never taken.
-        return Ok(String::from_utf8(bytes).unwrap_or_default());
-    }
-    // Lone surrogates become U+FFFD, as napi's UTF-8 conversion makes them.
-    Ok(String::from_utf16_lossy(units))
-}
-
-/// `resolve` of `packedCalls` as a plain napi callback. It runs once per request, and napi-rs's
-/// closure trampoline around a call costs more than reading its arguments: an argument list
-/// allocated per call, a type check per argument, the result converted through a generic path.
-/// Here the arguments are read straight into the buffers kept by the function, an absent second
-/// argument is told from a present one by the status of that read, and the packed decision is
-/// written into a kept buffer too (one allocation less per request) before V8 copies it.
+/// `resolve` and `resume` of `packedCalls` as plain napi callbacks. `resolve` runs once per
+/// request, and napi-rs's closure trampoline around a call costs more than reading its
+/// arguments: an argument list allocated per call, a type check per argument, the result
+/// converted through a generic path. Here the arguments are read straight into the buffers kept
+/// by the function, an absent argument is told from a present one by the status of that read,
+/// and the packed decision is written into a kept buffer too (one allocation less per request)
+/// before V8 copies it. `resume` (middleware that did more than pass the request through: ~6%
+/// of app-router's requests) took ~2 µs through the trampoline, its five strings each read
+/// twice and copied into a `String`, and a fresh decision built and packed.
 #[allow(unsafe_code)]
-mod raw_resolve {
+mod raw_calls {
     use super::*;
     use napi::sys;
     use std::cell::RefCell;
@@ -613,9 +549,19 @@ mod raw_resolve {
     const MAX_PAIRS: usize = 6;
     /// The URL and the pairs.
     const MAX_ARGS: usize = 1 + 2 * MAX_PAIRS;
+    /// `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`.
+    const RESUME_ARGS: usize = 5;
+
+    /// Which of the calls a function is.
+    #[derive(Clone, Copy)]
+    pub(super) enum Call {
+        Resolve,
+        Resume,
+    }
 
     /// What the function keeps: the router and the buffers its inputs are read into.
     struct State {
+        call: Call,
         router: Arc<core::Router>,
         url: RefCell<Vec<u8>>,
         values: RefCell<Vec<u8>>,
@@ -626,8 +572,13 @@ mod raw_resolve {
     }
 
     /// Creates the function; its state is freed when V8 collects it.
-    pub(super) fn create(env: &Env, router: Arc<core::Router>) -> napi::Result<sys::napi_value> {
+    pub(super) fn create(
+        env: &Env,
+        router: Arc<core::Router>,
+        call: Call,
+    ) -> napi::Result<sys::napi_value> {
         let state = Box::into_raw(Box::new(State {
+            call,
             router,
             url: RefCell::new(vec![0; 1024]),
             values: RefCell::new(vec![0; 1024]),
@@ -635,15 +586,19 @@ mod raw_resolve {
             slots: RefCell::default(),
         }));
         let mut f = ptr::null_mut();
-        // SAFETY: the env is the live one of the calling function; the name is 7 bytes of
+        let name = match call {
+            Call::Resolve => c"resolve",
+            Call::Resume => c"resume",
+        };
+        // SAFETY: the env is the live one of the calling function; the name is NUL-terminated
         // UTF-8; `state` stays valid until `finalize` frees it, which V8 calls only once the
         // function is unreachable (no call can be running then).
         let status = unsafe {
             sys::napi_create_function(
                 env.raw(),
-                c"resolve".as_ptr(),
-                7,
-                Some(call),
+                name.as_ptr(),
+                isize::try_from(name.count_bytes()).unwrap_or(0),
+                Some(call_native),
                 state.cast(),
                 &mut f,
             )
@@ -668,7 +623,8 @@ mod raw_resolve {
             // its finalizer and the function is never handed out).
             drop(unsafe { Box::from_raw(state) });
             return Err(napi::Error::from_reason(format!(
-                "[ROUTER_INIT] could not create resolve (napi status {status})"
+                "[ROUTER_INIT] could not create {} (napi status {status})",
+                name.to_string_lossy()
             )));
         }
         Ok(f)
@@ -682,7 +638,7 @@ mod raw_resolve {
     /// A failure to report to JavaScript as a thrown `Error` with a code.
     struct Thrown(&'static std::ffi::CStr, String);
 
-    unsafe extern "C" fn call(
+    unsafe extern "C" fn call_native(
         env: sys::napi_env,
         info: sys::napi_callback_info,
     ) -> sys::napi_value {
@@ -709,15 +665,26 @@ mod raw_resolve {
             // SAFETY: `data` is the live `State` of this function (see `create`).
             let state = unsafe { &*data.cast::<State>() };
             // `argc` is the number passed, which may exceed the number read.
-            if argc > MAX_ARGS {
+            let max = match state.call {
+                Call::Resolve => MAX_ARGS,
+                Call::Resume => RESUME_ARGS,
+            };
+            if argc > max {
                 Err(Thrown(
                     c"ROUTER_INPUT",
-                    format!("resolve takes at most {MAX_PAIRS} header index/value pairs"),
+                    match state.call {
+                        Call::Resolve => {
+                            format!("resolve takes at most {MAX_PAIRS} header index/value pairs")
+                        }
+                        Call::Resume => format!("resume takes at most {RESUME_ARGS} arguments"),
+                    },
                 ))
             } else {
-                catch_unwind(AssertUnwindSafe(|| state.resolve(env, &argv[..argc]))).unwrap_or_else(
-                    |_| Err(Thrown(c"ROUTER_PANIC", "the router panicked".to_string())),
-                )
+                catch_unwind(AssertUnwindSafe(|| match state.call {
+                    Call::Resolve => state.resolve(env, &argv[..argc]),
+                    Call::Resume => state.resume(env, &argv[..argc]),
+                }))
+                .unwrap_or_else(|_| Err(Thrown(c"ROUTER_PANIC", "the router panicked".to_string())))
             }
         };
         match result {
@@ -821,27 +788,71 @@ mod raw_resolve {
                 }
             }
             .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?;
-            let text = &*out_text;
-            let mut out = ptr::null_mut();
-            // ASCII (the usual decision: paths and URLs are percent-encoded) is handed over as
-            // Latin-1, which V8 copies as it is instead of decoding it.
-            let create = if ascii {
-                sys::napi_create_string_latin1
-            } else {
-                sys::napi_create_string_utf8
-            };
-            // (A `String` is never longer than `isize::MAX` bytes.)
-            let len = isize::try_from(text.len()).unwrap_or(isize::MAX);
-            // SAFETY: the text is valid for its length; `out` is a valid place for the result.
-            let status = unsafe { create(env, text.as_ptr().cast(), len, &mut out) };
-            if status != sys::Status::napi_ok {
+            packed_string(env, &out_text, ascii)
+        }
+
+        /// `resume(url, requestValues, newRequestValues?, responseHeaders?, other?)`: the
+        /// strings read one after another into one kept buffer, the decision written into a
+        /// kept one.
+        fn resume(
+            &self,
+            env: sys::napi_env,
+            args: &[sys::napi_value],
+        ) -> Result<sys::napi_value, Thrown> {
+            let reentered = || Thrown(c"ROUTER_REENTERED", "a routing call is in progress".into());
+            let mut buf = self.values.try_borrow_mut().map_err(|_| reentered())?;
+            let mut out_text = self.out.try_borrow_mut().map_err(|_| reentered())?;
+            let mut slots = self.slots.try_borrow_mut().map_err(|_| reentered())?;
+            // Where each argument's text is in `buf` (`None`: absent, `undefined` or `null`).
+            let mut spans = [None; RESUME_ARGS];
+            let mut end = 0;
+            for (span, &value) in spans.iter_mut().zip(args) {
+                if let Some(n) = read_at(env, value, &mut buf, end)? {
+                    *span = Some((end, end + n));
+                    end += n;
+                }
+            }
+            if spans[0].is_none() {
                 return Err(Thrown(
-                    c"ROUTER_OUTPUT",
-                    format!("could not create the decision string (napi status {status})"),
+                    c"ROUTER_INPUT",
+                    "resume(url, …): url must be a string".into(),
                 ));
             }
-            Ok(out)
+            let all = text(&buf, end)?;
+            // Offsets of whole strings within text read whole: char boundaries.
+            let parts = spans.map(|s| s.map(|(a, b)| all.get(a..b).unwrap_or("")));
+            let ascii = resume_packed(&self.router, parts, &mut slots, &mut out_text)
+                .map_err(|_| Thrown(c"ROUTER_PANIC", "the router panicked".into()))?
+                .map_err(|e| Thrown(c"INVALID_CONTINUATION", e.to_string()))?;
+            packed_string(env, &out_text, ascii)
         }
+    }
+
+    /// The packed decision `text` as a JavaScript string. ASCII (the usual decision: paths and
+    /// URLs are percent-encoded) is handed over as Latin-1, which V8 copies as it is instead of
+    /// decoding it.
+    fn packed_string(
+        env: sys::napi_env,
+        text: &str,
+        ascii: bool,
+    ) -> Result<sys::napi_value, Thrown> {
+        let mut out = ptr::null_mut();
+        let create = if ascii {
+            sys::napi_create_string_latin1
+        } else {
+            sys::napi_create_string_utf8
+        };
+        // (A `String` is never longer than `isize::MAX` bytes.)
+        let len = isize::try_from(text.len()).unwrap_or(isize::MAX);
+        // SAFETY: the text is valid for its length; `out` is a valid place for the result.
+        let status = unsafe { create(env, text.as_ptr().cast(), len, &mut out) };
+        if status != sys::Status::napi_ok {
+            return Err(Thrown(
+                c"ROUTER_OUTPUT",
+                format!("could not create the decision string (napi status {status})"),
+            ));
+        }
+        Ok(out)
     }
 
     /// The text of `value` read into `buf` from byte `at` (the buffer grown when it does not
@@ -924,28 +935,16 @@ mod raw_resolve {
     }
 }
 
-/// The text of optional string argument `index` (`undefined` and `null` are absent, and so is
-/// an argument the call did not pass: `ctx.get` fails on a missing trailing argument instead of
-/// reading it as `undefined`).
-fn opt_text(
-    ctx: &napi::bindgen_prelude::FunctionCallContext<'_>,
-    index: usize,
-) -> napi::Result<Option<String>> {
-    if index >= ctx.length() {
-        return Ok(None);
-    }
-    ctx.get::<Option<JsString>>(index)?.map(text_of).transpose()
-}
-
-/// `resume` of `packedCalls`: the request as `resolve` had it, then what middleware did.
+/// `resume` of `packedCalls`: the request as `resolve` had it, then what middleware did. Writes
+/// the packed decision into `out` (cleared first) and answers whether it is ASCII; `Ok(Err(…))`
+/// for a continuation that cannot be resumed.
 fn resume_packed(
     router: &core::Router,
-    url: &str,
-    values: &str,
-    request_values: Option<&str>,
-    response_headers: Option<&str>,
-    other: Option<&str>,
-) -> napi::Result<JsText> {
+    [url, values, request_values, response_headers, other]: [Option<&str>; 5],
+    slots: &mut DecisionSlots,
+    out: &mut String,
+) -> napi::Result<Result<bool, core::RouterError>> {
+    let (url, values) = (url.unwrap_or(""), values.unwrap_or(""));
     let request_headers = request_values.map(|s| router.header_list_indexed(indexed_values(s)));
     let response_headers = response_headers.map(|s| {
         let mut it = split_nul(s);
@@ -969,12 +968,17 @@ fn resume_packed(
         rewrite: rewrite.map(str::to_string),
     };
     catch_unwind(AssertUnwindSafe(|| {
-        router
-            .replay_indexed(url, indexed_values(values), &result, request_headers)
-            .map(|d| js_text(pack(&d)))
+        out.clear();
+        let d = &mut slots.decision;
+        router.replay_indexed_into(url, indexed_values(values), &result, request_headers, d)?;
+        pack_into(out, d);
+        Ok(out.is_ascii())
     }))
-    .map_err(panic_error)?
-    .map_err(|e| napi::Error::from_reason(format!("[INVALID_CONTINUATION] {e}")))
+    .map_err(|p| {
+        // A panic may have left part of a decision behind.
+        out.clear();
+        panic_error(p)
+    })
 }
 
 fn panic_error(_: Box<dyn std::any::Any + Send>) -> napi::Error {
@@ -1075,42 +1079,28 @@ impl Router {
         ts_return_type = "{ resolve: (url: string, ...requestValues: Array<string | number>) => string, resume: (url: string, requestValues: string, newRequestValues?: string, responseHeaders?: string, other?: string) => string }"
     )]
     pub fn packed_calls<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
-        let router = Arc::clone(&self.inner);
-        let resolve = raw_resolve::create(env, router)?;
-        let router = Arc::clone(&self.inner);
-        let resume = env.create_function_from_closure::<FnArgs<(
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )>, _, _>("resume", move |ctx| {
-            resume_packed(
-                &router,
-                &text_of(ctx.get::<JsString>(0)?)?,
-                opt_text(&ctx, 1)?.as_deref().unwrap_or(""),
-                opt_text(&ctx, 2)?.as_deref(),
-                opt_text(&ctx, 3)?.as_deref(),
-                opt_text(&ctx, 4)?.as_deref(),
-            )
-        })?;
-        let mut o = Object::new(env)?;
-        // SAFETY: a function value of this env, set on an object of it.
-        #[allow(unsafe_code)]
-        let status = unsafe {
-            napi::sys::napi_set_named_property(
-                env.raw(),
-                napi::JsValue::raw(&o),
-                c"resolve".as_ptr(),
-                resolve,
-            )
-        };
-        if status != napi::sys::Status::napi_ok {
-            return Err(napi::Error::from_reason(format!(
-                "[ROUTER_INIT] napi status {status}"
-            )));
+        let o = Object::new(env)?;
+        for (name, call) in [
+            (c"resolve", raw_calls::Call::Resolve),
+            (c"resume", raw_calls::Call::Resume),
+        ] {
+            let f = raw_calls::create(env, Arc::clone(&self.inner), call)?;
+            // SAFETY: a function value of this env, set on an object of it.
+            #[allow(unsafe_code)]
+            let status = unsafe {
+                napi::sys::napi_set_named_property(
+                    env.raw(),
+                    napi::JsValue::raw(&o),
+                    name.as_ptr(),
+                    f,
+                )
+            };
+            if status != napi::sys::Status::napi_ok {
+                return Err(napi::Error::from_reason(format!(
+                    "[ROUTER_INIT] napi status {status}"
+                )));
+            }
         }
-        set_c(&mut o, c"resume", resume)?;
         Ok(o)
     }
 

@@ -2433,14 +2433,31 @@ impl Router {
         request_headers: Option<RequestHeaders<'v>>,
     ) -> Result<Decision, RouterError> {
         let mut d = Decision::default();
-        let mut st = State::new(self.header_list_indexed(pairs));
-        let Some(f) = self.begin(url, &mut st, &mut d) else {
-            return Err(RouterError::Continuation(
-                "the request does not invoke middleware".into(),
-            ));
-        };
-        self.continue_after(f, &mut st, result, request_headers, &mut d)?;
+        self.replay_indexed_into(url, pairs, result, request_headers, &mut d)?;
         Ok(d)
+    }
+
+    /// [`Router::replay_indexed`], the decision written into `out` (whose lists keep their
+    /// room, as [`Router::resolve_indexed_passthrough_into`] keeps them).
+    pub fn replay_indexed_into<'v>(
+        &'v self,
+        url: &str,
+        pairs: impl IntoIterator<Item = (usize, &'v str)>,
+        result: &MiddlewareResult,
+        request_headers: Option<RequestHeaders<'v>>,
+        out: &mut Decision,
+    ) -> Result<(), RouterError> {
+        let mut st = State::new(RequestHeaders::default());
+        self.push_indexed(&mut st.headers, pairs);
+        st.resp = std::mem::take(&mut out.spare.headers);
+        let replayed = match self.begin(url, &mut st, out) {
+            None => Err(RouterError::Continuation(
+                "the request does not invoke middleware".into(),
+            )),
+            Some(f) => self.continue_after(f, &mut st, result, request_headers, out),
+        };
+        out.spare.keep_headers(std::mem::take(&mut st.resp));
+        replayed
     }
 
     /// Resolution up to middleware, of the request whose fresh state is `st`: the decision
