@@ -175,7 +175,6 @@ impl JsRegex {
         let min_len = superset
             .as_ref()
             .map_or(0, |(_, hir)| min_match_len(hir.properties()));
-
         Ok(Self {
             re,
             cap,
