@@ -833,9 +833,7 @@ impl DenseSet {
         };
         let mut sid = self.start;
         for &b in text.as_bytes() {
-            let next = sid as usize + usize::from(self.classes[usize::from(b)]);
-            // (Every entry is a state's row: a missing one cannot happen, and reads as dead.)
-            sid = table.get(next).copied().unwrap_or(0);
+            sid = self.step(table, sid, b);
             if sid <= self.last_match {
                 if sid == 0 {
                     return out;
@@ -843,8 +841,22 @@ impl DenseSet {
                 add(sid);
             }
         }
-        add(table.get((sid + self.eoi) as usize).copied().unwrap_or(0));
+        add(self.step_eoi(table, sid));
         out
+    }
+
+    /// The state after `sid` on byte `b`. (Every entry is a state's row: a missing one cannot
+    /// happen, and reads as dead.)
+    #[inline(always)]
+    fn step(&self, table: &[u32], sid: u32, b: u8) -> u32 {
+        let next = sid as usize + usize::from(self.classes[usize::from(b)]);
+        table.get(next).copied().unwrap_or(0)
+    }
+
+    /// The state after `sid` on the end-of-input transition.
+    #[inline(always)]
+    fn step_eoi(&self, table: &[u32], sid: u32) -> u32 {
+        table.get((sid + self.eoi) as usize).copied().unwrap_or(0)
     }
 
     /// Where matches of an anchored DFA's patterns end in `text`, in order, into `ends`: how
@@ -855,8 +867,7 @@ impl DenseSet {
         let mut n = 0;
         let mut sid = self.start;
         for (i, &b) in text.as_bytes().iter().enumerate() {
-            let next = sid as usize + usize::from(self.classes[usize::from(b)]);
-            sid = table.get(next).copied().unwrap_or(0);
+            sid = self.step(table, sid, b);
             if sid <= self.last_match {
                 if sid == 0 {
                     return Some(n);
@@ -865,7 +876,7 @@ impl DenseSet {
                 n += 1;
             }
         }
-        let last = table.get((sid + self.eoi) as usize).copied().unwrap_or(0);
+        let last = self.step_eoi(table, sid);
         if last != 0 && last <= self.last_match {
             *ends.get_mut(n)? = text.len();
             n += 1;

@@ -40,20 +40,16 @@ enum Suffix {
 impl LookaheadMatcher {
     /// `None` when a part does not compile to a dense automaton.
     pub(super) fn new(cut: &LookaheadCut) -> Option<Self> {
-        let anchored = |source: &str| {
-            let (dfa, anchored) = dense_dfa(&[source])?;
-            anchored.then_some(())?;
-            DenseSet::new(dfa, true, |_| (1, 0))
-        };
-        let suffix_source = format!("^(?:{})", cut.suffix);
-        let suffix = if cut.end_anchored && free_of_line_terminators_language(&suffix_source)? {
+        let suffix_dfa = anchored_dfa(&format!("^(?:{})", cut.suffix))?;
+        let suffix = if cut.end_anchored && free_of_line_terminators_language(&suffix_dfa)? {
             Suffix::NoLineTerminator
         } else {
-            Suffix::Automaton(Box::new(anchored(&suffix_source)?))
+            Suffix::Automaton(Box::new(DenseSet::new(suffix_dfa, true, |_| (1, 0))?))
         };
+        let set = |source: &str| DenseSet::new(anchored_dfa(source)?, true, |_| (1, 0));
         Some(Self {
-            prefix: anchored(&cut.prefix)?,
-            body: anchored(&format!("^(?:{})", cut.body))?,
+            prefix: set(&cut.prefix)?,
+            body: set(&format!("^(?:{})", cut.body))?,
             suffix,
         })
     }
@@ -115,32 +111,25 @@ fn line_terminator_at_any_byte(b: &[u8]) -> bool {
     })
 }
 
-/// Whether the anchored, end-anchored pattern `source` matches exactly the texts without a
-/// line terminator: its automaton and that of `[^\n\r\u2028\u2029]*$` walked together over
-/// every byte from their starts never disagree on a match at the end. `None` when either does
-/// not compile.
-fn free_of_line_terminators_language(source: &str) -> Option<bool> {
-    let build = |p: &str| {
-        dense::Builder::new()
-            .configure(
-                dense::Config::new()
-                    .match_kind(regex_automata::MatchKind::All)
-                    .start_kind(regex_automata::dfa::StartKind::Anchored)
-                    .dfa_size_limit(Some(1 << 20))
-                    .determinize_size_limit(Some(1 << 22)),
-            )
-            .build(p)
-            .ok()
-    };
-    let a = build(source)?;
-    let b = build(r"^[^\n\r\x{2028}\x{2029}]*$")?;
+/// [`dense_dfa`] of one pattern anchored at the text's start; `None` for one that is not.
+fn anchored_dfa(source: &str) -> Option<dense::DFA<Vec<u32>>> {
+    let (dfa, anchored) = dense_dfa(&[source])?;
+    anchored.then_some(dfa)
+}
+
+/// Whether `dfa` (anchored, of an end-anchored pattern) matches exactly the texts without a
+/// line terminator: it and the automaton of `[^\n\r\u2028\u2029]*$`, walked together over
+/// every byte from their starts, never disagree on a match at the end. `None` when the second
+/// does not compile.
+fn free_of_line_terminators_language(a: &dense::DFA<Vec<u32>>) -> Option<bool> {
+    let b = anchored_dfa(r"^[^\n\r\x{2028}\x{2029}]*$")?;
     let config = start::Config::new().anchored(Anchored::Yes);
     let pair = (a.start_state(&config).ok()?, b.start_state(&config).ok()?);
     let mut seen: std::collections::HashSet<(StateID, StateID)> = [pair].into();
     let mut todo = vec![pair];
     while let Some((x, y)) = todo.pop() {
         let at_end = |d: &dense::DFA<Vec<u32>>, s| d.is_match_state(d.next_eoi_state(s));
-        if at_end(&a, x) != at_end(&b, y) {
+        if at_end(a, x) != at_end(&b, y) {
             return Some(false);
         }
         if a.is_dead_state(x) && b.is_dead_state(y) {
@@ -191,7 +180,8 @@ mod tests {
             r"^(?:[^\n\r\x{2028}\x{2029}]*)$",
         ];
         for s in yes {
-            assert_eq!(free_of_line_terminators_language(s), Some(true), "{s}");
+            let dfa = anchored_dfa(s).unwrap_or_else(|| unreachable!("{s} compiles"));
+            assert_eq!(free_of_line_terminators_language(&dfa), Some(true), "{s}");
         }
         let no = [
             // A text must not be empty.
@@ -204,7 +194,8 @@ mod tests {
             r"^(?:[^\n\r\x{2028}]*)$",
         ];
         for s in no {
-            assert_eq!(free_of_line_terminators_language(s), Some(false), "{s}");
+            let dfa = anchored_dfa(s).unwrap_or_else(|| unreachable!("{s} compiles"));
+            assert_eq!(free_of_line_terminators_language(&dfa), Some(false), "{s}");
         }
     }
 }
