@@ -179,8 +179,9 @@ pub fn nullable_loop_in_repetition(source: &str) -> bool {
 }
 
 /// The quantifier at `at`: its least and most iterations (`u32::MAX`: unbounded) and where it
-/// ends; `None` for a `{` that starts none.
-fn quantifier(chars: &[char], at: usize) -> Option<(u32, u32, usize)> {
+/// ends; `None` for a `{` that starts none (Annex B reads it as a literal). Shared with the
+/// translation of patterns (`jsre::translate`).
+pub(super) fn quantifier(chars: &[char], at: usize) -> Option<(u32, u32, usize)> {
     match chars.get(at)? {
         '*' => Some((0, u32::MAX, at + 1)),
         '+' => Some((1, u32::MAX, at + 1)),

@@ -1240,46 +1240,20 @@ fn translate(source: &str, icase: bool) -> Translation {
                 closed_group = cut.close_group(out.len());
             }
             '*' | '+' | '?' | '{' => {
-                let mut j = i;
-                let max_over_one = match c {
-                    '*' | '+' => true,
-                    '?' => false,
-                    _ => {
-                        let close = chars[i..].iter().position(|c| *c == '}').map(|p| i + p);
-                        let body: Option<String> = close.map(|e| chars[i + 1..e].iter().collect());
-                        let parsed = body.as_deref().and_then(|b| {
-                            let (lo, hi) = match b.split_once(',') {
-                                Some((lo, hi)) => (lo, Some(hi)),
-                                None => (b, None),
-                            };
-                            let lo: u32 = lo.parse().ok()?;
-                            let hi: Option<u32> = match hi {
-                                None => Some(lo),
-                                Some("") => None,
-                                Some(h) => Some(h.parse().ok()?),
-                            };
-                            Some(hi.is_none_or(|h| h > 1) && lo <= hi.unwrap_or(u32::MAX))
-                        });
-                        match (parsed, close) {
-                            (Some(m), Some(e)) => {
-                                j = e;
-                                m
-                            }
-                            _ => {
-                                // Annex B: a `{` that starts no quantifier is a literal.
-                                out.push_str("\\{");
-                                nullable.atom(false);
-                                i += 1;
-                                last_closed_group = None;
-                                cut.ends_with_dollar = false;
-                                last_group_captures = false;
-                                last_group_may_be_empty = false;
-                                last_was_lookaround = false;
-                                continue;
-                            }
-                        }
-                    }
+                let Some((_, max, end)) = super::hazard::quantifier(&chars, i) else {
+                    // Annex B: a `{` that starts no quantifier is a literal.
+                    out.push_str("\\{");
+                    nullable.atom(false);
+                    i += 1;
+                    last_closed_group = None;
+                    cut.ends_with_dollar = false;
+                    last_group_captures = false;
+                    last_group_may_be_empty = false;
+                    last_was_lookaround = false;
+                    continue;
                 };
+                let max_over_one = max > 1;
+                let j = end - 1;
                 if last_was_lookaround {
                     return none;
                 }
