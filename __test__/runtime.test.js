@@ -34,7 +34,7 @@ const CACHE_BUSTING = {
     { path: '/api/hello', headers: PREFETCH },
     { path: '/api/edge?q=1', headers: PREFETCH },
     { path: '/header-rewrite', headers: { rsc: '1', 'x-rewrite-me': 'yes' } },
-    { path: '/rewrite-me', headers: { rsc: '1' } },
+    // (`/rewrite-me`, a middleware rewrite: compared below with a next start on localhost.)
     { path: '/robots.txt', headers: PREFETCH },
     { path: '/nope', headers: PREFETCH },
   ],
@@ -114,6 +114,36 @@ for (const name of FIXTURES) {
         }
         assert.ok(seen[0].some((l) => l.includes('prerender=1, 1')), seen[0].join('\n'))
         assert.deepEqual(seen[1], seen[0])
+      })
+
+      test('a middleware rewrite of a request to 127.0.0.1 stays on this server, as next start on localhost keeps it', async () => {
+        // Middleware builds its rewrite from `request.url`, whose loopback host Next's NextURL
+        // names `localhost`. next start's middleware URL has the host of its `-H` (default
+        // `localhost`): there it answers `x-middleware-rewrite: /about` and routes /about itself.
+        // (With `-H 127.0.0.1`, as the other tests start it, next start takes the rewrite for an
+        // external one and proxies it back to itself.) acme-next start builds the URL from the
+        // Host header, so a request to 127.0.0.1 must be the same: taken as external, the rewrite
+        // went through a proxy back to this server, with the header absolute and /about's
+        // cookie-conditional header rule applied on the second pass.
+        const local = await startOracle(name, { hostname: 'localhost' })
+        try {
+          const paths = [{ path: '/rewrite-me' }, { path: '/rewrite-me', headers: { cookie: 'session=abc' } }, { path: '/rewrite-me', headers: { rsc: '1' } }, { path: '/old' }, { path: '/about', headers: { cookie: 'session=abc' } }]
+          const seen = []
+          for (const server of [local, acme]) {
+            const host = `127.0.0.1:${new URL(server.origin).port}`
+            const seq = []
+            for (const r of paths) {
+              const res = await request(server.origin, { ...r, headers: { ...r.headers, host } })
+              seq.push(`${r.path} ${JSON.stringify(r.headers || {})} -> ${res.status} rewrite=${res.headers['x-middleware-rewrite']} location=${res.headers.location} x-has-session=${res.headers['x-has-session']}`)
+            }
+            seen.push(seq)
+          }
+          assert.ok(seen[0].some((l) => l.includes('rewrite=/about')), seen[0].join('\n'))
+          assert.ok(seen[0].some((l) => l.includes('x-has-session=1')), seen[0].join('\n'))
+          assert.deepEqual(seen[1], seen[0])
+        } finally {
+          await stop(local)
+        }
       })
 
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {

@@ -567,6 +567,18 @@ class Sandbox {
   }
 }
 
+/** The request URL as middleware sees it: Next's NextURL names a loopback host (`127.x.x.x`,
+ * `[::1]`) `localhost`, so a rewrite built from `request.url` comes back with that host. */
+function middlewareView(url) {
+  try {
+    const parsed = new URL(url)
+    if (/^(?:127(?:\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)){3}|\[::1\]|localhost)$/.test(parsed.hostname)) parsed.hostname = 'localhost'
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
 /** `location`/`x-middleware-rewrite` relative to the request when same-origin (Next's getRelativeURL). */
 function relativeUrl(value, base) {
   try {
@@ -655,7 +667,10 @@ function middlewareOutcome(response, request = {}) {
 
   if (rewriteValue !== undefined) {
     const base = url || rewriteValue
-    const relative = relativeUrl(rewriteValue, base)
+    // Same-origin as middleware saw the request (a request to 127.0.0.1 is `localhost` to it),
+    // then taken against the request's own origin: otherwise a rewrite to `localhost` would be
+    // proxied back to this server as an external one.
+    const relative = relativeUrl(rewriteValue, middlewareView(base))
     responseHeaders.set('x-middleware-rewrite', relative)
     const rewrite = new URL(relative, base)
     const external = url ? rewrite.origin !== new URL(url).origin : false
@@ -664,7 +679,7 @@ function middlewareOutcome(response, request = {}) {
 
   if (location !== undefined) {
     if (REDIRECT_STATUSES.has(response.status)) {
-      const target = url ? relativeUrl(location, url) : location
+      const target = url ? relativeUrl(location, middlewareView(url)) : location
       responseHeaders.set('location', target)
       return { kind: 'redirect', requestHeaders, responseHeaders, redirect: { url: target, status: response.status } }
     }

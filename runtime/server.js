@@ -1027,8 +1027,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const h = req.headers
     const prefetch = ['1', '2', '3'].includes(h['next-router-prefetch']) ? h['next-router-prefetch'] : undefined
     const { hash, legacy } = cacheBustingParams(prefetch, h['next-router-segment-prefetch'], h['next-router-state-tree'], h['next-url'])
-    // After a middleware rewrite Next's `initURL` is the rewritten URL.
-    const url = new URL(ctx.middlewareRewrite || ctx.originalUrl, 'http://localhost')
+    // The URL the client asked for, also after a middleware rewrite (next start's `initURL`).
+    const url = new URL(ctx.originalUrl, 'http://localhost')
     const actual = url.searchParams.get(RSC_UNION_QUERY)
     if (actual === hash || (actual !== null && actual === legacy)) return false
     const pairs = url.search.slice(1).split('&').filter((pair) => pair && !pair.startsWith(`${RSC_UNION_QUERY}=`))
@@ -1152,11 +1152,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
       const routerOutcome = { requestHeaders, responseHeaders }
       if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
-      if (outcome.rewrite) {
-        routerOutcome.rewrite = String(outcome.rewrite)
-        const rewritten = new URL(routerOutcome.rewrite, 'http://localhost')
-        ctx.middlewareRewrite = `${rewritten.pathname}${rewritten.search}`
-      }
+      if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
       decision = router.resume(decision.continuation, routerOutcome)
     }
     if (decision.headers) {

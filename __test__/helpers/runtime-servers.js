@@ -39,23 +39,26 @@ function track(child) {
  * Copies a built fixture for `next start` (which rewrites `.next` in place) to
  * `__test__/fixtures/.oracle-<name>/` (same depth: `next` resolves from the repo) and starts it.
  * `opts.src` / `opts.nextBin` point at a fixture built elsewhere (the version matrix).
+ * `opts.hostname` (default `127.0.0.1`) is next start's `-H`, which is also the host of the URL
+ * middleware sees there; a second oracle of the same fixture takes another `opts.hostname`.
  */
 async function startOracle(name, opts = {}) {
   const src = opts.src || fixtureDir(name)
   const nextBin = opts.nextBin || NEXT_BIN
   const env = opts.env || {}
-  const dir = path.join(path.dirname(src), `.oracle-${name}`)
+  const hostname = opts.hostname || '127.0.0.1'
+  const dir = path.join(path.dirname(src), `.oracle-${name}${opts.hostname ? `-${opts.hostname}` : ''}`)
   fs.rmSync(dir, { recursive: true, force: true })
   fs.cpSync(src, dir, { recursive: true, preserveTimestamps: true, filter: (p) => !p.startsWith(path.join(src, '.acme')) })
   const port = await freePort()
   const child = track(
-    spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', hostname], {
       cwd: dir,
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
-  const origin = `http://127.0.0.1:${port}`
+  const origin = `http://${hostname}:${port}`
   await waitFor(`${origin}/`, child)
   return { child, origin, dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }
