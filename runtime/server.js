@@ -421,7 +421,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
     }
-    const isRsc = req.headers.rsc === '1'
+    // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, as on next start.
+    const isRsc = req.headers.rsc === '1' || (!!appNotFound && pathname.endsWith('.rsc'))
     // `next start` answers an RSC request for an unknown URL with the build's prerendered
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.

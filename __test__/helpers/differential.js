@@ -147,6 +147,11 @@ const REQUESTS = {
     { path: '/api/edge', headers: RSC },
     { path: '/robots.txt', headers: RSC },
     { path: '/rewrite-me', headers: RSC },
+    // URLs naming a Flight twin: 404 (RSC) unless a dynamic route takes the suffix.
+    { path: '/about.rsc' },
+    { path: '/nope.rsc' },
+    { path: '/blog/first.rsc' },
+    { path: '/blog/first.segments/_tree.segment.rsc' },
     { path: '/api/hello?x=1' },
     { path: '/api/hello', headers: { 'x-no-cors': '1' } },
     { path: '/api/static' },
@@ -250,6 +255,18 @@ const KNOWN_DIFFERENCES = {
       "next start started with -H 127.0.0.1 (as these tests start it) takes middleware's rewrite to `localhost` (Next names a loopback host so) " +
       'for an external one and proxies it to itself, whose `_rsc` redirect then names /about; acme keeps the rewrite internal and redirects to ' +
       'the URL asked for, as next start on localhost does (runtime.test.js compares that case with such a next start)',
+  },
+  'app-router GET /blog/first.rsc': {
+    fields: ['x-nextjs-cache', 'body'],
+    reason:
+      'next start matches /blog/[slug] with slug `first.rsc` and renders that page (MISS); acme serves the prerendered Flight twin of ' +
+      "/blog/first, as @next/routing resolves it (the dynamic route's regex takes the `.rsc` suffix)",
+  },
+  'app-router GET /blog/first.segments/_tree.segment.rsc': {
+    fields: ['status', 'cache-control', 'body'],
+    reason:
+      "next start 404s a segment URL; acme serves the prerendered segment, as @next/routing resolves it (the dynamic route's regex " +
+      'takes the segment suffix)',
   },
 }
 

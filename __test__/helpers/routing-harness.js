@@ -381,8 +381,9 @@ const DEVIATIONS = [
   },
   {
     name: 'rsc-suffix-url-resolves',
-    follows: 'oracle',
-    nextStart: '404 for a literal /<page>.rsc URL',
+    follows: 'next start',
+    nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`) that no dynamic route matches (`/blog/first.rsc` is served through `/blog/[slug]`'s RSC suffix); the oracle finds the twin among its pathnames and resolves it",
+    covers: (fx, req, o, ours) => /\.rsc$/.test(o.norm.pathname || '') && !ours.norm.pathname && !ours.norm.redirect && !ours.norm.external && !(ours.norm.status >= 300 && ours.norm.status < 400),
   },
   {
     name: 'middleware-rewrite-skips-destination-headers',

@@ -2207,6 +2207,17 @@ impl Router {
         }
     }
 
+    /// Whether an output pathname is the Flight (RSC) form of a page or route, `.rsc` or a
+    /// segment's `.segment.rsc`, rather than a file of `public/`.
+    fn is_flight_output(&self, pathname: &str) -> bool {
+        !self.rsc_suffix.is_empty()
+            && pathname.ends_with(&self.rsc_suffix)
+            && self
+                .pathnames
+                .get(pathname)
+                .is_some_and(|t| t.kind != "static")
+    }
+
     /// The dynamic route whose paths are all prerendered (fallback "not found") that a
     /// pathname matches, conditions aside (`has`/`missing` only select the draft-mode bypass).
     fn not_found_route(&self, path: &str) -> Option<String> {
@@ -2794,6 +2805,7 @@ impl Router {
             f = self.denormalize_next_data(&f);
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
+            let mut dynamic_match = false;
             for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
                 let Some(m) = r.re.captures(f.path()) else {
                     continue;
@@ -2804,6 +2816,7 @@ impl Router {
                 if !check_missing(&r.missing, &f, h) {
                     continue;
                 }
+                dynamic_match = true;
                 let dest = r
                     .destination
                     .as_ref()
@@ -2845,7 +2858,13 @@ impl Router {
                     }
                 }
             }
-            return self.resolved(&d_path, f.path(), &f, None, h, resp, status, None, out);
+            // A page's Flight twin named in the URL (`/about.rsc`) is no page of `next start`'s
+            // filesystem: it answers 404 unless a dynamic route (whose regex takes the RSC
+            // suffixes) matches the path, and then serves the twin found here
+            // (`/blog/first.rsc`). Public files are served whatever their name.
+            if dynamic_match || !self.is_flight_output(&d_path) {
+                return self.resolved(&d_path, f.path(), &f, None, h, resp, status, None, out);
+            }
         }
         if data {
             self.normalize_next_data(&mut f);
