@@ -382,7 +382,7 @@ const DEVIATIONS = [
   {
     name: 'rsc-suffix-url-resolves',
     follows: 'next start',
-    nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`) that no dynamic route matches (`/blog/first.rsc` is served through `/blog/[slug]`'s RSC suffix); the oracle finds the twin among its pathnames and resolves it",
+    nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`) that no dynamic route's regex takes; the oracle finds the twin among its pathnames and resolves it. (Where a dynamic route's regex takes the suffix, `/blog/first.rsc`, the Router resolves the twin as the oracle does, and next start renders `/blog/[slug]` for the slug `first.rsc`: a known difference of the runtime test.)",
     covers: (fx, req, o, ours) => /\.rsc$/.test(o.norm.pathname || '') && !ours.norm.pathname && !ours.norm.redirect && !ours.norm.external && !(ours.norm.status >= 300 && ours.norm.status < 400),
   },
   {
