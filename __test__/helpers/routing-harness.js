@@ -377,7 +377,7 @@ const DEVIATIONS = [
   {
     name: 'next-data-url-404',
     follows: 'oracle',
-    nextStart: '200 for /_next/data/<buildId>/<page>.json of an existing page',
+    nextStart: "200 for /_next/data/<buildId>/<page>.json of an existing app-router page (`/about`, `/`, `/blog/first`): it serves the page's HTML, where the oracle and the Router 404 (pages-router data URLs agree: 200 JSON for a page with data, 404 otherwise)",
   },
   {
     name: 'rsc-suffix-url-resolves',
