@@ -567,24 +567,21 @@ class Sandbox {
   }
 }
 
-/** The request URL as middleware sees it: Next's NextURL names a loopback host (`127.x.x.x`,
- * `[::1]`) `localhost`, so a rewrite built from `request.url` comes back with that host. */
-function middlewareView(url) {
-  try {
-    const parsed = new URL(url)
-    if (/^(?:127(?:\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)){3}|\[::1\]|localhost)$/.test(parsed.hostname)) parsed.hostname = 'localhost'
-    return parsed.toString()
-  } catch {
-    return url
-  }
-}
+/** Next's NextURL names a loopback host (`127.x.x.x`, `[::1]`) `localhost`. */
+const LOOPBACK_HOSTNAME = /^(?:127(?:\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)){3}|\[::1\]|localhost)$/
 
-/** `location`/`x-middleware-rewrite` relative to the request when same-origin (Next's getRelativeURL). */
+/**
+ * `location`/`x-middleware-rewrite` relative to the request when same-origin (Next's
+ * getRelativeURL), the request's URL taken as middleware saw it: a request to 127.0.0.1 is
+ * `localhost` there, so a rewrite built from `request.url` names `localhost` and is same-origin
+ * (taken as external, it would be proxied back to this server).
+ */
 function relativeUrl(value, base) {
   try {
-    const url = new URL(value, base)
-    const origin = new URL(base).origin
-    return url.origin === origin ? url.pathname + url.search + url.hash : url.toString()
+    const seen = new URL(base)
+    if (LOOPBACK_HOSTNAME.test(seen.hostname)) seen.hostname = 'localhost'
+    const url = new URL(value, seen)
+    return url.origin === seen.origin ? url.pathname + url.search + url.hash : url.toString()
   } catch {
     return value
   }
@@ -667,10 +664,8 @@ function middlewareOutcome(response, request = {}) {
 
   if (rewriteValue !== undefined) {
     const base = url || rewriteValue
-    // Same-origin as middleware saw the request (a request to 127.0.0.1 is `localhost` to it),
-    // then taken against the request's own origin: otherwise a rewrite to `localhost` would be
-    // proxied back to this server as an external one.
-    const relative = relativeUrl(rewriteValue, middlewareView(base))
+    // Relative when same-origin, then taken against the request's own origin.
+    const relative = relativeUrl(rewriteValue, base)
     responseHeaders.set('x-middleware-rewrite', relative)
     const rewrite = new URL(relative, base)
     const external = url ? rewrite.origin !== new URL(url).origin : false
@@ -679,7 +674,7 @@ function middlewareOutcome(response, request = {}) {
 
   if (location !== undefined) {
     if (REDIRECT_STATUSES.has(response.status)) {
-      const target = url ? relativeUrl(location, middlewareView(url)) : location
+      const target = url ? relativeUrl(location, url) : location
       responseHeaders.set('location', target)
       return { kind: 'redirect', requestHeaders, responseHeaders, redirect: { url: target, status: response.status } }
     }
