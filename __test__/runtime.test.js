@@ -57,6 +57,18 @@ const CACHE_BUSTING = {
 const differences = []
 let compared = 0
 
+/** What each server answers to `paths`, sent in order, one `line(r, res)` each, per server; the
+ * `headers(server)` are added to every request. */
+async function answers(servers, paths, line, headers = () => ({})) {
+  const seen = []
+  for (const server of servers) {
+    const seq = []
+    for (const r of paths) seq.push(line(r, await request(server.origin, { ...r, headers: { ...r.headers, ...headers(server) } })))
+    seen.push(seq)
+  }
+  return seen
+}
+
 for (const name of FIXTURES) {
   describe(`acme-next start vs next start: ${name}`, { timeout: 600_000 }, () => {
     let oracle
@@ -83,15 +95,7 @@ for (const name of FIXTURES) {
     })
 
     test('RSC requests with a wrong _rsc are redirected to the right one, as next start does', async () => {
-      const seen = []
-      for (const server of [oracle, acme]) {
-        const seq = []
-        for (const r of CACHE_BUSTING[name]) {
-          const res = await request(server.origin, r)
-          seq.push(`${r.path} ${JSON.stringify(r.headers)} -> ${res.status} ${res.headers.location || ''}`)
-        }
-        seen.push(seq)
-      }
+      const seen = await answers([oracle, acme], CACHE_BUSTING[name], (r, res) => `${r.path} ${JSON.stringify(r.headers)} -> ${res.status} ${res.headers.location || ''}`)
       assert.ok(seen[0].some((l) => / -> 307 .*_rsc/.test(l)), seen[0].join('\n'))
       assert.deepEqual(seen[1], seen[0])
     })
@@ -103,15 +107,7 @@ for (const name of FIXTURES) {
         // comes with its compression, which acme does not do for these responses).
         const paths = [{ path: '/about' }, { path: '/about?_rsc', headers: { rsc: '1' } }, { path: '/blog/third-x' }, { path: '/blog/third-x' }, { path: '/nope' }, { path: '/nope?_rsc', headers: { rsc: '1' } }, { path: '/api/hello' }, { path: '/dynamic' }]
         const vary = (v) => v && String(v).split(',').map((x) => x.trim()).filter((x) => x.toLowerCase() !== 'accept-encoding').join(', ')
-        const seen = []
-        for (const server of [oracle, acme]) {
-          const seq = []
-          for (const r of paths) {
-            const res = await request(server.origin, r)
-            seq.push(`${r.path} ${res.status} prerender=${res.headers['x-nextjs-prerender']} stale-time=${res.headers['x-nextjs-stale-time']} vary=${vary(res.headers.vary)}`)
-          }
-          seen.push(seq)
-        }
+        const seen = await answers([oracle, acme], paths, (r, res) => `${r.path} ${res.status} prerender=${res.headers['x-nextjs-prerender']} stale-time=${res.headers['x-nextjs-stale-time']} vary=${vary(res.headers.vary)}`)
         assert.ok(seen[0].some((l) => l.includes('prerender=1, 1')), seen[0].join('\n'))
         assert.deepEqual(seen[1], seen[0])
       })
@@ -128,16 +124,12 @@ for (const name of FIXTURES) {
         const local = await startOracle(name, { hostname: 'localhost' })
         try {
           const paths = [{ path: '/rewrite-me' }, { path: '/rewrite-me', headers: { cookie: 'session=abc' } }, { path: '/rewrite-me', headers: { rsc: '1' } }, { path: '/old' }, { path: '/about', headers: { cookie: 'session=abc' } }]
-          const seen = []
-          for (const server of [local, acme]) {
-            const host = `127.0.0.1:${new URL(server.origin).port}`
-            const seq = []
-            for (const r of paths) {
-              const res = await request(server.origin, { ...r, headers: { ...r.headers, host } })
-              seq.push(`${r.path} ${JSON.stringify(r.headers || {})} -> ${res.status} rewrite=${res.headers['x-middleware-rewrite']} location=${res.headers.location} x-has-session=${res.headers['x-has-session']}`)
-            }
-            seen.push(seq)
-          }
+          const seen = await answers(
+            [local, acme],
+            paths,
+            (r, res) => `${r.path} ${JSON.stringify(r.headers || {})} -> ${res.status} rewrite=${res.headers['x-middleware-rewrite']} location=${res.headers.location} x-has-session=${res.headers['x-has-session']}`,
+            (server) => ({ host: `127.0.0.1:${new URL(server.origin).port}` }),
+          )
           assert.ok(seen[0].some((l) => l.includes('rewrite=/about')), seen[0].join('\n'))
           assert.ok(seen[0].some((l) => l.includes('x-has-session=1')), seen[0].join('\n'))
           assert.deepEqual(seen[1], seen[0])
