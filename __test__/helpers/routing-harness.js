@@ -382,7 +382,7 @@ const DEVIATIONS = [
   {
     name: 'rsc-suffix-url-resolves',
     follows: 'next start',
-    nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`) that no dynamic route's regex takes; the oracle finds the twin among its pathnames and resolves it. (Where a dynamic route's regex takes the suffix, `/blog/first.rsc`, the Router resolves the twin as the oracle does, and next start renders `/blog/[slug]` for the slug `first.rsc`: a known difference of the runtime test.)",
+    nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`, a pages-router page's `{}` twin where both routers are used) that no dynamic route's regex takes, and for a URL naming a segment (`/blog/first.segments/_tree.segment.rsc`: next start matches routes against the path as it is, and `[^/]+?` takes no `/`); the oracle finds the output among its pathnames and resolves it. (Where a dynamic route's regex takes the `.rsc` suffix, `/blog/first.rsc`, the Router resolves the twin as the oracle does, and next start renders `/blog/[slug]` for the slug `first.rsc`: a known difference of the runtime test.)",
     covers: (fx, req, o, ours) => /\.rsc$/.test(o.norm.pathname || '') && !ours.norm.pathname && !ours.norm.redirect && !ours.norm.external && !(ours.norm.status >= 300 && ours.norm.status < 400),
   },
   // (NOTES.md also lists "next start applies a middleware rewrite's destination header rules".

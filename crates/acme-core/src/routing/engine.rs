@@ -139,6 +139,11 @@ struct CRoute {
     status: Option<u16>,
     /// The destination or a header uses `$…` substitution (regex captures are needed).
     needs_captures: bool,
+    /// Dynamic routes: `re` with its group of the Flight suffixes (`(\.rsc|\.segments/.+\.segment\.rsc|)`)
+    /// emptied, for a path whose URL itself names a segment: `next start` matches the route
+    /// against the path as it is (its page then reads the suffix), so `[^/]+?` cannot take
+    /// `first.segments/_tree.segment.rsc` there.
+    flight_free: Option<JsRegex>,
 }
 
 fn compile_conds(list: &Option<Vec<RouteHas>>) -> Vec<Cond> {
@@ -217,7 +222,40 @@ fn compile_route(phase: &str, index: usize, r: &Route, flags: &str) -> Result<CR
         has: compile_conds(&r.has),
         missing: compile_conds(&r.missing),
         status: r.status,
+        flight_free: None,
     })
+}
+
+impl CRoute {
+    /// The regex a dynamic route matches a path with: without its Flight-suffix group when the
+    /// path itself names a segment (see `flight_free`).
+    fn dynamic_regex(&self, url_segment: bool) -> &JsRegex {
+        match &self.flight_free {
+            Some(re) if url_segment => re,
+            _ => &self.re,
+        }
+    }
+}
+
+/// The text of the group of a dynamic route's regex that takes the Flight suffixes, as Next
+/// writes it: `(\.rsc|\.segments/.+\.segment\.rsc|)` for the usual configuration.
+fn flight_suffix_group(rsc_suffix: &str, segment_dir: &str, segment_suffix: &str) -> String {
+    let esc = |s: &str| {
+        let mut out = String::with_capacity(2 * s.len());
+        for c in s.chars() {
+            if "\\^$.|?*+()[]{}".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    format!(
+        "({}|{}/.+{}|)",
+        esc(rsc_suffix),
+        esc(segment_dir),
+        esc(segment_suffix)
+    )
 }
 
 /// The routes of one phase, with a filter that finds in one pass which of them can match a path.
@@ -344,6 +382,9 @@ pub struct Router {
     on_match_reads_query: bool,
     fallback: Phase,
     pathnames: HashMap<String, Target>,
+    /// Static outputs that are Flight twins (`/legacy.rsc` of a pages-router page where the
+    /// app router is used too: `{}`, which tells the client to load the page as a document).
+    static_twins: FxHashSet<String>,
     /// Lower-case names of the request headers any rule reads; others are not kept.
     wanted_headers: Vec<String>,
     pending: std::sync::Mutex<Pending>,
@@ -1873,8 +1914,15 @@ impl Router {
                 add(&f.pathname, "function", &f.id);
             }
         }
+        let mut static_twins = FxHashSet::default();
         for s in &m.static_files {
             add(&s.pathname, "static", &s.file);
+            if !m.routing.rsc.suffix.is_empty()
+                && s.pathname.ends_with(&m.routing.rsc.suffix)
+                && s.kind.as_deref() != Some("public-file")
+            {
+                static_twins.insert(s.pathname.clone());
+            }
         }
         for p in &m.prerenders {
             add(&p.pathname, "prerender", &p.id);
@@ -1929,7 +1977,24 @@ impl Router {
             Phase::new(compile("beforeMiddleware", &m.routing.before_middleware)?);
         let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
         let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
-        let dynamic_routes = Phase::new(compile("dynamicRoutes", &m.routing.dynamic_routes)?);
+        let mut dynamic = compile("dynamicRoutes", &m.routing.dynamic_routes)?;
+        let group = flight_suffix_group(
+            &rsc.suffix,
+            rsc.prefetch_segment_dir_suffix
+                .as_deref()
+                .unwrap_or(".segments"),
+            rsc.prefetch_segment_suffix
+                .as_deref()
+                .unwrap_or(".segment.rsc"),
+        );
+        for (r, input) in dynamic.iter_mut().zip(&m.routing.dynamic_routes) {
+            if !rsc.suffix.is_empty() && input.source_regex.contains(&group) {
+                // The same groups, the one of the suffixes now empty (`$2` stays `$2`).
+                r.flight_free =
+                    JsRegex::new(&input.source_regex.replacen(&group, "()", 1), flags).ok();
+            }
+        }
+        let dynamic_routes = Phase::new(dynamic);
         let on_match = Phase::new(compile("onMatch", &m.routing.on_match)?);
         let not_found_routes = dynamic_routes
             .iter()
@@ -1949,6 +2014,7 @@ impl Router {
             base_path,
             trailing_slash: m.config.trailing_slash,
             not_found_routes,
+            static_twins,
             i18n: m.config.i18n.map(I18n::new),
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
@@ -2207,24 +2273,32 @@ impl Router {
         }
     }
 
+    /// Whether a path names a segment's Flight output (`/blog/first.segments/_tree.segment.rsc`).
+    fn names_segment(&self, path: &str) -> bool {
+        !self.segment_suffix.is_empty()
+            && path.ends_with(&self.segment_suffix)
+            && has_segment_dir(path, &self.segment_dir_suffix)
+    }
+
     /// Whether an output pathname is the Flight (RSC) form of a page or route, `.rsc` or a
-    /// segment's `.segment.rsc`, rather than a file of `public/`.
+    /// segment's `.segment.rsc`, rather than a file of `public/`: a function's or prerender's,
+    /// or a static one that is no public file (a pages-router page's `.rsc` in an app that has
+    /// the app router too).
     fn is_flight_output(&self, pathname: &str) -> bool {
         !self.rsc_suffix.is_empty()
             && pathname.ends_with(&self.rsc_suffix)
             && self
                 .pathnames
                 .get(pathname)
-                .is_some_and(|t| t.kind != "static")
+                .is_some_and(|t| t.kind != "static" || self.static_twins.contains(pathname))
     }
 
     /// The dynamic route whose paths are all prerendered (fallback "not found") that a
     /// pathname matches, conditions aside (`has`/`missing` only select the draft-mode bypass).
+    /// A path naming a Flight twin (`/static-params/1.rsc`) counts: `next start` answers it with
+    /// the route's 404, as for a parameter it never prerendered. A segment URL does not.
     fn not_found_route(&self, path: &str) -> Option<String> {
-        if self.not_found_routes.is_empty()
-            || path.ends_with(&self.rsc_suffix)
-            || has_segment_dir(path, &self.segment_dir_suffix)
-        {
+        if self.not_found_routes.is_empty() || has_segment_dir(path, &self.segment_dir_suffix) {
             return None;
         }
         self.not_found_routes
@@ -2806,8 +2880,10 @@ impl Router {
         }
         if let Some(d_path) = self.fs_lookup(f.path()) {
             let mut dynamic_match = false;
-            for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
-                let Some(m) = r.re.captures(f.path()) else {
+            let path = f.path();
+            let url_segment = self.names_segment(path);
+            for (r, _) in self.dynamic_routes.may_match_path(path) {
+                let Some(m) = r.dynamic_regex(url_segment).captures(path) else {
                     continue;
                 };
                 let Some(caps) = check_has(&r.has, &f, h) else {
@@ -2954,8 +3030,10 @@ impl Router {
         status: Option<u16>,
         out: &mut Decision,
     ) -> bool {
-        for (r, _) in self.dynamic_routes.may_match_path(f.path()) {
-            let Some(m) = r.re.captures(f.path()) else {
+        let path = f.path();
+        let url_segment = self.names_segment(path);
+        for (r, _) in self.dynamic_routes.may_match_path(path) {
+            let Some(m) = r.dynamic_regex(url_segment).captures(path) else {
                 continue;
             };
             let Some(caps) = check_has(&r.has, f, h) else {
@@ -3174,6 +3252,111 @@ mod tests {
         assert!(kinds.len() >= 6, "{kinds:?}");
         // Not-found decisions naming their route (`/docs/[slug]`), followed by others.
         assert!(with_matched_route >= 2, "{with_matched_route}");
+    }
+
+    /// The decision for `url` once the fixture's middleware passed the request through.
+    fn passed_through(r: &Router, url: &str, headers: &[(&str, &str)]) -> Decision {
+        let d = r.resolve(&req(url, headers));
+        match d.continuation {
+            Some(token) => r
+                .resume(token, &MiddlewareResult::default())
+                .expect("resume"),
+            None => d,
+        }
+    }
+
+    /// URLs that name Flight outputs themselves, answered as `next start` answers them (the
+    /// oracle, `@next/routing`, resolves each of these to the output).
+    #[test]
+    fn urls_naming_flight_outputs_resolve_as_on_next_start() {
+        let mut m: serde_json::Value =
+            serde_json::from_str(&manifest_from_context("app-router")).expect("json");
+        let statics = m["staticFiles"].as_array_mut().expect("staticFiles");
+        // A pages-router page's `{}` twin (an app with both routers), and a public file that
+        // happens to end in `.rsc`.
+        statics.push(serde_json::json!({ "pathname": "/legacy.rsc", "file": "static/legacy.rsc.json", "kind": "static-page" }));
+        statics.push(serde_json::json!({ "pathname": "/data.rsc", "file": "static/data.rsc", "kind": "public-file" }));
+        let r = Router::new(&m.to_string()).expect("router");
+        let get = |url: &str, headers: &[(&str, &str)]| passed_through(&r, url, headers);
+
+        assert_eq!(
+            get("http://localhost/legacy.rsc", &[]).kind,
+            DecisionKind::NotFound
+        );
+        let public = get("http://localhost/data.rsc", &[]);
+        assert_eq!(public.kind, DecisionKind::Resolved);
+        assert_eq!(public.resolved_pathname.as_deref(), Some("/data.rsc"));
+
+        // A segment named in the URL: the dynamic route's regex is not allowed to take the
+        // suffix (`[^/]+?` cannot take `first.segments/_tree.segment.rsc`): not found, though
+        // the segment exists; asked for by its headers, the same segment is served.
+        let segment = "/blog/first.segments/_tree.segment.rsc";
+        assert!(
+            r.pathnames().any(|p| p == segment),
+            "the build has {segment}"
+        );
+        assert_eq!(
+            get(&format!("http://localhost{segment}"), &[]).kind,
+            DecisionKind::NotFound
+        );
+        let prefetch = get(
+            "http://localhost/blog/first",
+            &[
+                ("rsc", "1"),
+                ("next-router-prefetch", "1"),
+                ("next-router-segment-prefetch", "/_tree"),
+            ],
+        );
+        assert_eq!(prefetch.rsc_pathname.as_deref(), Some(segment));
+        // A `.rsc` URL the route's regex takes stays the oracle's answer (a known difference).
+        assert_eq!(
+            get("http://localhost/blog/first.rsc", &[])
+                .resolved_pathname
+                .as_deref(),
+            Some("/blog/first.rsc")
+        );
+    }
+
+    /// A `.rsc` URL under a route whose unknown paths are not found carries the route, as a
+    /// parameter it never prerendered does: `next start` answers both with the route's 404.
+    #[test]
+    fn flight_urls_of_not_found_routes_name_the_route() {
+        let mut m: serde_json::Value =
+            serde_json::from_str(&manifest_from_context("app-router")).expect("json");
+        // `dynamicParams = false`, as Next writes it: the prerenders' fallback is "not found",
+        // and the dynamic route only matches with the draft-mode cookie.
+        for p in m["prerenders"].as_array_mut().into_iter().flatten() {
+            if p["pathname"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("/blog/"))
+            {
+                p["fallbackMode"] = serde_json::json!({ "mode": "notFound" });
+            }
+        }
+        for d in m["routing"]["dynamicRoutes"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if d["source"] == "/blog/[slug]" {
+                d["has"] = serde_json::json!([{ "type": "cookie", "key": "__prerender_bypass", "value": "x" }]);
+            }
+        }
+        let r = Router::new(&m.to_string()).expect("router");
+        // `/blog/first.rsc` names a twin the build has; next start answers it as the page of
+        // the slug `first.rsc`, which was never prerendered.
+        for url in ["/blog/first.rsc", "/blog/never.rsc", "/blog/never"] {
+            let d = passed_through(&r, &format!("http://localhost{url}"), &[]);
+            assert_eq!(d.kind, DecisionKind::NotFound, "{url}");
+            assert_eq!(d.matched_route.as_deref(), Some("/blog/[slug]"), "{url}");
+        }
+        let segment = passed_through(
+            &r,
+            "http://localhost/blog/never.segments/_tree.segment.rsc",
+            &[],
+        );
+        assert_eq!(segment.kind, DecisionKind::NotFound);
+        assert_eq!(segment.matched_route, None);
     }
 
     #[test]
