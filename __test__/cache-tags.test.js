@@ -60,15 +60,15 @@ async function runSequence(origin, data) {
     return seen.get(k)
   }
   const log = []
-  const get = async (path, label) => {
-    const res = await fetch(origin + path)
+  const get = async (path, label, headers) => {
+    const res = await fetch(origin + path, headers ? { headers } : undefined)
     const body = await res.text()
     const obs = {
       label,
       path,
       status: res.status,
       cache: res.headers.get('x-nextjs-cache'),
-      render: generation(`render${path}`, field(body, 'render')),
+      render: generation(`render${path.split('?')[0]}`, field(body, 'render')),
       data: generation('data', field(body, 'data')),
       ucache: generation('ucache', field(body, 'ucache')),
     }
@@ -94,6 +94,8 @@ async function runSequence(origin, data) {
   await get('/tagged', 'seed')
   await get('/by-path', 'seed')
   await get('/legacy', 'seed')
+  // A pages-router page asked for by an app page's client (RSC): its HTML, from the same entry.
+  await get('/legacy?_rsc', 'seed, as an RSC request', { rsc: '1' })
 
   // revalidateTag(tag, 'max'): stale now; served stale once, regenerated in the background. The
   // fetch entry tagged `data` is stale too: the regeneration still sees the old value and
@@ -128,6 +130,7 @@ async function runSequence(origin, data) {
   await call('/api/revalidate-legacy')
   await get('/legacy', 'after res.revalidate(/legacy)')
   await get('/legacy', 'again')
+  await get('/legacy?_rsc', 'again, as an RSC request', { rsc: '1' })
 
   // updateTag(tag) in a server action: expired now, and the action's own response already shows
   // fresh data (read-your-own-writes); the next reads of both pages render before answering.

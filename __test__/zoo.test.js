@@ -42,6 +42,13 @@ const REQUESTS = [
   { path: '/api/redirect' },
   { path: '/gssp-redirect' },
   { path: '/gssp-notfound' },
+  // URLs naming Flight outputs: a pages-router page's `.rsc` (`{}`), a dynamicParams = false
+  // route's twin (the route's 404, as for a parameter never prerendered), a segment.
+  { path: '/gssp-notfound.rsc' },
+  { path: '/static-params/1.rsc' },
+  { path: '/static-params/3.rsc' },
+  { path: '/static-params/1.segments/_tree.segment.rsc' },
+  { path: '/gssp-redirect', headers: RSC },
   { path: '/zoo.txt' },
   { path: '/nope' },
 ]

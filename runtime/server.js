@@ -187,6 +187,11 @@ function decodeSegment(s) {
   }
 }
 
+/** Whether a request is a segment prefetch by its headers (`next-router-segment-prefetch`). */
+function isSegmentPrefetch(req) {
+  return req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined
+}
+
 function acceptsGzip(req) {
   return /\bgzip\b/.test(String(req.headers['accept-encoding'] || ''))
 }
@@ -303,6 +308,20 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // What app-router responses vary on (Next's setVaryHeader): next start adds it to every app
   // path it answers, pages-router paths get it only for RSC requests.
   const RSC_VARY = rscVaryOf(manifest)
+  const HAS_APP_ROUTER = manifest.functions.some((f) => f.type === 'APP_PAGE' || f.type === 'APP_ROUTE')
+  const rscConfig = (manifest.routing && manifest.routing.rsc) || {}
+  const RSC_SUFFIX = rscConfig.suffix || '.rsc'
+  const SEGMENT_DIR = rscConfig.prefetchSegmentDirSuffix || '.segments'
+  const SEGMENT_SUFFIX = rscConfig.prefetchSegmentSuffix || '.segment.rsc'
+
+  /** The segment a URL names (`/x.segments/_tree.segment.rsc` -> `/_tree`), as Next's segment
+   * prefix normalizer reads it; undefined for any other URL. */
+  function segmentOfUrl(pathname) {
+    if (!pathname.endsWith(SEGMENT_SUFFIX)) return undefined
+    const at = pathname.lastIndexOf(`${SEGMENT_DIR}/`)
+    if (at <= 0 || pathname[at - 1] === '/') return undefined
+    return pathname.slice(at + SEGMENT_DIR.length, pathname.length - SEGMENT_SUFFIX.length)
+  }
   // experimental.validateRSCRequestHeaders (Next's default: on; outputs from before it was
   // recorded have no value and keep it on).
   const validateRscRequests = manifest.config.validateRSCRequestHeaders !== false
@@ -421,15 +440,23 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
     }
-    // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, as on next start.
+    // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, and one naming a
+    // segment of it (`/nope.segments/_tree.segment.rsc`) as that segment's prefetch: next start's
+    // not-found page reads its URL so.
+    const urlSegment = appNotFound ? segmentOfUrl(pathname) : undefined
     const isRsc = req.headers.rsc === '1' || (!!appNotFound && pathname.endsWith('.rsc'))
     // `next start` answers an RSC request for an unknown URL with the build's prerendered
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.
-    const segment = req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined
+    const segment = urlSegment ?? (req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined)
     const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
-    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: cacheControl || NO_STORE, cached: true })
+    const notFoundCacheControl = cacheControl || NO_STORE
+    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
+    if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
+      // A segment the prerendered not-found page does not have.
+      return sendSegmentMiss(res, notFoundCacheControl, ctx)
+    }
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
       return
@@ -599,7 +626,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return p
   }
 
-  function sendEntry(req, res, entry, state, ctx, { cacheControl, cached } = {}) {
+  /**
+   * `segment`: the response is a segment prefetch's, whether its headers or its URL
+   * (`/x.segments/_tree.segment.rsc`) say so.
+   */
+  function sendEntry(req, res, entry, state, ctx, { cacheControl, cached, segment = isSegmentPrefetch(req) } = {}) {
     res.statusCode = entry.status || 200
     for (const [k, v] of Object.entries(entry.headers || {})) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
@@ -608,7 +639,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // The seeds of pages-router routes carry the app router's Vary; next start sends it for them
     // only to RSC requests.
     if (ctx.pagesRoute && req.headers.rsc !== '1') res.removeHeader('vary')
-    if (req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined) {
+    if (segment) {
       // next start answers a segment prefetch before it applies the entry's headers: no stale time.
       res.removeHeader('x-nextjs-stale-time')
     } else if (cached && entry.seed !== undefined && entry.headers && entry.headers['x-nextjs-prerender'] !== undefined) {
@@ -812,9 +843,28 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (token && cache.unlock) cache.unlock(`regenerate:${key}`, token).catch(() => {})
   }
 
+  /**
+   * next start's answer to a segment prefetch for a segment a cached page does not have (its
+   * app-page handler's cache miss): an empty 404, `x-nextjs-postponed: 2` telling the client's
+   * segment cache that the route is prefetched by segment.
+   */
+  function sendSegmentMiss(res, cacheControl, ctx) {
+    res.statusCode = 404
+    res.setHeader('cache-control', cacheControl)
+    res.setHeader('vary', RSC_VARY)
+    res.setHeader('x-nextjs-cache', 'HIT')
+    res.setHeader('x-nextjs-prerender', '1')
+    res.setHeader('x-nextjs-postponed', '2')
+    ctx.meta.cache = 'HIT'
+    res.end()
+  }
+
   async function servePrerender(req, res, decision, ctx) {
     const template = prerenders.byId(decision.target.id)
-    const isRsc = Boolean(decision.rscPathname)
+    // A pages-router page has no Flight form: an RSC request for one (a client navigating from an
+    // app page) is answered with its HTML from the same cache entry, as next start answers it.
+    const templateFn = template && functions.get(template.parentOutputId)
+    const isRsc = Boolean(decision.rscPathname) && !(templateFn && String(templateFn.type).startsWith('PAGES'))
     const invocation = manifestPath(decision.invocationPathname || decision.resolvedPathname)
     let concrete = invocation
     if (isRsc) {
@@ -854,6 +904,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // Flight payload, rendered from the postponed state.
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
+    }
+    if (staticPrefetch && isSegmentPrefetch(req) && !ctx.internal && concrete.endsWith(RSC_SUFFIX) && !concrete.endsWith(SEGMENT_SUFFIX)) {
+      // A segment the page does not have (the Router answers with the whole twin): when the page
+      // was prerendered by segment, next start's cache answers the miss with an empty 404.
+      const page = concrete.slice(0, -RSC_SUFFIX.length)
+      if (prerenders.byPathname(`${page}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)) return sendSegmentMiss(res, cacheControlFor(p.revalidate, p.expire), ctx)
     }
     if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
       // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
@@ -1060,11 +1116,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * on the router headers, and a page an interception route can show differently also on
    * `next-url`. Build-time entries lack `next-url` and route handlers the router headers in
    * minimal mode, so they are merged in when the head goes out, whichever way the response is
-   * produced (the response's own `Vary` values are kept).
+   * produced (the response's own `Vary` values are kept). Where the app router is used too, a
+   * pages-router page's answer to an RSC request varies on them as well (a client navigating
+   * from an app page asks for it so).
    */
-  function applyAppVary(res, target, ctx) {
+  function applyAppVary(req, res, target, ctx) {
     const type = targetType(target)
-    if (type !== 'APP_PAGE' && type !== 'APP_ROUTE') return
+    const rscToPage = type === 'PAGES' && HAS_APP_ROUTER && req.headers.rsc === '1'
+    if (type !== 'APP_PAGE' && type !== 'APP_ROUTE' && !rscToPage) return
     const wanted = RSC_VARY.split(',').map((v) => v.trim())
     if (type === 'APP_PAGE' && interceptable.length) {
       const pathname = new URL(ctx.originalUrl, 'http://x').pathname
@@ -1199,7 +1258,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const target = decision.target
     if (!target) return render404(req, res, ctx)
     if (redirectRscCacheBusting(req, res, target, ctx)) return
-    applyAppVary(res, target, ctx)
+    applyAppVary(req, res, target, ctx)
     if ((target.kind === 'static' || target.kind === 'prerender') && !staticMethodAllowed(req)) return methodNotAllowed(res)
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)

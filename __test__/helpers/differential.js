@@ -147,11 +147,17 @@ const REQUESTS = {
     { path: '/api/edge', headers: RSC },
     { path: '/robots.txt', headers: RSC },
     { path: '/rewrite-me', headers: RSC },
-    // URLs naming a Flight twin: 404 (RSC) unless a dynamic route takes the suffix.
+    // URLs naming a Flight twin: 404 (RSC) unless a dynamic route takes the suffix; one naming
+    // a segment: the not-found page's segment (the route's regex does not take a `/`).
     { path: '/about.rsc' },
     { path: '/nope.rsc' },
     { path: '/blog/first.rsc' },
     { path: '/blog/first.segments/_tree.segment.rsc' },
+    { path: '/about.segments/_tree.segment.rsc' },
+    { path: '/nope.segments/foo.segment.rsc' },
+    // A segment the page (prerendered by segment) does not have: an empty 404.
+    { path: '/about?_rsc=jaWag_9zXGtMBqeC', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
+    { path: '/nope', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
     { path: '/api/hello?x=1' },
     { path: '/api/hello', headers: { 'x-no-cors': '1' } },
     { path: '/api/static' },
@@ -259,14 +265,9 @@ const KNOWN_DIFFERENCES = {
   'app-router GET /blog/first.rsc': {
     fields: ['x-nextjs-cache', 'body'],
     reason:
-      'next start matches /blog/[slug] with slug `first.rsc` and renders that page (MISS); acme serves the prerendered Flight twin of ' +
-      "/blog/first, as @next/routing resolves it (the dynamic route's regex takes the `.rsc` suffix)",
-  },
-  'app-router GET /blog/first.segments/_tree.segment.rsc': {
-    fields: ['status', 'cache-control', 'body'],
-    reason:
-      "next start 404s a segment URL; acme serves the prerendered segment, as @next/routing resolves it (the dynamic route's regex " +
-      'takes the segment suffix)',
+      'next start matches /blog/[slug] with slug `first.rsc` and renders that page as Flight, cached as a page of its own (MISS, ' +
+      'then HIT); acme serves the prerendered Flight twin of /blog/first, as @next/routing resolves it (the dynamic route\'s regex ' +
+      'takes the `.rsc` suffix)',
   },
 }
 
