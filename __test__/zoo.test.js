@@ -4,7 +4,8 @@
 // (sitemap, robots, manifest, icon), next/og images on the node and edge runtimes, notFound() /
 // redirect() / permanentRedirect() from server components, streaming with loading.js, an edge
 // page, after(), cookies set by a route handler, a force-static route handler, dynamicParams =
-// false, and pages-router getServerSideProps redirect / notFound beside the app router —
+// false, and pages-router getServerSideProps pages (plain, redirect, notFound) beside the app
+// router, URLs naming Flight outputs —
 // `acme-next start` against `next start` on the same build.
 
 const { describe, test, before, after } = require('node:test')
