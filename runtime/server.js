@@ -872,6 +872,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const rsc = decision.rscPathname
       concrete = rsc.startsWith(resolved) && resolved !== invocation ? invocation + rsc.slice(resolved === '/' ? 1 : resolved.length) : rsc
     }
+    // A segment prefetch answered with a page's whole twin (the Router's answer when the output
+    // has no such segment, or when a rewrite reached a dynamic route's template): when the page
+    // was prerendered by segment, its own segment, or next start's cache miss, an empty 404.
+    let segmentMiss = false
+    if (isRsc && isSegmentPrefetch(req) && !ctx.internal && concrete.endsWith(RSC_SUFFIX) && !concrete.endsWith(SEGMENT_SUFFIX)) {
+      const page = concrete.slice(0, -RSC_SUFFIX.length)
+      if (prerenders.byPathname(`${page}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)) {
+        const own = `${page}${SEGMENT_DIR}${req.headers['next-router-segment-prefetch']}${SEGMENT_SUFFIX}`
+        if (prerenders.byPathname(own)) concrete = own
+        else segmentMiss = true
+      }
+    }
     let p = prerenders.byPathname(concrete) || (isRsc ? prerenders.byPathname(decision.rscPathname) : null) || template
     if (!p) return render404(req, res, ctx)
     const fnId = isRsc ? `${p.parentOutputId}.rsc` : p.parentOutputId
@@ -905,12 +917,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
     }
-    if (staticPrefetch && isSegmentPrefetch(req) && !ctx.internal && concrete.endsWith(RSC_SUFFIX) && !concrete.endsWith(SEGMENT_SUFFIX)) {
-      // A segment the page does not have (the Router answers with the whole twin): when the page
-      // was prerendered by segment, next start's cache answers the miss with an empty 404.
-      const page = concrete.slice(0, -RSC_SUFFIX.length)
-      if (prerenders.byPathname(`${page}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)) return sendSegmentMiss(res, cacheControlFor(p.revalidate, p.expire), ctx)
-    }
+    if (segmentMiss) return sendSegmentMiss(res, cacheControlFor(p.revalidate, p.expire), ctx)
     if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
       // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
       // `next start` has no Flight payload for the page's shell (an empty 404).

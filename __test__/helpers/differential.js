@@ -158,6 +158,10 @@ const REQUESTS = {
     // A segment the page (prerendered by segment) does not have: an empty 404.
     { path: '/about?_rsc=jaWag_9zXGtMBqeC', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
     { path: '/nope', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
+    // Through a rewrite to a dynamic route (the Router answers with the template's twin): the
+    // page's own segment, or the miss.
+    { path: '/fallback-rewrite/first?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/fallback-rewrite/first?_rsc=jaWag_9zXGtMBqeC', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
     { path: '/api/hello?x=1' },
     { path: '/api/hello', headers: { 'x-no-cors': '1' } },
     { path: '/api/static' },
