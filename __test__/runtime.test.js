@@ -138,6 +138,28 @@ for (const name of FIXTURES) {
         }
       })
 
+      test('segment prefetches of pages generated at runtime: kept with the page, misses 404, a navigation after them gets the whole page', async () => {
+        // `_rsc` values for these headers (next start redirects a wrong one).
+        const seg = (segment, q) => ({ path: `?_rsc=${q}`, headers: { rsc: '1', 'next-router-prefetch': '1', 'next-router-segment-prefetch': segment } })
+        const tree = (p) => ({ ...seg('/_tree', '_i_aeImnuN6u1u1r'), path: `${p}?_rsc=_i_aeImnuN6u1u1r` })
+        const foo = (p) => ({ ...seg('/foo', 'jaWag_9zXGtMBqeC'), path: `${p}?_rsc=jaWag_9zXGtMBqeC` })
+        const paths = [
+          // Rendered as a document first: its segments come with it (HIT), one it lacks is an empty 404.
+          { path: '/blog/seg-a' }, tree('/blog/seg-a'), foo('/blog/seg-a'),
+          // Prefetched first, then navigated to: the navigation gets the page's Flight payload,
+          // not the segment the prefetch stored.
+          tree('/blog/seg-b'), foo('/blog/seg-b'), { path: '/blog/seg-b?_rsc', headers: { rsc: '1' } },
+        ]
+        const seen = await answers([oracle, acme], paths, (r, res) => {
+          const body = res.body.toString()
+          const kind = !body ? 'empty' : body.includes('"Blog: "') || body.includes('Blog: ') ? 'page' : body.includes('__PAGE__') ? 'tree' : 'other'
+          return `${r.path} ${r.headers ? r.headers['next-router-segment-prefetch'] || 'rsc' : 'html'} -> ${res.status} ${kind}${res.headers['x-nextjs-postponed'] ? ` postponed=${res.headers['x-nextjs-postponed']}` : ''}${r.path === '/blog/seg-b?_rsc' ? '' : ` ${res.headers['x-nextjs-cache']}`}`
+        })
+        assert.ok(seen[0].some((l) => / -> 404 empty postponed=2/.test(l)), seen[0].join('\n'))
+        assert.ok(seen[0].at(-1).endsWith('200 page'), seen[0].join('\n'))
+        assert.deepEqual(seen[1], seen[0])
+      })
+
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {
         const time = (res) => /id="time">([^<]+)</.exec(res.body.toString())[1]
         for (const server of [oracle, acme]) {

@@ -692,11 +692,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial } = {}) {
-    // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out.
-    const captured = {}
+    // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out
+    // (any app page render its segment data, kept when `ctx.segmentsOf` says so).
+    const captured = { partial }
     await invokeNode(fn, req, res, ctx, {
       capture: true,
-      requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
+      // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
+      requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : ctx.segmentsOf ? { onCacheEntry: ppr.captureEntry(captured), onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
       onHead: (code, tags) => {
         if (tags) ctx.tags = String(tags)
         const rules = parseCacheControl(res.getHeader('cache-control'))
@@ -728,15 +730,16 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const createdAt = Date.now()
     // A partial fallback upgraded to a path's own shell: its segment prefetches are answered from
     // the new shell's segments too (stored first, so they are there once the page is).
-    if (ctx.segmentsOf && captured.segments && !key.includes('?')) {
-      const base = key === (basePath || '/') ? `${basePath}/index` : key
+    if (ctx.segmentsOf && captured.segments && !key.includes('?') && !key.endsWith(SEGMENT_SUFFIX) && result.status === 200) {
+      const page = key.endsWith(RSC_SUFFIX) ? key.slice(0, -RSC_SUFFIX.length) : key
+      const base = page === (basePath || '/') ? `${basePath}/index` : page
       await Promise.all([...captured.segments].map(([segment, body]) => {
         const template = prerenders.seedEntry(prerenders.byPathname(`${ctx.segmentsOf}.segments${segment}.segment.rsc`))
         const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2' }
         delete segmentHeaders['x-next-cache-tags']
         return cache.set(`${base}.segments${segment}.segment.rsc`, {
           status: 200, headers: segmentHeaders, body: Buffer.from(body), encoding: 'identity', createdAt,
-          revalidate: rules.revalidate, expire: rules.expire, tags, segmentOf: key,
+          revalidate: rules.revalidate, expire: rules.expire, tags, segmentOf: page,
         }).catch((err) => log({ level: 'error', msg: 'cache write failed', key, error: String(err) }))
       }))
     }
@@ -749,7 +752,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       revalidate: rules.revalidate,
       expire: rules.expire,
       tags,
-      ...(captured.captured ? { postponed: captured.postponed } : {}),
+      ...(captured.captured && captured.partial ? { postponed: captured.postponed } : {}),
     })
     writing.set(key, write)
     try {
@@ -878,10 +881,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     let segmentMiss = false
     if (isRsc && isSegmentPrefetch(req) && !ctx.internal && concrete.endsWith(RSC_SUFFIX) && !concrete.endsWith(SEGMENT_SUFFIX)) {
       const page = concrete.slice(0, -RSC_SUFFIX.length)
-      if (prerenders.byPathname(`${page}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)) {
-        const own = `${page}${SEGMENT_DIR}${req.headers['next-router-segment-prefetch']}${SEGMENT_SUFFIX}`
+      const segmentPath = (segment) => `${page}${SEGMENT_DIR}${segment}${SEGMENT_SUFFIX}`
+      const own = segmentPath(req.headers['next-router-segment-prefetch'])
+      if (prerenders.byPathname(segmentPath('/_tree'))) {
         if (prerenders.byPathname(own)) concrete = own
         else segmentMiss = true
+      } else if (!ppr.isPartial(template) && !prerenders.byPathname(concrete)) {
+        // A page generated here: its segments are cached under their own names (kept with a
+        // render of the page, or rendered one by one), never under the page's twin, whose key a
+        // navigation reads. Once the page has them, one it lacks is the miss.
+        const tree = await cache.get(segmentPath('/_tree'))
+        if (tree && !(await cache.get(own))) segmentMiss = cacheControlFor(tree.revalidate, tree.expire)
+        else concrete = own
       }
     }
     let p = prerenders.byPathname(concrete) || (isRsc ? prerenders.byPathname(decision.rscPathname) : null) || template
@@ -917,7 +928,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const postponed = await pprPostponed(p, concrete, url)
       if (postponed !== undefined) return invokeNode(fn, req, res, ctx, { requestMeta: { postponed } })
     }
-    if (segmentMiss) return sendSegmentMiss(res, cacheControlFor(p.revalidate, p.expire), ctx)
+    if (segmentMiss) return sendSegmentMiss(res, segmentMiss === true ? cacheControlFor(p.revalidate, p.expire) : segmentMiss, ctx)
     if (partial && isRsc && !ctx.internal && !p.seed && !concrete.endsWith('.segment.rsc') && ppr.seedPostponed(p) !== undefined) {
       // A whole-page prefetch of a route with holes: Cache Components prefetch by segment, and
       // `next start` has no Flight payload for the page's shell (an empty 404).
@@ -925,9 +936,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return ppr.sendNoShellPayload(res, cacheControlFor(p.revalidate, p.expire), (twin && twin.seed && prerenders.seedEntry(twin).headers) || {}, ctx)
     }
     const key = prerenders.cacheKey(p, concrete, url)
+    // A page of a dynamic route generated here (not at build time): its render's segments are
+    // kept with it, as next start keeps a render's segment data with its cache entry.
+    const keepSegments = !partial && p.pathname !== concrete && !key.includes('?') && String(fn.type) === 'APP_PAGE'
     if (ctx.internal) {
       // Upgrading a partial fallback: keep the new shell's segments as well.
       if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
+      else if (keepSegments) ctx.segmentsOf = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
       return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
     }
 
@@ -1003,6 +1018,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
       }
     }
+    if (keepSegments) ctx.segmentsOf = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
     return renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
   }
 
