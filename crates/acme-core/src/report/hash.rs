@@ -19,6 +19,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::artifacts::manifest::{Manifest, SeedPack};
 use crate::model::{BuildContext, RouteHas};
+use crate::routing::regex_escape;
 
 use super::error::ReportError;
 
@@ -160,18 +161,6 @@ impl BuildSecrets {
             placeholders: self.pairs.iter().map(|(_, p)| p.clone()).collect(),
         })
     }
-}
-
-/// `value` as JavaScript's `escapeStringRegexp` (Next's copy) writes it in a regex source.
-fn regex_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if "|\\{}()[]^$+*?.-".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn preview_props(dist_dir: &Path) -> Result<Option<serde_json::Value>, ReportError> {

@@ -240,21 +240,11 @@ impl CRoute {
 /// The text of the group of a dynamic route's regex that takes the Flight suffixes, as Next
 /// writes it: `(\.rsc|\.segments/.+\.segment\.rsc|)` for the usual configuration.
 fn flight_suffix_group(rsc_suffix: &str, segment_dir: &str, segment_suffix: &str) -> String {
-    let esc = |s: &str| {
-        let mut out = String::with_capacity(2 * s.len());
-        for c in s.chars() {
-            if "\\^$.|?*+()[]{}".contains(c) {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out
-    };
     format!(
         "({}|{}/.+{}|)",
-        esc(rsc_suffix),
-        esc(segment_dir),
-        esc(segment_suffix)
+        super::regex_escape(rsc_suffix),
+        super::regex_escape(segment_dir),
+        super::regex_escape(segment_suffix)
     )
 }
 
@@ -1978,15 +1968,15 @@ impl Router {
         let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
         let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
         let mut dynamic = compile("dynamicRoutes", &m.routing.dynamic_routes)?;
-        let group = flight_suffix_group(
-            &rsc.suffix,
-            rsc.prefetch_segment_dir_suffix
-                .as_deref()
-                .unwrap_or(".segments"),
-            rsc.prefetch_segment_suffix
-                .as_deref()
-                .unwrap_or(".segment.rsc"),
-        );
+        let segment_dir_suffix = rsc
+            .prefetch_segment_dir_suffix
+            .clone()
+            .unwrap_or_else(|| ".segments".into());
+        let segment_suffix = rsc
+            .prefetch_segment_suffix
+            .clone()
+            .unwrap_or_else(|| ".segment.rsc".into());
+        let group = flight_suffix_group(&rsc.suffix, &segment_dir_suffix, &segment_suffix);
         for (r, input) in dynamic.iter_mut().zip(&m.routing.dynamic_routes) {
             if !rsc.suffix.is_empty() && input.source_regex.contains(&group) {
                 // The same groups, the one of the suffixes now empty (`$2` stays `$2`).
@@ -2023,14 +2013,8 @@ impl Router {
                 .prefetch_segment_header
                 .as_ref()
                 .map(|n| n.to_ascii_lowercase()),
-            segment_dir_suffix: rsc
-                .prefetch_segment_dir_suffix
-                .clone()
-                .unwrap_or_else(|| ".segments".into()),
-            segment_suffix: rsc
-                .prefetch_segment_suffix
-                .clone()
-                .unwrap_or_else(|| ".segment.rsc".into()),
+            segment_dir_suffix,
+            segment_suffix,
             before_middleware,
             middleware,
             before_files,

@@ -12,6 +12,19 @@ mod lookahead;
 mod segments;
 mod weburl;
 
+/// `value` as JavaScript's `escapeStringRegexp` (Next's copy) writes it in a regex source: how
+/// Next writes build ids and the Flight suffixes into the route regexes it emits.
+pub(crate) fn regex_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if "|\\{}()[]^$+*?.-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The concatenation of `parts`, allocated once (`format!` costs more than routing steps do).
 fn cat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
