@@ -458,7 +458,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return sendSegmentMiss(res, notFoundCacheControl, ctx)
     }
     if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
-      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: cacheControl || NO_STORE })
+      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl })
       return
     }
     const page = statics.byPathname('/404')
@@ -695,10 +695,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out
     // (any app page render its segment data, kept when `ctx.segmentsOf` says so).
     const captured = { partial }
+    const capture = ppr.captureEntry(captured)
     await invokeNode(fn, req, res, ctx, {
       capture: true,
       // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
-      requestMeta: partial ? { onCacheEntryV2: ppr.captureEntry(captured) } : ctx.segmentsOf ? { onCacheEntry: ppr.captureEntry(captured), onCacheEntryV2: ppr.captureEntry(captured) } : undefined,
+      requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : undefined,
       onHead: (code, tags) => {
         if (tags) ctx.tags = String(tags)
         const rules = parseCacheControl(res.getHeader('cache-control'))
@@ -866,8 +867,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const template = prerenders.byId(decision.target.id)
     // A pages-router page has no Flight form: an RSC request for one (a client navigating from an
     // app page) is answered with its HTML from the same cache entry, as next start answers it.
-    const templateFn = template && functions.get(template.parentOutputId)
-    const isRsc = Boolean(decision.rscPathname) && !(templateFn && String(templateFn.type).startsWith('PAGES'))
+    const isRsc = Boolean(decision.rscPathname) && !String(targetType(decision.target)).startsWith('PAGES')
     const invocation = manifestPath(decision.invocationPathname || decision.resolvedPathname)
     let concrete = invocation
     if (isRsc) {
@@ -939,10 +939,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // A page of a dynamic route generated here (not at build time): its render's segments are
     // kept with it, as next start keeps a render's segment data with its cache entry.
     const keepSegments = !partial && p.pathname !== concrete && !key.includes('?') && String(fn.type) === 'APP_PAGE'
+    const segmentsTemplate = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
     if (ctx.internal) {
       // Upgrading a partial fallback: keep the new shell's segments as well.
       if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
-      else if (keepSegments) ctx.segmentsOf = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
+      else if (keepSegments) ctx.segmentsOf = segmentsTemplate
       return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
     }
 
@@ -1018,7 +1019,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
       }
     }
-    if (keepSegments) ctx.segmentsOf = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
+    if (keepSegments) ctx.segmentsOf = segmentsTemplate
     return renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
   }
 
