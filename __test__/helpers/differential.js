@@ -294,25 +294,13 @@ const ROUTE_HANDLER_VARY = Object.fromEntries(
   ].map((k) => [k, VARY_BEFORE_16_4]),
 )
 
-// Before 16.4 Next writes a dynamic route's Flight suffixes as a route of their own, with a
-// required named group (`(?<rscSuffix>\.rsc|\.segments/.+\.segment\.rsc)`); the Router empties
-// only 16.4's optional group for a segment URL, so on those builds it still resolves one.
-const SEGMENT_URL_BEFORE_16_4 = {
-  'app-router GET /blog/first.segments/_tree.segment.rsc': {
-    fields: ['status', 'cache-control', 'body'],
-    reason:
-      "next start 404s a segment URL (the route's `[^/]+?` takes no `/`); on a build of 16.2 or 16.3 acme serves the prerendered " +
-      "segment, as @next/routing resolves it: the Router recognizes only 16.4's form of the route's Flight-suffix group",
-  },
-}
 // next@16.2 answers a segment its cache does not have with 204, 16.3 and 16.4 with 404 (as acme).
 const SEGMENT_MISS_204 = { fields: ['status'], reason: "next@16.2's next start answers a segment prefetch its cache lacks with 204; 16.3 and 16.4, and acme, with 404" }
 
 const KNOWN_DIFFERENCES_BY_MINOR = {
-  '16.3': { ...ROUTE_HANDLER_VARY, ...SEGMENT_URL_BEFORE_16_4 },
+  '16.3': ROUTE_HANDLER_VARY,
   '16.2': {
     ...ROUTE_HANDLER_VARY,
-    ...SEGMENT_URL_BEFORE_16_4,
     'app-router GET /nope.segments/foo.segment.rsc': SEGMENT_MISS_204,
     'app-router GET /about?_rsc=jaWag_9zXGtMBqeC {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,
     'app-router GET /nope {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,

@@ -139,10 +139,10 @@ struct CRoute {
     status: Option<u16>,
     /// The destination or a header uses `$…` substitution (regex captures are needed).
     needs_captures: bool,
-    /// Dynamic routes: `re` with its group of the Flight suffixes (`(\.rsc|\.segments/.+\.segment\.rsc|)`)
-    /// emptied, for a path whose URL itself names a segment: `next start` matches the route
-    /// against the path as it is (its page then reads the suffix), so `[^/]+?` cannot take
-    /// `first.segments/_tree.segment.rsc` there.
+    /// Dynamic routes: `re` with its group of the Flight suffixes emptied (either form of
+    /// [`flight_suffix_groups`]), for a path whose URL itself names a segment: `next start`
+    /// matches the route against the path as it is (its page then reads the suffix), so
+    /// `[^/]+?` cannot take `first.segments/_tree.segment.rsc` there.
     flight_free: Option<JsRegex>,
 }
 
@@ -237,15 +237,26 @@ impl CRoute {
     }
 }
 
-/// The text of the group of a dynamic route's regex that takes the Flight suffixes, as Next
-/// writes it: `(\.rsc|\.segments/.+\.segment\.rsc|)` for the usual configuration.
-fn flight_suffix_group(rsc_suffix: &str, segment_dir: &str, segment_suffix: &str) -> String {
-    format!(
-        "({}|{}/.+{}|)",
+/// The group of a dynamic route's regex that takes the Flight suffixes, as Next writes it, and
+/// the same group emptied. Next 16.4 folds the suffixes into the page's route as an optional
+/// group, `(\.rsc|\.segments/.+\.segment\.rsc|)`; 16.2 and 16.3 write a route of their own
+/// for them whose group is required and named, `(?<rscSuffix>\.rsc|\.segments/.+\.segment\.rsc)`
+/// (its destination ends in `$rscSuffix`). Emptied, either keeps the numbering of the groups.
+fn flight_suffix_groups(
+    rsc_suffix: &str,
+    segment_dir: &str,
+    segment_suffix: &str,
+) -> [(String, &'static str); 2] {
+    let alternatives = format!(
+        "{}|{}/.+{}",
         super::regex_escape(rsc_suffix),
         super::regex_escape(segment_dir),
         super::regex_escape(segment_suffix)
-    )
+    );
+    [
+        (format!("({alternatives}|)"), "()"),
+        (format!("(?<rscSuffix>{alternatives})"), "(?<rscSuffix>)"),
+    ]
 }
 
 /// The routes of one phase, with a filter that finds in one pass which of them can match a path.
@@ -1976,12 +1987,14 @@ impl Router {
             .prefetch_segment_suffix
             .clone()
             .unwrap_or_else(|| ".segment.rsc".into());
-        let group = flight_suffix_group(&rsc.suffix, &segment_dir_suffix, &segment_suffix);
+        let groups = flight_suffix_groups(&rsc.suffix, &segment_dir_suffix, &segment_suffix);
         for (r, input) in dynamic.iter_mut().zip(&m.routing.dynamic_routes) {
-            if !rsc.suffix.is_empty() && input.source_regex.contains(&group) {
-                // The same groups, the one of the suffixes now empty (`$2` stays `$2`).
-                r.flight_free =
-                    JsRegex::new(&input.source_regex.replacen(&group, "()", 1), flags).ok();
+            if rsc.suffix.is_empty() {
+                break;
+            }
+            let regex = &input.source_regex;
+            if let Some((group, emptied)) = groups.iter().find(|(g, _)| regex.contains(g)) {
+                r.flight_free = JsRegex::new(&regex.replacen(group, emptied, 1), flags).ok();
             }
         }
         let dynamic_routes = Phase::new(dynamic);
@@ -3299,6 +3312,78 @@ mod tests {
                 .as_deref(),
             Some("/blog/first.rsc")
         );
+    }
+
+    /// Next 16.2 and 16.3 write a dynamic route's Flight suffixes as a route of their own,
+    /// before the page's, with a required named group and `$rscSuffix` in its destination
+    /// (`build/adapter/build-complete.js` there). A segment named in the URL is not found on
+    /// `next start` of those versions either; asked for by its headers, it is served.
+    #[test]
+    fn urls_naming_segments_resolve_as_on_next_start_of_16_3() {
+        let mut m: serde_json::Value =
+            serde_json::from_str(&manifest_from_context("app-router")).expect("json");
+        let group_16_4 = r"(\.rsc|\.segments/.+\.segment\.rsc|)";
+        let group_16_3 = r"(?<rscSuffix>\.rsc|\.segments/.+\.segment\.rsc)";
+        let dynamic = m["routing"]["dynamicRoutes"]
+            .as_array()
+            .expect("dynamicRoutes");
+        let mut routes = Vec::new();
+        for d in dynamic {
+            let regex = d["sourceRegex"].as_str().expect("sourceRegex");
+            let Some(at) = regex.find(group_16_4) else {
+                routes.push(d.clone());
+                continue;
+            };
+            let destination = d["destination"].as_str().expect("destination");
+            let mut flight = d.clone();
+            flight["source"] = format!("{}.rsc", d["source"].as_str().expect("source")).into();
+            flight["sourceRegex"] = regex.replacen(group_16_4, group_16_3, 1).into();
+            flight["destination"] = destination.replacen("$2", "$rscSuffix", 1).into();
+            let mut page = d.clone();
+            page["sourceRegex"] =
+                format!("{}{}", &regex[..at], &regex[at + group_16_4.len()..]).into();
+            page["destination"] = destination.replacen("$2", "", 1).into();
+            routes.push(flight);
+            routes.push(page);
+        }
+        assert!(
+            routes.len() > dynamic.len(),
+            "the fixture has Flight suffix groups"
+        );
+        m["routing"]["dynamicRoutes"] = routes.into();
+        let r = Router::new(&m.to_string()).expect("router");
+        let r16_4 = Router::new(&manifest_from_context("app-router")).expect("router");
+        // The decision, but for the captures' numbers and names (the forms differ in those).
+        let decide = |r: &Router, url: &str, headers: &[(&str, &str)]| {
+            let mut d = passed_through(r, &format!("http://localhost{url}"), headers);
+            d.route_matches.clear();
+            serde_json::to_value(d).expect("json")
+        };
+
+        let prefetch: &[(&str, &str)] = &[
+            ("rsc", "1"),
+            ("next-router-prefetch", "1"),
+            ("next-router-segment-prefetch", "/_tree"),
+        ];
+        for (url, headers) in [
+            ("/blog/first.segments/_tree.segment.rsc", &[][..]),
+            ("/blog/new.segments/_tree.segment.rsc", &[]),
+            ("/blog/first", prefetch),
+            ("/blog/first", &[("rsc", "1")]),
+            ("/blog/first", &[]),
+            ("/blog/first.rsc", &[]),
+            ("/blog/new", prefetch),
+            ("/blog/new", &[("rsc", "1")]),
+            ("/blog/new", &[]),
+            ("/blog/new.rsc", &[]),
+            ("/blog/a/b", &[]),
+        ] {
+            let d = decide(&r, url, headers);
+            assert_eq!(d, decide(&r16_4, url, headers), "{url} {headers:?}");
+            if url.contains(".segments/") {
+                assert_eq!(d["kind"], "notFound", "{url}");
+            }
+        }
     }
 
     /// A `.rsc` URL under a route whose unknown paths are not found carries the route, as a
