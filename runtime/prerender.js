@@ -92,12 +92,26 @@ function parseQuery(search) {
   return query
 }
 
-/** Parses the `cookie` header. */
+/**
+ * Parses the `cookie` header as Next does (its compiled `cookie` package): the first value of a
+ * name wins, surrounding quotes are dropped, and a value that is not valid percent-encoding
+ * stays as it is. A browser sends whatever a site (or anything on its domain) set: one
+ * malformed cookie must not fail every request.
+ */
 function parseCookies(header) {
-  const out = {}
-  for (const part of String(header || '').split(';')) {
+  const out = Object.create(null)
+  for (const part of String(header || '').split(/; */)) {
     const i = part.indexOf('=')
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim())
+    if (i < 0) continue
+    const name = part.slice(0, i).trim()
+    if (out[name] !== undefined) continue
+    let value = part.slice(i + 1).trim()
+    if (value[0] === '"') value = value.slice(1, -1)
+    try {
+      out[name] = decodeURIComponent(value)
+    } catch {
+      out[name] = value
+    }
   }
   return out
 }

@@ -162,6 +162,17 @@ const REQUESTS = {
     // page's own segment, or the miss.
     { path: '/fallback-rewrite/first?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
     { path: '/fallback-rewrite/first?_rsc=jaWag_9zXGtMBqeC', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
+    // A cookie that is not valid percent-encoding (any site on the domain may set one): kept
+    // as it is, as Next's cookie parser keeps it (a prerendered, an ISR and a dynamic page).
+    { path: '/about', headers: { cookie: 'a=%zz' } },
+    { path: '/blog/first', headers: { cookie: 'NEXT_LOCALE=%zz; b="%E2%82"' } },
+    { path: '/dynamic', headers: { cookie: 'a=%zz' } },
+    // Dynamic routes match case-sensitively (custom routes do not): 404s, and the plain 404 for
+    // a path only a dynamicParams = false route takes in another case.
+    { path: '/Blog/first' },
+    { path: '/BLOG/zzz' },
+    { path: '/Products/9' },
+    { path: '/Fallback-rewrite/first' },
     { path: '/api/hello?x=1' },
     { path: '/api/hello', headers: { 'x-no-cors': '1' } },
     { path: '/api/static' },

@@ -375,6 +375,12 @@ const DEVIATIONS = [
     covers: (fx, req, o, ours) => (o.mwUrl === null) !== (ours.mwUrl === null) && /[A-Z]/.test(new URL(req.url).pathname) && util.isDeepStrictEqual(o.norm, ours.norm),
   },
   {
+    name: 'case-sensitive-dynamic-routes',
+    follows: 'next start',
+    nextStart: "matches dynamic routes (pages and their data routes) case-sensitively (filesystem.js: `getRouteMatcher` of `new RegExp(re)`): `/Blog/first` and `/BLOG/zzz` are 404s, not `/blog/[slug]`, and `/Products/9` is not the 404 of `/products/[id]`; the oracle matches them with the `i` flag (custom routes stay case-insensitive in both)",
+    covers: (fx, req, o, ours) => /[A-Z]/.test(new URL(req.url).pathname) && !ours.norm.redirect && !ours.norm.external && ours.norm.pathname !== o.norm.pathname,
+  },
+  {
     name: 'next-data-url-404',
     follows: 'oracle',
     nextStart: "200 for /_next/data/<buildId>/<page>.json of an existing app-router page (`/about`, `/`, `/blog/first`): it serves the page's HTML, where the oracle and the Router 404 (pages-router data URLs agree: 200 JSON for a page with data, 404 otherwise)",

@@ -1855,14 +1855,22 @@ impl Router {
     pub fn new(manifest_json: &str) -> Result<Self, RouterError> {
         let m: ManifestInput = serde_json::from_str(manifest_json)
             .map_err(|e| RouterError::Manifest(e.to_string()))?;
-        let flags = "i";
-        let compile = |phase: &str, routes: &[Route]| -> Result<Vec<CRoute>, RouterError> {
-            routes
-                .iter()
-                .enumerate()
-                .map(|(i, r)| compile_route(phase, i, r, flags))
-                .collect()
-        };
+        // Custom routes (headers, redirects, rewrites) match case-insensitively, as path-to-regexp
+        // matches them in `next start` (without `experimental.caseSensitiveRoutes`, which the
+        // output does not carry); dynamic routes (pages and their data routes) case-sensitively:
+        // `next start` matches them with `new RegExp(re)`, so `/Blog/first` is not
+        // `/blog/[slug]` there. (`@next/routing` matches both with the `i` flag.)
+        let custom_flags = "i";
+        let dynamic_flags = "";
+        let compile_with =
+            |phase: &str, routes: &[Route], flags: &str| -> Result<Vec<CRoute>, RouterError> {
+                routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| compile_route(phase, i, r, flags))
+                    .collect()
+            };
+        let compile = |phase: &str, routes: &[Route]| compile_with(phase, routes, custom_flags);
         let matchers: Option<Vec<MiddlewareMatcher>> = match m.middleware_matchers {
             Some(list) => Some(list),
             None if !m.routing.middleware_matchers.is_empty() => Some(
@@ -1978,7 +1986,7 @@ impl Router {
             Phase::new(compile("beforeMiddleware", &m.routing.before_middleware)?);
         let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
         let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
-        let mut dynamic = compile("dynamicRoutes", &m.routing.dynamic_routes)?;
+        let mut dynamic = compile_with("dynamicRoutes", &m.routing.dynamic_routes, dynamic_flags)?;
         let segment_dir_suffix = rsc
             .prefetch_segment_dir_suffix
             .clone()
@@ -1994,7 +2002,8 @@ impl Router {
             }
             let regex = &input.source_regex;
             if let Some((group, emptied)) = groups.iter().find(|(g, _)| regex.contains(g)) {
-                r.flight_free = JsRegex::new(&regex.replacen(group, emptied, 1), flags).ok();
+                r.flight_free =
+                    JsRegex::new(&regex.replacen(group, emptied, 1), dynamic_flags).ok();
             }
         }
         let dynamic_routes = Phase::new(dynamic);
@@ -3311,6 +3320,40 @@ mod tests {
                 .resolved_pathname
                 .as_deref(),
             Some("/blog/first.rsc")
+        );
+    }
+
+    /// `next start` matches dynamic routes case-sensitively and custom routes (rewrites,
+    /// redirects, headers) case-insensitively; `@next/routing` matches both with the `i` flag.
+    #[test]
+    fn dynamic_routes_match_case_sensitively_as_on_next_start() {
+        let r = Router::new(&manifest_from_context("app-router")).expect("router");
+        let get = |url: &str| passed_through(&r, &format!("http://localhost{url}"), &[]);
+        for url in ["/Blog/first", "/BLOG/zzz", "/Products/9"] {
+            let d = get(url);
+            assert_eq!(d.kind, DecisionKind::NotFound, "{url}");
+            assert_eq!(d.matched_route, None, "{url}");
+        }
+        // The parameter keeps its case; the route's own letters are what must match.
+        let slug = get("/blog/First");
+        assert_eq!(slug.resolved_pathname.as_deref(), Some("/blog/[slug]"));
+        assert!(
+            slug.query
+                .pairs()
+                .any(|(k, v)| k == "nxtPslug" && v == "First"),
+            "{}",
+            slug.query.as_str()
+        );
+        assert_eq!(
+            get("/products/9").matched_route.as_deref(),
+            Some("/products/[id]")
+        );
+        // A rewrite (afterFiles `/fallback-rewrite/:path*`) still matches in any case.
+        let rewritten = get("/Fallback-rewrite/first");
+        assert_eq!(rewritten.kind, DecisionKind::Resolved);
+        assert_eq!(
+            get("/fallback-rewrite/first").resolved_pathname,
+            rewritten.resolved_pathname
         );
     }
 
