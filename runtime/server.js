@@ -627,6 +627,20 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /**
+   * `pathname` with its locale segment spelled as configured (`/base/FR/posts/1` ->
+   * `/base/fr/posts/1`). The Router finds a page under a locale typed in another case, as next
+   * start does; next start keys the page's cache entry by the locale it detected, so the
+   * prerendered `/fr/posts/1` answers `/FR/posts/1` too.
+   */
+  function canonicalLocale(pathname) {
+    if (!i18n) return pathname
+    const rest = basePath && (pathname === basePath || pathname.startsWith(`${basePath}/`)) ? pathname.slice(basePath.length) : pathname
+    const seg = rest.split('/')[1]
+    const locale = seg && i18n.locales.find((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
+    return locale ? `${pathname.slice(0, pathname.length - rest.length)}/${locale}${rest.slice(1 + seg.length)}` : pathname
+  }
+
+  /**
    * `segment`: the response is a segment prefetch's, whether its headers or its URL
    * (`/x.segments/_tree.segment.rsc`) say so.
    */
@@ -868,7 +882,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // A pages-router page has no Flight form: an RSC request for one (a client navigating from an
     // app page) is answered with its HTML from the same cache entry, as next start answers it.
     const isRsc = Boolean(decision.rscPathname) && !String(targetType(decision.target)).startsWith('PAGES')
-    const invocation = manifestPath(decision.invocationPathname || decision.resolvedPathname)
+    const invocation = canonicalLocale(manifestPath(decision.invocationPathname || decision.resolvedPathname))
     let concrete = invocation
     if (isRsc) {
       const resolved = manifestPath(decision.resolvedPathname)

@@ -261,6 +261,13 @@ const REQUESTS = {
     { path: '/' },
     { path: '/about/' },
     { path: '/base/nope/' },
+    // A locale typed in another case: the page under that locale, from the same cache entry
+    // (a prerendered page, a static one, the locale's index, a dynamic page rendered here).
+    { path: '/base/FR/posts/1/' },
+    { path: '/base/EN/about/' },
+    { path: '/base/FR/' },
+    { path: '/base/de-de/posts/99/' },
+    { path: '/base/de-DE/posts/99/' },
   ],
 }
 

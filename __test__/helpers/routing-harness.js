@@ -335,6 +335,20 @@ function normOurs(d, o) {
 // rules are known oracle bugs the Router still copies (those requests must agree with the oracle).
 const DEVIATIONS = [
   {
+    name: 'locale-segment-any-case',
+    follows: 'next start',
+    nextStart: 'finds a page under a locale spelled in another case (`/base/FR/about/`, `/base/de-de/posts/99/`, `/base/FR/` as the prerendered `/base/fr`): its filesystem lookup and dynamic routes take the path without the locale that `normalizeLocalePath` removes ignoring case; the oracle looks the path up as it is and 404s (or finds the function without the locale)',
+    covers: (fx, req, o, ours, { pathHasPrefix }) => {
+      const i18n = fx.manifest.config.i18n
+      const bp = fx.manifest.config.basePath || ''
+      let p = new URL(req.url).pathname
+      if (!i18n || (bp && !pathHasPrefix(p, bp))) return false
+      const seg = p.slice(bp.length).split('/')[1] || ''
+      const otherCase = i18n.locales.some((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
+      return otherCase && !!ours.norm.pathname && ours.norm.pathname !== o.norm.pathname
+    },
+  },
+  {
     name: 'filesystem-lookup',
     follows: 'next start',
     nextStart: "serves a file or page the way filesystem.js getItem finds it: without a trailing slash, `/` as `/index`, without the locale prefix (public files only under a default locale); the oracle 404s (e.g. pages `/`, i18n `/base/about/`, `/base/hello.txt`, `/base/fb/x/`)",

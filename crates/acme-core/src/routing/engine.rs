@@ -2153,6 +2153,11 @@ impl Router {
             return Some(known);
         }
         let i18n = self.i18n.as_ref()?;
+        if let Some(canonical) = self.canonical_locale_path(pathname) {
+            if let Some(known) = self.known_pathname(&canonical) {
+                return Some(known);
+            }
+        }
         let bp = &self.base_path;
         let r = if !bp.is_empty() && pathname.starts_with(bp.as_str()) {
             let s = &pathname[bp.len()..];
@@ -2179,6 +2184,25 @@ impl Router {
             }
         }
         None
+    }
+
+    /// `path` with its locale segment spelled as configured, when it is spelled otherwise
+    /// (`/base/FR/about` -> `/base/fr/about`); `None` when it has no locale segment or already
+    /// spells it so. `next start` finds a page under a locale in any case (its filesystem
+    /// lookup and dynamic routes take the path without the locale that `normalizeLocalePath`,
+    /// which ignores case, removes); the outputs are named with the configured spelling.
+    fn canonical_locale_path(&self, path: &str) -> Option<String> {
+        let i18n = self.i18n.as_ref()?;
+        let bp = self.base_path.as_str();
+        let item = if bp.is_empty() {
+            path
+        } else {
+            path.strip_prefix(bp).filter(|r| r.starts_with('/'))?
+        };
+        let (_, locale) = normalize_locale_path(item, &i18n.locales);
+        let locale = locale?;
+        let typed = item.get(1..1 + locale.len())?;
+        (typed != locale).then(|| cat(&[bp, "/", locale, &item[1 + locale.len()..]]))
     }
 
     /// `path` when the output has it, borrowed from the router's own table (the decision copies
@@ -2266,6 +2290,13 @@ impl Router {
         let i18n = self.i18n.as_ref()?;
         let (rest, locale) = normalize_locale_path(item, &i18n.locales);
         let locale = locale?;
+        // The item under its locale spelled as configured (`/FR/about` is `/fr/about`).
+        let typed = item.get(1..1 + locale.len()).unwrap_or(locale);
+        if typed != locale {
+            if let Some(p) = found(&cat(&["/", locale, &item[1 + locale.len()..]])) {
+                return Some(p);
+            }
+        }
         let p = found(rest)?;
         let is_default = locale == i18n.default_locale
             || i18n
@@ -3321,6 +3352,56 @@ mod tests {
                 .as_deref(),
             Some("/blog/first.rsc")
         );
+    }
+
+    /// A locale typed in another case (`/base/FR/about`) finds the page under the locale as
+    /// configured, as `next start`'s filesystem lookup and dynamic routes find it (they take
+    /// the path without the locale, which `normalizeLocalePath` removes ignoring case).
+    #[test]
+    fn a_locale_in_another_case_finds_the_page_under_the_locale() {
+        let m = serde_json::json!({
+            "buildId": "b",
+            "config": { "basePath": "/base", "i18n": { "locales": ["en", "fr", "de-DE"], "defaultLocale": "en" } },
+            "routing": {
+                "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [], "fallback": [],
+                "dynamicRoutes": [{
+                    "source": "/posts/[id]",
+                    "sourceRegex": "^/base[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+                    "destination": "/base/$nextLocale/posts/[id]?nxtPid=$nxtPid"
+                }],
+                "shouldNormalizeNextData": false,
+                "rsc": {
+                    "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
+                    "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
+                    "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
+                }
+            },
+            "functions": [
+                { "pathname": "/base/en/posts/[id]", "id": "/en/posts/[id]", "kind": "node-function" },
+                { "pathname": "/base/de-DE/posts/[id]", "id": "/de-DE/posts/[id]", "kind": "node-function" }
+            ],
+            "staticFiles": [
+                { "pathname": "/base/fr/about", "file": "static/base/fr/about.html", "kind": "static-page" }
+            ],
+            "prerenders": [],
+        });
+        let r = Router::new(&m.to_string()).expect("router");
+        let resolved = |url: &str| {
+            passed_through(&r, &format!("http://localhost{url}"), &[]).resolved_pathname
+        };
+        assert_eq!(
+            resolved("/base/fr/about").as_deref(),
+            Some("/base/fr/about")
+        );
+        assert_eq!(
+            resolved("/base/FR/about").as_deref(),
+            Some("/base/fr/about")
+        );
+        assert_eq!(
+            resolved("/base/de-de/posts/9").as_deref(),
+            Some("/base/de-DE/posts/[id]")
+        );
+        assert_eq!(resolved("/base/xx/about"), None);
     }
 
     /// `next start` matches dynamic routes case-sensitively and custom routes (rewrites,
