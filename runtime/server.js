@@ -626,6 +626,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return p
   }
 
+  /** 404 or 500 for the static error pages (`/404`, `/base/fr/500`), else undefined. */
+  function errorPageStatus(pathname) {
+    let rest = basePath && pathname.startsWith(`${basePath}/`) ? pathname.slice(basePath.length) : pathname
+    const locale = i18n && i18n.locales.find((l) => rest.startsWith(`/${l}/`))
+    if (locale) rest = rest.slice(locale.length + 1)
+    return rest === '/404' || rest === '/500' ? Number(rest.slice(1)) : undefined
+  }
+
   /**
    * `pathname` with its locale segment spelled as configured (`/base/FR/posts/1` ->
    * `/base/fr/posts/1`). The Router finds a page under a locale typed in another case, as next
@@ -1301,7 +1309,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (target.kind === 'static') {
       const entry = statics.byFile(target.id)
       // The error pages keep their status when asked for by URL, as `next start` answers them.
-      const pageStatus = entry && entry.kind === 'static-page' && /^\/(404|500)$/.test(entry.pathname) ? Number(entry.pathname.slice(1)) : undefined
+      const pageStatus = entry && entry.kind === 'static-page' ? errorPageStatus(entry.pathname) : undefined
       // `next start` serves static HTML pages without cache-control (a prerendered route
       // response has its own).
       const cacheControl = entry && entry.kind === 'static-page' && !entry.headers ? null : undefined

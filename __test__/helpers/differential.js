@@ -173,6 +173,10 @@ const REQUESTS = {
     { path: '/BLOG/zzz' },
     { path: '/Products/9' },
     { path: '/Fallback-rewrite/first' },
+    // Outputs next start keeps out of its routes: not found at their own URL.
+    { path: '/_not-found' },
+    { path: '/500' },
+    { path: '/_error' },
     { path: '/api/hello?x=1' },
     { path: '/api/hello', headers: { 'x-no-cors': '1' } },
     { path: '/api/static' },
@@ -209,6 +213,9 @@ const REQUESTS = {
   ],
   'pages-router': (buildId) => [
     { path: '/' },
+    { path: '/index' },
+    { path: '/_error' },
+    { path: '/500' },
     { path: '/ssr?a=1' },
     // Queries spelled so that decoding and encoding them again would change their text (`%20`
     // and `+`, a bare key, an empty piece, a stray `%`, a repeated key): the page and the API
@@ -268,13 +275,26 @@ const REQUESTS = {
     { path: '/base/FR/' },
     { path: '/base/de-de/posts/99/' },
     { path: '/base/de-DE/posts/99/' },
+    // With i18n the localized 500 page is a page of next start's: served, with status 500.
+    { path: '/base/500/' },
+    { path: '/base/_error/' },
   ],
 }
 
 // Differences between `next start` and `acme-next start` that are accepted, with the reason.
 // Keyed by `<fixture> <method> <path>[ <headers>]`; the value is the reason (any field may
 // differ) or `{ fields, reason }` (only those fields may differ; the others are still compared).
+// The app router's not-found page asked for by URL (`/_not-found`, and `/500` without i18n).
+const NOT_FOUND_PAGE_URL = {
+  fields: ['cache-control'],
+  reason:
+    "both 404 with the not-found page; next start sends the page's own cache entry with its cache-control (s-maxage=31536000), " +
+    'acme the 404 of an unknown path (private, no-store): a URL that only names an internal page is not cached at the edge',
+}
+
 const KNOWN_DIFFERENCES = {
+  'app-router GET /_not-found': NOT_FOUND_PAGE_URL,
+  'app-router GET /500': NOT_FOUND_PAGE_URL,
   'app-router GET /robots.txt {"range":"bytes=500-600"}':
     'next start answers an unsatisfiable Range with 500 (an error in its static handler); acme answers 416 + content-range as RFC 9110 asks',
   'app-router GET /rewrite-me {"rsc":"1"}': {

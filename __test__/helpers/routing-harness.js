@@ -349,6 +349,21 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'internal-pages-404',
+    follows: 'next start',
+    nextStart: "404 for an output it keeps out of its routes, at its own URL (below the basePath and a locale): `/_error`, `/_app`, `/_document` (Next's BLOCKED_PAGES), the app router's `/_not-found`, a pages-router `/index` (its page is `/`), and without i18n `/500` (with i18n the localized `/en/500` is a page of its own, served with status 500); the oracle finds them among its pathnames",
+    covers: (fx, req, o, ours, { pathHasPrefix }) => {
+      const bp = fx.manifest.config.basePath || ''
+      let p = new URL(req.url).pathname.replace(/\/$/, '')
+      if (bp && !pathHasPrefix(p, bp)) return false
+      p = p.slice(bp.length)
+      const locale = (fx.manifest.config.i18n?.locales || []).find((l) => p.startsWith(`/${l}/`))
+      if (locale) p = p.slice(locale.length + 1)
+      const internal = ['/_error', '/_app', '/_document', '/_not-found', '/index'].includes(p) || (p === '/500' && !fx.manifest.config.i18n)
+      return internal && !!o.norm.pathname && !ours.norm.pathname && !ours.norm.redirect
+    },
+  },
+  {
     name: 'filesystem-lookup',
     follows: 'next start',
     nextStart: "serves a file or page the way filesystem.js getItem finds it: without a trailing slash, `/` as `/index`, without the locale prefix (public files only under a default locale); the oracle 404s (e.g. pages `/`, i18n `/base/about/`, `/base/hello.txt`, `/base/fb/x/`)",

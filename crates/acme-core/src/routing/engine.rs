@@ -386,6 +386,8 @@ pub struct Router {
     /// Static outputs that are Flight twins (`/legacy.rsc` of a pages-router page where the
     /// app router is used too: `{}`, which tells the client to load the page as a document).
     static_twins: FxHashSet<String>,
+    /// Outputs `next start` does not serve at their own URL (see [`is_internal_page`]).
+    internal_pages: FxHashSet<String>,
     /// Lower-case names of the request headers any rule reads; others are not kept.
     wanted_headers: Vec<String>,
     pending: std::sync::Mutex<Pending>,
@@ -1850,6 +1852,28 @@ fn is_dynamic_template(p: &str) -> bool {
     })
 }
 
+/// Whether an output is a page `next start` answers with a 404 at its own URL (below the
+/// basePath and a locale): the pages it keeps out of its routes (`BLOCKED_PAGES`: `/_error`,
+/// `/_app`, `/_document`), the app router's not-found page (`/_not-found`), a pages-router
+/// `/index` (its page is `/`), and without i18n the static `/500` (with i18n Next lists the
+/// localized `/en/500` among its pages, and `next start` serves it, with status 500). The
+/// runtime still renders them where they belong (a 404, a 500), and `/` still finds `/index`.
+fn is_internal_page(pathname: &str, base_path: &str, locales: &[String]) -> bool {
+    let rest = remove_path_prefix(pathname, base_path);
+    let rest = locales
+        .iter()
+        .find_map(|l| {
+            rest.strip_prefix('/')
+                .and_then(|r| r.strip_prefix(l.as_str()))
+                .filter(|r| r.starts_with('/'))
+        })
+        .unwrap_or(&rest);
+    matches!(
+        rest,
+        "/_error" | "/_app" | "/_document" | "/_not-found" | "/index"
+    ) || (rest == "/500" && locales.is_empty())
+}
+
 impl Router {
     /// Builds a router from the text of the output's `manifest.json`.
     pub fn new(manifest_json: &str) -> Result<Self, RouterError> {
@@ -1936,6 +1960,19 @@ impl Router {
         for p in &m.prerenders {
             add(&p.pathname, "prerender", &p.id);
         }
+        let locales = m.config.i18n.as_ref().map_or(&[][..], |i| &i.locales[..]);
+        let internal_pages: FxHashSet<String> = m
+            .functions
+            .iter()
+            .chain(&m.prerenders)
+            .chain(
+                m.static_files
+                    .iter()
+                    .filter(|s| s.kind.as_deref() != Some("public-file")),
+            )
+            .filter(|e| is_internal_page(&e.pathname, &m.config.base_path, locales))
+            .map(|e| e.pathname.clone())
+            .collect();
         let not_found_sources: FxHashSet<String> = m
             .prerenders
             .iter()
@@ -2027,6 +2064,7 @@ impl Router {
             trailing_slash: m.config.trailing_slash,
             not_found_routes,
             static_twins,
+            internal_pages,
             i18n: m.config.i18n.map(I18n::new),
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
@@ -2186,6 +2224,11 @@ impl Router {
         None
     }
 
+    /// `p`, unless it is an output `next start` does not serve at its own URL.
+    fn routable<'p>(&self, p: Cow<'p, str>) -> Option<Cow<'p, str>> {
+        (!self.internal_pages.contains(&*p)).then_some(p)
+    }
+
     /// `path` with its locale segment spelled as configured, when it is spelled otherwise
     /// (`/base/FR/about` -> `/base/fr/about`); `None` when it has no locale segment or already
     /// spells it so. `next start` finds a page under a locale in any case (its filesystem
@@ -2257,7 +2300,7 @@ impl Router {
     /// public files only under a default locale). `@next/routing` only does the first step.
     fn fs_lookup(&self, path: &str) -> Option<Cow<'_, str>> {
         if let Some(known) = self.known_pathname(path) {
-            return Some(known);
+            return self.routable(known);
         }
         let bp = self.base_path.as_str();
         if !bp.is_empty() && !path_has_prefix(path, bp) {
@@ -2281,7 +2324,7 @@ impl Router {
                 // The basePath itself (`/` without one), then its `/index` page.
                 under_base(if bp.is_empty() { "/" } else { "" }).or_else(|| under_base("/index"))
             } else {
-                under_base(item)
+                under_base(item).and_then(|p| self.routable(p))
             }
         };
         if let Some(p) = found(item) {
@@ -3352,6 +3395,32 @@ mod tests {
                 .as_deref(),
             Some("/blog/first.rsc")
         );
+    }
+
+    /// Outputs `next start` keeps out of its routes are not found at their own URL; `/` still
+    /// finds the pages router's `/index`, and the 404 page stays where it is.
+    #[test]
+    fn internal_pages_are_not_found_at_their_own_url() {
+        for (name, internal) in [
+            ("pages-router", &["/_error", "/index", "/500"][..]),
+            ("app-router", &["/_not-found", "/500"][..]),
+        ] {
+            let r = Router::new(&manifest_from_context(name)).expect("router");
+            let get = |url: &str| passed_through(&r, &format!("http://localhost{url}"), &[]);
+            for url in internal {
+                assert_eq!(get(url).kind, DecisionKind::NotFound, "{name} {url}");
+            }
+            assert_eq!(get("/").kind, DecisionKind::Resolved, "{name} /");
+            assert_eq!(
+                get("/404").resolved_pathname.as_deref(),
+                Some("/404"),
+                "{name}"
+            );
+        }
+        assert!(is_internal_page("/base/fr/_error", "/base", &["fr".into()]));
+        assert!(!is_internal_page("/base/fr/500", "/base", &["fr".into()]));
+        assert!(is_internal_page("/500", "", &[]));
+        assert!(!is_internal_page("/fr", "", &["fr".into()]));
     }
 
     /// A locale typed in another case (`/base/FR/about`) finds the page under the locale as
