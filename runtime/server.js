@@ -427,6 +427,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   // --- 404 --------------------------------------------------------------------------------
+  /** `Sec-Fetch-Dest` values of requests that can never display an HTML page (Next's list). */
+  const NON_HTML_FETCH_DESTS = new Set([
+    'audio', 'audioworklet', 'font', 'image', 'json', 'manifest', 'paintworklet', 'report', 'script',
+    'serviceworker', 'sharedworker', 'style', 'track', 'video', 'webidentity', 'worker', 'xslt',
+  ])
+
+  /** A GET or HEAD for a subresource that cannot display HTML (`Sec-Fetch-Dest: image`, …). */
+  function isSubresourceRequest(req) {
+    return (req.method === 'GET' || req.method === 'HEAD') && NON_HTML_FETCH_DESTS.has(req.headers['sec-fetch-dest'])
+  }
+
   async function render404(req, res, ctx) {
     // `next start` sends no-store for an unmatched URL; a 404 of a matched route comes with the
     // route's cache-control (`ctx.notFoundCacheControl`; `null`: none).
@@ -1293,6 +1304,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       case 'notFound': {
         const imageQuery = decision.matchedRoute ? null : imageRewriteQuery(req, ctx.originalUrl)
         if (imageQuery) return images.handle(req, res, { query: imageQuery, render404: () => render404(req, res, ctx), ctx })
+        if (isSubresourceRequest(req)) {
+          // An image, script, font, … that is not there: a plain 404 instead of the not-found
+          // page, which such a request cannot display (next start answers so, to save the
+          // render and the bandwidth).
+          res.statusCode = 404
+          res.setHeader('cache-control', NO_STORE)
+          res.setHeader('content-type', 'text/plain; charset=utf-8')
+          // (An app route that matched first has set the router Vary on next start.)
+          if (decision.matchedRoute && functions.get(`${decision.matchedRoute}.rsc`)) res.setHeader('vary', RSC_VARY)
+          return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
+        }
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)
       }

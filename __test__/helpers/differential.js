@@ -173,6 +173,11 @@ const REQUESTS = {
     { path: '/BLOG/zzz' },
     { path: '/Products/9' },
     { path: '/Fallback-rewrite/first' },
+    // A missing image, script or font asked for by a browser: a plain 404, not the page.
+    { path: '/nope.png', headers: { 'sec-fetch-dest': 'image' } },
+    { path: '/blog/a/b', headers: { 'sec-fetch-dest': 'script' } },
+    { path: '/nope', headers: { 'sec-fetch-dest': 'document' } },
+    { path: '/products/9', headers: { 'sec-fetch-dest': 'image' } },
     // Outputs next start keeps out of its routes: not found at their own URL.
     { path: '/_not-found' },
     { path: '/500' },
@@ -214,6 +219,7 @@ const REQUESTS = {
   'pages-router': (buildId) => [
     { path: '/' },
     { path: '/index' },
+    { path: '/nope.css', headers: { 'sec-fetch-dest': 'style' } },
     { path: '/_error' },
     { path: '/500' },
     { path: '/ssr?a=1' },
