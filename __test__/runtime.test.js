@@ -161,6 +161,34 @@ for (const name of FIXTURES) {
         assert.deepEqual(seen[1], seen[0])
       })
 
+      test('x-prerender-revalidate with the build\'s preview id revalidates on demand, as on next start', async () => {
+        const dir = require('node:path').join(require('./helpers/fixtures').fixtureDir(name), '.next')
+        const previewId = JSON.parse(require('node:fs').readFileSync(`${dir}/prerender-manifest.json`, 'utf8')).preview.previewModeId
+        const revalidate = { 'x-prerender-revalidate': previewId }
+        const paths = [
+          // A prerendered ISR page: rendered now (REVALIDATED), then served from that render.
+          { path: '/isr', headers: revalidate }, { path: '/isr' },
+          // A path never generated: not with `-if-generated` (a 404), else generated with it.
+          { path: '/blog/od-a', headers: { ...revalidate, 'x-prerender-revalidate-if-generated': '1' } },
+          { path: '/blog/od-b', headers: revalidate }, { path: '/blog/od-b' },
+          // Another id is no revalidation.
+          { path: '/isr', headers: { 'x-prerender-revalidate': 'not-the-id' } },
+        ]
+        const times = []
+        const seen = await answers([oracle, acme], paths, (r, res) => {
+          const time = /id="time">([^<]+)</.exec(res.body.toString())?.[1]
+          if (r.path === '/isr') times.push(time)
+          return `${r.path} ${r.headers ? Object.keys(r.headers).join('+') : '-'} -> ${res.status} ${res.headers['x-nextjs-cache']}`
+        })
+        assert.deepEqual(seen[1], seen[0])
+        assert.ok(seen[0][0].endsWith('200 REVALIDATED') && seen[0][2].endsWith('404 REVALIDATED'), seen[0].join('\n'))
+        // Per server: the revalidating request rendered now, and the next requests got its render.
+        for (const t of [times.slice(0, 3), times.slice(3)]) {
+          assert.ok(Date.now() - Date.parse(t[0]) < 60_000, `rendered now: ${t[0]}`)
+          assert.deepEqual([t[1], t[2]], [t[0], t[0]])
+        }
+      })
+
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {
         const time = (res) => /id="time">([^<]+)</.exec(res.body.toString())[1]
         for (const server of [oracle, acme]) {

@@ -427,6 +427,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   // --- 404 --------------------------------------------------------------------------------
+  /** Whether a GET or HEAD for prerender `p` carries its build's preview id as `x-prerender-revalidate`. */
+  function isOnDemandRevalidation(req, p) {
+    const token = prerenders.cacheConfig(p).bypassToken
+    return Boolean(token) && req.headers['x-prerender-revalidate'] === token && (req.method === 'GET' || req.method === 'HEAD')
+  }
+
   /** `Sec-Fetch-Dest` values of requests that can never display an HTML page (Next's list). */
   const NON_HTML_FETCH_DESTS = new Set([
     'audio', 'audioworklet', 'font', 'image', 'json', 'manifest', 'paintworklet', 'report', 'script',
@@ -463,7 +469,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     const notFoundCacheControl = cacheControl || NO_STORE
-    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, 'HIT', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
+    // (`REVALIDATED` for an on-demand revalidation of a path never generated, as next start says.)
+    const state = ctx.notFoundState || 'HIT'
+    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, state, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
     if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
       // A segment the prerendered not-found page does not have.
       return sendSegmentMiss(res, notFoundCacheControl, ctx)
@@ -475,7 +483,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const page = statics.byPathname('/404')
     if (page) {
       if (appNotFound) {
-        res.setHeader('x-nextjs-cache', 'HIT')
+        res.setHeader('x-nextjs-cache', state)
         res.setHeader('vary', RSC_VARY)
         // next start serves it as the cached `/_not-found` page: the prerender headers of its
         // Flight twin (`x-nextjs-prerender` twice, set and then appended from the entry).
@@ -488,8 +496,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       } else if (isRsc) {
         res.setHeader('vary', RSC_VARY)
       }
+      if (ctx.notFoundState && !appNotFound) res.setHeader('x-nextjs-cache', ctx.notFoundState)
       statics.send(req, res, page, { status: 404, cacheControl })
-      ctx.meta.cache = 'HIT'
+      ctx.meta.cache = state
       return
     }
     const fn = functions.get('/404') || functions.get('/_error')
@@ -973,7 +982,22 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // kept with it, as next start keeps a render's segment data with its cache entry.
     const keepSegments = !partial && p.pathname !== concrete && !key.includes('?') && String(fn.type) === 'APP_PAGE'
     const segmentsTemplate = p.pathname.endsWith(RSC_SUFFIX) ? p.pathname.slice(0, -RSC_SUFFIX.length) : p.pathname
-    if (ctx.internal) {
+    // On-demand revalidation asked for by a request that carries the build's preview id
+    // (`x-prerender-revalidate`, what next start's res.revalidate() sends itself; anyone with
+    // the id may): rendered now and stored, `REVALIDATED`, as next start answers it. With
+    // `x-prerender-revalidate-if-generated`, a path never generated stays a 404.
+    const onDemand = !ctx.internal && isOnDemandRevalidation(req, p)
+    if (onDemand && req.headers['x-prerender-revalidate-if-generated'] && p.pathname !== concrete && !(await cache.get(key))) {
+      // Not generated: the route's fallback shell where it has one (`fallback: true`), else a 404.
+      const sibling = manifest.prerenders.find((q) => q.route === p.route && q.fallbackMode)
+      const mode = sibling ? sibling.fallbackMode.mode : p.seed ? 'static' : 'blocking'
+      if (mode === 'static' && p.seed && !partial && !isRsc) {
+        const shell = prerenders.seedEntry(p)
+        return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'REVALIDATED', ctx)
+      }
+      return render404(req, res, { ...ctx, notFoundState: 'REVALIDATED' })
+    }
+    if (ctx.internal || onDemand) {
       // Upgrading a partial fallback: keep the new shell's segments as well.
       if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
       else if (keepSegments) ctx.segmentsOf = segmentsTemplate
