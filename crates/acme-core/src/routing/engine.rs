@@ -1855,10 +1855,16 @@ fn is_dynamic_template(p: &str) -> bool {
 /// Whether an output is a page `next start` answers with a 404 at its own URL (below the
 /// basePath and a locale): the pages it keeps out of its routes (`BLOCKED_PAGES`: `/_error`,
 /// `/_app`, `/_document`), the app router's not-found page (`/_not-found`), a pages-router
-/// `/index` (its page is `/`), and without i18n the static `/500` (with i18n Next lists the
-/// localized `/en/500` among its pages, and `next start` serves it, with status 500). The
-/// runtime still renders them where they belong (a 404, a 500), and `/` still finds `/index`.
-fn is_internal_page(pathname: &str, base_path: &str, locales: &[String]) -> bool {
+/// static `/index` (`static_page`: its page is `/`; an app route may be named `/index`), and
+/// without i18n the static `/500` (with i18n Next lists the localized `/en/500` among its
+/// pages, and `next start` serves it, with status 500). The runtime still renders them where
+/// they belong (a 404, a 500), and `/` still finds `/index`.
+fn is_internal_page(
+    pathname: &str,
+    base_path: &str,
+    locales: &[String],
+    static_page: bool,
+) -> bool {
     let rest = remove_path_prefix(pathname, base_path);
     let rest = locales
         .iter()
@@ -1868,10 +1874,9 @@ fn is_internal_page(pathname: &str, base_path: &str, locales: &[String]) -> bool
                 .filter(|r| r.starts_with('/'))
         })
         .unwrap_or(&rest);
-    matches!(
-        rest,
-        "/_error" | "/_app" | "/_document" | "/_not-found" | "/index"
-    ) || (rest == "/500" && locales.is_empty())
+    matches!(rest, "/_error" | "/_app" | "/_document" | "/_not-found")
+        || (rest == "/index" && static_page)
+        || (rest == "/500" && locales.is_empty())
 }
 
 impl Router {
@@ -1970,7 +1975,10 @@ impl Router {
                     .iter()
                     .filter(|s| s.kind.as_deref() != Some("public-file")),
             )
-            .filter(|e| is_internal_page(&e.pathname, &m.config.base_path, locales))
+            .filter(|e| {
+                let static_page = e.kind.as_deref() == Some("static-page");
+                is_internal_page(&e.pathname, &m.config.base_path, locales, static_page)
+            })
             .map(|e| e.pathname.clone())
             .collect();
         let not_found_sources: FxHashSet<String> = m
@@ -2033,10 +2041,11 @@ impl Router {
             .clone()
             .unwrap_or_else(|| ".segment.rsc".into());
         let groups = flight_suffix_groups(&rsc.suffix, &segment_dir_suffix, &segment_suffix);
-        for (r, input) in dynamic.iter_mut().zip(&m.routing.dynamic_routes) {
-            if rsc.suffix.is_empty() {
-                break;
-            }
+        let with_suffix = dynamic
+            .iter_mut()
+            .zip(&m.routing.dynamic_routes)
+            .filter(|_| !rsc.suffix.is_empty());
+        for (r, input) in with_suffix {
             let regex = &input.source_regex;
             if let Some((group, emptied)) = groups.iter().find(|(g, _)| regex.contains(g)) {
                 r.flight_free =
@@ -3405,7 +3414,18 @@ mod tests {
             ("pages-router", &["/_error", "/index", "/500"][..]),
             ("app-router", &["/_not-found", "/500"][..]),
         ] {
-            let r = Router::new(&manifest_from_context(name)).expect("router");
+            let mut m: serde_json::Value =
+                serde_json::from_str(&manifest_from_context(name)).expect("json");
+            // The kind the artifacts step writes for a pages-router page's HTML.
+            for f in m["staticFiles"].as_array_mut().into_iter().flatten() {
+                if f["pathname"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(".html") || !p.contains('.'))
+                {
+                    f["kind"] = "static-page".into();
+                }
+            }
+            let r = Router::new(&m.to_string()).expect("router");
             let get = |url: &str| passed_through(&r, &format!("http://localhost{url}"), &[]);
             for url in internal {
                 assert_eq!(get(url).kind, DecisionKind::NotFound, "{name} {url}");
@@ -3417,10 +3437,14 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(is_internal_page("/base/fr/_error", "/base", &["fr".into()]));
-        assert!(!is_internal_page("/base/fr/500", "/base", &["fr".into()]));
-        assert!(is_internal_page("/500", "", &[]));
-        assert!(!is_internal_page("/fr", "", &["fr".into()]));
+        let fr = ["fr".to_string()];
+        assert!(is_internal_page("/base/fr/_error", "/base", &fr, false));
+        assert!(!is_internal_page("/base/fr/500", "/base", &fr, true));
+        assert!(is_internal_page("/500", "", &[], true));
+        assert!(!is_internal_page("/fr", "", &fr, false));
+        // An app route named `/index` (app/index/page.js) is a page of its own.
+        assert!(is_internal_page("/index", "", &[], true));
+        assert!(!is_internal_page("/index", "", &[], false));
     }
 
     /// A locale typed in another case (`/base/FR/about`) finds the page under the locale as
