@@ -341,10 +341,21 @@ const ROUTE_HANDLER_VARY = Object.fromEntries(
 // next@16.2 answers a segment its cache does not have with 204, 16.3 and 16.4 with 404 (as acme).
 const SEGMENT_MISS_204 = { fields: ['status'], reason: "next@16.2's next start answers a segment prefetch its cache lacks with 204; 16.3 and 16.4, and acme, with 404" }
 
+// next@16.2 renders the not-found page for a missing subresource; 16.3 and 16.4 (and acme)
+// answer a plain `Not Found`.
+const SUBRESOURCE_404_BEFORE_16_3 = {
+  fields: ['content-type', 'cache-control', 'x-nextjs-cache', 'vary', 'body'],
+  reason: "next@16.2's next start renders the not-found page for a request whose Sec-Fetch-Dest cannot display HTML; 16.3 and 16.4, and acme, answer a plain `Not Found`",
+}
+
 const KNOWN_DIFFERENCES_BY_MINOR = {
   '16.3': ROUTE_HANDLER_VARY,
   '16.2': {
     ...ROUTE_HANDLER_VARY,
+    'app-router GET /nope.png {"sec-fetch-dest":"image"}': SUBRESOURCE_404_BEFORE_16_3,
+    'app-router GET /blog/a/b {"sec-fetch-dest":"script"}': SUBRESOURCE_404_BEFORE_16_3,
+    'app-router GET /products/9 {"sec-fetch-dest":"image"}': SUBRESOURCE_404_BEFORE_16_3,
+    'pages-router GET /nope.css {"sec-fetch-dest":"style"}': SUBRESOURCE_404_BEFORE_16_3,
     'app-router GET /nope.segments/foo.segment.rsc': SEGMENT_MISS_204,
     'app-router GET /about?_rsc=jaWag_9zXGtMBqeC {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,
     'app-router GET /nope {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,
