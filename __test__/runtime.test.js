@@ -187,6 +187,18 @@ for (const name of FIXTURES) {
           assert.ok(Date.now() - Date.parse(t[0]) < 60_000, `rendered now: ${t[0]}`)
           assert.deepEqual([t[1], t[2]], [t[0], t[0]])
         }
+        // The page's Flight payload (client navigations) is revalidated with it: next start keeps
+        // both in one entry; acme regenerates the twin right after (the adapter's groupId).
+        const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
+        for (const server of [oracle, acme]) {
+          const html = timeIn(await request(server.origin, { path: '/isr', headers: revalidate }))
+          let rsc
+          for (let i = 0; i < 30 && !(rsc >= html); i++) {
+            if (i) await new Promise((r) => setTimeout(r, 100))
+            rsc = timeIn(await request(server.origin, { path: '/isr?_rsc', headers: { rsc: '1' } }))
+          }
+          assert.ok(rsc >= html, `${server.origin}: the Flight payload after revalidation is from ${rsc}, the document from ${html}`)
+        }
       })
 
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {

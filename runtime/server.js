@@ -427,6 +427,27 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   // --- 404 --------------------------------------------------------------------------------
+  /**
+   * After an on-demand revalidation of a page's document (`concrete`, of prerender `p`): the
+   * other form of the same page, its Flight payload (`/x.rsc`) or its data (`/_next/data/…/x.json`),
+   * regenerated too, in the background. The adapter API groups them (`groupId`: "revalidate
+   * together"), as next start keeps both in one cache entry; otherwise a page that never goes
+   * stale by time would keep answering client navigations with its old payload.
+   */
+  function revalidateTwin(p, concrete, ctx) {
+    if (concrete.endsWith(RSC_SUFFIX) || concrete.includes('/_next/data/')) return
+    const siblings = manifest.prerenders.filter((q) => q.groupId === p.groupId && q !== p && !q.pathname.includes(SEGMENT_DIR))
+    const page = concrete === (basePath || '/') ? `${basePath}/index` : concrete
+    const headers = pageRegenerationHeaders(ctx, p)
+    if (siblings.some((q) => q.pathname.endsWith(RSC_SUFFIX))) {
+      // (`_rsc` empty: the cache-busting value of a navigation without state-tree headers.)
+      regenerate(`${page}${RSC_SUFFIX}`, `${concrete}?_rsc`, { ...headers, rsc: '1' }, undefined, true)
+    } else if (siblings.some((q) => q.pathname.startsWith(`${basePath}/_next/data/`))) {
+      const data = `${basePath}/_next/data/${manifest.buildId}${page.slice(basePath.length)}.json`
+      regenerate(data, data, headers, undefined, true)
+    }
+  }
+
   /** Whether a GET or HEAD for prerender `p` carries its build's preview id as `x-prerender-revalidate`. */
   function isOnDemandRevalidation(req, p) {
     const token = prerenders.cacheConfig(p).bypassToken
@@ -1001,7 +1022,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // Upgrading a partial fallback: keep the new shell's segments as well.
       if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
       else if (keepSegments) ctx.segmentsOf = segmentsTemplate
-      return renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+      const rendered = renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+      if (!onDemand) return rendered
+      await rendered
+      return revalidateTwin(p, concrete, ctx)
     }
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
