@@ -448,6 +448,29 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
   }
 
+  /** By route: the fallback mode its prerenders carry (`null`: none does). */
+  const routeFallbackModes = new Map()
+  for (const q of manifest.prerenders) {
+    if (!routeFallbackModes.get(q.route)) routeFallbackModes.set(q.route, q.fallbackMode ? q.fallbackMode.mode : null)
+  }
+
+  /** What prerender `p`'s route does for a path not generated yet: its prerenders' fallback mode. */
+  function fallbackModeOf(p) {
+    return routeFallbackModes.get(p.route) || (p.seed ? 'static' : 'blocking')
+  }
+
+  /** A plain-text 404 (a missing build asset or subresource), as `next start` answers one. */
+  function sendPlainNotFound(req, res) {
+    res.statusCode = 404
+    res.setHeader('content-type', 'text/plain; charset=utf-8')
+    res.end(req.method === 'HEAD' ? undefined : 'Not Found')
+  }
+
+  /** The part of `pathname` below the basePath (all of it when outside the basePath). */
+  function belowBasePath(pathname) {
+    return basePath && (pathname === basePath || pathname.startsWith(`${basePath}/`)) ? pathname.slice(basePath.length) : pathname
+  }
+
   /** Whether a GET or HEAD for prerender `p` carries its build's preview id as `x-prerender-revalidate`. */
   function isOnDemandRevalidation(req, p) {
     const token = prerenders.cacheConfig(p).bypassToken
@@ -474,9 +497,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const pathname = new URL(ctx.originalUrl, 'http://x').pathname
     if (pathname.startsWith(`${basePath}/_next/static/`)) {
       // A missing build asset: a plain 404, as `next start` answers.
-      res.statusCode = 404
-      res.setHeader('content-type', 'text/plain; charset=utf-8')
-      return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
+      return sendPlainNotFound(req, res)
     }
     // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, and one naming a
     // segment of it (`/nope.segments/_tree.segment.rsc`) as that segment's prefetch: next start's
@@ -669,7 +690,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
 
   /** 404 or 500 for the static error pages (`/404`, `/base/fr/500`), else undefined. */
   function errorPageStatus(pathname) {
-    let rest = basePath && pathname.startsWith(`${basePath}/`) ? pathname.slice(basePath.length) : pathname
+    let rest = belowBasePath(pathname)
     const locale = i18n && i18n.locales.find((l) => rest.startsWith(`/${l}/`))
     if (locale) rest = rest.slice(locale.length + 1)
     return rest === '/404' || rest === '/500' ? Number(rest.slice(1)) : undefined
@@ -683,7 +704,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    */
   function canonicalLocale(pathname) {
     if (!i18n) return pathname
-    const rest = basePath && (pathname === basePath || pathname.startsWith(`${basePath}/`)) ? pathname.slice(basePath.length) : pathname
+    const rest = belowBasePath(pathname)
     const seg = rest.split('/')[1]
     const locale = seg && i18n.locales.find((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
     return locale ? `${pathname.slice(0, pathname.length - rest.length)}/${locale}${rest.slice(1 + seg.length)}` : pathname
@@ -1010,9 +1031,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const onDemand = !ctx.internal && isOnDemandRevalidation(req, p)
     if (onDemand && req.headers['x-prerender-revalidate-if-generated'] && p.pathname !== concrete && !(await cache.get(key))) {
       // Not generated: the route's fallback shell where it has one (`fallback: true`), else a 404.
-      const sibling = manifest.prerenders.find((q) => q.route === p.route && q.fallbackMode)
-      const mode = sibling ? sibling.fallbackMode.mode : p.seed ? 'static' : 'blocking'
-      if (mode === 'static' && p.seed && !partial && !isRsc) {
+      if (fallbackModeOf(p) === 'static' && p.seed && !partial && !isRsc) {
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'REVALIDATED', ctx)
       }
@@ -1057,8 +1076,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     if (p.pathname !== concrete) {
       // Not generated yet: the template's fallback decides.
-      const siblings = manifest.prerenders.filter((q) => q.route === p.route && q.fallbackMode)
-      const mode = siblings.length ? siblings[0].fallbackMode.mode : p.seed ? 'static' : 'blocking'
+      const mode = fallbackModeOf(p)
       if (mode === 'notFound') return render404(req, res, ctx)
       const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
       const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
@@ -1356,12 +1374,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
           // An image, script, font, … that is not there: a plain 404 instead of the not-found
           // page, which such a request cannot display (next start answers so, to save the
           // render and the bandwidth).
-          res.statusCode = 404
           res.setHeader('cache-control', NO_STORE)
-          res.setHeader('content-type', 'text/plain; charset=utf-8')
           // (An app route that matched first has set the router Vary on next start.)
           if (decision.matchedRoute && functions.get(`${decision.matchedRoute}.rsc`)) res.setHeader('vary', RSC_VARY)
-          return res.end(req.method === 'HEAD' ? undefined : 'Not Found')
+          return sendPlainNotFound(req, res)
         }
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)

@@ -1632,6 +1632,13 @@ fn normalize_locale_path<'p, 'a>(
     }
 }
 
+/// `path` (whose first segment is `locale`, as [`normalize_locale_path`] found it) with that
+/// segment spelled as configured; `None` when it already is.
+fn respell_locale(path: &str, locale: &str) -> Option<String> {
+    let typed = path.get(1..1 + locale.len())?;
+    (typed != locale).then(|| cat(&["/", locale, &path[1 + locale.len()..]]))
+}
+
 /// JavaScript `parseFloat` on a `[0-9.]+` string.
 fn parse_float_prefix(s: &str) -> f64 {
     let mut end = 0;
@@ -1862,18 +1869,11 @@ fn is_dynamic_template(p: &str) -> bool {
 fn is_internal_page(
     pathname: &str,
     base_path: &str,
-    locales: &[String],
+    locales: &[FoldedName],
     static_page: bool,
 ) -> bool {
-    let rest = remove_path_prefix(pathname, base_path);
-    let rest = locales
-        .iter()
-        .find_map(|l| {
-            rest.strip_prefix('/')
-                .and_then(|r| r.strip_prefix(l.as_str()))
-                .filter(|r| r.starts_with('/'))
-        })
-        .unwrap_or(&rest);
+    let item = remove_path_prefix(pathname, base_path);
+    let (rest, _) = normalize_locale_path(&item, locales);
     matches!(rest, "/_error" | "/_app" | "/_document" | "/_not-found")
         || (rest == "/index" && static_page)
         || (rest == "/500" && locales.is_empty())
@@ -1965,7 +1965,8 @@ impl Router {
         for p in &m.prerenders {
             add(&p.pathname, "prerender", &p.id);
         }
-        let locales = m.config.i18n.as_ref().map_or(&[][..], |i| &i.locales[..]);
+        let i18n = m.config.i18n.map(I18n::new);
+        let locales = i18n.as_ref().map_or(&[][..], |i| &i.locales[..]);
         let internal_pages: FxHashSet<String> = m
             .functions
             .iter()
@@ -1998,7 +1999,7 @@ impl Router {
         // request back through the Router. `host` places a path-only URL; `cookie` and
         // `accept-language` pick a locale (i18n) and `cookie` answers cookie conditions.
         let mut wanted_headers: Vec<String> = vec!["host".to_string()];
-        if m.config.i18n.is_some() {
+        if i18n.is_some() {
             wanted_headers.push("cookie".to_string());
             wanted_headers.push("accept-language".to_string());
         }
@@ -2074,7 +2075,7 @@ impl Router {
             not_found_routes,
             static_twins,
             internal_pages,
-            i18n: m.config.i18n.map(I18n::new),
+            i18n,
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
             rsc_suffix: rsc.suffix.clone(),
@@ -2252,9 +2253,7 @@ impl Router {
             path.strip_prefix(bp).filter(|r| r.starts_with('/'))?
         };
         let (_, locale) = normalize_locale_path(item, &i18n.locales);
-        let locale = locale?;
-        let typed = item.get(1..1 + locale.len())?;
-        (typed != locale).then(|| cat(&[bp, "/", locale, &item[1 + locale.len()..]]))
+        respell_locale(item, locale?).map(|respelled| cat(&[bp, &respelled]))
     }
 
     /// `path` when the output has it, borrowed from the router's own table (the decision copies
@@ -2343,11 +2342,8 @@ impl Router {
         let (rest, locale) = normalize_locale_path(item, &i18n.locales);
         let locale = locale?;
         // The item under its locale spelled as configured (`/FR/about` is `/fr/about`).
-        let typed = item.get(1..1 + locale.len()).unwrap_or(locale);
-        if typed != locale {
-            if let Some(p) = found(&cat(&["/", locale, &item[1 + locale.len()..]])) {
-                return Some(p);
-            }
+        if let Some(p) = respell_locale(item, locale).and_then(|r| found(&r)) {
+            return Some(p);
         }
         let p = found(rest)?;
         let is_default = locale == i18n.default_locale
@@ -3437,7 +3433,7 @@ mod tests {
                 "{name}"
             );
         }
-        let fr = ["fr".to_string()];
+        let fr = [FoldedName::new("fr")];
         assert!(is_internal_page("/base/fr/_error", "/base", &fr, false));
         assert!(!is_internal_page("/base/fr/500", "/base", &fr, true));
         assert!(is_internal_page("/500", "", &[], true));
