@@ -101,6 +101,39 @@ for (const name of FIXTURES) {
       assert.deepEqual(seen[1], seen[0])
     })
 
+    if (name === 'pages-router') {
+      test('a regeneration of either form of an ISR page refreshes the other, as next start\'s one entry does', { timeout: 60_000 }, async () => {
+        const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
+        const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+        const doc = { path: '/isr-fast' }
+        const data = { path: `/_next/data/${buildId}/isr-fast.json`, headers: { 'x-nextjs-data': '1' } }
+        const seen = []
+        for (const server of [oracle, acme]) {
+          const lines = []
+          for (const [first, other] of [[doc, data], [data, doc]]) {
+            await sleep(2500)
+            const stale = await request(server.origin, first)
+            let fresh
+            for (let i = 0; i < 40; i++) {
+              await sleep(100)
+              fresh = await request(server.origin, first)
+              if (timeIn(fresh) !== timeIn(stale)) break
+            }
+            assert.notEqual(timeIn(fresh), timeIn(stale), `${server.origin}${first.path} regenerated`)
+            // next start answers from the entry just regenerated; acme regenerated the other form
+            // just before it (a pages-router render hands over no cache entry): a render
+            // milliseconds earlier, newer than the stale one.
+            const twin = await request(server.origin, other)
+            const apart = Date.parse(timeIn(fresh)) - Date.parse(timeIn(twin))
+            assert.ok(timeIn(twin) > timeIn(stale) && apart >= 0 && apart < 1000, `${server.origin}: ${other.path} is from ${timeIn(twin)}, ${first.path} regenerated at ${timeIn(fresh)}`)
+            lines.push(`${first.path} ${stale.headers['x-nextjs-cache']} -> ${fresh.headers['x-nextjs-cache']}, the other ${twin.headers['x-nextjs-cache']} ${twin.headers['content-type']}`)
+          }
+          seen.push(lines)
+        }
+        assert.deepEqual(seen[1], seen[0])
+      })
+    }
+
     if (name === 'app-router') {
       test('prerender and vary headers as next start sends them (x-nextjs-prerender, x-nextjs-stale-time, vary)', async () => {
         // Twice (`1, 1`) on a build-time page from the cache, once on one rendered at runtime;
@@ -187,18 +220,42 @@ for (const name of FIXTURES) {
           assert.ok(Date.now() - Date.parse(t[0]) < 60_000, `rendered now: ${t[0]}`)
           assert.deepEqual([t[1], t[2]], [t[0], t[0]])
         }
-        // The page's Flight payload (client navigations) is revalidated with it: next start keeps
-        // both in one entry; acme regenerates the twin right after (the adapter's groupId).
+        // The page's Flight payload (client navigations) is revalidated with it, from the same
+        // render: next start keeps both in one entry.
         const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
         for (const server of [oracle, acme]) {
           const html = timeIn(await request(server.origin, { path: '/isr', headers: revalidate }))
-          let rsc
-          for (let i = 0; i < 30 && !(rsc >= html); i++) {
-            if (i) await new Promise((r) => setTimeout(r, 100))
-            rsc = timeIn(await request(server.origin, { path: '/isr?_rsc', headers: { rsc: '1' } }))
-          }
-          assert.ok(rsc >= html, `${server.origin}: the Flight payload after revalidation is from ${rsc}, the document from ${html}`)
+          const rsc = timeIn(await request(server.origin, { path: '/isr?_rsc', headers: { rsc: '1' } }))
+          assert.equal(rsc, html, `${server.origin}: the Flight payload after revalidation is from ${rsc}, the document from ${html}`)
         }
+      })
+
+      test('a regeneration of either form of an ISR page refreshes both, as next start\'s one entry does', { timeout: 60_000 }, async () => {
+        const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
+        const doc = { path: '/isr-fast' }
+        const flight = { path: '/isr-fast?_rsc', headers: { rsc: '1' } }
+        const seen = []
+        for (const server of [oracle, acme]) {
+          const lines = []
+          // Each form in turn goes stale, is requested (STALE: regenerated in the background), and
+          // once its new render is served, the other form is served from the same render.
+          for (const [first, other] of [[doc, flight], [flight, doc]]) {
+            await new Promise((r) => setTimeout(r, 2500))
+            const stale = await request(server.origin, first)
+            let fresh
+            for (let i = 0; i < 40; i++) {
+              await new Promise((r) => setTimeout(r, 100))
+              fresh = await request(server.origin, first)
+              if (timeIn(fresh) !== timeIn(stale)) break
+            }
+            const twin = await request(server.origin, other)
+            assert.notEqual(timeIn(fresh), timeIn(stale), `${server.origin}${first.path} regenerated`)
+            assert.equal(timeIn(twin), timeIn(fresh), `${server.origin}: ${other.path} after ${first.path} regenerated`)
+            lines.push(`${first.path} ${stale.headers['x-nextjs-cache']} -> ${fresh.headers['x-nextjs-cache']}, ${other.path} ${twin.headers['x-nextjs-cache']} ${twin.headers['content-type']}`)
+          }
+          seen.push(lines)
+        }
+        assert.deepEqual(seen[1], seen[0])
       })
 
       test('ISR page regenerates after revalidate on both servers', { timeout: 60_000 }, async () => {

@@ -135,6 +135,11 @@ function createPpr(manifest, prerenders) {
         into.captured = true
         // The segment prefetch payloads of the new shell (`/_tree`, `/<segment>/__PAGE__`, …).
         if (value.segmentData instanceof Map && value.segmentData.size) into.segments = value.segmentData
+        // Both forms of the page, whichever the request asked for: its document (a prerendered
+        // one is a string) and its Flight payload.
+        const html = value.html && value.html.response
+        into.html = typeof html === 'string' ? html : undefined
+        into.rscData = Buffer.isBuffer(value.rscData) ? value.rscData : undefined
       }
       return false
     }

@@ -25,6 +25,8 @@ const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
 const INTERNAL_HEADER = 'x-acme-revalidate'
 const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
+// On a regeneration: it regenerates the other form of a page whose one form was just rendered.
+const TWIN_HEADER = 'x-acme-regen-twin'
 // How long one instance may hold a key's regeneration before another takes over (it died).
 const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
@@ -428,24 +430,42 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
 
   // --- 404 --------------------------------------------------------------------------------
   /**
-   * After an on-demand revalidation of a page's document (`concrete`, of prerender `p`): the
-   * other form of the same page, its Flight payload (`/x.rsc`) or its data (`/_next/data/…/x.json`),
-   * regenerated too, in the background. The adapter API groups them (`groupId`: "revalidate
-   * together"), as next start keeps both in one cache entry; otherwise a page that never goes
-   * stale by time would keep answering client navigations with its old payload.
+   * With a regeneration of one form of a page (`concrete`, of prerender `p`; on demand or in the
+   * background): its other form regenerated too — the document of a `/_next/data/…/x.json`, the
+   * data or the Flight payload (`/x.rsc`) of a document. The adapter API groups them (`groupId`:
+   * "revalidate together"), as next start keeps both in one cache entry; otherwise a client
+   * navigation right after a page regenerated would get its old render (and a page that never
+   * goes stale by time would keep it until the next deploy). Resolves once the other form is
+   * stored; at once when there is none, when this render is itself such a twin
+   * (`ctx.twinRegeneration`), or when the other form is being regenerated already (waiting for
+   * that one could wait for this one).
    */
-  function revalidateTwin(p, concrete, ctx) {
-    if (concrete.endsWith(RSC_SUFFIX) || concrete.includes('/_next/data/')) return
+  async function revalidateTwin(p, concrete, ctx, onDemand) {
+    if (ctx.twinRegeneration || concrete.endsWith(RSC_SUFFIX)) return
     const siblings = manifest.prerenders.filter((q) => q.groupId === p.groupId && q !== p && !q.pathname.includes(SEGMENT_DIR))
-    const page = concrete === (basePath || '/') ? `${basePath}/index` : concrete
-    const headers = pageRegenerationHeaders(ctx, p)
-    if (siblings.some((q) => q.pathname.endsWith(RSC_SUFFIX))) {
-      // (`_rsc` empty: the cache-busting value of a navigation without state-tree headers.)
-      regenerate(`${page}${RSC_SUFFIX}`, `${concrete}?_rsc`, { ...headers, rsc: '1' }, undefined, true)
-    } else if (siblings.some((q) => q.pathname.startsWith(`${basePath}/_next/data/`))) {
-      const data = `${basePath}/_next/data/${manifest.buildId}${page.slice(basePath.length)}.json`
-      regenerate(data, data, headers, undefined, true)
+    const isData = (q) => q.pathname.startsWith(`${basePath}/_next/data/`)
+    const headers = { ...pageRegenerationHeaders(ctx, p), [TWIN_HEADER]: secret }
+    delete headers['x-nextjs-data']
+    const dataPrefix = `${basePath}/_next/data/${manifest.buildId}`
+    let key
+    let url
+    if (concrete.startsWith(`${dataPrefix}/`)) {
+      if (!concrete.endsWith('.json') || !siblings.some((q) => !isData(q) && !q.pathname.endsWith(RSC_SUFFIX))) return
+      const page = concrete.slice(dataPrefix.length, -'.json'.length)
+      key = url = page === '/index' ? basePath || '/' : `${basePath}${page}`
+    } else {
+      const page = concrete === (basePath || '/') ? `${basePath}/index` : concrete
+      if (siblings.some((q) => q.pathname.endsWith(RSC_SUFFIX))) {
+        // (`_rsc` empty: the cache-busting value of a navigation without state-tree headers.)
+        key = `${page}${RSC_SUFFIX}`
+        url = `${concrete}?_rsc`
+        headers.rsc = '1'
+      } else if (siblings.some(isData)) {
+        key = url = `${dataPrefix}${page.slice(basePath.length)}.json`
+        headers['x-nextjs-data'] = '1'
+      } else return
     }
+    if (!regenerating.has(key)) await regenerate(key, url, headers, undefined, onDemand)
   }
 
   /** By route: the fallback mode its prerenders carry (`null`: none does). */
@@ -457,6 +477,35 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   /** What prerender `p`'s route does for a path not generated yet: its prerenders' fallback mode. */
   function fallbackModeOf(p) {
     return routeFallbackModes.get(p.route) || (p.seed ? 'static' : 'blocking')
+  }
+
+  /** The prerender groups (`groupId`: revalidated together) that hold an app page's document
+   * and its Flight payload. */
+  const pageAndFlightGroups = new Set()
+  {
+    const withFlight = new Set()
+    const withDocument = new Set()
+    for (const q of manifest.prerenders) {
+      if (q.groupId === undefined || q.pathname.includes(SEGMENT_DIR)) continue
+      if (q.pathname.endsWith(RSC_SUFFIX)) withFlight.add(q.groupId)
+      else if (!q.pathname.startsWith(`${basePath}/_next/data/`)) withDocument.add(q.groupId)
+    }
+    for (const g of withFlight) if (withDocument.has(g)) pageAndFlightGroups.add(g)
+  }
+
+  /**
+   * The cache key of the other form of app page `p`'s entry `key`: its Flight payload's for a
+   * document, its document's for a Flight payload; null where a render of one form does not
+   * make the other (a PPR shell, a key with a query, a segment, a pages-router page).
+   * next start keeps both forms in one cache entry, so a render of either refreshes both: a
+   * client navigation right after a page regenerated gets the same render as a reload.
+   */
+  function twinKeyOf(p, fn, key, isRsc, partial) {
+    if (String(fn.type) !== 'APP_PAGE' || partial || key.includes('?') || key.includes(SEGMENT_DIR) || !pageAndFlightGroups.has(p.groupId)) return null
+    if (!isRsc) return `${key === (basePath || '/') ? `${basePath}/index` : key}${RSC_SUFFIX}`
+    if (!key.endsWith(RSC_SUFFIX)) return null
+    const page = key.slice(0, -RSC_SUFFIX.length)
+    return page === `${basePath}/index` ? basePath || '/' : page
   }
 
   /** A plain-text 404 (a missing build asset or subresource), as `next start` answers one. */
@@ -783,7 +832,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     await invokeNode(fn, req, res, ctx, {
       capture: true,
       // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
-      requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : undefined,
+      requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : ctx.twin ? { onCacheEntry: capture } : undefined,
       onHead: (code, tags) => {
         if (tags) ctx.tags = String(tags)
         const rules = parseCacheControl(res.getHeader('cache-control'))
@@ -828,17 +877,34 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         }).catch((err) => log({ level: 'error', msg: 'cache write failed', key, error: String(err) }))
       }))
     }
-    const write = cache.set(key, {
-      status: result.status,
-      headers,
-      body: result.body,
-      encoding: 'identity',
-      createdAt,
-      revalidate: rules.revalidate,
-      expire: rules.expire,
-      tags,
-      ...(captured.captured && captured.partial ? { postponed: captured.postponed } : {}),
-    })
+    const stored = { status: result.status, encoding: 'identity', createdAt, revalidate: rules.revalidate, expire: rules.expire, tags }
+    const twin = ctx.twin && result.status === 200 && captured.postponed === undefined ? twinEntry(ctx.twin, headers, captured) : null
+    if (twin) ctx.twinStored = true
+    await Promise.all([
+      keep(key, { ...stored, headers, body: result.body, ...(captured.captured && captured.partial ? { postponed: captured.postponed } : {}) }),
+      twin && keep(twin.key, { ...stored, headers: twin.headers, body: twin.body }),
+    ])
+  }
+
+  /**
+   * The other form of a rendered app page (`twin`: its key and whether it is the Flight payload),
+   * from what the render handed to `onCacheEntry`, with the rendered response's `headers` but
+   * its own content type; null when the render did not hand it over.
+   */
+  function twinEntry(twin, headers, captured) {
+    // (Sending an HTML entry adds its own ETag and X-Powered-By; a Flight payload has neither.)
+    const rest = { ...headers }
+    delete rest.etag
+    delete rest['x-powered-by']
+    if (twin.flight) {
+      return captured.rscData && captured.rscData.length ? { key: twin.key, headers: { ...rest, 'content-type': 'text/x-component' }, body: captured.rscData } : null
+    }
+    return captured.html ? { key: twin.key, headers: { ...rest, 'content-type': 'text/html; charset=utf-8' }, body: Buffer.from(captured.html) } : null
+  }
+
+  /** Stores `entry` under `key`; requests for the key wait for the write meanwhile. */
+  async function keep(key, entry) {
+    const write = cache.set(key, entry)
     writing.set(key, write)
     try {
       await write
@@ -1037,14 +1103,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
       return render404(req, res, { ...ctx, notFoundState: 'REVALIDATED' })
     }
+    const twinKey = twinKeyOf(p, fn, key, isRsc, partial)
+    if (twinKey) ctx.twin = { key: twinKey, flight: !isRsc }
     if (ctx.internal || onDemand) {
       // Upgrading a partial fallback: keep the new shell's segments as well.
       if (partial && !isRsc && p.pathname !== concrete && prerenders.cacheConfig(p).partialFallback) ctx.segmentsOf = p.pathname
       else if (keepSegments) ctx.segmentsOf = segmentsTemplate
-      const rendered = renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
-      if (!onDemand) return rendered
-      await rendered
-      return revalidateTwin(p, concrete, ctx)
+      // The page's other form is regenerated first, unless this render hands it over: once this
+      // form is served fresh, so is the other.
+      if (!ctx.twin) await revalidateTwin(p, concrete, ctx, onDemand)
+      await renderAndStore(req, res, fn, key, 'REVALIDATED', ctx, { partial })
+      if (ctx.twin && !ctx.twinStored) revalidateTwin(p, concrete, ctx, onDemand)
+      return
     }
 
     if (writing.has(key)) await writing.get(key).catch(() => {})
@@ -1301,6 +1371,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       delete ctx.originalHeaders[INTERNAL_HEADER]
       delete req.headers[REGEN_TOKEN_HEADER]
       delete ctx.originalHeaders[REGEN_TOKEN_HEADER]
+      if (ctx.internal) ctx.twinRegeneration = req.headers[TWIN_HEADER] === secret
+      delete req.headers[TWIN_HEADER]
+      delete ctx.originalHeaders[TWIN_HEADER]
     }
     const clean = cleanTargetRedirect(req.url)
     if (clean !== null) {
