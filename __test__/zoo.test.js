@@ -43,6 +43,10 @@ const REQUESTS = [
   { path: '/api/redirect' },
   { path: '/gssp-redirect' },
   { path: '/gssp-notfound' },
+  // A subresource (an image, a script) at a page whose data says notFound: the plain 404 of a
+  // matched route (with the router Vary, in an app with an app directory).
+  { path: '/gssp-notfound', headers: { 'sec-fetch-dest': 'image' } },
+  { path: '/gone', headers: { 'sec-fetch-dest': 'script' } },
   // URLs naming Flight outputs: a pages-router page's `.rsc` (`{}`), a dynamicParams = false
   // route's twin (the route's 404, as for a parameter never prerendered), a segment.
   { path: '/gssp-notfound.rsc' },

@@ -537,7 +537,26 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return (req.method === 'GET' || req.method === 'HEAD') && NON_HTML_FETCH_DESTS.has(req.headers['sec-fetch-dest'])
   }
 
+  /**
+   * A subresource request's 404 (an image, script, font, … that is not there): a plain one
+   * instead of the not-found page, which such a request cannot display, as next start answers
+   * (to save the render and the bandwidth) wherever it would render its 404 — an unknown URL, a
+   * pages-router page whose data says `notFound`, from the cache or not (`state`: the cache
+   * state such a page's answer names). Never cached downstream. `ctx.plainNotFoundVary`: an app
+   * route matched first (next start has set the router Vary then).
+   */
+  function sendSubresourceNotFound(req, res, ctx, state) {
+    res.setHeader('cache-control', NO_STORE)
+    if (ctx.plainNotFoundVary) res.setHeader('vary', RSC_VARY)
+    if (state) {
+      res.setHeader('x-nextjs-cache', state)
+      ctx.meta.cache = state
+    }
+    return sendPlainNotFound(req, res)
+  }
+
   async function render404(req, res, ctx) {
+    if (isSubresourceRequest(req)) return sendSubresourceNotFound(req, res, ctx, ctx.renderState)
     // `next start` sends no-store for an unmatched URL; a 404 of a matched route comes with the
     // route's cache-control (`ctx.notFoundCacheControl`; `null`: none).
     const cacheControl = ctx.notFoundCacheControl !== undefined ? ctx.notFoundCacheControl : NO_STORE
@@ -660,7 +679,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // cache-control of that result (`s-maxage=<revalidate of the notFound result>`) before
         // asking for the 404 page: keep it, as `next start` does, so the result is cached.
         const own = rs.getHeader('cache-control')
-        await render404(rq, rs, own && parseCacheControl(own) ? { ...ctx, notFoundCacheControl: String(own) } : ctx)
+        // (A route matched: in an app with an app directory, next start has set the router Vary.)
+        const matched = { ...ctx, plainNotFoundVary: ctx.plainNotFoundVary || Boolean(appNotFound) }
+        await render404(rq, rs, own && parseCacheControl(own) ? { ...matched, notFoundCacheControl: String(own) } : matched)
       },
       revalidate: async ({ urlPath, headers }) => {
         await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host }, undefined, true)
@@ -764,6 +785,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * (`/x.segments/_tree.segment.rsc`) say so.
    */
   function sendEntry(req, res, entry, state, ctx, { cacheControl, cached, segment = isSegmentPrefetch(req) } = {}) {
+    // A pages-router page's cached 404 is its not-found page, rendered by next start's 404 path.
+    if (cached && entry.status === 404 && ctx.pagesRoute && isSubresourceRequest(req)) return sendSubresourceNotFound(req, res, ctx, state)
     res.statusCode = entry.status || 200
     for (const [k, v] of Object.entries(entry.headers || {})) {
       if (k === 'x-next-cache-tags' || k === 'content-length' || k === 'content-encoding' || k === 'transfer-encoding') continue
@@ -825,6 +848,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial } = {}) {
+    // (What a 404 this render turns into names as its cache state: `sendSubresourceNotFound`.)
+    ctx.renderState = state
     // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out
     // (any app page render its segment data, kept when `ctx.segmentsOf` says so).
     const captured = { partial }
@@ -1443,15 +1468,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       case 'notFound': {
         const imageQuery = decision.matchedRoute ? null : imageRewriteQuery(req, ctx.originalUrl)
         if (imageQuery) return images.handle(req, res, { query: imageQuery, render404: () => render404(req, res, ctx), ctx })
-        if (isSubresourceRequest(req)) {
-          // An image, script, font, … that is not there: a plain 404 instead of the not-found
-          // page, which such a request cannot display (next start answers so, to save the
-          // render and the bandwidth).
-          res.setHeader('cache-control', NO_STORE)
-          // (An app route that matched first has set the router Vary on next start.)
-          if (decision.matchedRoute && functions.get(`${decision.matchedRoute}.rsc`)) res.setHeader('vary', RSC_VARY)
-          return sendPlainNotFound(req, res)
-        }
+        // (The app's own `/_not-found` page counts as matched, as on next start.)
+        ctx.plainNotFoundVary = Boolean(decision.matchedRoute ? functions.get(`${decision.matchedRoute}.rsc`) : appNotFound && belowBasePath(new URL(ctx.originalUrl, 'http://x').pathname) === '/_not-found')
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
         return render404(req, res, ctx)
       }

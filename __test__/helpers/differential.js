@@ -238,6 +238,8 @@ const REQUESTS = {
     { path: '/posts/3' },
     { path: `/_next/data/${buildId}/posts/2.json` },
     { path: '/posts/404' },
+    // Its cached notFound result to a subresource: a plain 404, as next start's 404 path answers.
+    { path: '/posts/404', headers: { 'sec-fetch-dest': 'image' } },
     { path: '/docs/intro' },
     { path: '/docs/nope' },
     { path: '/fallback/prebuilt' },
@@ -356,6 +358,7 @@ const KNOWN_DIFFERENCES_BY_MINOR = {
     'app-router GET /blog/a/b {"sec-fetch-dest":"script"}': SUBRESOURCE_404_BEFORE_16_3,
     'app-router GET /products/9 {"sec-fetch-dest":"image"}': SUBRESOURCE_404_BEFORE_16_3,
     'pages-router GET /nope.css {"sec-fetch-dest":"style"}': SUBRESOURCE_404_BEFORE_16_3,
+    'pages-router GET /posts/404 {"sec-fetch-dest":"image"}': SUBRESOURCE_404_BEFORE_16_3,
     'app-router GET /nope.segments/foo.segment.rsc': SEGMENT_MISS_204,
     'app-router GET /about?_rsc=jaWag_9zXGtMBqeC {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,
     'app-router GET /nope {"rsc":"1","next-router-prefetch":"1","next-router-segment-prefetch":"/foo"}': SEGMENT_MISS_204,
