@@ -452,13 +452,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (concrete.startsWith(`${dataPrefix}/`)) {
       if (!concrete.endsWith('.json') || !siblings.some((q) => !isData(q) && !q.pathname.endsWith(RSC_SUFFIX))) return
       const page = concrete.slice(dataPrefix.length, -'.json'.length)
-      key = url = page === '/index' ? basePath || '/' : `${basePath}${page}`
+      key = page === '/index' ? basePath || '/' : `${basePath}${page}`
+      url = pageUrl(key)
     } else {
       const page = concrete === (basePath || '/') ? `${basePath}/index` : concrete
       if (siblings.some((q) => q.pathname.endsWith(RSC_SUFFIX))) {
         // (`_rsc` empty: the cache-busting value of a navigation without state-tree headers.)
         key = `${page}${RSC_SUFFIX}`
-        url = `${concrete}?_rsc`
+        url = `${pageUrl(concrete)}?_rsc`
         headers.rsc = '1'
       } else if (siblings.some(isData)) {
         key = url = `${dataPrefix}${page.slice(basePath.length)}.json`
@@ -466,6 +467,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       } else return
     }
     if (!regenerating.has(key)) await regenerate(key, url, headers, undefined, onDemand)
+  }
+
+  /** A page's pathname as a client asks for it: with the trailing slash the app's
+   * `trailingSlash` wants (else the router's redirect would answer the request). */
+  function pageUrl(pathname) {
+    return manifest.config.trailingSlash && pathname !== '/' && !pathname.endsWith('/') ? `${pathname}/` : pathname
   }
 
   /** By route: the fallback mode its prerenders carry (`null`: none does). */
@@ -768,14 +775,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
 
   /**
    * `pathname` with its locale segment spelled as configured (`/base/FR/posts/1` ->
-   * `/base/fr/posts/1`). The Router finds a page under a locale typed in another case, as next
+   * `/base/fr/posts/1`, and so in a `_next/data` URL). The Router finds a page under a locale typed in another case, as next
    * start does; next start keys the page's cache entry by the locale it detected, so the
    * prerendered `/fr/posts/1` answers `/FR/posts/1` too.
    */
   function canonicalLocale(pathname) {
     if (!i18n) return pathname
-    const rest = belowBasePath(pathname)
-    const seg = rest.split('/')[1]
+    // A data URL's locale begins its page path (`/base/_next/data/<id>/FR/posts/1.json`, `…/FR.json`).
+    const data = `${basePath}/_next/data/${manifest.buildId}`
+    const isData = pathname.startsWith(`${data}/`)
+    const rest = isData ? pathname.slice(data.length) : belowBasePath(pathname)
+    let seg = rest.split('/')[1]
+    if (isData && seg && rest === `/${seg}` && seg.endsWith('.json')) seg = seg.slice(0, -'.json'.length)
     const locale = seg && i18n.locales.find((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
     return locale ? `${pathname.slice(0, pathname.length - rest.length)}/${locale}${rest.slice(1 + seg.length)}` : pathname
   }
@@ -870,7 +881,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // Stored before the response ends: another instance or worker asked right after it
       // finds the entry instead of rendering its own.
       // A HEAD render has no body to keep.
-      beforeEnd: req.method === 'HEAD' ? undefined : (result) => storeRendered(key, ctx, result, captured),
+      beforeEnd: req.method === 'HEAD' ? undefined : (result) => Promise.all([storeRendered(key, ctx, result, captured), ctx.twinPending]),
     })
   }
 
@@ -1214,7 +1225,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
     }
     if (keepSegments) ctx.segmentsOf = segmentsTemplate
-    return renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
+    // A pages-router page generated here: its other form is generated beside it, as next start's
+    // one render makes its one entry (an app page's render hands over both forms itself).
+    // (The response ends once both are stored: a client that asks for the other form next, as a
+    // navigation's JSON after the document, finds it.)
+    if (!ctx.twin && !partial) ctx.twinPending = revalidateTwin(p, concrete, ctx, false).catch(() => {})
+    await renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
   }
 
   // --- partial prerendering (runtime/ppr.js) ------------------------------------------------

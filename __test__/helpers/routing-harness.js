@@ -92,6 +92,8 @@ function pathsFor(fx) {
       '/old/1/', '/fr/old/1/', '/en/old/2', '/fr/legacy/', '/before/x/', '/fr/before/a/b/', '/after/1/', '/fr/after/7/',
       '/fb/a/b/', '/fr/fb/z/', '/api/hello/', '/api/hello', '/hello.txt', '/hello.txt/', '/nope/', '/fr/nope/',
       `/_next/data/${id}/en/posts/1.json`, `/_next/data/${id}/fr.json`, '/_next/static/x.js', '/about/?tag=abc',
+      `/_next/data/${id}/ssr.json`, `/_next/data/${id}/FR/ssr.json`, `/_next/data/${id}/De-de/posts/2.json`,
+      `/_next/data/${id}/FR/posts/77.json`, `/_next/data/${id}/EN.json`, `/_next/data/${id}/posts/1.json`,
     ].map((p) => bp + p).concat(['/', '/about', '/basefoo', '/base-x/about/', '/fr/about/']),
   }[fx.name]
   return { base, extra }
@@ -407,7 +409,23 @@ const DEVIATIONS = [
     name: 'case-sensitive-dynamic-routes',
     follows: 'next start',
     nextStart: "matches dynamic routes (pages and their data routes) case-sensitively (filesystem.js: `getRouteMatcher` of `new RegExp(re)`): `/Blog/first` and `/BLOG/zzz` are 404s, not `/blog/[slug]`, and `/Products/9` is not the 404 of `/products/[id]`; the oracle matches them with the `i` flag (custom routes stay case-insensitive in both)",
-    covers: (fx, req, o, ours) => /[A-Z]/.test(new URL(req.url).pathname) && !ours.norm.redirect && !ours.norm.external && ours.norm.pathname !== o.norm.pathname,
+    // (The build id, which has capitals of its own, left out.)
+    covers: (fx, req, o, ours) => /[A-Z]/.test(new URL(req.url).pathname.replace(fx.manifest.buildId, '')) && !ours.norm.redirect && !ours.norm.external && ours.norm.pathname !== o.norm.pathname,
+  },
+  {
+    name: 'i18n-data-url-locale',
+    follows: 'next start',
+    nextStart: "takes a `_next/data` URL's locale in any case (`…/<buildId>/FR/ssr.json` is `fr`'s data, `…/FR/posts/77.json` generates `fr`'s page) and, in an app without middleware, answers one whose page path has no locale with a 404 (base-server `handleNextDataRequest`), though the build has an output at that URL (`…/<buildId>/ssr.json` of a getServerSideProps page); the oracle looks the URL up as it is spelled",
+    covers: (fx, req, o, ours) => {
+      const i18n = fx.manifest.config.i18n
+      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const p = new URL(req.url).pathname
+      if (!i18n || !p.startsWith(prefix) || ours.norm.redirect || ours.norm.external) return false
+      const first = p.slice(prefix.length).replace(/\.json$/, '').split('/')[0]
+      const locale = i18n.locales.find((l) => l.toLowerCase() === first.toLowerCase())
+      if (!locale) return fx.manifest.middlewareMatchers.length === 0 && !ours.norm.pathname && !!o.norm.pathname
+      return locale !== first && !!ours.norm.pathname && ours.norm.pathname !== o.norm.pathname
+    },
   },
   {
     name: 'next-data-url-404',

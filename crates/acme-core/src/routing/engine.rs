@@ -375,6 +375,9 @@ pub struct Router {
     segment_suffix: String,
     before_middleware: Phase,
     middleware: Option<Phase>,
+    /// Whether the app has middleware (`middleware` is `None` when its matchers are unknown:
+    /// it runs on every path).
+    has_middleware: bool,
     before_files: Phase,
     after_files: Phase,
     dynamic_routes: Phase,
@@ -2086,6 +2089,7 @@ impl Router {
             segment_dir_suffix,
             segment_suffix,
             before_middleware,
+            has_middleware: middleware.as_ref().is_none_or(|m| !m.routes.is_empty()),
             middleware,
             before_files,
             after_files,
@@ -2244,16 +2248,28 @@ impl Router {
     /// spells it so. `next start` finds a page under a locale in any case (its filesystem
     /// lookup and dynamic routes take the path without the locale that `normalizeLocalePath`,
     /// which ignores case, removes); the outputs are named with the configured spelling.
+    /// A `_next/data` URL's locale is the first segment of its page path
+    /// (`/base/_next/data/<buildId>/FR/about.json`, `…/FR.json`).
     fn canonical_locale_path(&self, path: &str) -> Option<String> {
         let i18n = self.i18n.as_ref()?;
-        let bp = self.base_path.as_str();
-        let item = if bp.is_empty() {
+        let data = path.starts_with(self.data_prefix());
+        let base = if data {
+            &self.data_prefix()[..self.data_prefix().len() - 1]
+        } else {
+            self.base_path.as_str()
+        };
+        let item = if base.is_empty() {
             path
         } else {
-            path.strip_prefix(bp).filter(|r| r.starts_with('/'))?
+            path.strip_prefix(base).filter(|r| r.starts_with('/'))?
         };
-        let (_, locale) = normalize_locale_path(item, &i18n.locales);
-        respell_locale(item, locale?).map(|respelled| cat(&[bp, &respelled]))
+        let page = if data {
+            item.strip_suffix(".json").unwrap_or(item)
+        } else {
+            item
+        };
+        let (_, locale) = normalize_locale_path(page, &i18n.locales);
+        respell_locale(item, locale?).map(|respelled| cat(&[base, &respelled]))
     }
 
     /// `path` when the output has it, borrowed from the router's own table (the decision copies
@@ -2307,6 +2323,9 @@ impl Router {
     /// page), else without a locale prefix (pages and functions under any locale, static and
     /// public files only under a default locale). `@next/routing` only does the first step.
     fn fs_lookup(&self, path: &str) -> Option<Cow<'_, str>> {
+        if self.i18n.is_some() && path.starts_with(self.data_prefix()) {
+            return self.data_lookup(path);
+        }
         if let Some(known) = self.known_pathname(path) {
             return self.routable(known);
         }
@@ -2356,6 +2375,25 @@ impl Router {
             Some(t) if t.kind != "static" || is_default => Some(p),
             _ => None,
         }
+    }
+
+    /// [`Router::fs_lookup`] of a `_next/data` URL in an app with i18n, as `next start` serves it:
+    /// the locale of its page path (`/fr/ssr` of `…/fr/ssr.json`) is found in any case (`FR`
+    /// finds the `fr` output), and without a locale the URL is a 404 unless the app has
+    /// middleware (base-server's `handleNextDataRequest`), though the build has an output for
+    /// it (`…/<buildId>/ssr.json` of a `getServerSideProps` page).
+    fn data_lookup(&self, path: &str) -> Option<Cow<'_, str>> {
+        let i18n = self.i18n.as_ref()?;
+        let rest = &path[self.data_prefix().len() - 1..];
+        let page = rest.strip_suffix(".json").unwrap_or(rest);
+        if !self.has_middleware && normalize_locale_path(page, &i18n.locales).1.is_none() {
+            return None;
+        }
+        match self.canonical_locale_path(path) {
+            Some(p) => self.pathnames.contains_key(&p).then_some(Cow::Owned(p)),
+            None => self.known_pathname(path),
+        }
+        .and_then(|p| self.routable(p))
     }
 
     /// Whether a path names a segment's Flight output (`/blog/first.segments/_tree.segment.rsc`).
@@ -3491,6 +3529,72 @@ mod tests {
             Some("/base/de-DE/posts/[id]")
         );
         assert_eq!(resolved("/base/xx/about"), None);
+    }
+
+    /// A `_next/data` URL of an i18n app takes its locale in any case and, without middleware,
+    /// needs one (base-server's `handleNextDataRequest` 404s it), whatever outputs the build has.
+    #[test]
+    fn data_urls_with_i18n_take_their_locale_in_any_case_and_need_one() {
+        let manifest = |matchers: serde_json::Value| {
+            serde_json::json!({
+                "buildId": "b",
+                "config": { "basePath": "/base", "i18n": { "locales": ["en", "fr"], "defaultLocale": "en" } },
+                "middlewareMatchers": matchers,
+                "routing": {
+                    "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [], "fallback": [],
+                    "dynamicRoutes": [{
+                        "source": "/posts/[id]",
+                        "sourceRegex": "^/base/_next/data/b/(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)\\.json$",
+                        "destination": "/base/_next/data/b/$nextLocale/posts/[id].json?nxtPid=$nxtPid"
+                    }],
+                    "shouldNormalizeNextData": false,
+                    "rsc": {
+                        "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
+                        "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
+                        "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
+                    }
+                },
+                "functions": [
+                    { "pathname": "/base/_next/data/b/ssr.json", "id": "a", "kind": "node-function" },
+                    { "pathname": "/base/_next/data/b/fr/ssr.json", "id": "b", "kind": "node-function" },
+                    { "pathname": "/base/_next/data/b/en.json", "id": "c", "kind": "node-function" },
+                    { "pathname": "/base/_next/data/b/fr/posts/[id].json", "id": "d", "kind": "node-function" }
+                ],
+                "staticFiles": [],
+                "prerenders": [],
+            })
+            .to_string()
+        };
+        let r = Router::new(&manifest(serde_json::json!([]))).expect("router");
+        let resolved = |r: &Router, url: &str| {
+            passed_through(r, &format!("http://localhost{url}"), &[]).resolved_pathname
+        };
+        assert_eq!(resolved(&r, "/base/_next/data/b/ssr.json"), None);
+        assert_eq!(resolved(&r, "/base/_next/data/b/posts/1.json"), None);
+        for (url, output) in [
+            (
+                "/base/_next/data/b/fr/ssr.json",
+                "/base/_next/data/b/fr/ssr.json",
+            ),
+            (
+                "/base/_next/data/b/FR/ssr.json",
+                "/base/_next/data/b/fr/ssr.json",
+            ),
+            ("/base/_next/data/b/EN.json", "/base/_next/data/b/en.json"),
+            (
+                "/base/_next/data/b/Fr/posts/7.json",
+                "/base/_next/data/b/fr/posts/[id].json",
+            ),
+        ] {
+            assert_eq!(resolved(&r, url).as_deref(), Some(output), "{url}");
+        }
+        // With middleware, a data URL without a locale goes on (next start renders it).
+        let all = serde_json::json!([{ "source": "/:path*", "sourceRegex": "^/.*$" }]);
+        let with_middleware = Router::new(&manifest(all)).expect("router");
+        assert_eq!(
+            resolved(&with_middleware, "/base/_next/data/b/ssr.json").as_deref(),
+            Some("/base/_next/data/b/ssr.json")
+        );
     }
 
     /// `next start` matches dynamic routes case-sensitively and custom routes (rewrites,
