@@ -775,9 +775,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
 
   /**
    * `pathname` with its locale segment spelled as configured (`/base/FR/posts/1` ->
-   * `/base/fr/posts/1`, and so in a `_next/data` URL). The Router finds a page under a locale typed in another case, as next
-   * start does; next start keys the page's cache entry by the locale it detected, so the
-   * prerendered `/fr/posts/1` answers `/FR/posts/1` too.
+   * `/base/fr/posts/1`, and so in a `_next/data` URL). The Router finds a page under a locale
+   * typed in another case, as next start does; next start keys the page's cache entry by the
+   * locale it detected, so the prerendered `/fr/posts/1` answers `/FR/posts/1` too.
    */
   function canonicalLocale(pathname) {
     if (!i18n) return pathname
