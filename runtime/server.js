@@ -27,6 +27,8 @@ const INTERNAL_HEADER = 'x-acme-revalidate'
 const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
 // On a regeneration: it regenerates the other form of a page whose one form was just rendered.
 const TWIN_HEADER = 'x-acme-regen-twin'
+// How long a page's first render waits for its other form's render before it answers anyway.
+const TWIN_WAIT_MS = 5_000
 // How long one instance may hold a key's regeneration before another takes over (it died).
 const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
@@ -246,6 +248,16 @@ function interceptResponse(res, { onHead, capture, beforeEnd }) {
     res.once('finish', done)
     res.once('close', done)
   })
+}
+
+/** `promise` settled, or `ms` passed: whichever comes first (never rejects). */
+function boundedWait(promise, ms) {
+  let timer
+  const elapsed = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms)
+    timer.unref()
+  })
+  return Promise.race([Promise.resolve(promise).catch(() => {}), elapsed]).finally(() => clearTimeout(timer))
 }
 
 /**
@@ -1229,7 +1241,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // one render makes its one entry (an app page's render hands over both forms itself).
     // (The response ends once both are stored: a client that asks for the other form next, as a
     // navigation's JSON after the document, finds it.)
-    if (!ctx.twin && !partial) ctx.twinPending = revalidateTwin(p, concrete, ctx, false).catch(() => {})
+    // (At most TWIN_WAIT_MS: a twin render that hangs holds up this response no longer.)
+    if (!ctx.twin && !partial) ctx.twinPending = boundedWait(revalidateTwin(p, concrete, ctx, false), TWIN_WAIT_MS)
     await renderAndStore(req, res, fn, key, 'MISS', ctx, { partial })
   }
 
