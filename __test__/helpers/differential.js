@@ -295,6 +295,11 @@ const REQUESTS = {
     { path: `/base/_next/data/${buildId}/De-de/posts/2.json` },
     { path: `/base/_next/data/${buildId}/FR/posts/77.json` },
     { path: '/base/fr/posts/77/' },
+    // The root's locale redirect: none on fr's domain (its locale is the one detected), the
+    // cookie's locale on this host, with the path and query alone as the Location.
+    { path: '/base/', headers: { host: 'fr.example.test', cookie: 'NEXT_LOCALE=de-DE' } },
+    { path: '/', headers: { host: 'fr.example.test', 'accept-language': 'de-DE' } },
+    { path: '/base/?a=1', headers: { 'accept-language': 'fr', cookie: 'NEXT_LOCALE=de-DE' } },
   ],
 }
 

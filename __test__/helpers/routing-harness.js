@@ -413,6 +413,19 @@ const DEVIATIONS = [
     covers: (fx, req, o, ours) => /[A-Z]/.test(new URL(req.url).pathname.replace(fx.manifest.buildId, '')) && !ours.norm.redirect && !ours.norm.external && ours.norm.pathname !== o.norm.pathname,
   },
   {
+    name: 'i18n-root-locale-redirect',
+    follows: 'next start',
+    nextStart: "decides the root's locale redirect as get-locale-redirect.js does: on a locale's domain that domain's locale is the one detected (`NEXT_LOCALE` and Accept-Language do not redirect `/base/` on fr.example.test), only an Accept-Language preferring another domain's locale sends the request to that domain's root; elsewhere the cookie, then Accept-Language, choose the locale, and the redirect stays on the host with a Location of the path and query alone (`/base/fr/`); the oracle reads the cookie first everywhere, sends a locale that has a domain to that domain, and writes absolute Locations",
+    covers: (fx, req, o, ours, { pathHasPrefix }) => {
+      const i18n = fx.manifest.config.i18n
+      const bp = fx.manifest.config.basePath || ''
+      const p = new URL(req.url).pathname
+      const rest = bp && pathHasPrefix(p, bp) ? p.slice(bp.length) || '/' : p
+      const locale307 = (n) => n.redirect && n.redirect.status === 307
+      return !!i18n && rest === '/' && (locale307(o.norm) || locale307(ours.norm)) && !ours.norm.external
+    },
+  },
+  {
     name: 'i18n-data-url-locale',
     follows: 'next start',
     nextStart: "takes a `_next/data` URL's locale in any case (`…/<buildId>/FR/ssr.json` is `fr`'s data, `…/FR/posts/77.json` generates `fr`'s page) and, in an app without middleware, answers one whose page path has no locale with a 404 (base-server `handleNextDataRequest`), though the build has an output at that URL (`…/<buildId>/ssr.json` of a getServerSideProps page); the oracle looks the URL up as it is spelled",

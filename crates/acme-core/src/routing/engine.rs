@@ -90,6 +90,9 @@ struct PathEntry {
     file: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    /// Functions: what renders them (`PAGES`, `APP_PAGE`, …).
+    #[serde(default, rename = "type")]
+    output_type: Option<String>,
     /// Prerenders: the route (template) they belong to.
     #[serde(default)]
     route: Option<String>,
@@ -1750,31 +1753,6 @@ fn cookie_locale<'a>(header: Option<&str>, locales: &'a [String]) -> Option<&'a 
         .map(String::as_str)
 }
 
-fn detect_locale<'a>(
-    path: &str,
-    host: Option<&str>,
-    cookie: Option<&str>,
-    accept: Option<&str>,
-    i18n: &'a I18n,
-) -> &'a str {
-    if let (_, Some(l)) = normalize_locale_path(path, &i18n.locales) {
-        return l;
-    }
-    if i18n.locale_detection == Some(false) {
-        return i18n
-            .domain_locale(host, None)
-            .map_or(&i18n.default_locale, |d| &d.default_locale);
-    }
-    if let Some(l) = cookie_locale(cookie, &i18n.config.locales) {
-        return l;
-    }
-    if let Some(l) = accept_language_locale(accept.unwrap_or(""), &i18n.config.locales) {
-        return l;
-    }
-    i18n.domain_locale(host, None)
-        .map_or(&i18n.default_locale, |d| &d.default_locale)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The router
 // ---------------------------------------------------------------------------------------------
@@ -1865,7 +1843,8 @@ fn is_dynamic_template(p: &str) -> bool {
 /// Whether an output is a page `next start` answers with a 404 at its own URL (below the
 /// basePath and a locale): the pages it keeps out of its routes (`BLOCKED_PAGES`: `/_error`,
 /// `/_app`, `/_document`), the app router's not-found page (`/_not-found`), a pages-router
-/// static `/index` (`static_page`: its page is `/`; an app route may be named `/index`), and
+/// `/index`, static or rendered (`pages_output`: its page is `/`; an app route may be named
+/// `/index`), and
 /// without i18n the static `/500` (with i18n Next lists the localized `/en/500` among its
 /// pages, and `next start` serves it, with status 500). The runtime still renders them where
 /// they belong (a 404, a 500), and `/` still finds `/index`.
@@ -1873,12 +1852,12 @@ fn is_internal_page(
     pathname: &str,
     base_path: &str,
     locales: &[FoldedName],
-    static_page: bool,
+    pages_output: bool,
 ) -> bool {
     let item = remove_path_prefix(pathname, base_path);
     let (rest, _) = normalize_locale_path(&item, locales);
     matches!(rest, "/_error" | "/_app" | "/_document" | "/_not-found")
-        || (rest == "/index" && static_page)
+        || (rest == "/index" && pages_output)
         || (rest == "/500" && locales.is_empty())
 }
 
@@ -1980,8 +1959,11 @@ impl Router {
                     .filter(|s| s.kind.as_deref() != Some("public-file")),
             )
             .filter(|e| {
-                let static_page = e.kind.as_deref() == Some("static-page");
-                is_internal_page(&e.pathname, &m.config.base_path, locales, static_page)
+                let pages_output = e.kind.as_deref() == Some("static-page")
+                    || e.output_type
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("PAGES"));
+                is_internal_page(&e.pathname, &m.config.base_path, locales, pages_output)
             })
             .map(|e| e.pathname.clone())
             .collect();
@@ -2727,30 +2709,48 @@ impl Router {
                     domain.map_or(i18n.default_locale.as_str(), |d| d.default_locale.as_str());
                 let mut locale = detected.unwrap_or(default);
                 if i18n.locale_detection != Some(false) && detected.is_none() && rest == "/" {
-                    locale = detect_locale(e, hostname, cookie.as_deref(), accept.as_deref(), i18n);
-                    if locale != default {
-                        let target = i18n.domain_locale(None, Some(locale));
-                        if let Some(t) = target.filter(|t| Some(t.domain.as_str()) != hostname) {
-                            let scheme = if t.http == Some(true) {
-                                "http"
-                            } else {
-                                "https"
-                            };
-                            let lp = if locale == t.default_locale {
-                                String::new()
-                            } else {
-                                cat(&["/", locale])
-                            };
-                            let loc = cat(&[scheme, "://", &t.domain, bp, &lp, e, &js_search(&f)]);
-                            if let Ok(u) = Url::parse(&loc) {
-                                i18n_redirect = Some((u.to_string(), 307));
+                    // As `next start` decides (get-locale-redirect.js; `@next/routing` reads the
+                    // cookie first everywhere and sends a locale with a domain of its own there):
+                    // on a locale's domain that domain's locale is the one detected, and only an
+                    // Accept-Language preferring a locale of another domain (or one that is not
+                    // its domain's default) sends the request to that domain's root; elsewhere
+                    // the cookie, then Accept-Language, choose the locale the root redirects to,
+                    // on this host.
+                    let preferred = accept_language_locale(
+                        accept.as_deref().unwrap_or(""),
+                        &i18n.config.locales,
+                    );
+                    if let (Some(d), Some(p)) = (domain, preferred) {
+                        if let Some(pd) = i18n.domain_locale(None, Some(p)) {
+                            let is_p_domain = pd.domain == d.domain;
+                            let is_p_locale = pd.default_locale == p;
+                            if !is_p_domain || !is_p_locale {
+                                let scheme = if pd.http == Some(true) {
+                                    "http"
+                                } else {
+                                    "https"
+                                };
+                                let rlocale = if is_p_locale { "" } else { p };
+                                let loc = cat(&[scheme, "://", &pd.domain, "/", rlocale]);
+                                if let Ok(u) = Url::parse(&loc) {
+                                    i18n_redirect = Some((u.to_string(), 307));
+                                }
                             }
                         }
-                        if target.is_none_or(|t| Some(t.domain.as_str()) == hostname) {
-                            let mut t = f.clone();
-                            t.set_path(&cat(&[bp, "/", locale, e]));
-                            i18n_redirect = Some((t.to_string(), 307));
-                        }
+                    }
+                    let chosen = match domain {
+                        Some(d) => d.default_locale.as_str(),
+                        None => cookie_locale(cookie.as_deref(), &i18n.config.locales)
+                            .or(preferred)
+                            .unwrap_or(&i18n.default_locale),
+                    };
+                    if i18n_redirect.is_none() && !chosen.eq_ignore_ascii_case(default) {
+                        locale = chosen;
+                        // On this host: a Location of the path and query alone, as next start
+                        // writes it.
+                        let slash = if self.trailing_slash { "/" } else { "" };
+                        let loc = cat(&[bp, "/", locale, slash, &js_search(&f)]);
+                        i18n_redirect = Some((loc, 307));
                     }
                 }
                 if detected.is_none() && i18n_redirect.is_none() {
@@ -3476,9 +3476,61 @@ mod tests {
         assert!(!is_internal_page("/base/fr/500", "/base", &fr, true));
         assert!(is_internal_page("/500", "", &[], true));
         assert!(!is_internal_page("/fr", "", &fr, false));
-        // An app route named `/index` (app/index/page.js) is a page of its own.
+        // An app route named `/index` (app/index/page.js) is a page of its own; a pages-router
+        // `/index` is not, static or rendered (an i18n app's getStaticProps index).
         assert!(is_internal_page("/index", "", &[], true));
         assert!(!is_internal_page("/index", "", &[], false));
+        assert!(is_internal_page("/base/index", "/base", &fr, true));
+    }
+
+    /// A pages-router `/index` is a 404 at its own URL whatever renders it (an i18n app's
+    /// getStaticProps index is a function); an app route named `/index` is a page of its own.
+    #[test]
+    fn a_pages_index_function_is_not_found_at_its_own_url() {
+        let manifest = |functions: serde_json::Value, i18n: bool| {
+            let mut m = serde_json::json!({
+                "buildId": "b",
+                "config": { "basePath": "" },
+                "routing": {
+                    "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [],
+                    "fallback": [], "dynamicRoutes": [], "shouldNormalizeNextData": false,
+                    "rsc": {
+                        "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
+                        "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
+                        "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
+                    }
+                },
+                "functions": functions,
+                "staticFiles": [],
+                "prerenders": [],
+            });
+            if i18n {
+                m["config"]["i18n"] =
+                    serde_json::json!({ "locales": ["en", "fr"], "defaultLocale": "en" });
+            }
+            Router::new(&m.to_string()).expect("router")
+        };
+        let get = |r: &Router, url: &str| passed_through(r, &format!("http://localhost{url}"), &[]);
+        let pages = manifest(
+            serde_json::json!([
+                { "pathname": "/index", "id": "/index", "kind": "node-function", "type": "PAGES" },
+                { "pathname": "/en", "id": "/en", "kind": "node-function", "type": "PAGES" }
+            ]),
+            true,
+        );
+        assert_eq!(get(&pages, "/index").kind, DecisionKind::NotFound);
+        assert_eq!(get(&pages, "/fr/index").kind, DecisionKind::NotFound);
+        assert_eq!(get(&pages, "/en").resolved_pathname.as_deref(), Some("/en"));
+        let app = manifest(
+            serde_json::json!([
+                { "pathname": "/index", "id": "/index", "kind": "node-function", "type": "APP_PAGE" }
+            ]),
+            false,
+        );
+        assert_eq!(
+            get(&app, "/index").resolved_pathname.as_deref(),
+            Some("/index")
+        );
     }
 
     /// A locale typed in another case (`/base/FR/about`) finds the page under the locale as
@@ -3529,6 +3581,68 @@ mod tests {
             Some("/base/de-DE/posts/[id]")
         );
         assert_eq!(resolved("/base/xx/about"), None);
+    }
+
+    /// The root's locale redirect as `next start` decides it: on a locale's domain the domain's
+    /// locale is detected (the cookie and Accept-Language do not redirect), unless
+    /// Accept-Language prefers another domain's locale; elsewhere the cookie, then
+    /// Accept-Language, choose the locale, and the Location is the path on this host.
+    #[test]
+    fn the_root_locale_redirect_follows_next_start() {
+        let m = serde_json::json!({
+            "buildId": "b",
+            "config": { "basePath": "/base", "trailingSlash": true, "i18n": {
+                "locales": ["en", "fr", "de", "nl"], "defaultLocale": "en",
+                "domains": [
+                    { "domain": "fr.test", "defaultLocale": "fr", "http": true },
+                    { "domain": "nl.test", "defaultLocale": "nl" }
+                ]
+            } },
+            "routing": {
+                "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [],
+                "fallback": [], "dynamicRoutes": [], "shouldNormalizeNextData": false,
+                "rsc": {
+                    "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
+                    "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
+                    "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
+                }
+            },
+            "functions": [
+                { "pathname": "/base/en", "id": "/en", "kind": "node-function" },
+                { "pathname": "/base/fr", "id": "/fr", "kind": "node-function" }
+            ],
+            "staticFiles": [],
+            "prerenders": [],
+        });
+        let r = Router::new(&m.to_string()).expect("router");
+        let location = |host: &str, headers: &[(&str, &str)]| {
+            let mut all = vec![("host", host)];
+            all.extend_from_slice(headers);
+            let d = passed_through(&r, &format!("http://{host}/base/?a=1"), &all);
+            (d.kind, d.redirect.map(|r| r.location.to_string()))
+        };
+        // Elsewhere: the cookie first, on this host.
+        assert_eq!(
+            location(
+                "localhost",
+                &[("cookie", "NEXT_LOCALE=fr"), ("accept-language", "de")]
+            ),
+            (DecisionKind::Redirect, Some("/base/fr/?a=1".to_string()))
+        );
+        assert_eq!(
+            location("localhost", &[("accept-language", "de")]),
+            (DecisionKind::Redirect, Some("/base/de/?a=1".to_string()))
+        );
+        // On fr's domain: fr, whatever the cookie says.
+        assert_eq!(
+            location("fr.test", &[("cookie", "NEXT_LOCALE=de")]).0,
+            DecisionKind::Resolved
+        );
+        // Accept-Language preferring nl, which has a domain of its own: that domain's root.
+        assert_eq!(
+            location("fr.test", &[("accept-language", "nl")]),
+            (DecisionKind::Redirect, Some("https://nl.test/".to_string()))
+        );
     }
 
     /// A `_next/data` URL of an i18n app takes its locale in any case and, without middleware,
