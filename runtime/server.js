@@ -632,6 +632,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const fn = functions.get('/404') || functions.get('/_error')
     res.statusCode = 404
+    // next start varies an RSC request's 404 on the router headers, whatever renders it (in an
+    // app without the app router too).
+    if (isRsc) res.setHeader('vary', RSC_VARY)
     if (fn) return invokeNode(fn, req, res, ctx, { status: 404, cacheControl: NO_STORE })
     res.statusCode = 404
     res.setHeader('content-type', 'text/plain; charset=utf-8')

@@ -276,6 +276,8 @@ const REQUESTS = {
     { path: '/' },
     { path: '/about/' },
     { path: '/base/nope/' },
+    // An RSC request's 404 varies on the router headers, in an app without the app router too.
+    { path: '/base/fr/nope/', headers: { rsc: '1' } },
     // A locale typed in another case: the page under that locale, from the same cache entry
     // (a prerendered page, a static one, the locale's index, a dynamic page rendered here).
     { path: '/base/FR/posts/1/' },
