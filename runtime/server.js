@@ -317,6 +317,19 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return { host: a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address, port: a.port }
   }
   const basePath = manifest.config.basePath || ''
+  // Where `_next/data` URLs begin (of any build), and those of this build.
+  const DATA_DIR = `${basePath}/_next/data/`
+  const DATA_PREFIX = `${DATA_DIR}${manifest.buildId}`
+
+  /** A page's document path as its other outputs name it: the root is `<basePath>/index`. */
+  function pagePathOf(documentPath) {
+    return documentPath === (basePath || '/') ? `${basePath}/index` : documentPath
+  }
+
+  /** The document path of a page named as its other outputs name it (`pagePathOf` undone). */
+  function documentPathOf(pagePath) {
+    return pagePath === `${basePath}/index` ? basePath || '/' : pagePath
+  }
   // next.config `compress` (default true): responses are compressed as next start compresses them.
   const compress = manifest.config.compress !== false
   // What app-router responses vary on (Next's setVaryHeader): next start adds it to every app
@@ -455,26 +468,24 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   async function revalidateTwin(p, concrete, ctx, onDemand) {
     if (ctx.twinRegeneration || concrete.endsWith(RSC_SUFFIX)) return
     const siblings = manifest.prerenders.filter((q) => q.groupId === p.groupId && q !== p && !q.pathname.includes(SEGMENT_DIR))
-    const isData = (q) => q.pathname.startsWith(`${basePath}/_next/data/`)
+    const isData = (q) => q.pathname.startsWith(DATA_DIR)
     const headers = { ...pageRegenerationHeaders(ctx, p), [TWIN_HEADER]: secret }
     delete headers['x-nextjs-data']
-    const dataPrefix = `${basePath}/_next/data/${manifest.buildId}`
     let key
     let url
-    if (concrete.startsWith(`${dataPrefix}/`)) {
+    if (concrete.startsWith(`${DATA_PREFIX}/`)) {
       if (!concrete.endsWith('.json') || !siblings.some((q) => !isData(q) && !q.pathname.endsWith(RSC_SUFFIX))) return
-      const page = concrete.slice(dataPrefix.length, -'.json'.length)
-      key = page === '/index' ? basePath || '/' : `${basePath}${page}`
+      key = documentPathOf(`${basePath}${concrete.slice(DATA_PREFIX.length, -'.json'.length)}`)
       url = pageUrl(key)
     } else {
-      const page = concrete === (basePath || '/') ? `${basePath}/index` : concrete
+      const page = pagePathOf(concrete)
       if (siblings.some((q) => q.pathname.endsWith(RSC_SUFFIX))) {
         // (`_rsc` empty: the cache-busting value of a navigation without state-tree headers.)
         key = `${page}${RSC_SUFFIX}`
         url = `${pageUrl(concrete)}?_rsc`
         headers.rsc = '1'
       } else if (siblings.some(isData)) {
-        key = url = `${dataPrefix}${page.slice(basePath.length)}.json`
+        key = url = `${DATA_PREFIX}${page.slice(basePath.length)}.json`
         headers['x-nextjs-data'] = '1'
       } else return
     }
@@ -507,7 +518,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     for (const q of manifest.prerenders) {
       if (q.groupId === undefined || q.pathname.includes(SEGMENT_DIR)) continue
       if (q.pathname.endsWith(RSC_SUFFIX)) withFlight.add(q.groupId)
-      else if (!q.pathname.startsWith(`${basePath}/_next/data/`)) withDocument.add(q.groupId)
+      else if (!q.pathname.startsWith(DATA_DIR)) withDocument.add(q.groupId)
     }
     for (const g of withFlight) if (withDocument.has(g)) pageAndFlightGroups.add(g)
   }
@@ -521,10 +532,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    */
   function twinKeyOf(p, fn, key, isRsc, partial) {
     if (String(fn.type) !== 'APP_PAGE' || partial || key.includes('?') || key.includes(SEGMENT_DIR) || !pageAndFlightGroups.has(p.groupId)) return null
-    if (!isRsc) return `${key === (basePath || '/') ? `${basePath}/index` : key}${RSC_SUFFIX}`
-    if (!key.endsWith(RSC_SUFFIX)) return null
-    const page = key.slice(0, -RSC_SUFFIX.length)
-    return page === `${basePath}/index` ? basePath || '/' : page
+    if (!isRsc) return `${pagePathOf(key)}${RSC_SUFFIX}`
+    return key.endsWith(RSC_SUFFIX) ? documentPathOf(key.slice(0, -RSC_SUFFIX.length)) : null
   }
 
   /** A plain-text 404 (a missing build asset or subresource), as `next start` answers one. */
@@ -609,6 +618,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl })
       return
     }
+    // next start varies an RSC request's 404 on the router headers, whatever renders it (in an
+    // app without the app router too).
+    if (isRsc) res.setHeader('vary', RSC_VARY)
     const page = statics.byPathname('/404')
     if (page) {
       if (appNotFound) {
@@ -622,8 +634,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
           if (twin.headers['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(twin.headers['x-nextjs-prerender'])])
         }
         if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
-      } else if (isRsc) {
-        res.setHeader('vary', RSC_VARY)
       }
       if (ctx.notFoundState && !appNotFound) res.setHeader('x-nextjs-cache', ctx.notFoundState)
       statics.send(req, res, page, { status: 404, cacheControl })
@@ -632,9 +642,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const fn = functions.get('/404') || functions.get('/_error')
     res.statusCode = 404
-    // next start varies an RSC request's 404 on the router headers, whatever renders it (in an
-    // app without the app router too).
-    if (isRsc) res.setHeader('vary', RSC_VARY)
     if (fn) return invokeNode(fn, req, res, ctx, { status: 404, cacheControl: NO_STORE })
     res.statusCode = 404
     res.setHeader('content-type', 'text/plain; charset=utf-8')
@@ -797,9 +804,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   function canonicalLocale(pathname) {
     if (!i18n) return pathname
     // A data URL's locale begins its page path (`/base/_next/data/<id>/FR/posts/1.json`, `…/FR.json`).
-    const data = `${basePath}/_next/data/${manifest.buildId}`
-    const isData = pathname.startsWith(`${data}/`)
-    const rest = isData ? pathname.slice(data.length) : belowBasePath(pathname)
+    const isData = pathname.startsWith(`${DATA_PREFIX}/`)
+    const rest = isData ? pathname.slice(DATA_PREFIX.length) : belowBasePath(pathname)
     let seg = rest.split('/')[1]
     if (isData && seg && rest === `/${seg}` && seg.endsWith('.json')) seg = seg.slice(0, -'.json'.length)
     const locale = seg && i18n.locales.find((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
@@ -917,7 +923,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // the new shell's segments too (stored first, so they are there once the page is).
     if (ctx.segmentsOf && captured.segments && !key.includes('?') && !key.endsWith(SEGMENT_SUFFIX) && result.status === 200) {
       const page = key.endsWith(RSC_SUFFIX) ? key.slice(0, -RSC_SUFFIX.length) : key
-      const base = page === (basePath || '/') ? `${basePath}/index` : page
+      const base = pagePathOf(page)
       await Promise.all([...captured.segments].map(([segment, body]) => {
         const template = prerenders.seedEntry(prerenders.byPathname(`${ctx.segmentsOf}.segments${segment}.segment.rsc`))
         const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2' }
@@ -1199,7 +1205,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // Not generated yet: the template's fallback decides.
       const mode = fallbackModeOf(p)
       if (mode === 'notFound') return render404(req, res, ctx)
-      const isData = concrete.startsWith(`${basePath}/_next/data/`) || isRsc
+      const isData = concrete.startsWith(DATA_DIR) || isRsc
       const fallbackPostponed = partial && !isData && p.seed ? p.seed.postponedState : undefined
       if (partial && isRsc && p.seed && concrete.endsWith('.segment.rsc')) {
         // A segment prefetch of a path not generated yet: the fallback shell's segment, uncached.
@@ -1265,8 +1271,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (p.pathname !== concrete) return ppr.seedPostponed(p) ?? ''
     const twin = ppr.htmlTwin(p)
     if (!twin) return undefined
-    let htmlPath = concrete.endsWith('.rsc') ? concrete.slice(0, -'.rsc'.length) : concrete
-    if (htmlPath === `${basePath}/index`) htmlPath = basePath || '/'
+    const htmlPath = documentPathOf(concrete.endsWith('.rsc') ? concrete.slice(0, -'.rsc'.length) : concrete)
     const cached = await cache.get(prerenders.cacheKey(twin, htmlPath, url))
     if (cached && Object.hasOwn(cached, 'postponed')) return cached.postponed
     return ppr.seedPostponed(p)
