@@ -1844,10 +1844,9 @@ fn is_dynamic_template(p: &str) -> bool {
 /// basePath and a locale): the pages it keeps out of its routes (`BLOCKED_PAGES`: `/_error`,
 /// `/_app`, `/_document`), the app router's not-found page (`/_not-found`), a pages-router
 /// `/index`, static or rendered (`pages_output`: its page is `/`; an app route may be named
-/// `/index`), and
-/// without i18n the static `/500` (with i18n Next lists the localized `/en/500` among its
-/// pages, and `next start` serves it, with status 500). The runtime still renders them where
-/// they belong (a 404, a 500), and `/` still finds `/index`.
+/// `/index`), and without i18n the static `/500` (with i18n Next lists the localized `/en/500`
+/// among its pages, and `next start` serves it, with status 500). The runtime still renders
+/// them where they belong (a 404, a 500), and `/` still finds `/index`.
 fn is_internal_page(
     pathname: &str,
     base_path: &str,
@@ -3388,6 +3387,31 @@ mod tests {
         }
     }
 
+    /// A manifest of build `b` with `config`, `dynamic_routes` its only routes and `functions`
+    /// its only outputs (tests add what else they need).
+    fn small_manifest(
+        config: serde_json::Value,
+        dynamic_routes: serde_json::Value,
+        functions: serde_json::Value,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "buildId": "b",
+            "config": config,
+            "routing": {
+                "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [],
+                "fallback": [], "dynamicRoutes": dynamic_routes, "shouldNormalizeNextData": false,
+                "rsc": {
+                    "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
+                    "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
+                    "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
+                }
+            },
+            "functions": functions,
+            "staticFiles": [],
+            "prerenders": [],
+        })
+    }
+
     /// URLs that name Flight outputs themselves, answered as `next start` answers them (the
     /// oracle, `@next/routing`, resolves each of these to the output).
     #[test]
@@ -3488,26 +3512,12 @@ mod tests {
     #[test]
     fn a_pages_index_function_is_not_found_at_its_own_url() {
         let manifest = |functions: serde_json::Value, i18n: bool| {
-            let mut m = serde_json::json!({
-                "buildId": "b",
-                "config": { "basePath": "" },
-                "routing": {
-                    "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [],
-                    "fallback": [], "dynamicRoutes": [], "shouldNormalizeNextData": false,
-                    "rsc": {
-                        "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
-                        "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
-                        "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
-                    }
-                },
-                "functions": functions,
-                "staticFiles": [],
-                "prerenders": [],
-            });
-            if i18n {
-                m["config"]["i18n"] =
-                    serde_json::json!({ "locales": ["en", "fr"], "defaultLocale": "en" });
-            }
+            let config = if i18n {
+                serde_json::json!({ "i18n": { "locales": ["en", "fr"], "defaultLocale": "en" } })
+            } else {
+                serde_json::json!({})
+            };
+            let m = small_manifest(config, serde_json::json!([]), functions);
             Router::new(&m.to_string()).expect("router")
         };
         let get = |r: &Router, url: &str| passed_through(r, &format!("http://localhost{url}"), &[]);
@@ -3538,32 +3548,21 @@ mod tests {
     /// the path without the locale, which `normalizeLocalePath` removes ignoring case).
     #[test]
     fn a_locale_in_another_case_finds_the_page_under_the_locale() {
-        let m = serde_json::json!({
-            "buildId": "b",
-            "config": { "basePath": "/base", "i18n": { "locales": ["en", "fr", "de-DE"], "defaultLocale": "en" } },
-            "routing": {
-                "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [], "fallback": [],
-                "dynamicRoutes": [{
-                    "source": "/posts/[id]",
-                    "sourceRegex": "^/base[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)(?:/)?$",
-                    "destination": "/base/$nextLocale/posts/[id]?nxtPid=$nxtPid"
-                }],
-                "shouldNormalizeNextData": false,
-                "rsc": {
-                    "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
-                    "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
-                    "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
-                }
-            },
-            "functions": [
+        let mut m = small_manifest(
+            serde_json::json!({ "basePath": "/base", "i18n": { "locales": ["en", "fr", "de-DE"], "defaultLocale": "en" } }),
+            serde_json::json!([{
+                "source": "/posts/[id]",
+                "sourceRegex": "^/base[/]?(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)(?:/)?$",
+                "destination": "/base/$nextLocale/posts/[id]?nxtPid=$nxtPid"
+            }]),
+            serde_json::json!([
                 { "pathname": "/base/en/posts/[id]", "id": "/en/posts/[id]", "kind": "node-function" },
                 { "pathname": "/base/de-DE/posts/[id]", "id": "/de-DE/posts/[id]", "kind": "node-function" }
-            ],
-            "staticFiles": [
-                { "pathname": "/base/fr/about", "file": "static/base/fr/about.html", "kind": "static-page" }
-            ],
-            "prerenders": [],
-        });
+            ]),
+        );
+        m["staticFiles"] = serde_json::json!([
+            { "pathname": "/base/fr/about", "file": "static/base/fr/about.html", "kind": "static-page" }
+        ]);
         let r = Router::new(&m.to_string()).expect("router");
         let resolved = |url: &str| {
             passed_through(&r, &format!("http://localhost{url}"), &[]).resolved_pathname
@@ -3589,31 +3588,20 @@ mod tests {
     /// Accept-Language, choose the locale, and the Location is the path on this host.
     #[test]
     fn the_root_locale_redirect_follows_next_start() {
-        let m = serde_json::json!({
-            "buildId": "b",
-            "config": { "basePath": "/base", "trailingSlash": true, "i18n": {
+        let m = small_manifest(
+            serde_json::json!({ "basePath": "/base", "trailingSlash": true, "i18n": {
                 "locales": ["en", "fr", "de", "nl"], "defaultLocale": "en",
                 "domains": [
                     { "domain": "fr.test", "defaultLocale": "fr", "http": true },
                     { "domain": "nl.test", "defaultLocale": "nl" }
                 ]
-            } },
-            "routing": {
-                "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [],
-                "fallback": [], "dynamicRoutes": [], "shouldNormalizeNextData": false,
-                "rsc": {
-                    "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
-                    "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
-                    "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
-                }
-            },
-            "functions": [
+            } }),
+            serde_json::json!([]),
+            serde_json::json!([
                 { "pathname": "/base/en", "id": "/en", "kind": "node-function" },
                 { "pathname": "/base/fr", "id": "/fr", "kind": "node-function" }
-            ],
-            "staticFiles": [],
-            "prerenders": [],
-        });
+            ]),
+        );
         let r = Router::new(&m.to_string()).expect("router");
         let location = |host: &str, headers: &[(&str, &str)]| {
             let mut all = vec![("host", host)];
@@ -3650,34 +3638,22 @@ mod tests {
     #[test]
     fn data_urls_with_i18n_take_their_locale_in_any_case_and_need_one() {
         let manifest = |matchers: serde_json::Value| {
-            serde_json::json!({
-                "buildId": "b",
-                "config": { "basePath": "/base", "i18n": { "locales": ["en", "fr"], "defaultLocale": "en" } },
-                "middlewareMatchers": matchers,
-                "routing": {
-                    "beforeMiddleware": [], "beforeFiles": [], "afterFiles": [], "onMatch": [], "fallback": [],
-                    "dynamicRoutes": [{
-                        "source": "/posts/[id]",
-                        "sourceRegex": "^/base/_next/data/b/(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)\\.json$",
-                        "destination": "/base/_next/data/b/$nextLocale/posts/[id].json?nxtPid=$nxtPid"
-                    }],
-                    "shouldNormalizeNextData": false,
-                    "rsc": {
-                        "header": "rsc", "didPostponeHeader": "x-nextjs-postponed",
-                        "contentTypeHeader": "text/x-component", "varyHeader": "rsc",
-                        "prefetchHeader": "next-router-prefetch", "suffix": ".rsc"
-                    }
-                },
-                "functions": [
+            let mut m = small_manifest(
+                serde_json::json!({ "basePath": "/base", "i18n": { "locales": ["en", "fr"], "defaultLocale": "en" } }),
+                serde_json::json!([{
+                    "source": "/posts/[id]",
+                    "sourceRegex": "^/base/_next/data/b/(?<nextLocale>[^/]{1,})/posts/(?<nxtPid>[^/]+?)\\.json$",
+                    "destination": "/base/_next/data/b/$nextLocale/posts/[id].json?nxtPid=$nxtPid"
+                }]),
+                serde_json::json!([
                     { "pathname": "/base/_next/data/b/ssr.json", "id": "a", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/fr/ssr.json", "id": "b", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/en.json", "id": "c", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/fr/posts/[id].json", "id": "d", "kind": "node-function" }
-                ],
-                "staticFiles": [],
-                "prerenders": [],
-            })
-            .to_string()
+                ]),
+            );
+            m["middlewareMatchers"] = matchers;
+            m.to_string()
         };
         let r = Router::new(&manifest(serde_json::json!([]))).expect("router");
         let resolved = |r: &Router, url: &str| {
