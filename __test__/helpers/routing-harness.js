@@ -346,8 +346,8 @@ const DEVIATIONS = [
       let p = new URL(req.url).pathname
       if (!i18n || (bp && !pathHasPrefix(p, bp))) return false
       const seg = p.slice(bp.length).split('/')[1] || ''
-      const otherCase = i18n.locales.some((l) => l !== seg && l.toLowerCase() === seg.toLowerCase())
-      return otherCase && !!ours.norm.pathname && ours.norm.pathname !== o.norm.pathname
+      const locale = configuredLocale(i18n, seg)
+      return !!locale && locale !== seg && !!ours.norm.pathname && ours.norm.pathname !== o.norm.pathname
     },
   },
   {
@@ -435,7 +435,7 @@ const DEVIATIONS = [
       const p = new URL(req.url).pathname
       if (!i18n || !p.startsWith(prefix) || ours.norm.redirect || ours.norm.external) return false
       const first = p.slice(prefix.length).replace(/\.json$/, '').split('/')[0]
-      const locale = i18n.locales.find((l) => l.toLowerCase() === first.toLowerCase())
+      const locale = configuredLocale(i18n, first)
       if (!locale) return fx.manifest.middlewareMatchers.length === 0 && !ours.norm.pathname && !!o.norm.pathname
       return locale !== first && !!ours.norm.pathname && ours.norm.pathname !== o.norm.pathname
     },
@@ -457,6 +457,11 @@ const DEVIATIONS = [
   // them either (/about's cookie rule on `/rewrite-me`, compared in `__test__/runtime.test.js`),
   // as the Router and the oracle.)
 ]
+
+/** The locale `segment` names, in any case, as the config spells it; undefined for none. */
+function configuredLocale(i18n, segment) {
+  return i18n.locales.find((l) => l.toLowerCase() === segment.toLowerCase())
+}
 
 function pathHasPrefix(p, prefix) {
   return p === prefix || p.startsWith(`${prefix}/`)
