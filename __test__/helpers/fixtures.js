@@ -10,6 +10,10 @@ const ROOT = path.resolve(__dirname, '..', '..')
 const NEXT_BIN = path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next')
 const FIXTURES = path.join(ROOT, '__test__', 'fixtures')
 
+// Fixtures built with arguments of their own: `webpack` is built with webpack (`next build`
+// uses Turbopack unless told otherwise).
+const BUILD_ARGS = { webpack: ['--webpack'] }
+
 function fixtureDir(name) {
   return path.join(FIXTURES, name)
 }
@@ -21,7 +25,7 @@ function fixtureDir(name) {
 function buildFixture(name, env = {}) {
   const dir = fixtureDir(name)
   fs.rmSync(path.join(dir, '.next'), { recursive: true, force: true })
-  const res = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
+  const res = spawnSync(process.execPath, [NEXT_BIN, 'build', ...(BUILD_ARGS[name] || [])], {
     cwd: dir,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
     encoding: 'utf8',

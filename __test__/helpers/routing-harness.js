@@ -366,6 +366,23 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'encoded-file-url',
+    follows: 'next start',
+    nextStart: "serves a file (of `public/` or `_next/static`) whose URL spells it percent-encoded otherwise than its name reads: filesystem.js getItem looks the path, then the path decoded, up among the files' names encoded by `encodeURIPath` (`/%64ata/file.json` and `/data/file%2Ejson` are `/data/file.json`; `/docs/my%20file.txt` is `public/docs/my file.txt`, webpack's `%5Bid%5D` chunks are `[id]`); the oracle compares the path with the names as they are and 404s",
+    covers: (fx, req, o, ours, { pathHasPrefix }) => {
+      const bp = fx.manifest.config.basePath || ''
+      const p = new URL(req.url).pathname.replace(/(.)\/$/, '$1')
+      const file = ours.norm.pathname
+      if (!p.includes('%') || o.norm.pathname || !file || (bp && !pathHasPrefix(p, bp))) return false
+      const named = encodeURIPath(file)
+      let decoded
+      try {
+        decoded = decodeURIComponent(p)
+      } catch {}
+      return named === p || named === decoded
+    },
+  },
+  {
     name: 'filesystem-lookup',
     follows: 'next start',
     nextStart: "serves a file or page the way filesystem.js getItem finds it: without a trailing slash, `/` as `/index`, without the locale prefix (public files only under a default locale); the oracle 404s (e.g. pages `/`, i18n `/base/about/`, `/base/hello.txt`, `/base/fb/x/`)",
@@ -458,6 +475,11 @@ const DEVIATIONS = [
   // as the Router and the oracle.)
 ]
 
+/** Next's `encodeURIPath`: each `/`-separated segment as `encodeURIComponent` writes it. */
+function encodeURIPath(p) {
+  return p.split('/').map(encodeURIComponent).join('/')
+}
+
 /** The locale `segment` names, in any case, as the config spells it; undefined for none. */
 function configuredLocale(i18n, segment) {
   return i18n.locales.find((l) => l.toLowerCase() === segment.toLowerCase())
@@ -476,5 +498,5 @@ function agrees(fx, req, o, ours) {
 module.exports = {
   DEVIATIONS, agrees,
   ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome, serverOutcome,
-  oraclePathnames, headerEntries, rawHeaders,
+  oraclePathnames, headerEntries, rawHeaders, encodeURIPath,
 }

@@ -16,7 +16,7 @@ use super::{cat, find_byte, split_once_byte};
 
 use serde::{Deserialize, Serialize};
 
-use super::jsre::{decode_uri_component, Captures, JsRegex, RegexFilter};
+use super::jsre::{decode_uri_component, encode_uri_path, Captures, JsRegex, RegexFilter};
 use super::weburl::{form_pairs, Url};
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
@@ -394,6 +394,14 @@ pub struct Router {
     static_twins: FxHashSet<String>,
     /// Outputs `next start` does not serve at their own URL (see [`is_internal_page`]).
     internal_pages: FxHashSet<String>,
+    /// The pathnames of the files (`public/` and `_next/static`, not pages) by the name
+    /// `next start` lists each under: its segments percent-encoded (filesystem.js
+    /// `encodeURIPath`), `/docs/my%20file.txt`, webpack's `/_next/static/chunks/pages/posts/
+    /// %5Bid%5D-….js`. Read by [`Router::file_by_url`].
+    files_by_url: HashMap<String, String>,
+    /// What the names of `files_by_url` look like, so that most paths with an escape are
+    /// passed over without being decoded.
+    file_shapes: NameShapes,
     /// Lower-case names of the request headers any rule reads; others are not kept.
     wanted_headers: Vec<String>,
     pending: std::sync::Mutex<Pending>,
@@ -1307,6 +1315,40 @@ impl MatchedHeaders<'_> {
     }
 }
 
+/// The lengths and last bytes of a set of names: a path whose length and last byte no name has
+/// is none of them, told without hashing (or decoding) it. A tenth of the corpus's paths have an
+/// escape, and each filesystem check of one decoded it: ~100 instructions a request.
+#[derive(Debug, Default)]
+struct NameShapes {
+    /// Bit `n` for a name of `n` bytes, the last bit for 255 or more.
+    lengths: [u64; 4],
+    last_bytes: [u64; 4],
+}
+
+impl NameShapes {
+    fn add(&mut self, name: &str) {
+        let set = |bits: &mut [u64; 4], i: usize| bits[i / 64] |= 1 << (i % 64);
+        set(&mut self.lengths, name.len().min(255));
+        if let Some(&last) = name.as_bytes().last() {
+            set(&mut self.last_bytes, usize::from(last));
+        }
+    }
+
+    fn may_name(&self, len: usize, last: u8) -> bool {
+        has_bit(&self.lengths, len.min(255)) && has_bit(&self.last_bytes, usize::from(last))
+    }
+}
+
+fn has_bit(bits: &[u64; 4], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// The byte of the hex digits `hi` and `lo` (of an escape `%XY`).
+fn hex_byte(hi: u8, lo: u8) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16);
+    Some((digit(hi)? * 16 + digit(lo)?) as u8)
+}
+
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
 fn match_route<'r>(
     r: &'r CRoute,
@@ -1934,8 +1976,15 @@ impl Router {
             }
         }
         let mut static_twins = FxHashSet::default();
+        let mut files_by_url = HashMap::default();
+        let mut file_shapes = NameShapes::default();
         for s in &m.static_files {
             add(&s.pathname, "static", &s.file);
+            if s.kind.as_deref() != Some("static-page") {
+                let name = encode_uri_path(&s.pathname);
+                file_shapes.add(&name);
+                files_by_url.insert(name, s.pathname.clone());
+            }
             if !m.routing.rsc.suffix.is_empty()
                 && s.pathname.ends_with(&m.routing.rsc.suffix)
                 && s.kind.as_deref() != Some("public-file")
@@ -2059,6 +2108,8 @@ impl Router {
             not_found_routes,
             static_twins,
             internal_pages,
+            files_by_url,
+            file_shapes,
             i18n,
             should_normalize_next_data: m.routing.should_normalize_next_data,
             rsc_header: rsc.header.to_ascii_lowercase(),
@@ -2322,10 +2373,13 @@ impl Router {
         // `bp + rest` when the output has it (copied only then).
         let under_base = |rest: &str| -> Option<Cow<'_, str>> {
             if bp.is_empty() {
-                return self.known_pathname(rest);
+                return self.known_pathname(rest).or_else(|| self.file_by_url(rest));
             }
             let p = cat(&[bp, rest]);
-            self.pathnames.contains_key(&p).then_some(Cow::Owned(p))
+            if self.pathnames.contains_key(&p) {
+                return Some(Cow::Owned(p));
+            }
+            self.file_by_url(&p)
         };
         let found = |item: &str| -> Option<Cow<'_, str>> {
             if item == "/" {
@@ -2356,6 +2410,42 @@ impl Router {
             Some(t) if t.kind != "static" || is_default => Some(p),
             _ => None,
         }
+    }
+
+    /// The file `next start` serves for a path that spells its name percent-encoded otherwise
+    /// than the pathname: filesystem.js `getItem` looks the path up, then the path decoded,
+    /// among the files' encoded names ([`Router::files_by_url`]). So `/docs/my%20file.txt` (as
+    /// browsers ask for `public/docs/my file.txt`), `/robots%2Etxt` and even
+    /// `/docs/my%2520file.txt` are files, while pages are not found so (`/%61bout` 404s there).
+    /// `_next/static` files only below `/_next/static/` as spelled (`/_next/%73tatic/…` 404s).
+    fn file_by_url(&self, path: &str) -> Option<Cow<'_, str>> {
+        let b = path.as_bytes();
+        if !b.contains(&b'%') {
+            return None;
+        }
+        let escapes = b.iter().filter(|&&c| c == b'%').count();
+        let last = *b.last()?;
+        let as_is = self.file_shapes.may_name(b.len(), last);
+        // Decoded, the path loses two bytes an escape; it ends in its last escape's byte when
+        // it ends in an escape (a malformed escape fails the decoding below anyway).
+        let decoded_last = match b.len().checked_sub(3).map(|i| &b[i..]) {
+            Some([b'%', hi, lo]) => hex_byte(*hi, *lo).unwrap_or(last),
+            _ => last,
+        };
+        let decoded = (b.len() >= 2 * escapes)
+            && self
+                .file_shapes
+                .may_name(b.len() - 2 * escapes, decoded_last);
+        let name = match as_is.then(|| self.files_by_url.get(path)).flatten() {
+            Some(name) => name,
+            None if decoded => self.files_by_url.get(&decode_uri_component(path)?)?,
+            None => return None,
+        };
+        let assets = cat(&[&self.base_path, "/_next/static/"]);
+        if name.starts_with(&assets) && !path.starts_with(&assets) {
+            return None;
+        }
+        Some(Cow::Borrowed(name.as_str()))
     }
 
     /// [`Router::fs_lookup`] of a `_next/data` URL in an app with i18n, as `next start` serves it:
@@ -3410,6 +3500,76 @@ mod tests {
             "staticFiles": [],
             "prerenders": [],
         })
+    }
+
+    /// Files whose names a URL spells percent-encoded are found as `next start` finds them
+    /// (filesystem.js `getItem`: the path, then the path decoded, against the encoded names);
+    /// `@next/routing` compares the path with the names as they are and 404s them.
+    #[test]
+    fn files_found_by_their_encoded_names() {
+        let files = |bp: &str| {
+            let file = |pathname: &str, kind: &str| serde_json::json!({ "pathname": format!("{bp}{pathname}"), "file": format!("static{pathname}"), "kind": kind });
+            serde_json::json!([
+                file("/docs/my file.txt", "public-file"),
+                file("/café.txt", "public-file"),
+                file("/x[1].txt", "public-file"),
+                file("/robots.txt", "public-file"),
+                file(
+                    "/_next/static/chunks/pages/posts/[id]-0a.js",
+                    "static-asset"
+                ),
+                file("/about", "static-page"),
+            ])
+        };
+        for (bp, trailing) in [("", false), ("/base", true)] {
+            let mut m = small_manifest(
+                serde_json::json!({ "basePath": bp, "trailingSlash": trailing }),
+                serde_json::json!([]),
+                serde_json::json!([]),
+            );
+            m["staticFiles"] = files(bp);
+            let r = Router::new(&m.to_string()).expect("router");
+            let found = |path: &str| {
+                let d = passed_through(&r, &format!("http://localhost{bp}{path}"), &[]);
+                (d.kind == DecisionKind::Resolved).then(|| {
+                    let name = d.resolved_pathname.expect("pathname");
+                    name.strip_prefix(bp).expect("below basePath").to_string()
+                })
+            };
+            for (path, file) in [
+                ("/docs/my%20file.txt", "/docs/my file.txt"),
+                ("/docs/my%2520file.txt", "/docs/my file.txt"),
+                ("/caf%C3%A9.txt", "/café.txt"),
+                ("/x[1].txt", "/x[1].txt"),
+                ("/x%5B1%5D.txt", "/x[1].txt"),
+                ("/robots%2Etxt", "/robots.txt"),
+                ("/robots%2etxt/", "/robots.txt"),
+                ("/%72obots.txt", "/robots.txt"),
+                (
+                    "/_next/static/chunks/pages/posts/%5Bid%5D-0a.js",
+                    "/_next/static/chunks/pages/posts/[id]-0a.js",
+                ),
+            ] {
+                assert_eq!(found(path).as_deref(), Some(file), "{bp}{path}");
+            }
+            for path in [
+                // A `/` written as `%2F` joins no segments of a name with special characters,
+                "/docs%2Fmy%20file.txt",
+                // a static asset is one only below `/_next/static/` as spelled,
+                "/_next/%73tatic/chunks/pages/posts/%5Bid%5D-0a.js",
+                "/_next/static%2Fchunks/pages/posts/%5Bid%5D-0a.js",
+                // pages are not found by encoded names,
+                "/%61bout",
+                // nor is a name whose escapes are spelled in lower case (the name is compared
+                // encoded, with upper-case hex, or decoded, when it has no escapes),
+                "/caf%c3%a9.txt",
+                // and a malformed escape is no name.
+                "/robots%2.txt",
+                "/caf%C3.txt",
+            ] {
+                assert_eq!(found(path), None, "{bp}{path}");
+            }
+        }
     }
 
     /// URLs that name Flight outputs themselves, answered as `next start` answers them (the

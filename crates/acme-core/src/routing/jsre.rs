@@ -1538,9 +1538,41 @@ pub fn decode_uri_component(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Next's `encodeURIPath`: each `/`-separated segment as JavaScript's `encodeURIComponent`
+/// writes it (everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as `%XX` of its UTF-8 bytes,
+/// upper-case hex). `next start` lists the files it serves under these names.
+pub fn encode_uri_path(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let keep = |b: u8| b.is_ascii_alphanumeric() || b"/-_.!~*'()".contains(&b);
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if keep(b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_each_segment_as_encode_uri_component() {
+        assert_eq!(encode_uri_path("/docs/my file.txt"), "/docs/my%20file.txt");
+        assert_eq!(encode_uri_path("/café.txt"), "/caf%C3%A9.txt");
+        assert_eq!(
+            encode_uri_path("/_next/static/chunks/pages/posts/[id]-0a.js"),
+            "/_next/static/chunks/pages/posts/%5Bid%5D-0a.js"
+        );
+        assert_eq!(encode_uri_path("/a%20b+c&d=e"), "/a%2520b%2Bc%26d%3De");
+        assert_eq!(encode_uri_path("/-_.!~*'()/AZaz09"), "/-_.!~*'()/AZaz09");
+        assert_eq!(encode_uri_path("/😀"), "/%F0%9F%98%80");
+    }
 
     #[test]
     fn detects_nested_quantifiers() {

@@ -55,7 +55,9 @@ pub use engine::{
     Target, PENDING_CAPACITY,
 };
 pub use hazard::nullable_loop_in_repetition;
-pub use jsre::{decode_uri_component, Captures, FilterMatches, JsRegex, RegexFilter, MAX_INPUT};
+pub use jsre::{
+    decode_uri_component, encode_uri_path, Captures, FilterMatches, JsRegex, RegexFilter, MAX_INPUT,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{BuildContext, RouteHas};

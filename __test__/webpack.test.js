@@ -1,0 +1,126 @@
+'use strict'
+
+// The `webpack` fixture, built with `next build --webpack`: webpack names the client chunks of
+// dynamic routes after their folders (`chunks/pages/posts/[id]-….js`,
+// `chunks/app/blog/[slug]/page-….js`) and pages reference them percent-encoded (`%5Bid%5D`),
+// as browsers then ask for them; its `public/` has files whose names a URL must encode (a
+// space, a non-ASCII letter, brackets). `acme-next start` against `next start` on the same
+// build: the pages, every asset they reference, and the files by the URLs a browser sends.
+// (Until the twenty-fifth session such URLs were 404s: a webpack-built page's own script never
+// loaded, so it never hydrated.)
+
+const { describe, test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
+const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { request, view } = require('./helpers/differential')
+const { encodeURIPath } = require('./helpers/routing-harness')
+
+const PAGES = [
+  { path: '/' },
+  { path: '/blog/first' },
+  { path: '/blog/second' },
+  { path: '/posts/1' },
+  { path: '/blog/first', headers: { rsc: '1' } },
+]
+
+/** `/_next/static/…` URLs a page's HTML or Flight payload names (in scripts, links and the
+ * Flight rows that load client components: `"static/chunks/…js"`), as the browser asks. */
+function assetUrls(text) {
+  const out = new Set()
+  for (const m of text.matchAll(/\/_next\/static\/[^"'\\\s<>)]+/g)) out.add(m[0])
+  for (const m of text.matchAll(/"(static\/(?:chunks|css|media)\/[^"\\]+)\\?"/g)) out.add(`/_next/${m[1]}`)
+  return [...out]
+}
+
+describe('a webpack build against next start', () => {
+  let acme
+  let oracle
+  before(async () => {
+    ensureBuilt('webpack')
+    acme = await startAcme('webpack')
+    oracle = await startOracle('webpack')
+  })
+  after(async () => {
+    await stop(acme)
+    await stop(oracle)
+  })
+
+  async function compare(req) {
+    const a = view(await request(oracle.origin, req), req.method || 'GET')
+    const b = view(await request(acme.origin, req), req.method || 'GET')
+    return { req, next: a, acme: b, same: JSON.stringify(a) === JSON.stringify(b) }
+  }
+
+  test('the build is webpack', () => {
+    // Webpack's chunk folder of the dynamic route (Turbopack names chunks by hash only).
+    const chunks = path.join(fixtureDir('webpack'), '.next', 'static', 'chunks')
+    assert.ok(fs.existsSync(path.join(chunks, 'app', 'blog', '[slug]')), 'chunks/app/blog/[slug]/ exists')
+  })
+
+  test('pages answer as on next start', async () => {
+    const diffs = []
+    for (const req of PAGES) {
+      const r = await compare(req)
+      if (!r.same) diffs.push(r)
+    }
+    assert.deepEqual(diffs, [])
+    const mw = await request(acme.origin, { path: '/posts/1' })
+    assert.equal(mw.headers['x-webpack-middleware'], '1', "webpack's edge middleware ran")
+  })
+
+  test('every asset the pages reference loads as on next start', async () => {
+    const urls = new Set()
+    for (const req of PAGES) {
+      const res = await request(oracle.origin, req)
+      for (const u of assetUrls(String(res.body))) urls.add(u)
+    }
+    const encoded = [...urls].filter((u) => u.includes('%5B'))
+    // The pages-router page's own script and the app page's client component chunk.
+    assert.ok(encoded.some((u) => u.includes('/pages/posts/%5Bid%5D')), `a pages script named %5Bid%5D among ${[...urls].join(' ')}`)
+    assert.ok(encoded.some((u) => u.includes('/app/blog/%5Bslug%5D/')), `an app chunk named %5Bslug%5D among ${[...urls].join(' ')}`)
+    const diffs = []
+    for (const u of urls) {
+      const r = await compare({ path: u })
+      assert.equal(r.next.status, 200, `next start serves ${u}`)
+      if (!r.same) diffs.push(r)
+    }
+    assert.deepEqual(diffs, [])
+  })
+
+  test('files whose names a URL encodes, by the URLs browsers send, as on next start', async () => {
+    const pub = path.join(fixtureDir('webpack'), 'public')
+    const names = fs.readdirSync(pub, { recursive: true }).filter((f) => fs.statSync(path.join(pub, f)).isFile())
+    const reqs = []
+    for (const name of names) {
+      const url = encodeURIPath(`/${name.split(path.sep).join('/')}`)
+      reqs.push({ path: url }, { path: url, method: 'HEAD' })
+    }
+    // Other spellings next start takes or refuses: an escape of a plain character, a name
+    // encoded twice, a `/` escaped inside a name, escapes in lower case, `_next/static` spelled
+    // with an escape, a malformed escape.
+    reqs.push(
+      { path: '/robots%2Etxt' },
+      { path: '/%72obots.txt' },
+      { path: '/docs/my%2520file.txt' },
+      { path: '/docs%2Fmy%20file.txt' },
+      { path: '/caf%c3%a9.txt' },
+      { path: '/x[1].txt' },
+      { path: '/robots%2.txt' },
+      { path: '/robots%2Etxt/' },
+    )
+    const chunk = fs.readdirSync(path.join(fixtureDir('webpack'), '.next', 'static', 'chunks', 'pages', 'posts'))[0]
+    reqs.push(
+      { path: `/_next/static/chunks/pages/posts/${encodeURIComponent(chunk)}` },
+      { path: `/_next/%73tatic/chunks/pages/posts/${encodeURIComponent(chunk)}` },
+      { path: `/_next/static/chunks/pages/posts/${encodeURIComponent(encodeURIComponent(chunk))}` },
+    )
+    const results = []
+    for (const req of reqs) results.push(await compare(req))
+    const served = results.filter((r) => r.next.status === 200).length
+    assert.ok(served >= 2 * names.length, `next start serves every file by its encoded URL (${served} of ${results.length} served)`)
+    assert.deepEqual(results.filter((r) => !r.same), [])
+  })
+})
