@@ -25,6 +25,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
+const { BUILD_ARGS } = require('../__test__/helpers/fixtures')
 
 const ROOT = path.resolve(__dirname, '..')
 const FIXTURES_DIR = path.join(ROOT, '__test__', 'fixtures')
@@ -82,7 +83,7 @@ function capture(name, opts) {
 
   console.log(`\n== ${name}: next build`)
   const started = Date.now()
-  const res = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
+  const res = spawnSync(process.execPath, [NEXT_BIN, 'build', ...(BUILD_ARGS[name] || [])], {
     cwd: dir,
     env: { ...process.env, ACME_CAPTURE_CONTEXT: rawFile, NEXT_TELEMETRY_DISABLED: '1' },
     encoding: 'utf8',

@@ -50,4 +50,4 @@ function ensureBuilt(name) {
   return path.dirname(manifest)
 }
 
-module.exports = { ROOT, NEXT_BIN, fixtureDir, buildFixture, ensureBuilt }
+module.exports = { ROOT, NEXT_BIN, BUILD_ARGS, fixtureDir, buildFixture, ensureBuilt }
