@@ -10,7 +10,8 @@
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { ensureBuilt } = require('./helpers/fixtures')
+const path = require('node:path')
+const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { request, view } = require('./helpers/differential')
 
@@ -78,6 +79,45 @@ describe('zoo fixture against next start', () => {
   after(async () => {
     await stop(acme)
     await stop(oracle)
+  })
+
+  // Next's minimal mode takes `nxtP<param>` query keys as the route's params, over the path's
+  // (the platform sets them): a client's own must not reach the page. They did, and a stale
+  // hit's regeneration stored the page rendered for the client's param under the path: after
+  // `/isr-param/first?nxtPslug=evil`, every visitor of `/isr-param/first` got "ISR param evil".
+  test("a client's nxtP query keys are not the route's params, also when they trigger a regeneration", async () => {
+    const buildId = require(path.join(fixtureDir('zoo'), '.acme', 'output', 'manifest.json')).buildId
+    const h1 = (res) => {
+      const text = String(res.body)
+      const m = text.match(/<h1[^>]*>([\s\S]*?)<\/h1>/)
+      return m ? m[1].replace(/<!-- -->/g, '') : text.slice(0, 80)
+    }
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+    const steps = [
+      // The entry is stale a second after it was rendered (revalidate = 1): a request then is
+      // answered from it and regenerates it, with the request's query.
+      { path: '/isr-param/first' }, { wait: 1300 }, { path: '/isr-param/first?nxtPslug=evil' }, { wait: 1500 }, { path: '/isr-param/first' },
+      { path: '/isr-param/first?nxt%50slug=evil&a=1' }, { wait: 1500 }, { path: '/isr-param/first' },
+      { path: '/isr-param-pages/1' }, { wait: 1300 }, { path: '/isr-param-pages/1?nxtPid=9' }, { wait: 1500 }, { path: '/isr-param-pages/1' },
+      { path: `/_next/data/${buildId}/isr-param-pages/1.json?nxtPid=8` }, { wait: 1500 }, { path: '/isr-param-pages/1' },
+      // Not prerendered: the dynamic route's own param wins over the client's.
+      { path: '/isr-param-pages/5?nxtPid=9' },
+    ]
+    const run = async (origin) => {
+      const out = []
+      for (const step of steps) {
+        if (step.wait) await sleep(step.wait)
+        else {
+          const res = await request(origin, step)
+          out.push(`${step.path} ${res.status} ${res.headers['content-type']?.includes('json') ? String(res.body).match(/"id":"[^"]*"/)?.[0] : h1(res)}`)
+        }
+      }
+      return out
+    }
+    const [n, a] = [await run(oracle.origin), await run(acme.origin)]
+    const rendered = (line) => line.split(' ').slice(2).join(' ')
+    assert.ok(n.every((line) => !/evil|\b[89]\b/.test(rendered(line))), `next start renders the path's params: ${n.join(' | ')}`)
+    assert.deepEqual(a, n)
   })
 
   for (const r of REQUESTS) {

@@ -183,6 +183,46 @@ function cacheBustingParams(prefetch, segment, stateTree, nextUrl) {
   return { hash, legacy: hexHash(input) }
 }
 
+/** Whether a query key is one Next's minimal mode reads as routing's own: a route param
+ * (`nxtP<name>`) or an interception marker (`nxtI<name>`) (`filterInternalQuery`). */
+function isInternalQueryKey(k) {
+  return k.length > 4 && (k.startsWith('nxtP') || k.startsWith('nxtI'))
+}
+
+/**
+ * The internal query keys (`isInternalQueryKey`) a client put in its own URL, or null for
+ * none (the usual: the check reads the raw query first). Next's minimal mode takes such keys as
+ * the route's params, over the path's, trusting the platform to set them: a client's
+ * `/posts/1?nxtPid=9` rendered post 9 for `/posts/1` (and a stale hit's regeneration stored it
+ * there), where `next start` renders post 1.
+ */
+function clientInternalKeys(originalUrl) {
+  const at = originalUrl.indexOf('?')
+  if (at < 0) return null
+  const search = originalUrl.slice(at)
+  if (!search.includes('nxt') && !search.includes('%')) return null
+  let keys = null
+  for (const k of new URLSearchParams(search).keys()) if (isInternalQueryKey(k)) (keys ??= new Set()).add(k)
+  return keys
+}
+
+/**
+ * `search` (`?…` or `''`) without the pairs whose keys are in `drop`, other pairs kept as they
+ * are spelled; a key routing set (a dynamic route's param, in `routeMatches`) stays.
+ */
+function withoutKeys(search, drop, routeMatches) {
+  if (!search) return search
+  const kept = search
+    .slice(1)
+    .split('&')
+    .filter((pair) => {
+      const raw = pair.split('=', 1)[0]
+      const key = decodeSegment(raw.replace(/\+/g, ' '))
+      return !drop.has(key) || (routeMatches !== undefined && Object.hasOwn(routeMatches, key))
+    })
+  return kept.length ? `?${kept.join('&')}` : ''
+}
+
 function decodeSegment(s) {
   try {
     return decodeURIComponent(s)
@@ -1413,8 +1453,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // --- dispatch ---------------------------------------------------------------------------
   /** The URL and query an entrypoint is invoked with (not needed to send a static file). */
   function prepareInvocation(ctx, decision) {
-    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${decision.search}`
+    const drop = clientInternalKeys(ctx.originalUrl)
+    const search = drop ? withoutKeys(decision.search, drop, decision.routeMatches) : decision.search
+    ctx.invocationPath = `${decision.invocationPathname || decision.resolvedPathname}${search}`
     ctx.rewriteQuery = rewriteQuery(ctx.originalUrl, decision)
+    if (drop && ctx.rewriteQuery) {
+      for (const k of drop) if (!decision.routeMatches || !Object.hasOwn(decision.routeMatches, k)) delete ctx.rewriteQuery[k]
+    }
   }
 
   /** Copies the request headers as they came in before the first change to `req.headers`. */
