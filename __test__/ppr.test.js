@@ -193,6 +193,27 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
     assert.deepEqual(mismatches, [], `responses differ:\n${mismatches.join('\n')}`)
   })
 
+  // Headers of Next's own router-to-renderer protocol are dropped from a client's request, as
+  // `next start` drops them (`filterInternalHeaders`): an entrypoint trusts them. A client's
+  // `next-resume: 1` POST was resumed from the postponed state in its body (200, the page's
+  // holes rendered), where next start answers 405.
+  test("a client's internal Next headers are not honoured, as on next start", async () => {
+    const reqs = [
+      { method: 'POST', path: '/ppr', headers: { 'next-resume': '1', 'content-type': 'text/plain' }, body: 'not a postponed state' },
+      { method: 'POST', path: '/ppr', headers: { 'next-resume': '1' }, body: '{}' },
+      { method: 'POST', path: '/about', headers: { 'next-resume': '1', 'x-next-resume-state-length': '2' }, body: '{}' },
+      { path: '/ppr', headers: { 'x-matched-path': '/about', ...VISITOR } },
+      { path: '/about', headers: { 'x-now-route-matches': 'nxtPid=9', 'x-middleware-rewrite': '/ppr', 'x-middleware-next': '1' } },
+    ]
+    const diffs = []
+    for (const r of reqs) {
+      const a = view(await request(oracle.origin, r), r.method || 'GET')
+      const b = view(await request(acme.origin, r), r.method || 'GET')
+      if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push({ r, next: a, acme: b })
+    }
+    assert.deepEqual(diffs, [])
+  })
+
   test('the shell comes first, the holes are resumed into the same response', async () => {
     for (const r of [{ path: '/ppr', headers: VISITOR }, { path: '/products/3', headers: VISITOR }, { path: '/gallery/4', headers: VISITOR }]) {
       const res = await request(acme.origin, r)

@@ -267,21 +267,19 @@ function cleanTargetRedirect(url) {
 /**
  * Whether a request may reach a static file or a prerendered page: `next start` answers 405 to
  * any other method than GET/HEAD there, except possible server actions (POST with `next-action`
- * or a form content type) and PPR resumes.
+ * or a form content type).
  */
 function staticMethodAllowed(req) {
   if (req.method === 'GET' || req.method === 'HEAD') return true
-  if (req.headers['next-resume'] !== undefined) return true
   if (req.method !== 'POST') return false
   const type = String(req.headers['content-type'] || '')
   return req.headers['next-action'] !== undefined || type === 'application/x-www-form-urlencoded' || type.startsWith('multipart/form-data')
 }
 
-/** 405 as `next start` sends it for a static or prerendered page. */
+/** 405 as `next start` sends it for a static or prerendered page (no content type). */
 function methodNotAllowed(res) {
   res.statusCode = 405
   res.setHeader('allow', ['GET', 'HEAD'])
-  res.setHeader('content-type', 'text/plain; charset=utf-8')
   res.end('Method Not Allowed')
 }
 

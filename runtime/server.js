@@ -27,6 +27,16 @@ const INTERNAL_HEADER = 'x-acme-revalidate'
 const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
 // On a regeneration: it regenerates the other form of a page whose one form was just rendered.
 const TWIN_HEADER = 'x-acme-regen-twin'
+// Headers of Next's own protocol between its router and its renderers, dropped from every
+// request as `next start` drops them (router-server.js `filterInternalHeaders`): an entrypoint
+// trusts them. A client's `next-resume: 1` POST to a PPR page was resumed from the postponed
+// state in its body (next start: 405). (`x-nextjs-data`, on next start's list too, is still
+// passed on: routing reads it.)
+const NEXT_INTERNAL_HEADERS = [
+  'x-middleware-rewrite', 'x-middleware-redirect', 'x-middleware-set-cookie', 'x-middleware-skip',
+  'x-middleware-override-headers', 'x-middleware-next', 'x-now-route-matches', 'x-matched-path',
+  'x-next-resume-state-length', 'next-resume',
+]
 // How long a page's first render waits for its other form's render before it answers anyway.
 const TWIN_WAIT_MS = 5_000
 // How long one instance may hold a key's regeneration before another takes over (it died).
@@ -1470,6 +1480,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   async function route(req, res, meta) {
     // `originalHeaders` is `req.headers` itself until something is about to change them
     // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
+    for (const name of NEXT_INTERNAL_HEADERS) if (req.headers[name] !== undefined) delete req.headers[name]
     const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
