@@ -304,6 +304,15 @@ const REQUESTS = {
     { path: '/base/', headers: { host: 'fr.example.test', cookie: 'NEXT_LOCALE=de-DE' } },
     { path: '/', headers: { host: 'fr.example.test', 'accept-language': 'de-DE' } },
     { path: '/base/?a=1', headers: { 'accept-language': 'fr', cookie: 'NEXT_LOCALE=de-DE' } },
+    // Accept-Language as next start's acceptLanguage reads it: a language prefix names a
+    // locale (`de` is `de-DE`) before a later exact match, spaces are dropped, `*` stands for
+    // the locales not named, a weight outside 0.001..1 counts as 1, and a header its parser
+    // refuses prefers nothing (each went elsewhere before: fr, none, none, none, fr).
+    { path: '/base/', headers: { 'accept-language': 'de, fr;q=0.9' } },
+    { path: '/base/', headers: { 'accept-language': 'xx, fr ;q=0.5' } },
+    { path: '/base/', headers: { 'accept-language': '*, en;q=0.5' } },
+    { path: '/base/', headers: { 'accept-language': 'en;q=0.001, fr;q=0.0001' } },
+    { path: '/base/', headers: { 'accept-language': 'fr;q=0.5;level=1' } },
   ],
 }
 

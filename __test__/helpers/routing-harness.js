@@ -438,8 +438,9 @@ const DEVIATIONS = [
       const bp = fx.manifest.config.basePath || ''
       const p = new URL(req.url).pathname
       const rest = bp && pathHasPrefix(p, bp) ? p.slice(bp.length) || '/' : p
-      const locale307 = (n) => n.redirect && n.redirect.status === 307
-      return !!i18n && rest === '/' && (locale307(o.norm) || locale307(ours.norm)) && !ours.norm.external
+      const locale307 = (r) => !!r && r.status === 307
+      // (Ours from the decision: the normalized view keeps a redirect only where the oracle has one.)
+      return !!i18n && rest === '/' && (locale307(o.norm.redirect) || locale307(ours.decision.redirect)) && !ours.norm.external
     },
   },
   {

@@ -1687,85 +1687,130 @@ fn respell_locale(path: &str, locale: &str) -> Option<String> {
     (typed != locale).then(|| cat(&["/", locale, &path[1 + locale.len()..]]))
 }
 
-/// JavaScript `parseFloat` on a `[0-9.]+` string.
-fn parse_float_prefix(s: &str) -> f64 {
-    let mut end = 0;
-    let mut dot = false;
-    for (i, c) in s.char_indices() {
-        if c == '.' && !dot {
-            dot = true;
-        } else if !c.is_ascii_digit() {
-            break;
+/// The locale `next start` prefers for an `Accept-Language` header (server/accept-header.js
+/// `acceptLanguage(header, locales)`, as get-locale-redirect.js asks it): spaces and tabs
+/// dropped, the languages by quality (a weight outside 0.001..=1 counts as 1, a weight of 0
+/// drops the language), then by the configured order, then as listed; a language is a locale
+/// in any case or a prefix of one (`de` is `de-DE`: the header's own `de-AT` is none), `*` the
+/// locales the header does not name. A header `next start`'s parser refuses (a language with
+/// two parameters, a parameter other than `q`, an empty one) prefers none. (`@next/routing`
+/// reads it otherwise: exact matches first, `de-AT` as `de-DE`, so `de, fr;q=0.9` chose `fr`
+/// where `next start` redirects to `de-DE`.)
+fn accept_language_locale<'a>(raw: &str, locales: &'a [String]) -> Option<&'a str> {
+    // What each lower-cased name (a locale, or a prefix of one) stands for, in insertion order:
+    // (name, locale, position).
+    let mut names: Vec<(String, &'a str, usize)> = Vec::new();
+    let mut pos = 0;
+    for locale in locales {
+        let lower = locale.to_lowercase();
+        match names.iter_mut().find(|(n, _, _)| *n == lower) {
+            Some(e) => (e.1, e.2) = (locale, pos),
+            None => names.push((lower.clone(), locale, pos)),
         }
-        end = i + c.len_utf8();
-    }
-    s[..end]
-        .parse::<f64>()
-        .or_else(|_| s[..end].trim_end_matches('.').parse::<f64>())
-        .unwrap_or(f64::NAN)
-}
-
-fn accept_language_locale<'a>(header: &str, locales: &'a [String]) -> Option<&'a str> {
-    if header.is_empty() || locales.is_empty() {
-        return None;
-    }
-    let mut entries: Vec<(String, f64)> = header
-        .split(',')
-        .map(|e| {
-            let mut parts = e.trim().split(';');
-            let locale = parts.next().unwrap_or("").to_string();
-            let mut q = 1.0;
-            if let Some(p) = parts.next().filter(|p| !p.is_empty()) {
-                if let Some(i) = p.find("q=") {
-                    let digits: String = p[i + 2..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.')
-                        .collect();
-                    if !digits.is_empty() {
-                        q = parse_float_prefix(&digits);
-                    }
-                }
-            }
-            (locale, q)
-        })
-        .filter(|(_, q)| *q > 0.0)
-        .collect();
-    entries.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
-    let lookup = |l: &str| {
-        locales
-            .iter()
-            .rev()
-            .find(|x| x.to_lowercase() == l)
-            .map(String::as_str)
-    };
-    for (l, _) in &entries {
-        if let Some(x) = lookup(&l.to_lowercase()) {
-            return Some(x);
-        }
-    }
-    for (l, _) in &entries {
-        let lower = l.to_lowercase();
-        let prefix = lower.split('-').next().unwrap_or("");
-        if let Some(x) = lookup(prefix) {
-            return Some(x);
-        }
-        // Map iteration order: first insertion of each lower-cased key, last value wins.
-        let mut seen: Vec<(String, &str)> = Vec::new();
-        for loc in locales {
-            let k = loc.to_lowercase();
-            match seen.iter_mut().find(|(sk, _)| *sk == k) {
-                Some(e) => e.1 = loc,
-                None => seen.push((k, loc)),
+        pos += 1;
+        let parts: Vec<&str> = lower.split('-').collect();
+        for n in (1..parts.len()).rev() {
+            let prefix = parts[..n].join("-");
+            if !names.iter().any(|(k, _, _)| *k == prefix) {
+                names.push((prefix, locale, pos));
+                pos += 1;
             }
         }
-        if let Some((_, v)) = seen
-            .iter()
-            .find(|(k, _)| k.starts_with(&format!("{prefix}-")))
-        {
-            return Some(v);
+    }
+    let find = |token: &str| names.iter().find(|(n, _, _)| n == token);
+    let header: String = raw.chars().filter(|c| *c != ' ' && *c != '\t').collect();
+    // (token, position in the header, quality, position among the names)
+    let mut picks: Vec<(String, usize, f64, Option<usize>)> = Vec::new();
+    let mut named: Vec<String> = Vec::new();
+    for (i, part) in header.split(',').enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        let params: Vec<&str> = part.split(';').collect();
+        if params.len() > 2 || params[0].is_empty() {
+            return None;
+        }
+        let token = params[0].to_lowercase();
+        let pref = find(&token).map(|e| e.2);
+        named.push(token.clone());
+        let mut q = 1.0;
+        if let Some(param) = params.get(1) {
+            let mut kv = param.split('=');
+            let (key, value) = (kv.next().unwrap_or(""), kv.next().unwrap_or(""));
+            if value.is_empty() || (key != "q" && key != "Q") {
+                return None;
+            }
+            let score = js_parse_float(value);
+            if score == 0.0 {
+                continue;
+            }
+            if score.is_finite() && (0.001..=1.0).contains(&score) {
+                q = score;
+            }
+        }
+        picks.push((token, i, q, pref));
+    }
+    picks.sort_by(|a, b| {
+        use std::cmp::Ordering;
+        b.2.partial_cmp(&a.2)
+            .filter(|o| *o != Ordering::Equal)
+            .or_else(|| match (a.3, b.3) {
+                (x, y) if x == y => None,
+                (None, _) => Some(Ordering::Greater),
+                (_, None) => Some(Ordering::Less),
+                (Some(x), Some(y)) => Some(x.cmp(&y)),
+            })
+            .unwrap_or_else(|| a.1.cmp(&b.1))
+    });
+    for (token, ..) in &picks {
+        if token == "*" {
+            if let Some((_, locale, _)) = names.iter().find(|(n, _, _)| !named.contains(n)) {
+                return Some(locale);
+            }
+        } else if let Some((_, locale, _)) = find(token) {
+            return Some(locale);
         }
     }
     None
+}
+
+/// JavaScript `parseFloat`: the longest prefix that reads as a decimal number (sign, digits,
+/// fraction, exponent, or `Infinity`); NaN when none does.
+fn js_parse_float(s: &str) -> f64 {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    if s[i..].starts_with("Infinity") {
+        return if b[0] == b'-' {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    let mut any = digits(&mut i);
+    if b.get(i) == Some(&b'.') {
+        let mut j = i + 1;
+        if digits(&mut j) || any {
+            any = true;
+            i = j;
+        }
+    }
+    if !any {
+        return f64::NAN;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        if digits(&mut j) {
+            i = j;
+        }
+    }
+    s[..i].parse().unwrap_or(f64::NAN)
 }
 
 fn cookie_locale<'a>(header: Option<&str>, locales: &'a [String]) -> Option<&'a str> {
@@ -4378,8 +4423,28 @@ mod tests {
             accept_language_locale("de;q=0.1, fr;q=0.9", &locales),
             Some("fr")
         );
-        assert_eq!(accept_language_locale("de-AT", &locales), Some("de-DE"));
         assert_eq!(accept_language_locale("fr;q=0", &locales), None);
+        // As next start's acceptLanguage reads them (each checked against a live next start's
+        // root redirect on i18n-basepath, whose locales these are).
+        for (header, locale) in [
+            ("de, fr;q=0.9", Some("de-DE")),
+            ("de-AT", None),
+            ("de-AT, fr;q=0.9", Some("fr")),
+            ("xx, fr ;q=0.5", Some("fr")),
+            ("*", Some("en")),
+            ("*, en;q=0.5", Some("fr")),
+            ("fr;q=2", Some("fr")),
+            ("en;q=0.001, fr;q=0.0001", Some("fr")),
+            (",,fr", Some("fr")),
+            ("fr;q=0.5;x=1", None),
+            ("fr;x", None),
+        ] {
+            assert_eq!(accept_language_locale(header, &locales), locale, "{header}");
+        }
+        assert_eq!(js_parse_float("1e-3x"), 0.001);
+        assert_eq!(js_parse_float("-.5"), -0.5);
+        assert_eq!(js_parse_float("5."), 5.0);
+        assert!(js_parse_float(".").is_nan() && js_parse_float("x1").is_nan());
         assert_eq!(
             cookie_locale(Some("a=1; NEXT_LOCALE=FR"), &locales),
             Some("fr")
