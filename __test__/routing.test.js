@@ -23,14 +23,10 @@ const { resolveRoutes } = require('@next/routing')
 const PER_FIXTURE = 4000
 const SAMPLES_PER_RULE = 6
 
-/**
- * Requests whose answer from a live `next start` does not depend on state they would change.
- * A `__proto__` query parameter is left out: `next start` keeps the query in a plain object and
- * drops that key from redirect locations, a difference of its own that no rule is about.
- */
+/** Requests whose answer from a live `next start` does not depend on state they would change. */
 function liveCheckable(req) {
   const h = req.headers
-  return !/[?&]__proto__=/.test(req.url) && !h['x-prerender-revalidate'] && !/__prerender_bypass/.test(h.cookie || '') && !h.rsc && !h['next-router-prefetch'] && !h['next-router-segment-prefetch']
+  return !h['x-prerender-revalidate'] && !/__prerender_bypass/.test(h.cookie || '') && !h.rsc && !h['next-router-prefetch'] && !h['next-router-segment-prefetch']
 }
 
 // Where @next/routing is known to differ from `next start` (NOTES.md). `next start` is the

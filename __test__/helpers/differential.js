@@ -122,6 +122,11 @@ const REQUESTS = {
   'app-router': (buildId, { actionId } = {}) => [
     { path: '/' },
     { path: '/about' },
+    // A redirect's query as next start writes it again: parsed, then encoded (`+` as `%20`, a
+    // `/` in a value as `%2F`), empty pairs and `__proto__` dropped, integer keys first.
+    { path: '/about/?x=a+b&u=%2Fimg%2Fa.png&q=75/' },
+    { path: '/temp-redirect?b=1&&2=y' },
+    { path: '/About/?__proto__=1' },
     { path: '/about?_rsc', headers: RSC },
     { path: '/about?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
     { path: '/isr' },

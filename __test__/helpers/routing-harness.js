@@ -366,6 +366,18 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'redirect-query-as-next-start',
+    follows: 'next start',
+    nextStart: "writes a redirect's query again instead of copying it (resolve-routes.js: the request's query parsed by searchParamsToUrlQuery into an object, written by server-route-utils.js stringifyQuery with Node's querystring, encoding only the keys and values the request had): `?x=a+b` is `?x=a%20b`, `?a=1&&b=2` is `?a=1&b=2`, `?q=75/` is `?q=75%2F`, integer keys first, `__proto__` dropped; the oracle appends the query as it is. Checked here against Next's own two functions",
+    covers: (fx, req, o, ours) => {
+      const loc = (n) => n.headers.filter(([k]) => k === 'location').map(([, v]) => v)
+      const [theirs, mine] = [loc(o.norm), loc(ours.norm)]
+      if (theirs.length !== 1 || mine.length !== 1 || theirs[0] === mine[0]) return false
+      const rest = (n) => ({ ...n, headers: n.headers.filter(([k]) => k !== 'location') })
+      return util.isDeepStrictEqual(rest(o.norm), rest(ours.norm)) && nextRedirectLocation(theirs[0]) === mine[0]
+    },
+  },
+  {
     name: 'encoded-file-url',
     follows: 'next start',
     nextStart: "serves a file (of `public/` or `_next/static`) whose URL spells it percent-encoded otherwise than its name reads: filesystem.js getItem looks the path, then the path decoded, up among the files' names encoded by `encodeURIPath` (`/%64ata/file.json` and `/data/file%2Ejson` are `/data/file.json`; `/docs/my%20file.txt` is `public/docs/my file.txt`, webpack's `%5Bid%5D` chunks are `[id]`); the oracle compares the path with the names as they are and 404s",
@@ -475,6 +487,22 @@ const DEVIATIONS = [
   // them either (/about's cookie rule on `/rewrite-me`, compared in `__test__/runtime.test.js`),
   // as the Router and the oracle.)
 ]
+
+/**
+ * A redirect's Location as `next start` writes its query, by Next's own functions: the query
+ * made an object (`searchParamsToUrlQuery`) and written by `stringifyQuery`, whose encoder reads
+ * the request's query from the request meta (`initQuery`).
+ */
+function nextRedirectLocation(location) {
+  const { searchParamsToUrlQuery } = require('next/dist/shared/lib/router/utils/querystring')
+  const { stringifyQuery } = require('next/dist/server/server-route-utils')
+  const at = location.indexOf('?')
+  if (at < 0) return location
+  const query = searchParamsToUrlQuery(new URLSearchParams(location.slice(at + 1)))
+  const req = { [Symbol.for('NextInternalRequestMeta')]: { initQuery: { ...query } } }
+  const search = stringifyQuery(req, { ...query })
+  return `${location.slice(0, at)}${search ? `?${search}` : ''}`
+}
 
 /** Next's `encodeURIPath`: each `/`-separated segment as `encodeURIComponent` writes it. */
 function encodeURIPath(p) {

@@ -17,6 +17,7 @@ use super::{cat, find_byte, split_once_byte};
 use serde::{Deserialize, Serialize};
 
 use super::jsre::{decode_uri_component, encode_uri_path, Captures, JsRegex, RegexFilter};
+use super::nextquery::redirect_query;
 use super::weburl::{form_pairs, Url};
 use crate::model::{DomainLocale, I18nConfig, MiddlewareMatcher, Route, RouteHas, Routing};
 
@@ -1396,6 +1397,9 @@ fn is_redirect_status(s: Option<u16>) -> bool {
     s.is_some_and(|s| (300..400).contains(&s))
 }
 
+/// A redirect's `Location` with the request's query, as `next start` writes it (the query
+/// parsed and written again: [`redirect_query`]; `@next/routing` appends it as it is). A
+/// `Location` with a query of its own is kept as it is.
 fn redirect_location_with_query(loc: &str, u: &Url) -> String {
     // (`location.search` is empty for an absent or an empty query alike.)
     let Some(query) = u.query().filter(|q| !q.is_empty()) else {
@@ -1405,7 +1409,12 @@ fn redirect_location_with_query(loc: &str, u: &Url) -> String {
     // the join, the query and the same-origin serialization of `joined_location_with_query`
     // come to, without a new URL.
     if u.joins_as_is(loc) {
-        return cat(&[loc, "?", query]);
+        let query = redirect_query(query, None);
+        return if query.is_empty() {
+            loc.to_string()
+        } else {
+            cat(&[loc, "?", &query])
+        };
     }
     joined_location_with_query(loc, u, query)
 }
@@ -1419,7 +1428,8 @@ fn joined_location_with_query(loc: &str, u: &Url, query: &str) -> String {
     if n.query().is_some_and(|q| !q.is_empty()) {
         return loc.to_string();
     }
-    n.set_query(Some(query));
+    let query = redirect_query(query, None);
+    n.set_query(Some(&query).filter(|q| !q.is_empty()).map(String::as_str));
     if !same_origin(&n, u) {
         return n.to_string();
     }

@@ -1542,8 +1542,18 @@ pub fn decode_uri_component(s: &str) -> Option<String> {
 /// writes it (everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as `%XX` of its UTF-8 bytes,
 /// upper-case hex). `next start` lists the files it serves under these names.
 pub fn encode_uri_path(s: &str) -> String {
+    encode_except(s, b"/-_.!~*'()")
+}
+
+/// JavaScript `encodeURIComponent`.
+pub fn encode_uri_component(s: &str) -> String {
+    encode_except(s, b"-_.!~*'()")
+}
+
+/// `s` with every byte but ASCII letters, digits and `kept` as `%XX` (upper-case hex).
+fn encode_except(s: &str, kept: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let keep = |b: u8| b.is_ascii_alphanumeric() || b"/-_.!~*'()".contains(&b);
+    let keep = |b: u8| b.is_ascii_alphanumeric() || kept.contains(&b);
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         if keep(b) {

@@ -9,6 +9,7 @@ mod engine;
 mod hazard;
 mod jsre;
 mod lookahead;
+mod nextquery;
 mod segments;
 mod weburl;
 
