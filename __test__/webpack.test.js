@@ -71,6 +71,32 @@ describe('a webpack build against next start', () => {
     assert.equal(mw.headers['x-webpack-middleware'], '1', "webpack's edge middleware ran")
   })
 
+  // Middleware beside the pages router: Next normalizes `_next/data` URLs for it. A client
+  // navigation's data URL of a dynamic getServerSideProps page got the page's HTML (the dynamic
+  // routes were matched on the normalized path), and `…/posts/1.json/` was redirected to
+  // `/posts/1.json`.
+  test('data URLs of the pages router, with middleware, as on next start', async () => {
+    const buildId = fs.readFileSync(path.join(fixtureDir('webpack'), '.next', 'BUILD_ID'), 'utf8').trim()
+    const data = `/_next/data/${buildId}`
+    const reqs = [
+      { path: `${data}/posts/1.json`, headers: { 'x-nextjs-data': '1' } },
+      { path: `${data}/posts/2.json?a=1` },
+      { path: `${data}/posts/1.json/` },
+      { path: `${data}/posts/1` },
+      { path: `${data}/posts/` },
+      { path: `${data}/nope.json` },
+    ]
+    const diffs = []
+    for (const req of reqs) {
+      const r = await compare(req)
+      if (!r.same) diffs.push(r)
+    }
+    assert.deepEqual(diffs, [])
+    const res = await request(acme.origin, reqs[0])
+    assert.match(String(res.headers['content-type']), /json/)
+    assert.deepEqual(JSON.parse(String(res.body)).pageProps, { id: '1' })
+  })
+
   test('every asset the pages reference loads as on next start', async () => {
     const urls = new Set()
     for (const req of PAGES) {

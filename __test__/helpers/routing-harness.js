@@ -11,6 +11,10 @@ const util = require('node:util')
 const { ROOT, fixtureDir, ensureBuilt: ensureOutput } = require('./fixtures')
 
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
+// Routed in the differential test too, not in the benchmark: a webpack build whose middleware
+// sits beside the pages router (its `_next/data` URLs normalized), and files named with
+// characters a URL encodes.
+const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack']
 
 /** Builds the fixture when its output is missing. Returns the manifest path. */
 function ensureBuilt(name) {
@@ -95,6 +99,13 @@ function pathsFor(fx) {
       `/_next/data/${id}/ssr.json`, `/_next/data/${id}/FR/ssr.json`, `/_next/data/${id}/De-de/posts/2.json`,
       `/_next/data/${id}/FR/posts/77.json`, `/_next/data/${id}/EN.json`, `/_next/data/${id}/posts/1.json`,
     ].map((p) => bp + p).concat(['/', '/about', '/basefoo', '/base-x/about/', '/fr/about/']),
+    // Middleware beside a pages router: `_next/data` URLs are normalized for middleware.
+    webpack: [
+      '/', '/blog/first', '/blog/second', '/posts/1', '/posts/77', '/docs/my%20file.txt', '/caf%C3%A9.txt',
+      '/x%5B1%5D.txt', '/robots.txt', `/_next/data/${id}/posts/1.json`, `/_next/data/${id}/posts/77.json`,
+      `/_next/data/${id}/posts/77.json/`, `/_next/data/${id}/index.json`, `/_next/data/${id}/blog/first.json`,
+      `/_next/data/${id}/nope.json`, `/_next/data/wrong/posts/1.json`,
+    ],
   }[fx.name]
   return { base, extra }
 }
@@ -378,6 +389,27 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'data-url-dynamic-route',
+    follows: 'next start',
+    nextStart: "answers a `_next/data` URL of a dynamic pages-router route with the route's data output (`/_next/data/<id>/posts/1.json` is `…/posts/[id].json`, JSON) in an app with middleware, whose data URLs are normalized for middleware; the oracle matches the dynamic routes on the normalized path and resolves the page (`/posts/[id]`, its HTML): a client navigation to a getServerSideProps page got the document",
+    covers: (fx, req, o, ours) => {
+      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const p = new URL(req.url).pathname
+      return fx.manifest.middlewareMatchers.length > 0 && p.startsWith(prefix) && p.endsWith('.json') &&
+        !!ours.norm.pathname && ours.norm.pathname.startsWith(prefix) && !!o.norm.pathname && !o.norm.pathname.startsWith(prefix)
+    },
+  },
+  {
+    name: 'data-url-without-json',
+    follows: 'next start',
+    nextStart: "routes a path below `/_next/data/<buildId>/` that does not end in `.json` as it is spelled, in an app with middleware (its `middleware_next_data` route normalizes data URLs only, after the redirects): `…/posts/x` is a 404, `…/posts/1.json/` redirects to `…/posts/1.json`; the oracle normalizes every path below the prefix (renders `/posts/x`, redirects to `/posts/1.json`, runs middleware for `/posts/`)",
+    covers: (fx, req) => {
+      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const p = new URL(req.url).pathname
+      return fx.manifest.middlewareMatchers.length > 0 && p.startsWith(prefix) && !p.endsWith('.json')
+    },
+  },
+  {
     name: 'encoded-file-url',
     follows: 'next start',
     nextStart: "serves a file (of `public/` or `_next/static`) whose URL spells it percent-encoded otherwise than its name reads: filesystem.js getItem looks the path, then the path decoded, up among the files' names encoded by `encodeURIPath` (`/%64ata/file.json` and `/data/file%2Ejson` are `/data/file.json`; `/docs/my%20file.txt` is `public/docs/my file.txt`, webpack's `%5Bid%5D` chunks are `[id]`); the oracle compares the path with the names as they are and 404s",
@@ -526,6 +558,6 @@ function agrees(fx, req, o, ours) {
 
 module.exports = {
   DEVIATIONS, agrees,
-  ROOT, FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome, serverOutcome,
+  ROOT, FIXTURES, DIFFERENTIAL_FIXTURES, fixtureDir, ensureBuilt, loadFixture, corpus, runOracle, runOurs, simulateMiddleware, toOutcome, serverOutcome,
   oraclePathnames, headerEntries, rawHeaders, encodeURIPath,
 }

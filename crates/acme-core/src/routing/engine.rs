@@ -2830,7 +2830,10 @@ impl Router {
         let mut is_data = false;
         let bp = self.base_path.as_str();
         if self.should_normalize_next_data {
-            is_data = f.path().starts_with(self.data_prefix());
+            // Only a path ending in `.json` is a data request (next start's `middleware_next_data`
+            // route; `/_next/data/<id>/posts/1.json/` is redirected as it is spelled, to the data
+            // URL without its slash, where a normalized one went to `/posts/1.json`).
+            is_data = f.path().starts_with(self.data_prefix()) && f.path().ends_with(".json");
             if is_data {
                 self.normalize_next_data(&mut f);
             }
@@ -3213,7 +3216,17 @@ impl Router {
             self.normalize_next_data(&mut f);
         }
         for phase in [&self.after_files, &self.fallback] {
-            if std::ptr::eq(phase, &self.fallback) && self.dynamic_pass(&f, h, resp, status, out) {
+            // A data URL's dynamic routes are matched as the URL asks (next start matches the
+            // page's data route, `/_next/data/<id>/posts/[id].json`, and answers its JSON):
+            // matched on the page's path (`@next/routing`), a getServerSideProps page reached
+            // by a client navigation answered its HTML, in every app with middleware.
+            // (Then on the page's path: an app page has no data route, and next start renders
+            // it for its data URL, as `@next/routing` resolves it.)
+            if std::ptr::eq(phase, &self.fallback)
+                && ((data
+                    && self.dynamic_pass(&self.denormalize_next_data(&f), h, resp, status, out))
+                    || self.dynamic_pass(&f, h, resp, status, out))
+            {
                 return;
             }
             let mut mask = phase.candidates(f.path());
