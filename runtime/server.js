@@ -30,8 +30,8 @@ const TWIN_HEADER = 'x-acme-regen-twin'
 // Headers of Next's own protocol between its router and its renderers, dropped from every
 // request as `next start` drops them (router-server.js `filterInternalHeaders`): an entrypoint
 // trusts them. A client's `next-resume: 1` POST to a PPR page was resumed from the postponed
-// state in its body (next start: 405). (`x-nextjs-data`, on next start's list too, is still
-// passed on: routing reads it.)
+// state in its body (next start: 405). (`x-nextjs-data`, on next start's list too, is kept on a
+// data URL, where next start sets it itself: see `route`.)
 const NEXT_INTERNAL_HEADERS = [
   'x-middleware-rewrite', 'x-middleware-redirect', 'x-middleware-set-cookie', 'x-middleware-skip',
   'x-middleware-override-headers', 'x-middleware-next', 'x-now-route-matches', 'x-matched-path',
@@ -370,6 +370,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // Where `_next/data` URLs begin (of any build), and those of this build.
   const DATA_DIR = `${basePath}/_next/data/`
   const DATA_PREFIX = `${DATA_DIR}${manifest.buildId}`
+  /** Whether a request URL (path and query) is a `_next/data` URL (of any build), as next start
+   * tells one: below the prefix, ending in `.json`. */
+  const isDataUrl = (url) => {
+    const q = url.indexOf('?')
+    const p = q < 0 ? url : url.slice(0, q)
+    return p.startsWith(DATA_DIR) && p.endsWith('.json')
+  }
 
   /** A page's document path as its other outputs name it: the root is `<basePath>/index`. */
   function pagePathOf(documentPath) {
@@ -1481,6 +1488,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // `originalHeaders` is `req.headers` itself until something is about to change them
     // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
     for (const name of NEXT_INTERNAL_HEADERS) if (req.headers[name] !== undefined) delete req.headers[name]
+    // `x-nextjs-data` (a client navigation's data fetch) counts on a data URL only: elsewhere
+    // next start drops it too, and middleware's redirect of a page request carrying it was sent
+    // as a data redirect (`x-nextjs-redirect`, no Location).
+    if (req.headers['x-nextjs-data'] !== undefined && !isDataUrl(req.url)) delete req.headers['x-nextjs-data']
     const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret

@@ -127,6 +127,8 @@ const REQUESTS = {
     { path: '/about/?x=a+b&u=%2Fimg%2Fa.png&q=75/' },
     { path: '/temp-redirect?b=1&&2=y' },
     { path: '/About/?__proto__=1' },
+    // A data fetch's header on a page request: middleware's redirect is a plain one there.
+    { path: '/old', headers: { 'x-nextjs-data': '1' } },
     { path: '/about?_rsc', headers: RSC },
     { path: '/about?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
     { path: '/isr' },
