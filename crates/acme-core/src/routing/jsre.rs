@@ -1545,16 +1545,21 @@ pub fn encode_uri_path(s: &str) -> String {
     encode_except(s, b"/-_.!~*'()")
 }
 
-/// JavaScript `encodeURIComponent`.
-pub fn encode_uri_component(s: &str) -> String {
-    encode_except(s, b"-_.!~*'()")
+/// JavaScript `encodeURIComponent` of `s`, appended to `out`.
+pub fn encode_uri_component_into(out: &mut String, s: &str) {
+    encode_except_into(out, s, b"-_.!~*'()");
 }
 
 /// `s` with every byte but ASCII letters, digits and `kept` as `%XX` (upper-case hex).
 fn encode_except(s: &str, kept: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    encode_except_into(&mut out, s, kept);
+    out
+}
+
+fn encode_except_into(out: &mut String, s: &str, kept: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let keep = |b: u8| b.is_ascii_alphanumeric() || kept.contains(&b);
-    let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         if keep(b) {
             out.push(b as char);
@@ -1564,7 +1569,6 @@ fn encode_except(s: &str, kept: &[u8]) -> String {
             out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 #[cfg(test)]

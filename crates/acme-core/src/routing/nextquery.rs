@@ -3,15 +3,18 @@
 //! `next start` does not copy the request's query into a redirect (a trailing-slash redirect, a
 //! `redirects()` entry): it parses it into an object (`searchParamsToUrlQuery`), merges the
 //! destination's query over it (`prepareDestination`), and writes it again with Node's
-//! `querystring.stringify`, encoding with `encodeURIComponent` only the keys and values the
-//! request had (server-route-utils.js `stringifyQuery`). So `?x=a+b` becomes `?x=a%20b`,
+//! `querystring.stringify`, encoding with `encodeURIComponent` the keys and values the request
+//! had (server-route-utils.js `stringifyQuery`). So `?x=a+b` becomes `?x=a%20b`,
 //! `?a=1&&b=2` becomes `?a=1&b=2`, `?q=75/` becomes `?q=75%2F`, integer keys come first
 //! (`?b=1&2=x` is `?2=x&b=1`, a JavaScript object's key order), and a `__proto__` key is
 //! dropped (assigning it sets the object's prototype). `@next/routing` appends the query as it
 //! is.
 
-use super::jsre::encode_uri_component;
-use super::weburl::form_pairs;
+use std::borrow::Cow;
+
+use smallvec::{smallvec, SmallVec};
+
+use super::jsre::encode_uri_component_into;
 
 /// Names of `Object.prototype`'s members: `searchParamsToUrlQuery` finds one already "set"
 /// (`query[key]` is the inherited function) and makes the key an array of that function and
@@ -30,73 +33,149 @@ const INHERITED: [&str; 11] = [
     "__lookupSetter__",
 ];
 
-/// A query as Next's object of it: keys in insertion order, each with its values (`None`: the
-/// inherited function of an [`INHERITED`] key, written as an empty value).
-type Query = Vec<(String, Vec<Option<String>>)>;
-
-fn parse(query: &str) -> Query {
-    let mut out: Query = Vec::new();
-    for (k, v) in form_pairs(query) {
+/// The query (without `?`) `next start` writes into a redirect's `Location` for a request whose
+/// query is `request` (the destination has no query of its own: a `Location` with one is kept
+/// as it is). Every key and value is the request's, so each is encoded.
+pub fn redirect_query(request: &str) -> Cow<'_, str> {
+    if written_as_is(request) {
+        return Cow::Borrowed(request);
+    }
+    // Next's object of the query: keys in insertion order (the first of a repeated key keeps
+    // its place), each with its values; `None` stands for the inherited function of an
+    // [`INHERITED`] key, written as an empty value. Borrowed from `request` where nothing was
+    // decoded.
+    let mut keys: Vec<Key<'_>> = Vec::new();
+    // (Split by bytes: `split('&')` sets up a substring search per call.)
+    #[allow(clippy::manual_pattern_char_comparison)]
+    for pair in request.split(|c| c == '&').filter(|p| !p.is_empty()) {
+        let (k, v) = super::split_once_byte(pair, b'=').unwrap_or((pair, ""));
+        let (k, v) = (decode_form(k), decode_form(v));
         if k == "__proto__" {
             continue;
         }
-        match out.iter_mut().find(|(name, _)| *name == k) {
-            Some((_, values)) => values.push(Some(v.into_owned())),
-            None if INHERITED.contains(&&*k) => {
-                out.push((k.into_owned(), vec![None, Some(v.into_owned())]))
-            }
-            None => out.push((k.into_owned(), vec![Some(v.into_owned())])),
+        match keys.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, values)) => values.push(Some(v)),
+            None if INHERITED.contains(&&*k) => keys.push((k, smallvec![None, Some(v)])),
+            None => keys.push((k, smallvec![Some(v)])),
         }
     }
-    out
-}
-
-/// Whether a key is an array index, which a JavaScript object lists first, in numeric order.
-fn array_index(key: &str) -> Option<u32> {
-    let canonical =
-        key == "0" || (!key.starts_with('0') && key.bytes().all(|b| b.is_ascii_digit()));
-    key.parse::<u32>()
-        .ok()
-        .filter(|&n| canonical && n != u32::MAX)
-}
-
-/// The query (without `?`) `next start` writes into a redirect's `Location` for a request whose
-/// query is `request` and a destination whose query is `destination` (its values win).
-pub fn redirect_query(request: &str, destination: Option<&str>) -> String {
-    let initial = parse(request);
-    let mut merged = initial.clone();
-    for (k, values) in destination.map(parse).unwrap_or_default() {
-        match merged.iter_mut().find(|(name, _)| *name == k) {
-            Some(entry) => entry.1 = values,
-            None => merged.push((k, values)),
-        }
+    // Array indexes first, in numeric order (a JavaScript object's key order); the sort is
+    // stable for the other keys.
+    if keys.iter().any(|(k, _)| array_index(k).is_some()) {
+        keys.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
     }
-    // Array indexes first, in numeric order; the sort is stable for the other keys.
-    merged.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
-    // Only what the request had is encoded (`stringifyQuery`'s `encodeURIComponent`).
-    let encode = |s: &str| -> String {
-        let known = initial
-            .iter()
-            .any(|(k, values)| k == s || values.iter().any(|v| v.as_deref() == Some(s)));
-        if known {
-            encode_uri_component(s)
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = String::new();
-    for (k, values) in &merged {
-        let key = encode(k);
+    let mut out = String::with_capacity(request.len() + 8);
+    for (k, values) in &keys {
         for v in values {
             if !out.is_empty() {
                 out.push('&');
             }
-            out.push_str(&key);
+            encode_uri_component_into(&mut out, k);
             out.push('=');
-            out.push_str(&v.as_deref().map(encode).unwrap_or_default());
+            if let Some(v) = v {
+                encode_uri_component_into(&mut out, v);
+            }
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// A key of Next's object of a query, with its values (see [`redirect_query`]).
+type Key<'q> = (Cow<'q, str>, SmallVec<[Option<Cow<'q, str>>; 1]>);
+
+/// An `application/x-www-form-urlencoded` name or value decoded as `URLSearchParams` decodes it
+/// (`+` a space, `%XX` a byte, a `%` not followed by two hex digits kept, invalid UTF-8 as
+/// U+FFFD), borrowed when there is nothing to decode.
+fn decode_form(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'+' || c == b'%') {
+        return Cow::Borrowed(s);
+    }
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// The bytes `encodeURIComponent` keeps as they are.
+const KEPT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            );
+        c += 1;
+    }
+    t
+};
+
+/// Whether [`redirect_query`] writes `q` as it is (most queries, `a=1&b=x`): every pair a
+/// `key=value` of bytes `encodeURIComponent` keeps, no key twice, none an array index (it would
+/// move first) or one of `Object.prototype`'s. One pass over the bytes: it runs on every
+/// redirect with a query.
+fn written_as_is(q: &str) -> bool {
+    let b = q.as_bytes();
+    let mut seen: SmallVec<[&[u8]; 4]> = SmallVec::new();
+    let mut start = 0;
+    loop {
+        let mut eq = None;
+        let mut i = start;
+        while i < b.len() && b[i] != b'&' {
+            match b[i] {
+                b'=' if eq.is_none() => eq = Some(i),
+                c if KEPT[usize::from(c)] => {}
+                _ => return false,
+            }
+            i += 1;
+        }
+        let Some(eq) = eq else { return false };
+        let key = &b[start..eq];
+        if key.first().is_some_and(u8::is_ascii_digit)
+            || key == b"__proto__"
+            || INHERITED.iter().any(|n| n.as_bytes() == key)
+            || seen.contains(&key)
+        {
+            return false;
+        }
+        seen.push(key);
+        if i == b.len() {
+            return true;
+        }
+        start = i + 1;
+    }
+}
+
+/// Whether a key is an array index, which a JavaScript object lists first, in numeric order.
+fn array_index(key: &str) -> Option<u32> {
+    let b = key.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|&n| n != u32::MAX)
 }
 
 #[cfg(test)]
@@ -105,6 +184,30 @@ mod tests {
 
     /// Each as `next start` 16.4 answered it (a trailing-slash redirect of the request's query),
     /// or as Next's own `searchParamsToUrlQuery` + `stringifyQuery` write it.
+    /// `decode_form` decodes as the `url` crate's form parser (`URLSearchParams`) does.
+    #[test]
+    fn decodes_as_url_search_params() {
+        for s in [
+            "a+b",
+            "%20y",
+            "%E2%82%AC",
+            "%zz",
+            "%",
+            "%2",
+            "%C3",
+            "%c3%a9",
+            "plain",
+            "%FF%FE",
+            "a%2Bb+%2B",
+        ] {
+            let theirs: String = url::form_urlencoded::parse(format!("k={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            assert_eq!(decode_form(s), theirs, "{s}");
+        }
+    }
+
     #[test]
     fn writes_the_query_as_next_start() {
         for (request, written) in [
@@ -129,15 +232,12 @@ mod tests {
             ("toString=1", "toString=&toString=1"),
             ("a=~!*()'", "a=~!*()'"),
         ] {
-            assert_eq!(redirect_query(request, None), written, "?{request}");
+            assert_eq!(redirect_query(request), written, "?{request}");
+            // The shortcut is taken only where the query is written as it is.
+            assert!(!written_as_is(request) || request == written, "?{request}");
         }
-    }
-
-    #[test]
-    fn destination_values_win_and_are_written_as_they_are() {
-        assert_eq!(redirect_query("a=1&b=2", Some("a=x y")), "a=x y&b=2");
-        assert_eq!(redirect_query("a=1", Some("c=3")), "a=1&c=3");
-        // A destination value the request also had is encoded.
-        assert_eq!(redirect_query("a=x y", Some("c=x y")), "a=x%20y&c=x%20y");
+        for plain in ["a=1", "go=home&tag=ABC1", "empty=", "=v", "a_b.c-d=~!*()'"] {
+            assert!(written_as_is(plain), "?{plain}");
+        }
     }
 }
