@@ -5,7 +5,8 @@
 // `chunks/app/blog/[slug]/page-….js`) and pages reference them percent-encoded (`%5Bid%5D`),
 // as browsers then ask for them; its `public/` has files whose names a URL must encode (a
 // space, a non-ASCII letter, brackets). `acme-next start` against `next start` on the same
-// build: the pages, every asset they reference, and the files by the URLs a browser sends.
+// build: the pages (edge-rendered ones too), every asset they reference, and the files by the
+// URLs a browser sends.
 // (Until the twenty-fifth session such URLs were 404s: a webpack-built page's own script never
 // loaded, so it never hydrated.)
 
@@ -24,6 +25,12 @@ const PAGES = [
   { path: '/blog/second' },
   { path: '/posts/1' },
   { path: '/blog/first', headers: { rsc: '1' } },
+  // The edge runtime as webpack bundles it: a pages-router API route (its entry exports only
+  // `default`, Next's older edge signature: it answered 500), a pages-router page, an app route.
+  { path: '/api/edge?q=1' },
+  { method: 'POST', path: '/api/edge', headers: { 'content-type': 'text/plain' }, body: 'posted' },
+  { path: '/edge-page?name=zed' },
+  { path: '/api/edge-route?q=2' },
 ]
 
 /** `/_next/static/…` URLs a page's HTML or Flight payload names (in scripts, links and the

@@ -260,6 +260,35 @@ class EdgeFunctions {
   }
 }
 
+/**
+ * The adapter-API `handler(request, ctx)` of an entry that exports only `default`: webpack's
+ * edge function loader (a pages-router API route on the edge runtime) writes Next's older edge
+ * signature, `default({ request: RequestData })` resolving to `{ response, waitUntil }`
+ * (next/dist/build/webpack/loaders/next-edge-function-loader.js), which `next start`'s sandbox
+ * calls with the request's parts. The adapter's `handlerExport` names `handler` whatever the
+ * bundler: such a route answered 500.
+ */
+function legacyHandler(entry, fn, config) {
+  const nextConfig = { basePath: config.basePath || '', i18n: config.i18n || undefined, trailingSlash: Boolean(config.trailingSlash) }
+  return async (request, ctx) => {
+    const headers = {}
+    for (const [key, value] of request.headers) headers[key] = value
+    const result = await entry({
+      request: {
+        url: request.url,
+        method: request.method,
+        headers,
+        nextConfig,
+        page: { name: fn.sourcePage || fn.pathname },
+        body: request.body || undefined,
+        signal: ctx.signal,
+      },
+    })
+    if (result && result.waitUntil) ctx.waitUntil(result.waitUntil)
+    return result && result.response
+  }
+}
+
 /** One function's EdgeRuntime: its context, its loaded entry module, its timers. */
 class Sandbox {
   /**
@@ -354,10 +383,15 @@ class Sandbox {
       clearTimeout(timer)
     }
     const handler = mod && mod[edge.handlerExport]
-    if (typeof handler !== 'function') {
-      throw new Error(`edge function "${fn.id}": _ENTRIES["${edge.entryKey}"] has no function export "${edge.handlerExport}"`)
+    if (typeof handler === 'function') {
+      this.handler = handler
+      return
     }
-    this.handler = handler
+    if (mod && typeof mod.default === 'function') {
+      this.handler = legacyHandler(mod.default, fn, owner.manifest.config || {})
+      return
+    }
+    throw new Error(`edge function "${fn.id}": _ENTRIES["${edge.entryKey}"] has no function export "${edge.handlerExport}"`)
   }
 
   /** Adds to the fresh edge-runtime context what Next's sandbox adds (production behaviour). */
