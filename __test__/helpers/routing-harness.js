@@ -300,7 +300,9 @@ async function runOracle(fx, req, resolveRoutes) {
       external: result.externalRewrite ? result.externalRewrite.toString() : null,
       middlewareResponded: !!result.middlewareResponded,
       headers: result.middlewareResponded ? [] : headerEntries(result.resolvedHeaders),
-      routeMatches: sortedEntries(result.routeMatches),
+      // (A route without params matched, `{}`, reads as none: the Router's decision names no
+      // params either way; an edge page's data route of a webpack build is such a route.)
+      routeMatches: emptyAsNone(sortedEntries(result.routeMatches)),
     },
     mwUrl,
     mwResult,
@@ -337,8 +339,12 @@ function normOurs(d, o) {
     external: d.externalUrl ?? null,
     middlewareResponded: d.kind === 'middlewareResponded',
     headers: headerEntries(d.headers),
-    routeMatches: sortedEntries(d.routeMatches),
+    routeMatches: emptyAsNone(sortedEntries(d.routeMatches)),
   }
+}
+
+function emptyAsNone(entries) {
+  return entries && entries.length ? entries : null
 }
 
 // Where @next/routing differs from `next start` (NOTES.md; `next start` is the authority).
