@@ -31,6 +31,10 @@ const PAGES = [
   { method: 'POST', path: '/api/edge', headers: { 'content-type': 'text/plain' }, body: 'posted' },
   { path: '/edge-page?name=zed' },
   { path: '/api/edge-route?q=2' },
+  // An app page on the edge (its entry ran before its chunks and registered nothing: 500) and
+  // `next/og` on the edge (its font, a webpack asset, was not found: the connection closed).
+  { path: '/edge-app-page?name=ada' },
+  { path: '/edge-og' },
 ]
 
 /** `/_next/static/…` URLs a page's HTML or Flight payload names (in scripts, links and the

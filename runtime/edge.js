@@ -5,7 +5,8 @@
 // development-only parts.
 //
 // One sandbox per function, created on its first call and reused. The sandbox evaluates every
-// script the manifest lists for the function (`edge.scripts`, any order), binds its wasm modules,
+// script the manifest lists for the function (`edge.scripts`, in order: webpack's runtime first,
+// the entry module last, as the output writes them), binds its wasm modules,
 // then waits for `_ENTRIES[entryKey]` and calls its `handlerExport` — the adapter-API entry of
 // Next's edge templates: `handler(request, { waitUntil, signal, requestMeta })`, which returns a
 // Response (for middleware, in Next's internal protocol: see `middlewareOutcome`).

@@ -162,7 +162,8 @@ pub struct EdgeEntry {
     pub entry_key: String,
     /// Export to call.
     pub handler_export: String,
-    /// Every `.js` asset to evaluate (any order), relative to the output directory.
+    /// Every `.js` asset to evaluate, in this order (webpack's runtime first, the entry module
+    /// last), relative to the output directory.
     pub scripts: Vec<String>,
     /// Wasm modules: binding name -> file relative to the output directory.
     pub wasm: BTreeMap<String, String>,

@@ -124,8 +124,14 @@ impl<'a> Planner<'a> {
             if dest.ends_with(".js") {
                 scripts.push(dest.clone());
             } else if let Ok(below_dist) = abs.strip_prefix(&dist_dir) {
-                // Edge code reads its non-code assets with `fetch('blob:<path below distDir>')`.
-                blobs.insert(rel_to_slash(&f.id, below_dist)?, dest.clone());
+                // Edge code reads its non-code assets with `fetch('blob:<path below distDir>')`
+                // (Turbopack), or webpack's `blob:<name>` of `server/edge-chunks/asset_<name>`
+                // (next-middleware-asset-loader: `next/og`'s font of a webpack build).
+                let name = rel_to_slash(&f.id, below_dist)?;
+                if let Some(webpack_name) = name.strip_prefix("server/edge-chunks/asset_") {
+                    blobs.insert(webpack_name.to_string(), dest.clone());
+                }
+                blobs.insert(name, dest.clone());
             }
             self.place(Placement {
                 dest,
@@ -155,6 +161,7 @@ impl<'a> Planner<'a> {
                 }
                 scripts.sort();
                 scripts.dedup();
+                order_edge_scripts(&mut scripts, &entry);
                 Some(EdgeEntry {
                     module_path,
                     entry_key: er.entry_key.clone(),
@@ -468,6 +475,25 @@ impl Planner<'_> {
     }
 }
 
+/// The order an edge sandbox evaluates a function's scripts in, as `next start` does (the
+/// middleware manifest's `files`): webpack's runtime first, the entry module last, the rest
+/// (manifests, chunks) sorted between. Webpack's entry registers itself in `_ENTRIES` once, as
+/// its chunks stand when it runs: evaluated before its chunk (`app/x/page.js` sorts before
+/// `edge-chunks/528.js`), an app page or route on the edge registered nothing and answered 500.
+/// Turbopack's chunks wait for each other, in any order.
+fn order_edge_scripts(scripts: &mut [String], entry: &str) {
+    let rank = |s: &String| {
+        if s.ends_with("/edge-runtime-webpack.js") {
+            0
+        } else if s == entry {
+            2
+        } else {
+            1
+        }
+    };
+    scripts.sort_by_key(rank);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -505,6 +531,29 @@ mod tests {
         assert!(
             message.contains("/bad") && message.contains("bad.meta"),
             "{message}"
+        );
+    }
+
+    /// The order of `next start`'s middleware manifest for a webpack app page on the edge.
+    #[test]
+    fn edge_scripts_run_webpack_runtime_first_and_entry_last() {
+        let entry = "server/.next/server/app/edge-page/page.js".to_string();
+        let mut scripts: Vec<String> = [
+            "server/.next/required-server-files.js",
+            "server/.next/server/app/edge-page/page.js",
+            "server/.next/server/app/edge-page/page_client-reference-manifest.js",
+            "server/.next/server/edge-chunks/528.js",
+            "server/.next/server/edge-runtime-webpack.js",
+            "server/.next/server/middleware-build-manifest.js",
+        ]
+        .map(String::from)
+        .to_vec();
+        order_edge_scripts(&mut scripts, &entry);
+        assert_eq!(scripts[0], "server/.next/server/edge-runtime-webpack.js");
+        assert_eq!(scripts[scripts.len() - 1], entry);
+        assert_eq!(
+            scripts[3], "server/.next/server/edge-chunks/528.js",
+            "{scripts:?}"
         );
     }
 }
