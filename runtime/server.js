@@ -1485,13 +1485,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   async function route(req, res, meta) {
-    // `originalHeaders` is `req.headers` itself until something is about to change them
-    // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
     for (const name of NEXT_INTERNAL_HEADERS) if (req.headers[name] !== undefined) delete req.headers[name]
     // `x-nextjs-data` (a client navigation's data fetch) counts on a data URL only: elsewhere
     // next start drops it too, and middleware's redirect of a page request carrying it was sent
     // as a data redirect (`x-nextjs-redirect`, no Location).
     if (req.headers['x-nextjs-data'] !== undefined && !isDataUrl(req.url)) delete req.headers['x-nextjs-data']
+    // `originalHeaders` is `req.headers` itself until something is about to change them
+    // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
     const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
