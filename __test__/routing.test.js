@@ -23,10 +23,15 @@ const { resolveRoutes } = require('@next/routing')
 const PER_FIXTURE = 4000
 const SAMPLES_PER_RULE = 6
 
-/** Requests whose answer from a live `next start` does not depend on state they would change. */
+/**
+ * Requests whose answer from a live `next start` does not depend on state they would change,
+ * and that reach its routing: a path with repeated slashes or a backslash is redirected before
+ * (router-server.js; `cleanTargetRedirect` in runtime/limits.js does the same before the Router).
+ */
 function liveCheckable(req) {
   const h = req.headers
-  return !h['x-prerender-revalidate'] && !/__prerender_bypass/.test(h.cookie || '') && !h.rsc && !h['next-router-prefetch'] && !h['next-router-segment-prefetch']
+  const rawPath = req.url.replace(/^[a-z]+:\/\/[^/]*/i, '').split('?', 1)[0]
+  return !/(\\|\/\/)/.test(rawPath) && !h['x-prerender-revalidate'] && !/__prerender_bypass/.test(h.cookie || '') && !h.rsc && !h['next-router-prefetch'] && !h['next-router-segment-prefetch']
 }
 
 // Where @next/routing is known to differ from `next start` (NOTES.md). `next start` is the

@@ -13,8 +13,8 @@ const { ROOT, fixtureDir, ensureBuilt: ensureOutput } = require('./fixtures')
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
 // Routed in the differential test too, not in the benchmark: a webpack build whose middleware
 // sits beside the pages router (its `_next/data` URLs normalized), and files named with
-// characters a URL encodes.
-const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack']
+// characters a URL encodes; middleware beside a pages router with i18n, basePath, trailingSlash.
+const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack', 'i18n-middleware']
 
 /** Builds the fixture when its output is missing. Returns the manifest path. */
 function ensureBuilt(name) {
@@ -99,6 +99,14 @@ function pathsFor(fx) {
       `/_next/data/${id}/ssr.json`, `/_next/data/${id}/FR/ssr.json`, `/_next/data/${id}/De-de/posts/2.json`,
       `/_next/data/${id}/FR/posts/77.json`, `/_next/data/${id}/EN.json`, `/_next/data/${id}/posts/1.json`,
     ].map((p) => bp + p).concat(['/', '/about', '/basefoo', '/base-x/about/', '/fr/about/']),
+    // Middleware beside a pages router with i18n, a basePath and trailingSlash.
+    'i18n-middleware': [
+      '/', '/about', '/about/', '/fr/about/', '/posts/1/', '/fr/posts/1/', '/posts/77/', '/ssr/', '/fr/ssr',
+      `/_next/data/${id}/en/posts/1.json`, `/_next/data/${id}/fr/posts/77.json`, `/_next/data/${id}/posts/77.json`,
+      `/_next/data/${id}/ssr.json`, `/_next/data/${id}/en/ssr.json`, `/_next/data/${id}/FR/ssr.json`,
+      `/_next/data/${id}/en.json`, `/_next/data/${id}/fr.json`, `/_next/data/${id}/about.json`,
+      `/_next/data/${id}/en/posts/1.json/`, `/_next/data/${id}/nope.json`,
+    ].map((p) => bp + p).concat(['/', '/about']),
     // Middleware beside a pages router: `_next/data` URLs are normalized for middleware.
     webpack: [
       '/', '/blog/first', '/blog/second', '/posts/1', '/posts/77', '/docs/my%20file.txt', '/caf%C3%A9.txt',
@@ -406,9 +414,19 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'data-url-trailing-slash-normalized',
+    follows: 'next start',
+    nextStart: "normalizes a `_next/data` URL, in an app with middleware and trailingSlash, to its page path with a trailing slash and, without a locale, the default locale's (`…/<id>/posts/77.json` is `/base/en/posts/77/`: its `middleware_next_data` route, `maybeAddTrailingSlash`), so that its own trailing-slash redirect, which runs next, leaves the data request alone: the data output answers (JSON); the oracle normalizes without the slash, and its redirect sends every such data URL to the page (308 `/base/posts/77/`)",
+    covers: (fx, req, o) => {
+      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const p = new URL(req.url).pathname
+      return fx.manifest.middlewareMatchers.length > 0 && !!fx.manifest.config.trailingSlash && p.startsWith(prefix) && p.endsWith('.json') && o.norm.status === 308
+    },
+  },
+  {
     name: 'data-url-without-json',
     follows: 'next start',
-    nextStart: "routes a path below `/_next/data/<buildId>/` that does not end in `.json` as it is spelled, in an app with middleware (its `middleware_next_data` route normalizes data URLs only, after the redirects): `…/posts/x` is a 404, `…/posts/1.json/` redirects to `…/posts/1.json`; the oracle normalizes every path below the prefix (renders `/posts/x`, redirects to `/posts/1.json`, runs middleware for `/posts/`)",
+    nextStart: "routes a path below `/_next/data/<buildId>/` that does not end in `.json` as it is spelled, in an app with middleware (its `middleware_next_data` route, which runs before the redirects, normalizes data URLs only): `…/posts/x` is a 404, `…/posts/1.json/` redirects to `…/posts/1.json`; the oracle normalizes every path below the prefix (renders `/posts/x`, redirects to `/posts/1.json`, runs middleware for `/posts/`)",
     covers: (fx, req) => {
       const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
       const p = new URL(req.url).pathname

@@ -2253,15 +2253,37 @@ impl Router {
             return;
         };
         let rest = rest.strip_suffix(".json").unwrap_or(rest);
-        let p = if rest == "index" {
+        // A data URL without a locale is the default locale's (of the request's domain), as
+        // next start's `middleware_next_data` route reads it: `…/<id>/posts/77.json` is `en`'s.
+        let default_locale = self.i18n.as_ref().and_then(|i18n| {
+            let (_, detected) = normalize_locale_path(&cat(&["/", rest]), &i18n.locales);
+            detected.is_none().then(|| {
+                i18n.domain_locale(u.host_str(), None)
+                    .map_or(i18n.default_locale.as_str(), |d| d.default_locale.as_str())
+                    .to_string()
+            })
+        });
+        let rest = match &default_locale {
+            Some(locale) if rest == "index" => locale.clone(),
+            Some(locale) => cat(&[locale, "/", rest]),
+            None => rest.to_string(),
+        };
+        let mut p = if rest == "index" {
             if self.base_path.is_empty() {
                 "/".to_string()
             } else {
                 self.base_path.clone()
             }
         } else {
-            cat(&[&self.base_path, "/", rest])
+            cat(&[&self.base_path, "/", &rest])
         };
+        // With `trailingSlash`, as next start's `middleware_next_data` route writes the page
+        // path (`maybeAddTrailingSlash`): its own trailing-slash redirect, which runs next, must
+        // not send a data request to the page (`@next/routing` leaves the slash off, and every
+        // data URL of an app with middleware was a 308 to its page).
+        if self.trailing_slash && !p.ends_with('/') {
+            p.push('/');
+        }
         u.set_path(&p);
     }
 
@@ -2277,6 +2299,9 @@ impl Router {
         }
         if rest.is_empty() || rest == "/" {
             rest = "/index".into();
+        } else if rest.ends_with('/') {
+            // (The slash `normalize_next_data` added for `trailingSlash`.)
+            rest.pop();
         }
         n.set_path(&cat(&[bp, "/_next/data/", &self.build_id, &rest, ".json"]));
         n
