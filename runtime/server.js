@@ -378,6 +378,19 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return p.startsWith(DATA_DIR) && p.endsWith('.json')
   }
 
+  /** The page path next start normalizes a data URL of this build to (with middleware): the
+   * default locale's when it names none, with the trailing slash `trailingSlash` wants. */
+  function normalizedDataPath(pathname) {
+    let rest = pathname.startsWith(`${DATA_PREFIX}/`) ? pathname.slice(DATA_PREFIX.length).replace(/\.json$/, '') : pathname.slice(basePath.length)
+    if (rest === '/index') rest = '/'
+    if (i18n) {
+      const first = (rest.split('/')[1] || '').toLowerCase()
+      if (!i18n.locales.some((l) => l.toLowerCase() === first)) rest = `/${i18n.defaultLocale}${rest === '/' ? '' : rest}`
+    }
+    const p = `${basePath}${rest}` || '/'
+    return manifest.config.trailingSlash && !p.endsWith('/') ? `${p}/` : p
+  }
+
   /** A page's document path as its other outputs name it: the root is `<basePath>/index`. */
   function pagePathOf(documentPath) {
     return documentPath === (basePath || '/') ? `${basePath}/index` : documentPath
@@ -651,6 +664,16 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (pathname.startsWith(`${basePath}/_next/static/`)) {
       // A missing build asset: a plain 404, as `next start` answers.
       return sendPlainNotFound(req, res)
+    }
+    // A data request's 404 in an app with middleware whose 404 is the pages router's: `{}`, with
+    // the page path the URL normalized to, as next start answers it (router-server.js
+    // `invokeRender`); the client then loads the page as a document.
+    if (middlewareFn && !appNotFound && isDataUrl(ctx.originalUrl)) {
+      res.statusCode = 404
+      res.setHeader('x-nextjs-matched-path', normalizedDataPath(pathname))
+      res.setHeader('content-type', 'application/json')
+      res.end('{}')
+      return
     }
     // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, and one naming a
     // segment of it (`/nope.segments/_tree.segment.rsc`) as that segment's prefetch: next start's
