@@ -229,6 +229,29 @@ fn rebuild_replaces_the_output_whole() {
     }
 }
 
+/// What builds that exited before their background removal finished left (previous outputs,
+/// 1,500 files each here) is gone once the next build returns. The sweep ran in the background
+/// too, where `next build`'s exit cut it short, and a copy of the output piled up per build.
+#[test]
+fn leftovers_of_earlier_builds_are_gone_when_the_build_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = common::synthetic(tmp.path());
+    let out = tmp.path().join("o");
+    for k in 0..2 {
+        let left = tmp.path().join(format!(".o.staging-{k}-0.previous/static"));
+        fs::create_dir_all(&left).unwrap();
+        for i in 0..1500 {
+            fs::write(left.join(format!("{i}.txt")), "x").unwrap();
+        }
+    }
+    build_from_json(&ctx.to_string(), &opts(&out)).unwrap();
+    let left: Vec<String> = entries(tmp.path())
+        .into_iter()
+        .filter(|n| n.starts_with(".o."))
+        .collect();
+    assert!(left.is_empty(), "leftovers: {left:?}");
+}
+
 #[test]
 fn two_outputs_claiming_one_file_is_a_conflict() {
     let tmp = tempfile::tempdir().unwrap();

@@ -189,7 +189,7 @@ pub fn publish(staging: &Path, out_dir: &Path) -> Result<()> {
 
 /// Deleting a large previous output takes seconds on some disks and nobody waits for it: it is
 /// removed on a background thread. If the process exits first, the next build sweeps it up
-/// (see [`sweep_leftovers`]).
+/// (see [`sweep_leftovers`]), so at most one is ever left.
 fn remove_in_background(dir: PathBuf) {
     let spawned = std::thread::Builder::new()
         .name("acme-remove-previous".into())
@@ -206,7 +206,10 @@ fn remove_in_background(dir: PathBuf) {
 
 /// Removes previous outputs whose background removal did not finish, and staging directories
 /// of builds that died (older than an hour, so a concurrent build's staging is left alone).
-/// Only names this module creates (`.<name>.staging-…`) are touched.
+/// Only names this module creates (`.<name>.staging-…`) are touched. Synchronously: `next build`
+/// exits right after the adapter returns and takes a background thread with it, so a sweep in
+/// the background was itself left unfinished, and a full copy of the output piled up beside it
+/// with every build.
 pub fn sweep_leftovers(out_dir: &Path) {
     let (Some(parent), Some(name)) = (
         out_dir.parent(),
@@ -233,7 +236,7 @@ pub fn sweep_leftovers(out_dir: &Path) {
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age.as_secs() > 3600);
         if n.ends_with(".previous") || abandoned {
-            remove_in_background(e.path());
+            let _ = fs::remove_dir_all(e.path());
         }
     }
 }
