@@ -1364,12 +1364,6 @@ fn has_escape(s: &[u8]) -> bool {
     chunks.remainder().contains(&b'%')
 }
 
-/// The byte of the hex digits `hi` and `lo` (of an escape `%XY`).
-fn hex_byte(hi: u8, lo: u8) -> Option<u8> {
-    let digit = |c: u8| (c as char).to_digit(16);
-    Some((digit(hi)? * 16 + digit(lo)?) as u8)
-}
-
 /// `sure`: the phase's filter found that the route's regex matches `u`'s path.
 fn match_route<'r>(
     r: &'r CRoute,
@@ -2537,7 +2531,7 @@ impl Router {
         // Decoded, the path loses two bytes an escape; it ends in its last escape's byte when
         // it ends in an escape (a malformed escape fails the decoding below anyway).
         let decoded_last = match b.len().checked_sub(3).map(|i| &b[i..]) {
-            Some([b'%', hi, lo]) => hex_byte(*hi, *lo).unwrap_or(last),
+            Some([b'%', hi, lo]) => super::hex_byte(*hi, *lo).unwrap_or(last),
             _ => last,
         };
         let decoded = (b.len() >= 2 * escapes)

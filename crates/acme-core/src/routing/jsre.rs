@@ -1525,10 +1525,7 @@ pub fn decode_uri_component(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
-            let hi = b.get(i + 1).copied().and_then(hex)?;
-            let lo = b.get(i + 2).copied().and_then(hex)?;
-            out.push((hi * 16 + lo) as u8);
+            out.push(super::hex_byte(*b.get(i + 1)?, *b.get(i + 2)?)?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -1542,26 +1539,41 @@ pub fn decode_uri_component(s: &str) -> Option<String> {
 /// writes it (everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as `%XX` of its UTF-8 bytes,
 /// upper-case hex). `next start` lists the files it serves under these names.
 pub fn encode_uri_path(s: &str) -> String {
-    encode_except(s, b"/-_.!~*'()")
+    let mut out = String::with_capacity(s.len());
+    encode_except_into(&mut out, s, &URI_PATH_KEPT);
+    out
 }
 
 /// JavaScript `encodeURIComponent` of `s`, appended to `out`.
 pub fn encode_uri_component_into(out: &mut String, s: &str) {
-    encode_except_into(out, s, b"-_.!~*'()");
+    encode_except_into(out, s, &URI_COMPONENT_KEPT);
 }
 
-/// `s` with every byte but ASCII letters, digits and `kept` as `%XX` (upper-case hex).
-fn encode_except(s: &str, kept: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    encode_except_into(&mut out, s, kept);
-    out
+/// The bytes `encodeURIComponent` keeps as they are: ASCII letters, digits, `- _ . ! ~ * ' ( )`.
+pub(super) const URI_COMPONENT_KEPT: [bool; 256] = kept_bytes(b"-_.!~*'()");
+/// The bytes [`encode_uri_path`] keeps: [`URI_COMPONENT_KEPT`] and `/`.
+const URI_PATH_KEPT: [bool; 256] = kept_bytes(b"/-_.!~*'()");
+
+const fn kept_bytes(also: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < also.len() {
+        t[also[i] as usize] = true;
+        i += 1;
+    }
+    t
 }
 
-fn encode_except_into(out: &mut String, s: &str, kept: &[u8]) {
+/// `s` with every byte `kept` does not keep as `%XX` (upper-case hex), appended to `out`.
+fn encode_except_into(out: &mut String, s: &str, kept: &[bool; 256]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let keep = |b: u8| b.is_ascii_alphanumeric() || kept.contains(&b);
     for &b in s.as_bytes() {
-        if keep(b) {
+        if kept[usize::from(b)] {
             out.push(b as char);
         } else {
             out.push('%');

@@ -43,6 +43,12 @@ fn find_byte(s: &str, b: u8) -> Option<usize> {
     s.bytes().position(|c| c == b)
 }
 
+/// The byte an escape `%XY` names, of its hex digits `hi` and `lo` (`None`: not hex digits).
+fn hex_byte(hi: u8, lo: u8) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16);
+    Some((digit(hi)? * 16 + digit(lo)?) as u8)
+}
+
 /// `s.split_once(b)` for an ASCII byte `b`, by [`find_byte`].
 #[inline]
 fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {

@@ -14,7 +14,8 @@ use std::borrow::Cow;
 
 use smallvec::{smallvec, SmallVec};
 
-use super::jsre::encode_uri_component_into;
+use super::jsre::{encode_uri_component_into, URI_COMPONENT_KEPT};
+use super::weburl::form_pairs;
 
 /// Names of `Object.prototype`'s members: `searchParamsToUrlQuery` finds one already "set"
 /// (`query[key]` is the inherited function) and makes the key an array of that function and
@@ -45,11 +46,7 @@ pub fn redirect_query(request: &str) -> Cow<'_, str> {
     // [`INHERITED`] key, written as an empty value. Borrowed from `request` where nothing was
     // decoded.
     let mut keys: Vec<Key<'_>> = Vec::new();
-    // (Split by bytes: `split('&')` sets up a substring search per call.)
-    #[allow(clippy::manual_pattern_char_comparison)]
-    for pair in request.split(|c| c == '&').filter(|p| !p.is_empty()) {
-        let (k, v) = super::split_once_byte(pair, b'=').unwrap_or((pair, ""));
-        let (k, v) = (decode_form(k), decode_form(v));
+    for (k, v) in form_pairs(request) {
         if k == "__proto__" {
             continue;
         }
@@ -83,56 +80,6 @@ pub fn redirect_query(request: &str) -> Cow<'_, str> {
 /// A key of Next's object of a query, with its values (see [`redirect_query`]).
 type Key<'q> = (Cow<'q, str>, SmallVec<[Option<Cow<'q, str>>; 1]>);
 
-/// An `application/x-www-form-urlencoded` name or value decoded as `URLSearchParams` decodes it
-/// (`+` a space, `%XX` a byte, a `%` not followed by two hex digits kept, invalid UTF-8 as
-/// U+FFFD), borrowed when there is nothing to decode.
-fn decode_form(s: &str) -> Cow<'_, str> {
-    let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'+' || c == b'%') {
-        return Cow::Borrowed(s);
-    }
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                b.get(i + 1).copied().and_then(hex),
-                b.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
-}
-
-/// The bytes `encodeURIComponent` keeps as they are.
-const KEPT: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-            );
-        c += 1;
-    }
-    t
-};
-
 /// Whether [`redirect_query`] writes `q` as it is (most queries, `a=1&b=x`): every pair a
 /// `key=value` of bytes `encodeURIComponent` keeps, no key twice, none an array index (it would
 /// move first) or one of `Object.prototype`'s. One pass over the bytes: it runs on every
@@ -147,7 +94,7 @@ fn written_as_is(q: &str) -> bool {
         while i < b.len() && b[i] != b'&' {
             match b[i] {
                 b'=' if eq.is_none() => eq = Some(i),
-                c if KEPT[usize::from(c)] => {}
+                c if URI_COMPONENT_KEPT[usize::from(c)] => {}
                 _ => return false,
             }
             i += 1;
@@ -184,30 +131,6 @@ mod tests {
 
     /// Each as `next start` 16.4 answered it (a trailing-slash redirect of the request's query),
     /// or as Next's own `searchParamsToUrlQuery` + `stringifyQuery` write it.
-    /// `decode_form` decodes as the `url` crate's form parser (`URLSearchParams`) does.
-    #[test]
-    fn decodes_as_url_search_params() {
-        for s in [
-            "a+b",
-            "%20y",
-            "%E2%82%AC",
-            "%zz",
-            "%",
-            "%2",
-            "%C3",
-            "%c3%a9",
-            "plain",
-            "%FF%FE",
-            "a%2Bb+%2B",
-        ] {
-            let theirs: String = url::form_urlencoded::parse(format!("k={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            assert_eq!(decode_form(s), theirs, "{s}");
-        }
-    }
-
     #[test]
     fn writes_the_query_as_next_start() {
         for (request, written) in [

@@ -264,22 +264,48 @@ impl Url {
 }
 
 /// The `application/x-www-form-urlencoded` pairs of `s`, as `url::form_urlencoded::parse`
-/// decodes them: a pair without `+` or `%` (most) is borrowed as it is (it is UTF-8 already,
-/// and there is nothing to decode), the others go through the `url` crate.
+/// (and `URLSearchParams`) decodes them: a name or value without `+` or `%` (most) is borrowed
+/// as it is (it is UTF-8 already, and there is nothing to decode).
 pub fn form_pairs(s: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     // (A predicate, not the char: `split('&')` sets up a `memchr` search per piece.)
     #[allow(clippy::manual_pattern_char_comparison)]
     s.split(|c| c == '&').filter(|p| !p.is_empty()).map(|p| {
-        if p.bytes().any(|b| b == b'+' || b == b'%') {
-            // `p` has no `&`: exactly one pair.
-            url::form_urlencoded::parse(p.as_bytes())
-                .next()
-                .unwrap_or_default()
-        } else {
-            let (k, v) = super::split_once_byte(p, b'=').unwrap_or((p, ""));
-            (Cow::Borrowed(k), Cow::Borrowed(v))
-        }
+        let (k, v) = super::split_once_byte(p, b'=').unwrap_or((p, ""));
+        (decode_form(k), decode_form(v))
     })
+}
+
+/// An `application/x-www-form-urlencoded` name or value decoded as `URLSearchParams` decodes it
+/// (`+` a space, `%XX` a byte, a `%` not followed by two hex digits kept, invalid UTF-8 as
+/// U+FFFD), borrowed when there is nothing to decode.
+fn decode_form(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'+' || c == b'%') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => match b
+                .get(i + 1..i + 3)
+                .and_then(|h| super::hex_byte(h[0], h[1]))
+            {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 impl fmt::Display for Url {
@@ -759,6 +785,30 @@ mod tests {
             text(),
         )
             .prop_map(|(s, h, t)| format!("{s}{h}{t}"))
+    }
+
+    /// `decode_form` decodes as the `url` crate's form parser (`URLSearchParams`) does.
+    #[test]
+    fn decodes_as_url_search_params() {
+        for s in [
+            "a+b",
+            "%20y",
+            "%E2%82%AC",
+            "%zz",
+            "%",
+            "%2",
+            "%C3",
+            "%c3%a9",
+            "plain",
+            "%FF%FE",
+            "a%2Bb+%2B",
+        ] {
+            let theirs: String = url::form_urlencoded::parse(format!("k={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            assert_eq!(decode_form(s), theirs, "{s}");
+        }
     }
 
     proptest! {
