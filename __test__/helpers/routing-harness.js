@@ -407,7 +407,7 @@ const DEVIATIONS = [
     follows: 'next start',
     nextStart: "answers a `_next/data` URL of a dynamic pages-router route with the route's data output (`/_next/data/<id>/posts/1.json` is `…/posts/[id].json`, JSON) in an app with middleware, whose data URLs are normalized for middleware; the oracle matches the dynamic routes on the normalized path and resolves the page (`/posts/[id]`, its HTML): a client navigation to a getServerSideProps page got the document",
     covers: (fx, req, o, ours) => {
-      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const prefix = dataPrefix(fx)
       const p = new URL(req.url).pathname
       return fx.manifest.middlewareMatchers.length > 0 && p.startsWith(prefix) && p.endsWith('.json') &&
         !!ours.norm.pathname && ours.norm.pathname.startsWith(prefix) && !!o.norm.pathname && !o.norm.pathname.startsWith(prefix)
@@ -418,7 +418,7 @@ const DEVIATIONS = [
     follows: 'next start',
     nextStart: "normalizes a `_next/data` URL, in an app with middleware and trailingSlash, to its page path with a trailing slash and, without a locale, the default locale's (`…/<id>/posts/77.json` is `/base/en/posts/77/`: its `middleware_next_data` route, `maybeAddTrailingSlash`), so that its own trailing-slash redirect, which runs next, leaves the data request alone: the data output answers (JSON); the oracle normalizes without the slash, and its redirect sends every such data URL to the page (308 `/base/posts/77/`)",
     covers: (fx, req, o) => {
-      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const prefix = dataPrefix(fx)
       const p = new URL(req.url).pathname
       return fx.manifest.middlewareMatchers.length > 0 && !!fx.manifest.config.trailingSlash && p.startsWith(prefix) && p.endsWith('.json') && o.norm.status === 308
     },
@@ -428,7 +428,7 @@ const DEVIATIONS = [
     follows: 'next start',
     nextStart: "routes a path below `/_next/data/<buildId>/` that does not end in `.json` as it is spelled, in an app with middleware (its `middleware_next_data` route, which runs before the redirects, normalizes data URLs only): `…/posts/x` is a 404, `…/posts/1.json/` redirects to `…/posts/1.json`; the oracle normalizes every path below the prefix (renders `/posts/x`, redirects to `/posts/1.json`, runs middleware for `/posts/`)",
     covers: (fx, req) => {
-      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const prefix = dataPrefix(fx)
       const p = new URL(req.url).pathname
       return fx.manifest.middlewareMatchers.length > 0 && p.startsWith(prefix) && !p.endsWith('.json')
     },
@@ -517,7 +517,7 @@ const DEVIATIONS = [
     nextStart: "takes a `_next/data` URL's locale in any case (`…/<buildId>/FR/ssr.json` is `fr`'s data, `…/FR/posts/77.json` generates `fr`'s page) and, in an app without middleware, answers one whose page path has no locale with a 404 (base-server `handleNextDataRequest`), though the build has an output at that URL (`…/<buildId>/ssr.json` of a getServerSideProps page); the oracle looks the URL up as it is spelled",
     covers: (fx, req, o, ours) => {
       const i18n = fx.manifest.config.i18n
-      const prefix = `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
+      const prefix = dataPrefix(fx)
       const p = new URL(req.url).pathname
       if (!i18n || !p.startsWith(prefix) || ours.norm.redirect || ours.norm.external) return false
       const first = p.slice(prefix.length).replace(/\.json$/, '').split('/')[0]
@@ -558,6 +558,11 @@ function nextRedirectLocation(location) {
   const req = { [Symbol.for('NextInternalRequestMeta')]: { initQuery: { ...query } } }
   const search = stringifyQuery(req, { ...query })
   return `${location.slice(0, at)}${search ? `?${search}` : ''}`
+}
+
+/** `<basePath>/_next/data/<buildId>/`: where a fixture's data URLs begin. */
+function dataPrefix(fx) {
+  return `${fx.manifest.config.basePath || ''}/_next/data/${fx.manifest.buildId}/`
 }
 
 /** Next's `encodeURIPath`: each `/`-separated segment as `encodeURIComponent` writes it. */
