@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, view } = require('./helpers/differential')
+const { request, compareEach } = require('./helpers/differential')
 
 describe('i18n, basePath, trailingSlash and middleware against next start', () => {
   let acme
@@ -51,13 +51,7 @@ describe('i18n, basePath, trailingSlash and middleware against next start', () =
       { path: `${data}/en/posts/1.json/` },
       { path: `${data}/nope.json`, headers: nav },
     ]
-    const diffs = []
-    for (const req of reqs) {
-      const a = view(await request(oracle.origin, req), 'GET')
-      const b = view(await request(acme.origin, req), 'GET')
-      if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push({ req, next: a, acme: b })
-    }
-    assert.deepEqual(diffs, [])
+    assert.deepEqual((await compareEach(oracle.origin, acme.origin, reqs)).filter((r) => !r.same), [])
     const res = await request(acme.origin, { path: `${data}/posts/78.json`, headers: nav })
     assert.equal(res.status, 200)
     assert.deepEqual(JSON.parse(String(res.body)).pageProps, { id: '78', locale: 'en' })

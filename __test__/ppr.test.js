@@ -16,6 +16,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { buildFixture } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { compareEach } = require('./helpers/differential')
 const { computeCacheBustingSearchParam } = require('next/dist/shared/lib/router/utils/cache-busting-search-param')
 
 /**
@@ -205,13 +206,8 @@ describe('PPR and draft mode: acme-next start vs next start', { timeout: 600_000
       { path: '/ppr', headers: { 'x-matched-path': '/about', ...VISITOR } },
       { path: '/about', headers: { 'x-now-route-matches': 'nxtPid=9', 'x-middleware-rewrite': '/ppr', 'x-middleware-next': '1' } },
     ]
-    const diffs = []
-    for (const r of reqs) {
-      const a = view(await request(oracle.origin, r), r.method || 'GET')
-      const b = view(await request(acme.origin, r), r.method || 'GET')
-      if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push({ r, next: a, acme: b })
-    }
-    assert.deepEqual(diffs, [])
+    const results = await compareEach(oracle.origin, acme.origin, reqs, { see: view, send: request })
+    assert.deepEqual(results.filter((r) => !r.same), [])
   })
 
   test('the shell comes first, the holes are resumed into the same response', async () => {

@@ -16,7 +16,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, view } = require('./helpers/differential')
+const { request, compareEach } = require('./helpers/differential')
 const { encodeURIPath } = require('./helpers/routing-harness')
 
 const PAGES = [
@@ -59,10 +59,9 @@ describe('a webpack build against next start', () => {
     await stop(oracle)
   })
 
-  async function compare(req) {
-    const a = view(await request(oracle.origin, req), req.method || 'GET')
-    const b = view(await request(acme.origin, req), req.method || 'GET')
-    return { req, next: a, acme: b, same: JSON.stringify(a) === JSON.stringify(b) }
+  /** The requests whose answers differ between the two servers. */
+  async function differing(reqs) {
+    return (await compareEach(oracle.origin, acme.origin, reqs)).filter((r) => !r.same)
   }
 
   test('the build is webpack', () => {
@@ -72,12 +71,7 @@ describe('a webpack build against next start', () => {
   })
 
   test('pages answer as on next start', async () => {
-    const diffs = []
-    for (const req of PAGES) {
-      const r = await compare(req)
-      if (!r.same) diffs.push(r)
-    }
-    assert.deepEqual(diffs, [])
+    assert.deepEqual(await differing(PAGES), [])
     const mw = await request(acme.origin, { path: '/posts/1' })
     assert.equal(mw.headers['x-webpack-middleware'], '1', "webpack's edge middleware ran")
   })
@@ -97,12 +91,7 @@ describe('a webpack build against next start', () => {
       { path: `${data}/posts/` },
       { path: `${data}/nope.json` },
     ]
-    const diffs = []
-    for (const req of reqs) {
-      const r = await compare(req)
-      if (!r.same) diffs.push(r)
-    }
-    assert.deepEqual(diffs, [])
+    assert.deepEqual(await differing(reqs), [])
     const res = await request(acme.origin, reqs[0])
     assert.match(String(res.headers['content-type']), /json/)
     assert.deepEqual(JSON.parse(String(res.body)).pageProps, { id: '1' })
@@ -118,13 +107,9 @@ describe('a webpack build against next start', () => {
     // The pages-router page's own script and the app page's client component chunk.
     assert.ok(encoded.some((u) => u.includes('/pages/posts/%5Bid%5D')), `a pages script named %5Bid%5D among ${[...urls].join(' ')}`)
     assert.ok(encoded.some((u) => u.includes('/app/blog/%5Bslug%5D/')), `an app chunk named %5Bslug%5D among ${[...urls].join(' ')}`)
-    const diffs = []
-    for (const u of urls) {
-      const r = await compare({ path: u })
-      assert.equal(r.next.status, 200, `next start serves ${u}`)
-      if (!r.same) diffs.push(r)
-    }
-    assert.deepEqual(diffs, [])
+    const results = await compareEach(oracle.origin, acme.origin, [...urls].map((u) => ({ path: u })))
+    for (const r of results) assert.equal(r.next.status, 200, `next start serves ${r.req.path}`)
+    assert.deepEqual(results.filter((r) => !r.same), [])
   })
 
   test('files whose names a URL encodes, by the URLs browsers send, as on next start', async () => {
@@ -154,8 +139,7 @@ describe('a webpack build against next start', () => {
       { path: `/_next/%73tatic/chunks/pages/posts/${encodeURIComponent(chunk)}` },
       { path: `/_next/static/chunks/pages/posts/${encodeURIComponent(encodeURIComponent(chunk))}` },
     )
-    const results = []
-    for (const req of reqs) results.push(await compare(req))
+    const results = await compareEach(oracle.origin, acme.origin, reqs)
     const served = results.filter((r) => r.next.status === 200).length
     assert.ok(served >= 2 * names.length, `next start serves every file by its encoded URL (${served} of ${results.length} served)`)
     assert.deepEqual(results.filter((r) => !r.same), [])

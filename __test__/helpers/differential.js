@@ -447,4 +447,20 @@ async function compareServers(name, oracleOrigin, acmeOrigin, buildId, nextVersi
   return { compared, differences, mismatches }
 }
 
-module.exports = { REQUESTS, KNOWN_DIFFERENCES, KNOWN_DIFFERENCES_BY_MINOR, request, view, compareServers }
+/**
+ * Sends each request to both servers, in order, and answers `{ req, next, acme, same }` for
+ * each (`next`, `acme`: the views; `same`: whether they are equal). `see` and `send` default to
+ * this module's `view` and `request`.
+ */
+async function compareEach(oracleOrigin, acmeOrigin, reqs, { see = view, send = request } = {}) {
+  const out = []
+  for (const req of reqs) {
+    const method = req.method || 'GET'
+    const next = see(await send(oracleOrigin, req), method)
+    const acme = see(await send(acmeOrigin, req), method)
+    out.push({ req, next, acme, same: JSON.stringify(next) === JSON.stringify(acme) })
+  }
+  return out
+}
+
+module.exports = { REQUESTS, KNOWN_DIFFERENCES, KNOWN_DIFFERENCES_BY_MINOR, request, view, compareServers, compareEach }
