@@ -320,6 +320,10 @@ const REQUESTS = {
     { path: '/base/', headers: { 'accept-language': '*, en;q=0.5' } },
     { path: '/base/', headers: { 'accept-language': 'en;q=0.001, fr;q=0.0001' } },
     { path: '/base/', headers: { 'accept-language': 'fr;q=0.5;level=1' } },
+    // `/index` is the root too (get-locale-redirect.js asks denormalizePagePath), with or
+    // without its slash: before, a 308 to `/base/index/` and a 404.
+    { path: '/base/index?a=1', headers: { 'accept-language': 'fr' } },
+    { path: '/base/index/', headers: { cookie: 'NEXT_LOCALE=de-DE' } },
   ],
 }
 

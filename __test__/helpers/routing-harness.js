@@ -500,7 +500,7 @@ const DEVIATIONS = [
   {
     name: 'i18n-root-locale-redirect',
     follows: 'next start',
-    nextStart: "decides the root's locale redirect as get-locale-redirect.js does: on a locale's domain that domain's locale is the one detected (`NEXT_LOCALE` and Accept-Language do not redirect `/base/` on fr.example.test), only an Accept-Language preferring another domain's locale sends the request to that domain's root; elsewhere the cookie, then Accept-Language, choose the locale, and the redirect stays on the host with a Location of the path and query alone (`/base/fr/`); the oracle reads the cookie first everywhere, sends a locale that has a domain to that domain, and writes absolute Locations",
+    nextStart: "decides the root's locale redirect as get-locale-redirect.js does: on a locale's domain that domain's locale is the one detected (`NEXT_LOCALE` and Accept-Language do not redirect `/base/` on fr.example.test), only an Accept-Language preferring another domain's locale sends the request to that domain's root; elsewhere the cookie, then Accept-Language, choose the locale, and the redirect stays on the host with a Location of the path and query alone (`/base/fr/`); `/base/index` and `/base/index/` are the root too (denormalizePagePath); the oracle reads the cookie first everywhere, sends a locale that has a domain to that domain, and writes absolute Locations",
     covers: (fx, req, o, ours, { pathHasPrefix }) => {
       const i18n = fx.manifest.config.i18n
       const bp = fx.manifest.config.basePath || ''
@@ -508,7 +508,9 @@ const DEVIATIONS = [
       const rest = bp && pathHasPrefix(p, bp) ? p.slice(bp.length) || '/' : p
       const locale307 = (r) => !!r && r.status === 307
       // (Ours from the decision: the normalized view keeps a redirect only where the oracle has one.)
-      return !!i18n && rest === '/' && (locale307(o.norm.redirect) || locale307(ours.decision.redirect)) && !ours.norm.external
+      // (`/index` and `/index/` are the root too: get-locale-redirect.js asks denormalizePagePath.)
+      const root = rest === '/' || rest === '/index' || rest === '/index/'
+      return !!i18n && root && (locale307(o.norm.redirect) || locale307(ours.decision.redirect)) && !ours.norm.external
     },
   },
   {

@@ -2902,7 +2902,10 @@ impl Router {
                 let default =
                     domain.map_or(i18n.default_locale.as_str(), |d| d.default_locale.as_str());
                 let mut locale = detected.unwrap_or(default);
-                if i18n.locale_detection != Some(false) && detected.is_none() && rest == "/" {
+                // The root as get-locale-redirect.js tells it (`denormalizePagePath(p) === '/'`):
+                // `/index` and `/index/` are the root too.
+                let is_root = matches!(rest, "/" | "/index" | "/index/");
+                if i18n.locale_detection != Some(false) && detected.is_none() && is_root {
                     // As `next start` decides (get-locale-redirect.js; `@next/routing` reads the
                     // cookie first everywhere and sends a locale with a domain of its own there):
                     // on a locale's domain that domain's locale is the one detected, and only an
@@ -3924,6 +3927,22 @@ mod tests {
             location("fr.test", &[("accept-language", "nl")]),
             (DecisionKind::Redirect, Some("https://nl.test/".to_string()))
         );
+        // `/index` is the root too (denormalizePagePath), with or without its slash; a page
+        // below it is not.
+        for (path, to) in [
+            ("/base/index", Some("/base/de/")),
+            ("/base/index/", Some("/base/de/")),
+            ("/base/index/x", None),
+            ("/base/indexx", None),
+        ] {
+            let d = passed_through(
+                &r,
+                &format!("http://localhost{path}"),
+                &[("host", "localhost"), ("accept-language", "de")],
+            );
+            let redirect = d.redirect.filter(|r| r.status == 307).map(|r| r.location);
+            assert_eq!(redirect.as_deref(), to, "{path}");
+        }
     }
 
     /// A `_next/data` URL of an i18n app takes its locale in any case and, without middleware,
