@@ -206,6 +206,10 @@ for (const name of FIXTURES) {
           { path: '/blog/od-b', headers: revalidate }, { path: '/blog/od-b' },
           // Another id is no revalidation.
           { path: '/isr', headers: { 'x-prerender-revalidate': 'not-the-id' } },
+          // A URL no route matches: the not-found page rendered anew (404 REVALIDATED; it was a
+          // HIT of the static page), as a document and as a Flight payload.
+          { path: '/od-nope', headers: revalidate }, { path: '/od-nope', headers: { ...revalidate, rsc: '1' } },
+          { path: '/od-nope' },
         ]
         const times = []
         const seen = await answers([oracle, acme], paths, (r, res) => {
@@ -215,6 +219,7 @@ for (const name of FIXTURES) {
         })
         assert.deepEqual(seen[1], seen[0])
         assert.ok(seen[0][0].endsWith('200 REVALIDATED') && seen[0][2].endsWith('404 REVALIDATED'), seen[0].join('\n'))
+        assert.ok(seen[0][6].endsWith('404 REVALIDATED') && seen[0][8].endsWith('404 HIT'), seen[0].join('\n'))
         // Per server: the revalidating request rendered now, and the next requests got its render.
         for (const t of [times.slice(0, 3), times.slice(3)]) {
           assert.ok(Date.now() - Date.parse(t[0]) < 60_000, `rendered now: ${t[0]}`)

@@ -618,6 +618,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return basePath && (pathname === basePath || pathname.startsWith(`${basePath}/`)) ? pathname.slice(basePath.length) : pathname
   }
 
+  // The build's preview id (every prerender's bypass token; the not-found page's twin has none).
+  const PREVIEW_ID = (manifest.cacheConfigs.find((c) => c && c.bypassToken) || {}).bypassToken
+
   /** Whether a GET or HEAD for prerender `p` carries its build's preview id as `x-prerender-revalidate`. */
   function isOnDemandRevalidation(req, p) {
     const token = prerenders.cacheConfig(p).bypassToken
@@ -687,15 +690,20 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     const notFoundCacheControl = cacheControl || NO_STORE
-    // (`REVALIDATED` for an on-demand revalidation of a path never generated, as next start says.)
-    const state = ctx.notFoundState || 'HIT'
+    // An on-demand revalidation (the build's preview id in `x-prerender-revalidate`, as
+    // `res.revalidate()` sends it) of a URL no route matches: next start renders the app
+    // router's not-found page anew and answers `REVALIDATED`, which `res.revalidate()` requires
+    // of a 404 (it throws on any other). (`REVALIDATED` too for a path never generated.)
+    const revalidating = !ctx.notFoundState && !!appNotFound && !!PREVIEW_ID && req.headers['x-prerender-revalidate'] === PREVIEW_ID && (req.method === 'GET' || req.method === 'HEAD')
+    const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
     if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, state, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
     if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
       // A segment the prerendered not-found page does not have.
       return sendSegmentMiss(res, notFoundCacheControl, ctx)
     }
-    if (appNotFound && (isRsc || !statics.byPathname('/404'))) {
-      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl })
+    if (appNotFound && (isRsc || revalidating || !statics.byPathname('/404'))) {
+      const onHead = revalidating ? () => void res.setHeader('x-nextjs-cache', 'REVALIDATED') : undefined
+      await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl, onHead })
       return
     }
     // next start varies an RSC request's 404 on the router headers, whatever renders it (in an
