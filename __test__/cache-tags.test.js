@@ -159,6 +159,18 @@ async function runSequence(origin, data) {
   await get('/update-tag', 'after updateTag(data)')
   await get('/update-tag', 'again')
   await get('/tagged', 'after updateTag(data)')
+
+  // res.revalidate() fails where next start's fails: on a path whose render fails, and on a 404
+  // that is no revalidation (none here: the app router's not-found page is revalidated).
+  for (const [path, label] of [
+    ['/broken-ssr', 'res.revalidate of a page whose render fails'],
+    ['/never-a-page', 'res.revalidate of a URL no route matches'],
+    ['/never-a-page&onlyGenerated=1', 'res.revalidate of it, unstable_onlyGenerated'],
+  ]) {
+    const res = await fetch(`${origin}/api/revalidate-legacy?path=${path}`, { method: 'POST' })
+    const body = await res.json()
+    log.push({ label, path, status: res.status, cache: null, render: null, data: null, ucache: null, error: body.error ?? null })
+  }
   return log
 }
 
@@ -199,4 +211,6 @@ test('on-demand revalidation: acme-next start answers the sequence as next start
   assert.notEqual(action.data, null, 'the action response shows the data')
   assert.notEqual(action.data, expected.filter((o) => o.label === 'seed' && o.path === '/update-tag')[0].data, 'read-your-own-writes: fresh data in the action response')
   assert.notEqual(at('after updateTag(data)').data, at('before updateTag(data)').data)
+  assert.equal(at('res.revalidate of a page whose render fails').status, 500)
+  assert.match(at('res.revalidate of a page whose render fails').error, /Failed to revalidate \/broken-ssr: Invalid response 500/)
 })

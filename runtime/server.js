@@ -800,8 +800,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         const matched = { ...ctx, plainNotFoundVary: ctx.plainNotFoundVary || Boolean(appNotFound) }
         await render404(rq, rs, own && parseCacheControl(own) ? { ...matched, notFoundCacheControl: String(own) } : matched)
       },
-      revalidate: async ({ urlPath, headers }) => {
-        await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host }, undefined, true)
+      // res.revalidate(): fails as next start's does (next-server.js `revalidate`) when the
+      // path's response is neither `REVALIDATED` nor a 200 (a 404 too with `unstable_onlyGenerated`):
+      // the API route learns that nothing was revalidated.
+      revalidate: async ({ urlPath, headers, opts }) => {
+        const r = await regenerate(urlPath, urlPath, { ...(headers || {}), host: req.headers.host }, undefined, true)
+        if (r && r.cache !== 'REVALIDATED' && r.status !== 200 && !(r.status === 404 && opts && opts.unstable_onlyGenerated)) {
+          throw new Error(`Invalid response ${r.status}`)
+        }
       },
     }
   }
@@ -1067,6 +1073,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * stale entry that asked; 0: there was none): skip when the store already holds a newer one
    * (another instance regenerated it meanwhile). `onDemand` (res.revalidate): wait for a
    * regeneration another process runs, then render anyway (it may predate the data change).
+   * Resolves with the regenerating response's `{ status, cache }` (its `x-nextjs-cache`), or
+   * undefined when this process did not regenerate.
    */
   function regenerate(key, url, headers, staleSince, onDemand = false) {
     if (regenerating.has(key)) return regenerating.get(key)
@@ -1080,7 +1088,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const p = acquireRegeneration(key, onDemand).then(async (token) => {
       if (token === null) return // another process regenerates it
       if (await fresher()) return releaseRegeneration(key, token)
-      await requestRegeneration(key, url, headers, token, addr)
+      return requestRegeneration(key, url, headers, token, addr)
     }).finally(() => regenerating.delete(key))
     regenerating.set(key, p)
     waitUntil(p)
@@ -1093,8 +1101,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const r = http.request({ host: addr.host, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
         // The entry is written before the response ends (storeRendered runs before res.end).
-        resp.on('end', resolve)
-        resp.on('error', resolve)
+        resp.on('end', () => resolve({ status: resp.statusCode, cache: resp.headers['x-nextjs-cache'] }))
+        resp.on('error', () => resolve(undefined))
       })
       r.on('error', (err) => {
         log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
