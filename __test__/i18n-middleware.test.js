@@ -50,6 +50,11 @@ describe('i18n, basePath, trailingSlash and middleware against next start', () =
       { path: `${data}/FR/about.json`, headers: nav },
       { path: `${data}/en/posts/1.json/` },
       { path: `${data}/nope.json`, headers: nav },
+      // Next's index data route (`(?<nextLocale>[^/]{1,}).json`, no `$`, the dot any character)
+      // took these, and served `en`'s, `en`'s and the SSR page's data; next start 404s them.
+      { path: `${data}/en.json.rsc` },
+      { path: `${data}/fr.jsonx` },
+      { path: `${data}/ssr.json.rsc` },
     ]
     assert.deepEqual((await compareEach(oracle.origin, acme.origin, reqs)).filter((r) => !r.same), [])
     const res = await request(acme.origin, { path: `${data}/posts/78.json`, headers: nav })

@@ -454,7 +454,8 @@ const DEVIATIONS = [
     name: 'filesystem-lookup',
     follows: 'next start',
     nextStart: "serves a file or page the way filesystem.js getItem finds it: without a trailing slash, `/` as `/index`, without the locale prefix (public files only under a default locale); the oracle 404s (e.g. pages `/`, i18n `/base/about/`, `/base/hello.txt`, `/base/fb/x/`)",
-    covers: (fx, req, o, ours) => !o.norm.pathname && !o.norm.redirect && !(o.norm.status >= 300 && o.norm.status < 400) && !!ours.norm.pathname,
+    // (A filesystem hit carries no route matches: a dynamic route's resolution is no such lookup.)
+    covers: (fx, req, o, ours) => !o.norm.pathname && !o.norm.redirect && !(o.norm.status >= 300 && o.norm.status < 400) && !!ours.norm.pathname && !ours.norm.routeMatches,
   },
   {
     name: 'concrete-prerender',

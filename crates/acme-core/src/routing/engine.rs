@@ -1712,6 +1712,21 @@ fn respell_locale(path: &str, locale: &str) -> Option<String> {
 }
 
 /// The locale `next start` prefers for an `Accept-Language` header (server/accept-header.js
+/// The regex of an i18n app's index data route (`…/<buildId>/en.json`) as `next start` matches it.
+/// Next's build (build-complete.js) ends it in `(?<nextLocale>[^/]{1,}).json`, the dot unescaped
+/// and no `$`, so it took `…/en.json.rsc`, `…/fr.jsonx` and `…/ssr.json/x` (each served a data
+/// output); `next start` matches data URLs against the build's own data routes, which end in
+/// `\.json$`, and 404s them. Any other regex is returned as it is.
+fn anchored_index_data_route(regex: &str) -> Cow<'_, str> {
+    const UNANCHORED: &str = "(?<nextLocale>[^/]{1,}).json";
+    match regex.strip_suffix(UNANCHORED) {
+        Some(head) if head.contains("/_next/data/") => {
+            Cow::Owned(cat(&[head, "(?<nextLocale>[^/]{1,})\\.json$"]))
+        }
+        _ => Cow::Borrowed(regex),
+    }
+}
+
 /// `acceptLanguage(header, locales)`, as get-locale-redirect.js asks it): spaces and tabs
 /// dropped, the languages by quality (a weight outside 0.001..=1 counts as 1, a weight of 0
 /// drops the language), then by the configured order, then as listed; a language is a locale
@@ -2134,7 +2149,19 @@ impl Router {
             Phase::new(compile("beforeMiddleware", &m.routing.before_middleware)?);
         let before_files = Phase::new(compile("beforeFiles", &m.routing.before_files)?);
         let after_files = Phase::new(compile("afterFiles", &m.routing.after_files)?);
-        let mut dynamic = compile_with("dynamicRoutes", &m.routing.dynamic_routes, dynamic_flags)?;
+        let dynamic_input: Vec<Route> = m
+            .routing
+            .dynamic_routes
+            .iter()
+            .map(|r| match anchored_index_data_route(&r.source_regex) {
+                Cow::Owned(regex) => Route {
+                    source_regex: regex,
+                    ..r.clone()
+                },
+                Cow::Borrowed(_) => r.clone(),
+            })
+            .collect();
+        let mut dynamic = compile_with("dynamicRoutes", &dynamic_input, dynamic_flags)?;
         let segment_dir_suffix = rsc
             .prefetch_segment_dir_suffix
             .clone()
@@ -3943,6 +3970,44 @@ mod tests {
             let redirect = d.redirect.filter(|r| r.status == 307).map(|r| r.location);
             assert_eq!(redirect.as_deref(), to, "{path}");
         }
+    }
+
+    /// Next's index data route of an i18n app (`(?<nextLocale>[^/]{1,}).json`, unanchored, the
+    /// dot any character) takes only what `next start` takes: `…/en.json`, not `…/en.json.rsc`,
+    /// `…/en.jsonx` or `…/enxjson`.
+    #[test]
+    fn the_index_data_route_is_anchored_as_next_start_matches_it() {
+        let m = small_manifest(
+            serde_json::json!({ "basePath": "/base", "i18n": { "locales": ["en", "fr"], "defaultLocale": "en" } }),
+            serde_json::json!([{
+                "source": "/",
+                "sourceRegex": "^/base/_next/data/b/(?<nextLocale>[^/]{1,}).json",
+                "destination": "/base/_next/data/b/$nextLocale.json"
+            }]),
+            serde_json::json!([
+                { "pathname": "/base/_next/data/b/en.json", "id": "a", "kind": "prerender" },
+                { "pathname": "/base/_next/data/b/fr.json", "id": "b", "kind": "prerender" }
+            ]),
+        );
+        let r = Router::new(&m.to_string()).expect("router");
+        let resolved = |url: &str| {
+            passed_through(&r, &format!("http://localhost{url}"), &[]).resolved_pathname
+        };
+        assert_eq!(
+            resolved("/base/_next/data/b/FR.json").as_deref(),
+            Some("/base/_next/data/b/fr.json")
+        );
+        for url in [
+            "/base/_next/data/b/en.json.rsc",
+            "/base/_next/data/b/fr.jsonx",
+            "/base/_next/data/b/enxjson",
+        ] {
+            assert_eq!(resolved(url), None, "{url}");
+        }
+        assert_eq!(
+            anchored_index_data_route("^/a/(?<nextLocale>[^/]{1,}).json"),
+            "^/a/(?<nextLocale>[^/]{1,}).json"
+        );
     }
 
     /// A `_next/data` URL of an i18n app takes its locale in any case and, without middleware,
