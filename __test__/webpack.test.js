@@ -90,6 +90,12 @@ describe('a webpack build against next start', () => {
       { path: `${data}/posts/1` },
       { path: `${data}/posts/` },
       { path: `${data}/nope.json` },
+      // No data output: next start's filesystem check takes the page path, and finds app pages
+      // and routes (a 404 before): the client of a pages page navigating to one gets its HTML.
+      { path: `${data}/index.json`, headers: { 'x-nextjs-data': '1' } },
+      { path: `${data}/edge-app-page.json`, headers: { 'x-nextjs-data': '1' } },
+      { path: `${data}/edge-og.json` },
+      { path: `${data}/blog/first.json`, headers: { 'x-nextjs-data': '1' } },
     ]
     assert.deepEqual(await differing(reqs), [])
     const res = await request(acme.origin, reqs[0])
