@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, compareEach } = require('./helpers/differential')
+const { request, view, compareEach } = require('./helpers/differential')
 
 describe('i18n, basePath, trailingSlash and middleware against next start', () => {
   let acme
@@ -64,5 +64,20 @@ describe('i18n, basePath, trailingSlash and middleware against next start', () =
     assert.match(String(root.body), /<h1>Home \(<!-- -->fr<!-- -->\)<\/h1>|<h1>Home \(fr\)<\/h1>/)
     const rootData = await request(acme.origin, { path: `${data}/fr.json`, headers: nav })
     assert.deepEqual(JSON.parse(String(rootData.body)).pageProps, { locale: 'fr' })
+  })
+
+  test("a data URL's 404 names the path next start matched: this build's normalized, another build's as it is", async () => {
+    const nav = { 'x-nextjs-data': '1' }
+    const reqs = [
+      { path: `/base/_next/data/${buildId}/nope.json`, headers: nav },
+      { path: `/base/_next/data/${buildId}/fr/nope.json`, headers: nav },
+      // (Another build's: it was normalized as this build's, `/base/en/_next/data/OTHER/nope.json/`.)
+      { path: '/base/_next/data/OTHER/fr/nope.json', headers: nav },
+      { path: '/base/_next/data/OTHER/nope.json' },
+    ]
+    const see = (res, method) => ({ ...view(res, method), matched: res.headers['x-nextjs-matched-path'] })
+    const results = await compareEach(oracle.origin, acme.origin, reqs, { see })
+    assert.deepEqual(results.filter((r) => !r.same), [])
+    assert.deepEqual(results.map((r) => r.next.matched), ['/base/en/nope/', '/base/fr/nope/', '/base/_next/data/OTHER/fr/nope.json', '/base/_next/data/OTHER/nope.json'])
   })
 })

@@ -379,9 +379,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /** The page path next start normalizes a data URL of this build to (with middleware): the
-   * default locale's when it names none, with the trailing slash `trailingSlash` wants. */
+   * default locale's when it names none, with the trailing slash `trailingSlash` wants. Another
+   * build's data URL is not normalized: its own path. */
   function normalizedDataPath(pathname) {
-    let rest = pathname.startsWith(`${DATA_PREFIX}/`) ? pathname.slice(DATA_PREFIX.length).replace(/\.json$/, '') : pathname.slice(basePath.length)
+    if (!pathname.startsWith(`${DATA_PREFIX}/`)) return pathname
+    let rest = pathname.slice(DATA_PREFIX.length).replace(/\.json$/, '')
     if (rest === '/index') rest = '/'
     if (i18n) {
       const first = (rest.split('/')[1] || '').toLowerCase()
