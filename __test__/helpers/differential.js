@@ -185,6 +185,10 @@ const REQUESTS = {
     { path: '/blog/a/b', headers: { 'sec-fetch-dest': 'script' } },
     { path: '/nope', headers: { 'sec-fetch-dest': 'document' } },
     { path: '/products/9', headers: { 'sec-fetch-dest': 'image' } },
+    // A route's template by URL: `/products/[id]` (dynamicParams = false) has no param `[id]`,
+    // a 404 (the template's fallback rendered before); `/blog/[slug]` renders the slug `[slug]`.
+    { path: '/products/[id]' },
+    { path: '/blog/[slug]' },
     // Outputs next start keeps out of its routes: not found at their own URL.
     { path: '/_not-found' },
     { path: '/500' },
@@ -226,6 +230,9 @@ const REQUESTS = {
   'pages-router': (buildId) => [
     { path: '/' },
     { path: '/index' },
+    // `fallback: false`: no page for the param `[slug]` (the template rendered before).
+    { path: '/docs/[slug]' },
+    { path: `/_next/data/${buildId}/docs/[slug].json` },
     { path: '/nope.css', headers: { 'sec-fetch-dest': 'style' } },
     { path: '/_error' },
     { path: '/500' },

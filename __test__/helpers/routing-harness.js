@@ -391,6 +391,12 @@ const DEVIATIONS = [
     },
   },
   {
+    name: 'not-found-route-template-url',
+    follows: 'next start',
+    nextStart: "404s a URL naming the template of a route whose paths are all prerendered (`/products/[id]` with `dynamicParams = false`, `/docs/[slug]` and its data URL with `fallback: false`): the route's request for the param `[id]`, which it does not have; the oracle finds the template's own output among its pathnames and resolves it",
+    covers: (fx, req, o, ours) => /\[[^/]+\]/.test(o.norm.pathname || '') && ours.decision.kind === 'notFound' && !!ours.decision.matchedRoute,
+  },
+  {
     name: 'redirect-query-as-next-start',
     follows: 'next start',
     nextStart: "writes a redirect's query again instead of copying it (resolve-routes.js: the request's query parsed by searchParamsToUrlQuery into an object, written by server-route-utils.js stringifyQuery with Node's querystring, encoding only the keys and values the request had): `?x=a+b` is `?x=a%20b`, `?a=1&&b=2` is `?a=1&b=2`, `?q=75/` is `?q=75%2F`, integer keys first, `__proto__` dropped; the oracle appends the query as it is. Checked here against Next's own two functions",

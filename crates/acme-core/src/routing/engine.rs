@@ -3225,7 +3225,14 @@ impl Router {
         if data {
             f = self.denormalize_next_data(&f);
         }
-        if let Some(d_path) = self.fs_lookup(f.path()) {
+        // A URL naming the template of a route whose paths are all prerendered
+        // (`/products/[id]`, `dynamicParams = false`) is that route's request for the param
+        // `[id]`, which it does not have: `next start` 404s it. (It found the template's own
+        // output, the fallback it renders other paths from.)
+        let lookup = self
+            .fs_lookup(f.path())
+            .filter(|p| !is_dynamic_template(p) || self.not_found_route(f.path()).is_none());
+        if let Some(d_path) = lookup {
             let mut dynamic_match = false;
             let path = f.path();
             let url_segment = self.names_segment(path);
