@@ -327,6 +327,10 @@ const REQUESTS = {
     { path: '/base/', headers: { 'accept-language': '*, en;q=0.5' } },
     { path: '/base/', headers: { 'accept-language': 'en;q=0.001, fr;q=0.0001' } },
     { path: '/base/', headers: { 'accept-language': 'fr;q=0.5;level=1' } },
+    // A redirect the route wrote absolute (fr's domain) stays absolute with the request's query,
+    // on that domain too, in any case (it was made relative there).
+    { path: '/base/fr/old/1/?x=a+b', headers: { host: 'fr.example.test' } },
+    { path: '/base/fr/old/1/?x=1', headers: { host: 'FR.example.test' } },
     // `/index` is the root too (get-locale-redirect.js asks denormalizePagePath), with or
     // without its slash: before, a 308 to `/base/index/` and a 404.
     { path: '/base/index?a=1', headers: { 'accept-language': 'fr' } },

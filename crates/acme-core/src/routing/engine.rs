@@ -1444,10 +1444,24 @@ fn joined_location_with_query(loc: &str, u: &Url, query: &str) -> String {
     }
     let query = redirect_query(query);
     n.set_query(Some(&*query).filter(|q| !q.is_empty()));
-    if !same_origin(&n, u) {
+    // Absolute as the route wrote it, on this origin too (`next start` formats the destination
+    // it parsed; `@next/routing` makes a same-origin one relative): an i18n domain's redirect,
+    // `http://fr.example.test/base/posts/1?x=1` asked for on fr.example.test.
+    if has_scheme(loc) || !same_origin(&n, u) {
         return n.to_string();
     }
     cat(&[n.path(), &js_search(&n), &js_hash(&n)])
+}
+
+/// Whether `loc` begins with a URL scheme (`http:`, `https:`, …): an absolute URL.
+fn has_scheme(loc: &str) -> bool {
+    let Some((scheme, _)) = loc.split_once(':') else {
+        return false;
+    };
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 enum PhaseEnd {
@@ -4523,6 +4537,24 @@ mod tests {
         }
         // The plain locations took the fast path on the URLs with a query.
         assert_eq!(fast, 3 * 4);
+    }
+
+    /// A Location the route wrote absolute stays absolute with the request's query, on the
+    /// request's own origin too (an i18n domain's redirect asked for on that domain), as
+    /// `next start` writes it; a relative one stays relative.
+    #[test]
+    fn absolute_redirect_locations_stay_absolute_with_the_query() {
+        let u = Url::parse("http://fr.example.test/base/fr/old/1/?x=a+b").expect("URL");
+        assert_eq!(
+            redirect_location_with_query("http://fr.example.test/base/posts/1", &u),
+            "http://fr.example.test/base/posts/1?x=a%20b"
+        );
+        assert_eq!(
+            redirect_location_with_query("/base/posts/1", &u),
+            "/base/posts/1?x=a%20b"
+        );
+        assert!(has_scheme("https://x/") && has_scheme("a+b-c.d:x"));
+        assert!(!has_scheme("/a:b") && !has_scheme("1http://x") && !has_scheme("//x/y"));
     }
 
     #[test]
