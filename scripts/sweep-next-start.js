@@ -5,7 +5,8 @@
 // compares). A search tool, not a test: differences it finds become requests of the runtime
 // differential (with a fix, or as a listed known difference).
 //   node scripts/sweep-next-start.js <fixture> [count] [seed]
-// The requests: for the routing corpus's fixtures (app-router, pages-router, i18n-basepath), the
+// The requests: for the routing differential's fixtures (app-router, pages-router, i18n-basepath,
+// webpack, i18n-middleware), the
 // GET and HEAD requests among `count` (default 300) of the corpus `seed` (default 11) draws
 // (hostile paths, encodings, locales, data URLs, RSC headers, cookies); for any fixture, every
 // output's URL (a dynamic route's with a made-up parameter), with a trailing slash and as an RSC
@@ -43,7 +44,7 @@ function outputRequests(manifest) {
 
 /** The corpus's GET and HEAD requests as path and header record. */
 function corpusRequests(fx) {
-  if (!h.FIXTURES.includes(fx.name)) return []
+  if (!h.DIFFERENTIAL_FIXTURES.includes(fx.name)) return []
   const out = []
   for (const req of h.corpus(fx, Number(count), Number(seed))) {
     if (req.method !== 'GET' && req.method !== 'HEAD') continue
