@@ -1970,6 +1970,10 @@ fn has_segment_dir(path: &str, suffix: &str) -> bool {
 fn is_dynamic_template(p: &str) -> bool {
     // `/\[[^/]+?\]/`
     let b = p.as_bytes();
+    // (Most paths have no `[`: one word-at-a-time search settles them.)
+    if !b.contains(&b'[') {
+        return false;
+    }
     b.iter().enumerate().any(|(i, c)| {
         *c == b'['
             && b[i + 1..]
