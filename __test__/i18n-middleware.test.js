@@ -66,6 +66,28 @@ describe('i18n, basePath, trailingSlash and middleware against next start', () =
     assert.deepEqual(JSON.parse(String(rootData.body)).pageProps, { locale: 'fr' })
   })
 
+  test('a fallback: false route beside middleware answers its paths, and 404s the rest with the 404 page, as on next start', async () => {
+    const data = `/base/_next/data/${buildId}`
+    const nav = { 'x-nextjs-data': '1' }
+    // (A route's own 404 is the 404 page, without cache-control, its data URL's too: the data
+    // URL's was `{}`, the router's answer where no route matches, and the pages' no-store.)
+    const reqs = [
+      { path: '/base/only/a/' },
+      { path: '/base/fr/only/b/' },
+      { path: '/base/only/c/' },
+      { path: '/base/fr/only/a/' },
+      { path: `${data}/en/only/a.json`, headers: nav },
+      { path: `${data}/fr/only/b.json`, headers: nav },
+      { path: `${data}/en/only/c.json`, headers: nav },
+      { path: `${data}/fr/only/a.json` },
+      { path: '/base/only/[slug]/' },
+      { path: `${data}/en/only/[slug].json`, headers: nav },
+    ]
+    const results = await compareEach(oracle.origin, acme.origin, reqs)
+    assert.deepEqual(results.filter((r) => !r.same), [])
+    assert.deepEqual(results.map((r) => r.next.status), [200, 200, 404, 404, 200, 200, 404, 404, 404, 404])
+  })
+
   test("a data URL's 404 names the path next start matched: this build's normalized, another build's as it is", async () => {
     const nav = { 'x-nextjs-data': '1' }
     const reqs = [

@@ -670,10 +670,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A missing build asset: a plain 404, as `next start` answers.
       return sendPlainNotFound(req, res)
     }
-    // A data request's 404 in an app with middleware whose 404 is the pages router's: `{}`, with
-    // the page path the URL normalized to, as next start answers it (router-server.js
-    // `invokeRender`); the client then loads the page as a document.
-    if (middlewareFn && !appNotFound && isDataUrl(ctx.originalUrl)) {
+    // A data request's 404 in an app with middleware whose 404 is the pages router's, where no
+    // route matched: `{}`, with the page path the URL normalized to, as next start's router
+    // answers it (router-server.js `invokeRender`); the client then loads the page as a
+    // document. (A route's own 404, `fallback: false`, is the 404 page there.)
+    if (middlewareFn && !appNotFound && ctx.unmatched && isDataUrl(ctx.originalUrl)) {
       res.statusCode = 404
       res.setHeader('x-nextjs-matched-path', normalizedDataPath(pathname))
       res.setHeader('content-type', 'application/json')
@@ -732,7 +733,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const fn = functions.get('/404') || functions.get('/_error')
     res.statusCode = 404
-    if (fn) return invokeNode(fn, req, res, ctx, { status: 404, cacheControl: NO_STORE })
+    // (With the route's cache-control, as for the static page: none for a pages route's own 404.)
+    const onHead = cacheControl === null ? () => void res.removeHeader('cache-control') : undefined
+    if (fn) return invokeNode(fn, req, res, ctx, { status: 404, cacheControl: cacheControl || undefined, onHead })
     res.statusCode = 404
     res.setHeader('content-type', 'text/plain; charset=utf-8')
     res.end('Not Found')
@@ -1616,6 +1619,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // (The app's own `/_not-found` page counts as matched, as on next start.)
         ctx.plainNotFoundVary = Boolean(decision.matchedRoute ? functions.get(`${decision.matchedRoute}.rsc`) : appNotFound && belowBasePath(new URL(ctx.originalUrl, 'http://x').pathname) === '/_not-found')
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
+        // (No route matched: next start's router answers the 404 itself, `invokeRender('/404')`.)
+        ctx.unmatched = !decision.matchedRoute
         return render404(req, res, ctx)
       }
       case 'resolved':

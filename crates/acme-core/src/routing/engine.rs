@@ -3319,11 +3319,12 @@ impl Router {
             // No data output: next start's filesystem check takes the page path the URL
             // normalized to (resolve-routes.js `check_fs`), which finds an app page or route
             // (`/_next/data/<id>/index.json` renders `/`). (Static files it finds there too,
-            // public files and pages without data, are left to the 404.)
-            if let Some(found) = self
-                .fs_lookup(f.path())
-                .filter(|p| self.pathnames.get(&**p).is_some_and(|t| t.kind != "static"))
-            {
+            // public files and pages without data, are left to the 404; a route's template, to
+            // the dynamic routes.)
+            if let Some(found) = self.fs_lookup(f.path()).filter(|p| {
+                !is_dynamic_template(p)
+                    && self.pathnames.get(&**p).is_some_and(|t| t.kind != "static")
+            }) {
                 return self.resolved(&found, f.path(), &f, None, h, resp, status, None, out);
             }
         }
