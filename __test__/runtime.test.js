@@ -38,6 +38,10 @@ const CACHE_BUSTING = {
     // (`/rewrite-me`, a middleware rewrite: compared below with a next start on localhost.)
     { path: '/robots.txt', headers: PREFETCH },
     { path: '/nope', headers: PREFETCH },
+    // A route whose paths are all prerendered, at a path it lacks: checked before its 404 (it
+    // was a 404 at once); no route matched (`/nope`): not checked.
+    { path: '/products/9?a=1', headers: { rsc: '1' } },
+    { path: '/products/[id]', headers: PREFETCH },
   ],
   'pages-router': [
     { path: '/', headers: { rsc: '1' } },
@@ -47,6 +51,7 @@ const CACHE_BUSTING = {
     { path: '/api/hello?q=1', headers: { rsc: '1' } },
     { path: '/api/edge', headers: { rsc: '1' } },
     { path: '/hello.txt', headers: { rsc: '1' } },
+    { path: '/docs/zz?a=1', headers: { rsc: '1' } },
   ],
   'i18n-basepath': [
     { path: '/base/about/', headers: { rsc: '1' } },

@@ -1619,6 +1619,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // (The app's own `/_not-found` page counts as matched, as on next start.)
         ctx.plainNotFoundVary = Boolean(decision.matchedRoute ? functions.get(`${decision.matchedRoute}.rsc`) : appNotFound && belowBasePath(new URL(ctx.originalUrl, 'http://x').pathname) === '/_not-found')
         if (decision.matchedRoute) ctx.notFoundCacheControl = matchedRouteCacheControl(decision.matchedRoute)
+        // A route matched (its paths all prerendered, this one not among them): next start checks
+        // an RSC request's `_rsc` before the route answers its 404, as for any of its pages.
+        if (decision.matchedRoute && redirectRscCacheBusting(req, res, { kind: 'prerender' }, ctx)) return
         // (No route matched: next start's router answers the 404 itself, `invokeRender('/404')`.)
         ctx.unmatched = !decision.matchedRoute
         return render404(req, res, ctx)
