@@ -623,10 +623,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // The build's preview id (every prerender's bypass token; the not-found page's twin has none).
   const PREVIEW_ID = (manifest.cacheConfigs.find((c) => c && c.bypassToken) || {}).bypassToken
 
+  /** Whether a GET or HEAD carries `token`, the build's preview id, as `x-prerender-revalidate`. */
+  function carriesRevalidation(req, token) {
+    return Boolean(token) && req.headers['x-prerender-revalidate'] === token && (req.method === 'GET' || req.method === 'HEAD')
+  }
+
   /** Whether a GET or HEAD for prerender `p` carries its build's preview id as `x-prerender-revalidate`. */
   function isOnDemandRevalidation(req, p) {
-    const token = prerenders.cacheConfig(p).bypassToken
-    return Boolean(token) && req.headers['x-prerender-revalidate'] === token && (req.method === 'GET' || req.method === 'HEAD')
+    return carriesRevalidation(req, prerenders.cacheConfig(p).bypassToken)
   }
 
   /** `Sec-Fetch-Dest` values of requests that can never display an HTML page (Next's list). */
@@ -697,7 +701,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // `res.revalidate()` sends it) of a URL no route matches: next start renders the app
     // router's not-found page anew and answers `REVALIDATED`, which `res.revalidate()` requires
     // of a 404 (it throws on any other). (`REVALIDATED` too for a path never generated.)
-    const revalidating = !ctx.notFoundState && !!appNotFound && !!PREVIEW_ID && req.headers['x-prerender-revalidate'] === PREVIEW_ID && (req.method === 'GET' || req.method === 'HEAD')
+    const revalidating = !ctx.notFoundState && !!appNotFound && carriesRevalidation(req, PREVIEW_ID)
     const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
     if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, state, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
     if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
@@ -1092,7 +1096,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const p = acquireRegeneration(key, onDemand).then(async (token) => {
       if (token === null) return // another process regenerates it
-      if (await fresher()) return releaseRegeneration(key, token)
+      if (await fresher()) {
+        releaseRegeneration(key, token)
+        return undefined
+      }
       return requestRegeneration(key, url, headers, token, addr)
     }).finally(() => regenerating.delete(key))
     regenerating.set(key, p)

@@ -1725,7 +1725,6 @@ fn respell_locale(path: &str, locale: &str) -> Option<String> {
     (typed != locale).then(|| cat(&["/", locale, &path[1 + locale.len()..]]))
 }
 
-/// The locale `next start` prefers for an `Accept-Language` header (server/accept-header.js
 /// The regex of an i18n app's index data route (`…/<buildId>/en.json`) as `next start` matches it.
 /// Next's build (build-complete.js) ends it in `(?<nextLocale>[^/]{1,}).json`, the dot unescaped
 /// and no `$`, so it took `…/en.json.rsc`, `…/fr.jsonx` and `…/ssr.json/x` (each served a data
@@ -1741,6 +1740,7 @@ fn anchored_index_data_route(regex: &str) -> Cow<'_, str> {
     }
 }
 
+/// The locale `next start` prefers for an `Accept-Language` header (server/accept-header.js
 /// `acceptLanguage(header, locales)`, as get-locale-redirect.js asks it): spaces and tabs
 /// dropped, the languages by quality (a weight outside 0.001..=1 counts as 1, a weight of 0
 /// drops the language), then by the configured order, then as listed; a language is a locale
