@@ -3658,6 +3658,12 @@ mod tests {
         }
     }
 
+    /// The pathname a request for `path` on localhost, without headers, resolves to (middleware
+    /// passing it through).
+    fn resolved_path(r: &Router, path: &str) -> Option<String> {
+        passed_through(r, &format!("http://localhost{path}"), &[]).resolved_pathname
+    }
+
     /// A manifest of build `b` with `config`, `dynamic_routes` its only routes and `functions`
     /// its only outputs (tests add what else they need).
     fn small_manifest(
@@ -3923,9 +3929,7 @@ mod tests {
             { "pathname": "/base/fr/about", "file": "static/base/fr/about.html", "kind": "static-page" }
         ]);
         let r = Router::new(&m.to_string()).expect("router");
-        let resolved = |url: &str| {
-            passed_through(&r, &format!("http://localhost{url}"), &[]).resolved_pathname
-        };
+        let resolved = |url: &str| resolved_path(&r, url);
         assert_eq!(
             resolved("/base/fr/about").as_deref(),
             Some("/base/fr/about")
@@ -4026,9 +4030,7 @@ mod tests {
             ]),
         );
         let r = Router::new(&m.to_string()).expect("router");
-        let resolved = |url: &str| {
-            passed_through(&r, &format!("http://localhost{url}"), &[]).resolved_pathname
-        };
+        let resolved = |url: &str| resolved_path(&r, url);
         assert_eq!(
             resolved("/base/_next/data/b/FR.json").as_deref(),
             Some("/base/_next/data/b/fr.json")
@@ -4069,11 +4071,8 @@ mod tests {
             m.to_string()
         };
         let r = Router::new(&manifest(serde_json::json!([]))).expect("router");
-        let resolved = |r: &Router, url: &str| {
-            passed_through(r, &format!("http://localhost{url}"), &[]).resolved_pathname
-        };
-        assert_eq!(resolved(&r, "/base/_next/data/b/ssr.json"), None);
-        assert_eq!(resolved(&r, "/base/_next/data/b/posts/1.json"), None);
+        assert_eq!(resolved_path(&r, "/base/_next/data/b/ssr.json"), None);
+        assert_eq!(resolved_path(&r, "/base/_next/data/b/posts/1.json"), None);
         for (url, output) in [
             (
                 "/base/_next/data/b/fr/ssr.json",
@@ -4089,13 +4088,13 @@ mod tests {
                 "/base/_next/data/b/fr/posts/[id].json",
             ),
         ] {
-            assert_eq!(resolved(&r, url).as_deref(), Some(output), "{url}");
+            assert_eq!(resolved_path(&r, url).as_deref(), Some(output), "{url}");
         }
         // With middleware, a data URL without a locale goes on (next start renders it).
         let all = serde_json::json!([{ "source": "/:path*", "sourceRegex": "^/.*$" }]);
         let with_middleware = Router::new(&manifest(all)).expect("router");
         assert_eq!(
-            resolved(&with_middleware, "/base/_next/data/b/ssr.json").as_deref(),
+            resolved_path(&with_middleware, "/base/_next/data/b/ssr.json").as_deref(),
             Some("/base/_next/data/b/ssr.json")
         );
     }
