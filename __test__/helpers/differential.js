@@ -189,6 +189,12 @@ const REQUESTS = {
     // a 404 (the template's fallback rendered before); `/blog/[slug]` renders the slug `[slug]`.
     { path: '/products/[id]' },
     { path: '/blog/[slug]' },
+    // Data URLs in an app with middleware and no pages router: normalized all the same, as
+    // next start's router does (its build says not to), so an app page's renders the page
+    // (they were 404s).
+    { path: `/_next/data/${buildId}/about.json` },
+    { path: `/_next/data/${buildId}/index.json` },
+    { path: `/_next/data/${buildId}/blog/first.json` },
     // Outputs next start keeps out of its routes: not found at their own URL.
     { path: '/_not-found' },
     { path: '/500' },

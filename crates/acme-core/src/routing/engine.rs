@@ -2225,7 +2225,11 @@ impl Router {
             files_by_url,
             file_shapes,
             i18n,
-            should_normalize_next_data: m.routing.should_normalize_next_data,
+            // As `next start`'s `middleware_next_data` route: wherever middleware runs, also in an
+            // app without the pages router (whose build says not to: it has no data routes, and
+            // next start then serves an app page at its data URL).
+            should_normalize_next_data: m.routing.should_normalize_next_data
+                || middleware.as_ref().is_none_or(|m| !m.routes.is_empty()),
             rsc_header: rsc.header.to_ascii_lowercase(),
             rsc_suffix: rsc.suffix.clone(),
             segment_header: rsc
@@ -4063,6 +4067,7 @@ mod tests {
                 serde_json::json!([
                     { "pathname": "/base/_next/data/b/ssr.json", "id": "a", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/fr/ssr.json", "id": "b", "kind": "node-function" },
+                    { "pathname": "/base/_next/data/b/en/ssr.json", "id": "e", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/en.json", "id": "c", "kind": "node-function" },
                     { "pathname": "/base/_next/data/b/fr/posts/[id].json", "id": "d", "kind": "node-function" }
                 ]),
@@ -4090,12 +4095,14 @@ mod tests {
         ] {
             assert_eq!(resolved_path(&r, url).as_deref(), Some(output), "{url}");
         }
-        // With middleware, a data URL without a locale goes on (next start renders it).
+        // With middleware, a data URL without a locale is the default locale's (next start's
+        // `middleware_next_data` route normalizes it so), whatever the build's
+        // `shouldNormalizeNextData` says.
         let all = serde_json::json!([{ "source": "/:path*", "sourceRegex": "^/.*$" }]);
         let with_middleware = Router::new(&manifest(all)).expect("router");
         assert_eq!(
             resolved_path(&with_middleware, "/base/_next/data/b/ssr.json").as_deref(),
-            Some("/base/_next/data/b/ssr.json")
+            Some("/base/_next/data/b/en/ssr.json")
         );
     }
 
