@@ -40,14 +40,29 @@ function buildFixture(name, env = {}) {
   }
 }
 
-/** Builds a fixture unless its output already exists (for suites that only read it). */
+/**
+ * Builds a fixture unless its output already exists and is of the build in `.next` (for suites
+ * that only read it). A build that wrote its output elsewhere (`ACME_OUTPUT_DIR`, as
+ * report.test.js builds) leaves `.next` of another build than `.acme/output`: a `next start` on
+ * the fixture would then answer the output's `_next/data/<buildId>` URLs with 404s.
+ */
 function ensureBuilt(name) {
   const manifest = path.join(fixtureDir(name), '.acme', 'output', 'manifest.json')
-  if (!fs.existsSync(manifest)) {
+  if (!fs.existsSync(manifest) || !sameBuild(name, manifest)) {
     const res = buildFixture(name)
     if (res.status !== 0) throw new Error(`next build of ${name} failed:\n${res.stdout}\n${res.stderr}`)
   }
   return path.dirname(manifest)
+}
+
+/** Whether the fixture's `.next` is the build its output manifest was written from. */
+function sameBuild(name, manifest) {
+  try {
+    const buildId = fs.readFileSync(path.join(fixtureDir(name), '.next', 'BUILD_ID'), 'utf8').trim()
+    return JSON.parse(fs.readFileSync(manifest, 'utf8')).buildId === buildId
+  } catch {
+    return false
+  }
 }
 
 module.exports = { ROOT, NEXT_BIN, BUILD_ARGS, fixtureDir, buildFixture, ensureBuilt }
