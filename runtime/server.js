@@ -15,7 +15,7 @@ const { proxyExternal } = require('./external')
 const { compressResponse, headersBeforeCompression, appendVary } = require('./compress')
 const { createStaticFiles, rscVaryOf } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
-const { createPrerenders, cacheControlFor, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
+const { createPrerenders, cacheControlFor, generateETag, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
 const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
@@ -703,6 +703,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // of a 404 (it throws on any other). (`REVALIDATED` too for a path never generated.)
     const revalidating = !ctx.notFoundState && !!appNotFound && carriesRevalidation(req, PREVIEW_ID)
     const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
+    // An unmatched URL's page (not a segment of it, nor a matched route's own 404): the app
+    // router's not-found page as next start keeps it, a cached page that revalidates.
+    if (NOT_FOUND_TWIN && segment === undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
+      return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
+    }
     if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, state, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
     if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
       // A segment the prerendered not-found page does not have.
@@ -718,19 +723,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (isRsc) res.setHeader('vary', RSC_VARY)
     const page = statics.byPathname('/404')
     if (page) {
-      if (appNotFound) {
-        res.setHeader('x-nextjs-cache', state)
-        res.setHeader('vary', RSC_VARY)
-        // next start serves it as the cached `/_not-found` page: the prerender headers of its
-        // Flight twin (`x-nextjs-prerender` twice, set and then appended from the entry).
-        const twin = prerenders.seedEntry(prerenders.byPathname(`${basePath}/_not-found.rsc`))
-        if (twin) {
-          if (twin.headers['x-nextjs-stale-time'] !== undefined) res.setHeader('x-nextjs-stale-time', twin.headers['x-nextjs-stale-time'])
-          if (twin.headers['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(twin.headers['x-nextjs-prerender'])])
-        }
-        if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
-      }
-      if (ctx.notFoundState && !appNotFound) res.setHeader('x-nextjs-cache', ctx.notFoundState)
+      if (appNotFound) return sendBuiltNotFoundPage(req, res, ctx, page, state, cacheControl)
+      if (ctx.notFoundState) res.setHeader('x-nextjs-cache', ctx.notFoundState)
       statics.send(req, res, page, { status: 404, cacheControl })
       ctx.meta.cache = state
       return
@@ -744,6 +738,76 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     res.setHeader('content-type', 'text/plain; charset=utf-8')
     res.end('Not Found')
   }
+
+  // The app router's not-found page (`/_not-found`) as the cache keeps it, and its Flight payload.
+  const NOT_FOUND_KEY = `${basePath}/_not-found`
+  const NOT_FOUND_RSC_KEY = `${NOT_FOUND_KEY}${RSC_SUFFIX}`
+  // Its prerendered payload: what the build rendered, with the route's revalidate, expire and tags.
+  const NOT_FOUND_TWIN = appNotFound ? prerenders.byPathname(NOT_FOUND_RSC_KEY) : null
+
+  /**
+   * An unmatched URL's 404 in an app with the app router, as `next start` answers it: the
+   * not-found page from its cache entry (the document under `/_not-found`, the Flight payload
+   * under `/_not-found.rsc`, both from one render), which revalidates as a prerendered page does:
+   * by its route's `revalidate` (a root layout's applies to it), by tags, and on demand
+   * (`x-prerender-revalidate` with the preview id on any unmatched URL). A render is stored; until
+   * one is, the build's (the static 404 page, the prerendered payload) is served, stale once the
+   * route's revalidate has passed. Always status 404 and no-store.
+   */
+  async function serveNotFoundPage(req, res, ctx, isRsc, revalidating) {
+    const key = isRsc ? NOT_FOUND_RSC_KEY : NOT_FOUND_KEY
+    const render = (state) => {
+      ctx.twin = { key: isRsc ? NOT_FOUND_KEY : NOT_FOUND_RSC_KEY, flight: !isRsc, notFound: true }
+      // (Rendered for the URL asked for, as next start renders it, the page's response says
+      // nothing of its route's revalidate: the build's prerender does.)
+      ctx.renderRules = { revalidate: NOT_FOUND_TWIN.revalidate ?? false, expire: NOT_FOUND_TWIN.expire }
+      // (A render that starts as a 404 is one: Next's metadata then adds `robots: noindex`.)
+      res.statusCode = 404
+      return renderAndStore(req, res, appNotFound, key, state, ctx, { status: 404, cacheControl: NO_STORE })
+    }
+    if (ctx.internal || revalidating) return render('REVALIDATED')
+    if (PREVIEW_ID && parseCookies(req.headers.cookie).__prerender_bypass === PREVIEW_ID) {
+      // Draft mode: rendered for this request, not kept (next start labels it a hit, as for pages).
+      res.statusCode = 404
+      return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
+    }
+    if (writing.has(key)) await writing.get(key).catch(() => {})
+    const built = prerenders.seedEntry(NOT_FOUND_TWIN)
+    let entry = await cache.get(key)
+    // (The build's render: the payload's seed, and for the document the static 404 page of the same render.)
+    let basis = entry || built
+    const now = Date.now()
+    if (basis && basis.expire && now > basis.createdAt + basis.expire * 1000) basis = entry = null
+    const tagState = basis ? await tagStateOf(cache, basis) : null
+    if (tagState === 'expired') basis = entry = null
+    if (!basis) return render('MISS')
+    const stale = (basis.revalidate !== false && basis.revalidate !== undefined && now > basis.createdAt + basis.revalidate * 1000) || tagState === 'stale'
+    if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), basis.createdAt)
+    const state = stale ? 'STALE' : 'HIT'
+    if (entry || isRsc) return sendEntry(req, res, { ...basis, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
+    const page = statics.byPathname('/404')
+    if (!page) return render('MISS')
+    return sendBuiltNotFoundPage(req, res, ctx, page, state, NO_STORE)
+  }
+
+  /** The build's not-found document, the static 404 page, as next start serves its cached `/_not-found`. */
+  function sendBuiltNotFoundPage(req, res, ctx, page, state, cacheControl) {
+    res.setHeader('x-nextjs-cache', state)
+    res.setHeader('vary', RSC_VARY)
+    // The prerender headers of its Flight payload (`x-nextjs-prerender` twice: set, then appended
+    // from the entry).
+    const twin = prerenders.seedEntry(NOT_FOUND_TWIN)
+    if (twin) {
+      if (twin.headers['x-nextjs-stale-time'] !== undefined) res.setHeader('x-nextjs-stale-time', twin.headers['x-nextjs-stale-time'])
+      if (twin.headers['x-nextjs-prerender'] !== undefined) res.setHeader('x-nextjs-prerender', ['1', String(twin.headers['x-nextjs-prerender'])])
+    }
+    if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
+    // Next's ETag of the page, as its cache entry carries one.
+    builtNotFoundEtag ??= generateETag(fs.readFileSync(path.join(dir, page.file)))
+    statics.send(req, res, page, { status: 404, cacheControl, headers: { etag: builtNotFoundEtag } })
+    ctx.meta.cache = state
+  }
+  let builtNotFoundEtag
 
   async function render500(req, res) {
     if (res.headersSent) return res.destroy()
@@ -982,7 +1046,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
   }
 
-  async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial } = {}) {
+  /** `status`, `cacheControl`: what the client is answered with instead of the render's own
+   * (stored with the render's status, and its cache-control's revalidate and expire). */
+  async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial, status, cacheControl } = {}) {
     // (What a 404 this render turns into names as its cache state: `sendSubresourceNotFound`.)
     ctx.renderState = state
     // A PPR render hands its new postponed state to `onCacheEntryV2` before its response goes out
@@ -995,12 +1061,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : ctx.twin ? { onCacheEntry: capture } : undefined,
       onHead: (code, tags) => {
         if (tags) ctx.tags = String(tags)
-        const rules = parseCacheControl(res.getHeader('cache-control'))
+        ctx.renderedCacheControl = res.getHeader('cache-control')
+        const rules = ctx.renderRules || parseCacheControl(ctx.renderedCacheControl)
         if (rules && (code === 200 || code === 404)) {
           res.setHeader('x-nextjs-cache', state)
           ctx.meta.cache = state
         }
-        return undefined
+        if (cacheControl) res.setHeader('cache-control', cacheControl)
+        return status
       },
       // Stored before the response ends: another instance or worker asked right after it
       // finds the entry instead of rendering its own.
@@ -1010,7 +1078,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   async function storeRendered(key, ctx, result, captured = {}) {
-    const rules = parseCacheControl(result.headers['cache-control'])
+    const rules = ctx.renderRules || parseCacheControl(ctx.renderedCacheControl ?? result.headers['cache-control'])
     if (!rules || (result.status !== 200 && result.status !== 404)) return
     const headers = {}
     for (const [k, v] of Object.entries(result.headers)) {
@@ -1038,7 +1106,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }))
     }
     const stored = { status: result.status, encoding: 'identity', createdAt, revalidate: rules.revalidate, expire: rules.expire, tags }
-    const twin = ctx.twin && result.status === 200 && captured.postponed === undefined ? twinEntry(ctx.twin, headers, captured) : null
+    const twin = ctx.twin && (result.status === 200 || ctx.twin.notFound) && captured.postponed === undefined ? twinEntry(ctx.twin, headers, captured) : null
     if (twin) ctx.twinStored = true
     await Promise.all([
       keep(key, { ...stored, headers, body: result.body, ...(captured.captured && captured.partial ? { postponed: captured.postponed } : {}) }),

@@ -1,0 +1,118 @@
+'use strict'
+
+// The app router's not-found page, which answers every unmatched URL, is a cached page on
+// `next start` (`/_not-found`, its Flight payload `/_not-found.rsc`, both from one render) and
+// revalidates as prerendered pages do. Until the twenty-seventh session acme served the build's
+// render forever: a root layout's `revalidate` never refreshed the 404 page, and an on-demand
+// revalidation (`x-prerender-revalidate` with the preview id, what `res.revalidate()` of an
+// unmatched path sends) rendered it anew without keeping the render.
+// `acme-next start` against `next start` on the same builds.
+
+const { describe, test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const util = require('node:util')
+const { ensureBuilt } = require('./helpers/fixtures')
+const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { request, view, compareEach } = require('./helpers/differential')
+
+const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
+
+/** The render time the `not-found-isr` fixture's not-found page prints. */
+function renderedAt(res) {
+  const m = /rendered-at:(?:<!-- -->|",)?(\d+)/.exec(String(res.body))
+  assert.ok(m, `no render time in ${res.status} ${String(res.body).slice(0, 200)}`)
+  return Number(m[1])
+}
+
+describe("a not-found page under a root layout's revalidate, against next start", () => {
+  let acme
+  let oracle
+  let built
+  before(async () => {
+    const out = ensureBuilt('not-found-isr')
+    // The build's render of the page: the static 404 page, prerendered with it.
+    built = renderedAt({ body: fs.readFileSync(path.join(out, 'static', '404.html')) })
+    acme = await startAcme('not-found-isr')
+    oracle = await startOracle('not-found-isr')
+  })
+  after(async () => {
+    await stop(acme)
+    await stop(oracle)
+  })
+
+  for (const server of ['next start', 'acme-next start']) {
+    test(`${server}: an unmatched URL's 404 is served stale, then from a new render, its document and Flight payload alike`, async () => {
+      const origin = server === 'next start' ? oracle.origin : acme.origin
+      // (The build is older than the route's revalidate, 1 s, by the time the server is up.)
+      await new Promise((r) => setTimeout(r, 1100))
+      const first = await request(origin, { path: '/missing' })
+      assert.equal(first.status, 404)
+      assert.equal(first.headers['x-nextjs-cache'], 'STALE')
+      assert.equal(first.headers['cache-control'], NO_STORE)
+      assert.equal(renderedAt(first), built, "the build's render, stale")
+      // The regeneration it started is kept: a later 404, of any unmatched URL, is a newer render.
+      let doc
+      for (let i = 0; i < 50; i++) {
+        doc = await request(origin, { path: '/elsewhere' })
+        if (renderedAt(doc) !== built) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      assert.notEqual(renderedAt(doc), built, 'the page was rendered anew')
+      assert.equal(doc.status, 404)
+      assert.equal(doc.headers['cache-control'], NO_STORE)
+      assert.match(String(doc.body), /<meta name="robots" content="noindex"\/>/)
+      const flight = await request(origin, { path: '/elsewhere', headers: { rsc: '1' } })
+      assert.equal(flight.status, 404)
+      assert.equal(flight.headers['content-type'], 'text/x-component')
+      // One render made both: the payload the client navigates with is the document's.
+      assert.ok(renderedAt(flight) >= renderedAt(doc), 'the Flight payload is of the same render or a later one')
+    })
+  }
+})
+
+describe('an on-demand revalidation of an unmatched URL, against next start', () => {
+  let acme
+  let oracle
+  let previewId
+  before(async () => {
+    const out = ensureBuilt('app-router')
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'))
+    previewId = manifest.cacheConfigs.find((c) => c && c.bypassToken).bypassToken
+    acme = await startAcme('app-router')
+    oracle = await startOracle('app-router')
+  })
+  after(async () => {
+    await stop(acme)
+    await stop(oracle)
+  })
+
+  test("keeps the not-found page's new render, which later 404s serve (its payload names the URL it was rendered for)", async () => {
+    const rsc = { path: '/nope', headers: { rsc: '1' } }
+    const draft = { cookie: `__prerender_bypass=${previewId}` }
+    const reqs = [
+      // The build's render: the document with Next's ETag of it; draft mode renders anew, keeping nothing.
+      { path: '/nope' },
+      { path: '/nope', headers: { rsc: '1', ...draft } },
+      rsc,
+      { path: '/gone?p=1', headers: { 'x-prerender-revalidate': previewId } },
+      rsc,
+      { path: '/other' },
+      { path: '/other', headers: { rsc: '1' } },
+    ]
+    const see = (res, method) => ({ ...view(res, method), etag: res.headers.etag, raw: String(res.body) })
+    const results = await compareEach(oracle.origin, acme.origin, reqs, { see })
+    const bodiesAside = (v) => ({ ...v, raw: undefined })
+    assert.deepEqual(results.filter((r) => !util.isDeepStrictEqual(bodiesAside(r.next), bodiesAside(r.acme))).map((r) => r.req), [])
+    const [page, , before, revalidated, after] = results.map((r) => r.acme)
+    assert.ok(page.etag, 'an ETag on the build\'s document')
+    assert.equal(revalidated.status, 404)
+    assert.equal(revalidated['x-nextjs-cache'], 'REVALIDATED')
+    assert.equal(after.status, 404)
+    assert.doesNotMatch(before.raw, /gone\?p=1/)
+    assert.match(after.raw, /"gone\?p=1"/, "the kept render's payload")
+    // (The payloads themselves are equal but for their request ids, which `view` masks.)
+    assert.equal(results[4].next.body, results[4].acme.body)
+  })
+})
