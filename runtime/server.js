@@ -708,7 +708,19 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (NOT_FOUND_TWIN && segment === undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
       return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
     }
-    if (notFoundSeed) return sendEntry(req, res, { ...notFoundSeed, status: 404 }, state, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
+    if (notFoundSeed) {
+      // A payload or segment of the not-found page, as its cache keeps it: a kept render's
+      // (stored with the page's, see serveNotFoundPage), else the build's.
+      let entry = notFoundSeed
+      let servedState = state
+      if (NOT_FOUND_TWIN && !revalidating && !ctx.notFoundState) {
+        entry = (await cache.get(notFoundPath)) || notFoundSeed
+        // (Stale with the page, and left so: next start regenerates the page on a request for
+        // the page or its payload, not for a segment.)
+        if (await refreshNotFoundPage(NOT_FOUND_RSC_KEY)) servedState = 'STALE'
+      }
+      return sendEntry(req, res, { ...entry, status: 404 }, servedState, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
+    }
     if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
       // A segment the prerendered not-found page does not have.
       return sendSegmentMiss(res, notFoundCacheControl, ctx)
@@ -758,6 +770,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const key = isRsc ? NOT_FOUND_RSC_KEY : NOT_FOUND_KEY
     const render = (state) => {
       ctx.twin = { key: isRsc ? NOT_FOUND_KEY : NOT_FOUND_RSC_KEY, flight: !isRsc, notFound: true }
+      // Its segments too: a segment prefetch of the not-found page is answered from them.
+      ctx.segmentsOf = NOT_FOUND_KEY
       // (Rendered for the URL asked for, as next start renders it, the page's response says
       // nothing of its route's revalidate: the build's prerender does.)
       ctx.renderRules = { revalidate: NOT_FOUND_TWIN.revalidate ?? false, expire: NOT_FOUND_TWIN.expire }
@@ -772,22 +786,34 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
     if (writing.has(key)) await writing.get(key).catch(() => {})
-    const built = prerenders.seedEntry(NOT_FOUND_TWIN)
-    let entry = await cache.get(key)
-    // (The build's render: the payload's seed, and for the document the static 404 page of the same render.)
-    let basis = entry || built
-    const now = Date.now()
-    if (basis && basis.expire && now > basis.createdAt + basis.expire * 1000) basis = entry = null
-    const tagState = basis ? await tagStateOf(cache, basis) : null
-    if (tagState === 'expired') basis = entry = null
-    if (!basis) return render('MISS')
-    const stale = (basis.revalidate !== false && basis.revalidate !== undefined && now > basis.createdAt + basis.revalidate * 1000) || tagState === 'stale'
-    if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), basis.createdAt)
+    const entry = await cache.get(key)
+    const stale = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), key, entry)
+    if (stale === null) return render('MISS')
     const state = stale ? 'STALE' : 'HIT'
-    if (entry || isRsc) return sendEntry(req, res, { ...basis, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
+    if (entry || isRsc) return sendEntry(req, res, { ...(entry || prerenders.seedEntry(NOT_FOUND_TWIN)), status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
     const page = statics.byPathname('/404')
     if (!page) return render('MISS')
     return sendBuiltNotFoundPage(req, res, ctx, page, state, NO_STORE)
+  }
+
+  /**
+   * Whether the not-found page's render that `key` keeps (`entry`, read when not given; the
+   * build's render when none is kept) is stale, by its route's revalidate or its tags: then,
+   * given a `url`, it is regenerated in the background, by a request for `url` with `headers`,
+   * which keeps it under `regenerateKey`. null when it has expired (by `expire` or its tags): it
+   * must be rendered now.
+   */
+  async function refreshNotFoundPage(key, url, headers, regenerateKey, entry) {
+    // (The build's render: the payload's seed, and for the document the static 404 page, which
+    // the same render made.)
+    const basis = (entry === undefined ? await cache.get(key) : entry) || prerenders.seedEntry(NOT_FOUND_TWIN)
+    const now = Date.now()
+    if (!basis || (basis.expire && now > basis.createdAt + basis.expire * 1000)) return null
+    const tagState = await tagStateOf(cache, basis)
+    if (tagState === 'expired') return null
+    const stale = (basis.revalidate !== false && basis.revalidate !== undefined && now > basis.createdAt + basis.revalidate * 1000) || tagState === 'stale'
+    if (stale && url) regenerate(regenerateKey, url, headers, basis.createdAt)
+    return stale
   }
 
   /** The build's not-found document, the static 404 page, as next start serves its cached `/_not-found`. */
@@ -1092,7 +1118,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const createdAt = Date.now()
     // A partial fallback upgraded to a path's own shell: its segment prefetches are answered from
     // the new shell's segments too (stored first, so they are there once the page is).
-    if (ctx.segmentsOf && captured.segments && !key.includes('?') && !key.endsWith(SEGMENT_SUFFIX) && result.status === 200) {
+    if (ctx.segmentsOf && captured.segments && !key.includes('?') && !key.endsWith(SEGMENT_SUFFIX) && (result.status === 200 || (ctx.twin && ctx.twin.notFound))) {
       const page = key.endsWith(RSC_SUFFIX) ? key.slice(0, -RSC_SUFFIX.length) : key
       const base = pagePathOf(page)
       await Promise.all([...captured.segments].map(([segment, body]) => {
