@@ -1081,7 +1081,20 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // (any app page render its segment data, kept when `ctx.segmentsOf` says so).
     const captured = { partial }
     const capture = ppr.captureEntry(captured)
-    await invokeNode(fn, req, res, ctx, {
+    // A HEAD request renders as a GET, whose body Node leaves out of the response (it knows the
+    // request's method): next start keeps what a HEAD request rendered, as any render, and a
+    // render that hands over no body keeps nothing.
+    const head = req.method === 'HEAD'
+    if (head) req.method = 'GET'
+    try {
+      await renderCaptured(req, res, fn, key, state, ctx, { captured, capture, partial, status, cacheControl })
+    } finally {
+      if (head) req.method = 'HEAD'
+    }
+  }
+
+  function renderCaptured(req, res, fn, key, state, ctx, { captured, capture, partial, status, cacheControl }) {
+    return invokeNode(fn, req, res, ctx, {
       capture: true,
       // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
       requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : ctx.twin ? { onCacheEntry: capture } : undefined,
@@ -1098,8 +1111,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       },
       // Stored before the response ends: another instance or worker asked right after it
       // finds the entry instead of rendering its own.
-      // A HEAD render has no body to keep.
-      beforeEnd: req.method === 'HEAD' ? undefined : (result) => Promise.all([storeRendered(key, ctx, result, captured), ctx.twinPending]),
+      beforeEnd: (result) => Promise.all([storeRendered(key, ctx, result, captured), ctx.twinPending]),
     })
   }
 

@@ -136,6 +136,8 @@ const REQUESTS = {
     { path: '/blog/second?_rsc', headers: RSC },
     { path: '/blog/new-post' },
     { path: '/blog/new-post' },
+    { path: '/blog/head-first', method: 'HEAD' },
+    { path: '/blog/head-first' },
     { path: '/products/1' },
     { path: '/products/3' },
     { path: '/dynamic' },
@@ -256,6 +258,10 @@ const REQUESTS = {
     { path: '/posts/1' },
     { path: '/posts/3' },
     { path: '/posts/3' },
+    // A page a HEAD request generated is kept, as any render: the GET after it is a HIT (acme's
+    // HEAD render stored nothing until the twenty-seventh session: MISS).
+    { path: '/posts/6', method: 'HEAD' },
+    { path: '/posts/6' },
     { path: `/_next/data/${buildId}/posts/2.json` },
     { path: '/posts/404' },
     // Its cached notFound result to a subresource: a plain 404, as next start's 404 path answers.
