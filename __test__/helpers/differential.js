@@ -224,6 +224,10 @@ const REQUESTS = {
     { path: '/after-files/x' },
     { path: '/header-rewrite', headers: { 'x-rewrite-me': 'yes' } },
     { path: '/header-rewrite' },
+    // A condition's value is `^<value>$` to next start, and only that: `yesyes` is not
+    // `(?<val>yes|true)` (the Router took it, as @next/routing does, until the twenty-seventh
+    // session: the page instead of a 404).
+    { path: '/header-rewrite', headers: { 'x-rewrite-me': 'yesyes' } },
     { path: '/fallback-rewrite/first' },
     { path: '/rewrite-me' },
     { path: '/old' },

@@ -288,7 +288,7 @@ async function runOracle(fx, req, resolveRoutes) {
       headers: new Headers(req.headers),
       requestBody: null,
       pathnames: fx.pathnames,
-      routes: { ...m.routing, middlewareMatchers: m.middlewareMatchers },
+      routes: fx.anchoredConditions ? anchoredConditions({ ...m.routing, middlewareMatchers: m.middlewareMatchers }) : { ...m.routing, middlewareMatchers: m.middlewareMatchers },
       invokeMiddleware: async (ctx) => {
         mwUrl = ctx.url.toString()
         mwResult = simulateMiddleware(fx, ctx)
@@ -298,7 +298,12 @@ async function runOracle(fx, req, resolveRoutes) {
   } catch (e) {
     return { error: String(e && e.message), mwUrl, mwResult }
   }
+  // Where a route's condition value reads otherwise for `next start` than for the oracle, the
+  // oracle's answer with each value made `(?:^<value>$)`, which it then reads as `next start`
+  // does (the `has-value-anchored` rule).
+  const nextReading = !fx.anchoredConditions && conditionReadOtherwise(fx, req) ? await runOracle({ ...fx, anchoredConditions: true }, req, resolveRoutes) : undefined
   return {
+    nextReading: nextReading && { norm: nextReading.norm, mwUrl: nextReading.mwUrl },
     norm: {
       pathname: result.resolvedPathname ?? null,
       invocation: result.invocationTarget ? result.invocationTarget.pathname : null,
@@ -551,12 +556,61 @@ const DEVIATIONS = [
     nextStart: "404 for a URL naming a page's Flight twin (`/about.rsc`, `/index.rsc`, a pages-router page's `{}` twin where both routers are used) that no dynamic route's regex takes, and for a URL naming a segment (`/blog/first.segments/_tree.segment.rsc`: next start matches routes against the path as it is, and `[^/]+?` takes no `/`); the oracle finds the output among its pathnames and resolves it. (Where a dynamic route's regex takes the `.rsc` suffix, `/blog/first.rsc`, the Router resolves the twin as the oracle does, and next start renders `/blog/[slug]` for the slug `first.rsc`: a known difference of the runtime test.)",
     covers: (fx, req, o, ours) => /\.rsc$/.test(o.norm.pathname || '') && !ours.norm.pathname && !ours.norm.redirect && !ours.norm.external && !(ours.norm.status >= 300 && ours.norm.status < 400),
   },
+  {
+    name: 'has-value-anchored',
+    follows: 'next start',
+    nextStart: "matches a `has` / `missing` value as `new RegExp('^' + value + '$')` against the request's value and nothing else (prepare-destination.js `matchHas`): `x-rewrite-me: yesyes` is not `(?<val>yes|true)`, so `/header-rewrite` 404s; the oracle (`matchesCondition`) also tries the value unanchored and as a literal text, and rewrote it",
+    covers: (fx, req, o, ours) => !!o.nextReading && util.isDeepStrictEqual(o.nextReading.norm, ours.norm) && o.nextReading.mwUrl === ours.mwUrl,
+  },
   // (NOTES.md also lists "next start applies a middleware rewrite's destination header rules".
   // That was next start started with `-H 127.0.0.1` proxying the rewrite to itself, Next naming
   // the loopback host `localhost` inside middleware: on localhost next start does not apply
   // them either (/about's cookie rule on `/rewrite-me`, compared in `__test__/runtime.test.js`),
   // as the Router and the oracle.)
 ]
+
+/**
+ * Whether a `has` / `missing` value of any of the fixture's routes matches this request's value
+ * otherwise for `next start` (`^<value>$`) than for the oracle (`^(?:<value>)$`, then the value
+ * unanchored, then as a literal): the request's own header, cookie, query or host, as the
+ * oracle reads them.
+ */
+function conditionReadOtherwise(fx, req) {
+  const m = fx.manifest
+  const url = new URL(req.url)
+  const headers = new Headers(req.headers)
+  const cookies = {}
+  for (const part of (headers.get('cookie') || '').split(';')) {
+    const [k, ...v] = part.trim().split('=')
+    if (k) cookies[k] = v.join('=')
+  }
+  const valueOf = (c) => {
+    if (c.type === 'header') return headers.get(c.key) || undefined
+    if (c.type === 'cookie') return cookies[c.key]
+    if (c.type === 'query') return url.searchParams.get(c.key) || undefined
+    return url.hostname
+  }
+  const routes = [...Object.values(m.routing).filter(Array.isArray).flat(), ...(m.middlewareMatchers || [])]
+  for (const r of routes) {
+    for (const c of [...(r.has || []), ...(r.missing || [])]) {
+      const v = c.value === undefined ? undefined : valueOf(c)
+      if (!v) continue
+      const next = new RegExp(`^${c.value}$`).test(v)
+      const oracle = new RegExp(`^(?:${c.value})$`).test(v) || new RegExp(c.value).test(v) || v === c.value
+      if (next !== oracle) return true
+    }
+  }
+  return false
+}
+
+/** `routes` with every `has` / `missing` value `v` made `(?:^v$)`: the oracle's tries (anchored,
+ * unanchored, literal) all read it as `next start`'s `^v$`. */
+function anchoredConditions(routes) {
+  const conds = (list) => list && list.map((c) => (c.value === undefined ? c : { ...c, value: `(?:^${c.value}$)` }))
+  const out = {}
+  for (const [k, v] of Object.entries(routes)) out[k] = Array.isArray(v) ? v.map((r) => ({ ...r, has: conds(r.has), missing: conds(r.missing) })) : v
+  return out
+}
 
 /**
  * A redirect's Location as `next start` writes its query, by Next's own functions: the query

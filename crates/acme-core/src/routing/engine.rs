@@ -120,8 +120,9 @@ struct Cond {
     key: String,
     /// `normalizeCaptureKey(key)`: letters only.
     capture_key: String,
-    /// `(source, anchored, plain)`; both regexes are `None` when either fails to compile.
-    value: Option<(String, Option<(JsRegex, JsRegex)>)>,
+    /// The value's source and its regex as `next start` builds it, `^<source>$` (`None` when it
+    /// does not compile).
+    value: Option<(String, Option<JsRegex>)>,
 }
 
 #[derive(Debug)]
@@ -162,14 +163,13 @@ fn compile_conds(list: &Option<Vec<RouteHas>>) -> Vec<Cond> {
             RouteHas::Query { key, value } => (CondType::Query, key.clone(), value.clone()),
             RouteHas::Host { value } => (CondType::Host, String::new(), Some(value.clone())),
         };
+        // As `next start`'s `matchHas` (prepare-destination.js) builds it: the source between
+        // `^` and `$` as it is, not grouped (`yes|true` is `^yes` or `true$`), and nothing else
+        // tried. (`@next/routing` tries `^(?:value)$`, then the value unanchored, then the
+        // value as a literal: it took `yesyes` for `(?<val>yes|true)`, which `next start` 404s.)
         let value = value.map(|v| {
-            let anchored = JsRegex::new(&format!("^(?:{v})$"), "");
-            let plain = JsRegex::new(&v, "");
-            let res = match (anchored, plain) {
-                (Ok(a), Ok(p)) => Some((a, p)),
-                _ => None,
-            };
-            (v, res)
+            let re = JsRegex::new(&format!("^{v}$"), "").ok();
+            (v, re)
         });
         let capture_key = key.chars().filter(|c| c.is_ascii_alphabetic()).collect();
         out.push(Cond {
@@ -1116,7 +1116,8 @@ fn condition_value<'v>(c: &Cond, u: &'v Url, h: &'v RequestHeaders<'_>) -> Optio
     }
 }
 
-/// `matchesCondition`: `Some((capturedValue, namedCaptures))` on a match.
+/// Whether condition `c` matches the request's `value` (`matchHas`): `Some((capturedValue,
+/// namedCaptures))` on a match, the captures as `@next/routing`'s `matchesCondition` gives them.
 fn condition_matches(
     value: Option<Cow<'_, str>>,
     c: &Cond,
@@ -1125,22 +1126,21 @@ fn condition_matches(
     let Some((source, res)) = &c.value else {
         return Some((value.into_owned(), Vec::new()));
     };
-    if let Some((anchored, plain)) = res {
-        if let Some(m) = anchored.captures(&value).or_else(|| plain.captures(&value)) {
-            let named = m
-                .named
-                .iter()
-                .filter_map(|(n, v)| {
-                    v.as_ref()
-                        .filter(|v| !v.is_empty())
-                        .map(|v| (n.to_string(), v.to_string()))
-                })
-                .collect();
-            let whole = m.groups.first().cloned().flatten().unwrap_or_default();
-            return Some((whole.into_string(), named));
-        }
-    }
-    (*value == **source).then(|| (value.into_owned(), Vec::new()))
+    let Some(re) = res else {
+        return (*value == **source).then(|| (value.into_owned(), Vec::new()));
+    };
+    let m = re.captures(&value)?;
+    let named = m
+        .named
+        .iter()
+        .filter_map(|(n, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| (n.to_string(), v.to_string()))
+        })
+        .collect();
+    let whole = m.groups.first().cloned().flatten().unwrap_or_default();
+    Some((whole.into_string(), named))
 }
 
 fn check_has(has: &[Cond], u: &Url, h: &RequestHeaders<'_>) -> Option<HasCaptures> {
@@ -1171,12 +1171,11 @@ fn condition_holds(c: &Cond, u: &Url, h: &RequestHeaders<'_>) -> bool {
     let Some((source, res)) = &c.value else {
         return true;
     };
-    if let Some((anchored, plain)) = res {
-        if anchored.is_match(&value) || plain.is_match(&value) {
-            return true;
-        }
+    match res {
+        Some(re) => re.is_match(&value),
+        // (A value that is no regex here, compared as a literal.)
+        None => *value == **source,
     }
-    *value == **source
 }
 
 /// `replaceDestination`: `$1`, `$name` from the regex match, then from `has` captures.
@@ -4315,6 +4314,55 @@ mod tests {
             localized.iter().any(|n| n == "accept-language"),
             "{localized:?}"
         );
+    }
+
+    /// A `has` / `missing` value is matched as `next start`'s `matchHas` builds it, `^<value>$`,
+    /// and nothing else: not unanchored, not as a literal (what `@next/routing` also tries).
+    #[test]
+    fn condition_values_match_as_next_start_anchors_them() {
+        let mut m: serde_json::Value =
+            serde_json::from_str(&manifest_from_context("pages-router")).expect("json");
+        let routes = m["routing"]["beforeFiles"]
+            .as_array_mut()
+            .expect("beforeFiles");
+        routes.push(serde_json::json!({
+            "source": "/g", "sourceRegex": "^/g$", "destination": "/ssr",
+            "has": [{ "type": "header", "key": "x-g", "value": "(?<val>yes|true)" }]
+        }));
+        routes.push(serde_json::json!({
+            "source": "/a", "sourceRegex": "^/a$", "destination": "/ssr",
+            "has": [{ "type": "query", "key": "q", "value": "yes|true" }]
+        }));
+        routes.push(serde_json::json!({
+            "source": "/l", "sourceRegex": "^/l$", "destination": "/ssr",
+            "has": [{ "type": "cookie", "key": "c", "value": "a+b" }]
+        }));
+        routes.push(serde_json::json!({
+            "source": "/m", "sourceRegex": "^/m$", "destination": "/ssr",
+            "missing": [{ "type": "header", "key": "x-m", "value": "on" }]
+        }));
+        let r = Router::new(&m.to_string()).expect("router");
+        let to = |url: &str, headers: &[(&str, &str)]| {
+            r.resolve(&req(&format!("http://localhost{url}"), headers))
+                .resolved_pathname
+                .as_deref()
+                == Some("/ssr")
+        };
+        assert!(to("/g", &[("x-g", "yes")]));
+        assert!(to("/g", &[("x-g", "true")]));
+        // (`@next/routing` found `yes` in these.)
+        assert!(!to("/g", &[("x-g", "yesyes")]));
+        assert!(!to("/g", &[("x-g", "a yes")]));
+        // Not grouped: `^yes|true$` is `^yes` or `true$`.
+        assert!(to("/a?q=yesno", &[]));
+        assert!(to("/a?q=untrue", &[]));
+        assert!(!to("/a?q=no", &[]));
+        // A value is a regex: `a+b` is `ab`, `aab`, …, not the text `a+b`.
+        assert!(to("/l", &[("cookie", "c=aab")]));
+        assert!(!to("/l", &[("cookie", "c=a+b")]));
+        // `missing` alike: `on` is missing from `only`.
+        assert!(to("/m", &[("x-m", "only")]));
+        assert!(!to("/m", &[("x-m", "on")]));
     }
 
     #[test]
