@@ -68,8 +68,9 @@ const VOLATILE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z|\b1\d{12}\b/g
 // fresh nanoid per request (`getFlightViewportKey`/`getFlightMetadataKey` in Next's
 // app-render.js: `requestId + 'v'` / `requestId + 'm'`): three `next start` responses to
 // `/dynamic?_rsc` carried three different keys there and were otherwise identical. The keyed
-// element is a lazy reference (`"$L9"`) on 16.4 and a `"div"` on 16.2/16.3.
-const RSC_REQUEST_ID = /("(?:\$L?[0-9a-z]+|div)",)"[A-Za-z0-9_-]{21}([vm])"/g
+// element is a lazy reference (`"$L9"`) on 16.4 and a `"div"` on 16.2/16.3. On the edge runtime
+// the request id is a UUID (`/edge-app-page?_rsc` of the webpack fixture).
+const RSC_REQUEST_ID = /("(?:\$L?[0-9a-z]+|div)",)"(?:[A-Za-z0-9_-]{21}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})([vm])"/g
 
 /** What is compared of a body: the `<h1>` (HTML), JSON without times, a hash otherwise. */
 function bodyDigest(contentType, body) {
