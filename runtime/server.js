@@ -42,6 +42,8 @@ const TWIN_WAIT_MS = 5_000
 // How long one instance may hold a key's regeneration before another takes over (it died).
 const REGENERATION_LOCK_MS = 30_000
 const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
+// The request headers that ask for a Flight payload or a segment of it.
+const FLIGHT_REQUEST_HEADERS = ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']
 
 /**
  * Reads and checks `manifest.json` of an output directory.
@@ -1118,6 +1120,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   async function storeRendered(key, ctx, result, captured = {}) {
     const rules = ctx.renderRules || parseCacheControl(ctx.renderedCacheControl ?? result.headers['cache-control'])
     if (!rules || (result.status !== 200 && result.status !== 404)) return
+    // A render of the other form than its key's is never kept, nor anything it handed over: a
+    // request with `next-router-prefetch` and `next-router-segment-prefetch` but no `rsc` (which
+    // anyone can send) is routed as the document and rendered as the segment's Flight payload,
+    // which would then be every client's page (next start keeps its full render and answers the
+    // page's next request with the document).
+    const flight = /^text\/x-component\b/i.test(String(result.headers['content-type'] || ''))
+    if (flight !== key.split('?', 1)[0].endsWith(RSC_SUFFIX)) {
+      // The key's own form is rendered instead, kept before this response ends, as next start's
+      // one render keeps the page.
+      if (!ctx.internal && result.status === 200) await regenerate(key, ctx.originalUrl, ownFormHeaders(ctx), 0)
+      return
+    }
     const headers = {}
     for (const [k, v] of Object.entries(result.headers)) {
       if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache', 'x-next-cache-tags'].includes(k)) continue
@@ -1238,10 +1252,20 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return out
   }
 
+  /** The headers of a request, as a regeneration takes them, without those asking for a Flight
+   * payload or a segment of it. */
+  function ownFormHeaders(ctx) {
+    const out = {}
+    for (const k of REGENERATE_HEADERS) {
+      if (ctx.originalHeaders[k] !== undefined && !FLIGHT_REQUEST_HEADERS.includes(k)) out[k] = ctx.originalHeaders[k]
+    }
+    return out
+  }
+
   /** The headers regenerating a page's document takes from a request for one of its payloads. */
   function pageRegenerationHeaders(ctx, p) {
     const out = regenerationHeaders(ctx, p)
-    for (const k of ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']) delete out[k]
+    for (const k of FLIGHT_REQUEST_HEADERS) delete out[k]
     return out
   }
 

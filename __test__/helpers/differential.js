@@ -139,6 +139,12 @@ const REQUESTS = {
     { path: '/blog/new-post' },
     { path: '/blog/head-first', method: 'HEAD' },
     { path: '/blog/head-first' },
+    // A segment prefetch's headers without `rsc` (anyone can send them) on a page not generated
+    // yet: answered with the segment, as next start answers it, and the page's document is kept,
+    // not that payload (acme kept the Flight payload as the page's document until the
+    // twenty-seventh session: every later request for the page got it).
+    { path: '/blog/poison-me', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/blog/poison-me' },
     { path: '/products/1' },
     { path: '/products/3' },
     { path: '/dynamic' },
