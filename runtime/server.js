@@ -696,7 +696,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.
     const segment = urlSegment ?? (req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined)
-    const notFoundPath = segment ? `${basePath}/_not-found.segments${segment}.segment.rsc` : `${basePath}/_not-found.rsc`
+    const notFoundPath = segment ? `${NOT_FOUND_KEY}${SEGMENT_DIR}${segment}${SEGMENT_SUFFIX}` : NOT_FOUND_RSC_KEY
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     const notFoundCacheControl = cacheControl || NO_STORE
     // An on-demand revalidation (the build's preview id in `x-prerender-revalidate`, as
@@ -719,11 +719,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         entry = (await cache.get(notFoundPath)) || notFoundSeed
         // (Stale with the page, and left so: next start regenerates the page on a request for
         // the page or its payload, not for a segment.)
-        if (await refreshNotFoundPage(NOT_FOUND_RSC_KEY)) servedState = 'STALE'
+        const page = await refreshNotFoundPage(NOT_FOUND_RSC_KEY)
+        if (page && page.stale) servedState = 'STALE'
       }
       return sendEntry(req, res, { ...entry, status: 404 }, servedState, ctx, { cacheControl: notFoundCacheControl, cached: true, segment: segment !== undefined })
     }
-    if (isRsc && segment !== undefined && prerenders.byPathname(`${basePath}/_not-found.rsc`)) {
+    if (isRsc && segment !== undefined && prerenders.byPathname(NOT_FOUND_RSC_KEY)) {
       // A segment the prerendered not-found page does not have.
       return sendSegmentMiss(res, notFoundCacheControl, ctx)
     }
@@ -788,34 +789,32 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
     if (writing.has(key)) await writing.get(key).catch(() => {})
-    const entry = await cache.get(key)
-    const stale = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), key, entry)
-    if (stale === null) return render('MISS')
-    const state = stale ? 'STALE' : 'HIT'
-    if (entry || isRsc) return sendEntry(req, res, { ...(entry || prerenders.seedEntry(NOT_FOUND_TWIN)), status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
+    const found = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), key)
+    if (!found) return render('MISS')
+    const state = found.stale ? 'STALE' : 'HIT'
+    if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
     const page = statics.byPathname('/404')
     if (!page) return render('MISS')
     return sendBuiltNotFoundPage(req, res, ctx, page, state, NO_STORE)
   }
 
   /**
-   * Whether the not-found page's render that `key` keeps (`entry`, read when not given; the
-   * build's render when none is kept) is stale, by its route's revalidate or its tags: then,
-   * given a `url`, it is regenerated in the background, by a request for `url` with `headers`,
-   * which keeps it under `regenerateKey`. null when it has expired (by `expire` or its tags): it
-   * must be rendered now.
+   * The not-found page's render that `key` keeps, else the build's (the payload's seed, whose
+   * render made the static 404 page too), and whether it is stale, by its route's revalidate or
+   * its tags: `{ entry, kept, stale }`. A stale one is regenerated in the background when a
+   * `url` is given, by a request for it with `headers`, which keeps it under `regenerateKey`.
+   * null when it has expired (by `expire` or its tags): it must be rendered now.
    */
-  async function refreshNotFoundPage(key, url, headers, regenerateKey, entry) {
-    // (The build's render: the payload's seed, and for the document the static 404 page, which
-    // the same render made.)
-    const basis = (entry === undefined ? await cache.get(key) : entry) || prerenders.seedEntry(NOT_FOUND_TWIN)
+  async function refreshNotFoundPage(key, url, headers, regenerateKey) {
+    const kept = await cache.get(key)
+    const entry = kept || prerenders.seedEntry(NOT_FOUND_TWIN)
     const now = Date.now()
-    if (!basis || (basis.expire && now > basis.createdAt + basis.expire * 1000)) return null
-    const tagState = await tagStateOf(cache, basis)
+    if (!entry || (entry.expire && now > entry.createdAt + entry.expire * 1000)) return null
+    const tagState = await tagStateOf(cache, entry)
     if (tagState === 'expired') return null
-    const stale = (basis.revalidate !== false && basis.revalidate !== undefined && now > basis.createdAt + basis.revalidate * 1000) || tagState === 'stale'
-    if (stale && url) regenerate(regenerateKey, url, headers, basis.createdAt)
-    return stale
+    const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
+    if (stale && url) regenerate(regenerateKey, url, headers, entry.createdAt)
+    return { entry, kept: Boolean(kept), stale }
   }
 
   /** The build's not-found document, the static 404 page, as next start serves its cached `/_not-found`. */
@@ -1075,7 +1074,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /** `status`, `cacheControl`: what the client is answered with instead of the render's own
-   * (stored with the render's status, and its cache-control's revalidate and expire). */
+   * (stored with the render's status, and the revalidate and expire of `ctx.renderRules`, else of
+   * the render's cache-control). */
   async function renderAndStoreOnce(req, res, fn, key, state, ctx, { partial, status, cacheControl } = {}) {
     // (What a 404 this render turns into names as its cache state: `sendSubresourceNotFound`.)
     ctx.renderState = state
@@ -1089,36 +1089,31 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const head = req.method === 'HEAD'
     if (head) req.method = 'GET'
     try {
-      await renderCaptured(req, res, fn, key, state, ctx, { captured, capture, partial, status, cacheControl })
+      await invokeNode(fn, req, res, ctx, {
+        capture: true,
+        // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
+        requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : ctx.twin ? { onCacheEntry: capture } : undefined,
+        onHead: (code, tags) => {
+          if (tags) ctx.tags = String(tags)
+          const rules = ctx.renderRules || parseCacheControl(res.getHeader('cache-control'))
+          if (rules && (code === 200 || code === 404)) {
+            res.setHeader('x-nextjs-cache', state)
+            ctx.meta.cache = state
+          }
+          if (cacheControl) res.setHeader('cache-control', cacheControl)
+          return status
+        },
+        // Stored before the response ends: another instance or worker asked right after it
+        // finds the entry instead of rendering its own.
+        beforeEnd: (result) => Promise.all([storeRendered(key, ctx, result, captured), ctx.twinPending]),
+      })
     } finally {
       if (head) req.method = 'HEAD'
     }
   }
 
-  function renderCaptured(req, res, fn, key, state, ctx, { captured, capture, partial, status, cacheControl }) {
-    return invokeNode(fn, req, res, ctx, {
-      capture: true,
-      // (`onCacheEntry` where Next does not call V2: an app without cacheComponents.)
-      requestMeta: partial ? { onCacheEntryV2: capture } : ctx.segmentsOf ? { onCacheEntry: capture, onCacheEntryV2: capture } : ctx.twin ? { onCacheEntry: capture } : undefined,
-      onHead: (code, tags) => {
-        if (tags) ctx.tags = String(tags)
-        ctx.renderedCacheControl = res.getHeader('cache-control')
-        const rules = ctx.renderRules || parseCacheControl(ctx.renderedCacheControl)
-        if (rules && (code === 200 || code === 404)) {
-          res.setHeader('x-nextjs-cache', state)
-          ctx.meta.cache = state
-        }
-        if (cacheControl) res.setHeader('cache-control', cacheControl)
-        return status
-      },
-      // Stored before the response ends: another instance or worker asked right after it
-      // finds the entry instead of rendering its own.
-      beforeEnd: (result) => Promise.all([storeRendered(key, ctx, result, captured), ctx.twinPending]),
-    })
-  }
-
   async function storeRendered(key, ctx, result, captured = {}) {
-    const rules = ctx.renderRules || parseCacheControl(ctx.renderedCacheControl ?? result.headers['cache-control'])
+    const rules = ctx.renderRules || parseCacheControl(result.headers['cache-control'])
     if (!rules || (result.status !== 200 && result.status !== 404)) return
     // A render of the other form than its key's is never kept, nor anything it handed over: a
     // request with `next-router-prefetch` and `next-router-segment-prefetch` but no `rsc` (which
@@ -1129,7 +1124,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (flight !== key.split('?', 1)[0].endsWith(RSC_SUFFIX)) {
       // The key's own form is rendered instead, kept before this response ends, as next start's
       // one render keeps the page.
-      if (!ctx.internal && result.status === 200) await regenerate(key, ctx.originalUrl, ownFormHeaders(ctx), 0)
+      if (!ctx.internal && result.status === 200) await regenerate(key, ctx.originalUrl, pageRegenerationHeaders(ctx), 0)
       return
     }
     const headers = {}
@@ -1245,20 +1240,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     })
   }
 
+  /** The headers of a request a regeneration takes: the few rendering reads, and those prerender
+   * `p` (when given) lets into its cache key. */
   function regenerationHeaders(ctx, p) {
-    const allow = new Set([...REGENERATE_HEADERS, ...((prerenders.cacheConfig(p).allowHeader) || [])])
+    const allow = new Set([...REGENERATE_HEADERS, ...((p && prerenders.cacheConfig(p).allowHeader) || [])])
     const out = {}
     for (const [k, v] of Object.entries(ctx.originalHeaders)) if (allow.has(k) && k !== 'x-prerender-revalidate') out[k] = v
-    return out
-  }
-
-  /** The headers of a request, as a regeneration takes them, without those asking for a Flight
-   * payload or a segment of it. */
-  function ownFormHeaders(ctx) {
-    const out = {}
-    for (const k of REGENERATE_HEADERS) {
-      if (ctx.originalHeaders[k] !== undefined && !FLIGHT_REQUEST_HEADERS.includes(k)) out[k] = ctx.originalHeaders[k]
-    }
     return out
   }
 

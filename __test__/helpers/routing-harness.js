@@ -278,6 +278,7 @@ async function runOracle(fx, req, resolveRoutes) {
   let mwUrl = null
   let mwResult = null
   let result
+  const routes = { ...m.routing, middlewareMatchers: m.middlewareMatchers }
   try {
     const url = new URL(req.url)
     result = await resolveRoutes({
@@ -288,7 +289,7 @@ async function runOracle(fx, req, resolveRoutes) {
       headers: new Headers(req.headers),
       requestBody: null,
       pathnames: fx.pathnames,
-      routes: fx.anchoredConditions ? anchoredConditions({ ...m.routing, middlewareMatchers: m.middlewareMatchers }) : { ...m.routing, middlewareMatchers: m.middlewareMatchers },
+      routes: fx.anchoredConditions ? anchoredConditions(routes) : routes,
       invokeMiddleware: async (ctx) => {
         mwUrl = ctx.url.toString()
         mwResult = simulateMiddleware(fx, ctx)
