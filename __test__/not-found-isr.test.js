@@ -124,4 +124,40 @@ describe('an on-demand revalidation of an unmatched URL, against next start', ()
     assert.match(after.raw, /"gone\?p=1"/, "the kept render's payload")
     for (const i of [7, 10]) assert.match(results[i].acme.raw, /gone\?p=1/, `${JSON.stringify(reqs[i])}: of the kept render`)
   })
+
+  test('sent as a segment request (by header or URL) renders the page anew and answers with the new segment; draft mode renders segments per request', async () => {
+    const revalidate = { 'x-prerender-revalidate': previewId }
+    const draft = { cookie: `__prerender_bypass=${previewId}` }
+    const segment = (name) => ({ rsc: '1', 'next-router-prefetch': '1', 'next-router-segment-prefetch': name })
+    const reqs = [
+      { path: '/zz.segments/_tree.segment.rsc?q=seg', headers: revalidate },
+      { path: '/nope', headers: { rsc: '1' } },
+      // A segment URL under a route (a page of its own), and the whole payload as a segment.
+      { path: '/blog/third.segments/_full.segment.rsc?q=under', headers: revalidate },
+      { path: '/nope', headers: { rsc: '1' } },
+      { path: '/later', headers: { ...segment('/_full'), ...revalidate } },
+      { path: '/nope', headers: { rsc: '1' } },
+      // A segment the page has not: an empty 404, the page rendered anew all the same.
+      { path: '/nope.segments/bogus.segment.rsc', headers: revalidate },
+      { path: '/nope', headers: { rsc: '1' } },
+      // Draft mode: the segment of a render for this request (next start's tree-only payload).
+      { path: '/nope', headers: { ...segment('/_tree'), ...draft } },
+      { path: '/nope.segments/_full.segment.rsc', headers: draft },
+      { path: '/products/1.segments/_full.segment.rsc', headers: { rsc: '1', ...draft } },
+      { path: '/nope', headers: segment('/_tree') },
+    ]
+    const see = (res, method) => ({ ...view(res, method), raw: String(res.body) })
+    const results = await compareEach(oracle.origin, acme.origin, reqs, { see })
+    const bodiesAside = (v) => ({ ...v, raw: undefined })
+    assert.deepEqual(results.filter((r) => !util.isDeepStrictEqual(bodiesAside(r.next), bodiesAside(r.acme))).map((r) => r.req), [])
+    const acmeOf = (i) => results[i].acme
+    for (const i of [0, 2, 4, 6]) assert.equal(acmeOf(i)['x-nextjs-cache'], 'REVALIDATED', JSON.stringify(reqs[i]))
+    // Each revalidation kept a render for the page's URL (the payload names it), which the next 404 serves.
+    assert.match(acmeOf(1).raw, /"zz\?q=seg"/)
+    assert.match(acmeOf(3).raw, /"third\?q=under"/)
+    assert.match(acmeOf(5).raw, /"later"/)
+    assert.equal(acmeOf(4).raw, acmeOf(5).raw, 'the whole payload as a segment is the kept payload')
+    assert.equal(acmeOf(6).raw, '')
+    assert.notEqual(acmeOf(8).raw, acmeOf(11).raw, "draft mode's segment is not the kept one")
+  })
 })

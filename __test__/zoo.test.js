@@ -120,6 +120,25 @@ describe('zoo fixture against next start', () => {
     assert.deepEqual(a, n)
   })
 
+  // A route handler has no Flight form: an RSC request is answered from its cache entry, as any
+  // request (acme rendered the handler for every RSC request until the twenty-eighth session).
+  test('an RSC request to a cached route handler is a cache hit', async () => {
+    const fresh = async (origin) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await request(origin, { path: '/api/force-static' })).headers['x-nextjs-cache'] === 'HIT') return
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.fail(`${origin}: /api/force-static never became a hit`)
+    }
+    await fresh(acme.origin)
+    await fresh(oracle.origin)
+    for (const r of [{ path: '/api/force-static?_rsc', headers: RSC }, { path: '/api/force-static', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } }]) {
+      const [a, n] = [await request(acme.origin, r), await request(oracle.origin, r)]
+      assert.equal(a.headers['x-nextjs-cache'], 'HIT', JSON.stringify(r))
+      assert.deepEqual(zooView(a, 'GET'), zooView(n, 'GET'))
+    }
+  })
+
   for (const r of REQUESTS) {
     const method = r.method || 'GET'
     test(`${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`, async () => {

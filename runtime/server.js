@@ -689,14 +689,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     // A URL naming a Flight twin (`/nope.rsc`) counts as an RSC request too, and one naming a
     // segment of it (`/nope.segments/_tree.segment.rsc`) as that segment's prefetch: next start's
-    // not-found page reads its URL so.
+    // not-found page reads its URL so. A segment prefetch's headers make one without `rsc: 1`.
     const urlSegment = appNotFound ? segmentOfUrl(pathname) : undefined
-    const isRsc = req.headers.rsc === '1' || (!!appNotFound && pathname.endsWith('.rsc'))
+    const segment = urlSegment ?? (req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined)
+    const isRsc = req.headers.rsc === '1' || (!!appNotFound && (pathname.endsWith('.rsc') || segment !== undefined))
     // `next start` answers an RSC request for an unknown URL with the build's prerendered
     // `/_not-found.rsc` (status 404, `x-nextjs-cache: HIT`). Next's adapter API leaves that
     // prerender out when a static 404.html exists, so it is served only when the output has it.
-    const segment = urlSegment ?? (req.headers['next-router-prefetch'] === '1' ? req.headers['next-router-segment-prefetch'] : undefined)
-    const notFoundPath = segment ? `${NOT_FOUND_KEY}${SEGMENT_DIR}${segment}${SEGMENT_SUFFIX}` : NOT_FOUND_RSC_KEY
+    const notFoundPath = segment !== undefined ? `${NOT_FOUND_KEY}${SEGMENT_DIR}${segment}${SEGMENT_SUFFIX}` : NOT_FOUND_RSC_KEY
     const notFoundSeed = isRsc && appNotFound ? prerenders.seedEntry(prerenders.byPathname(notFoundPath)) : null
     const notFoundCacheControl = cacheControl || NO_STORE
     // An on-demand revalidation (the build's preview id in `x-prerender-revalidate`, as
@@ -705,10 +705,31 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // of a 404 (it throws on any other). (`REVALIDATED` too for a path never generated.)
     const revalidating = !ctx.notFoundState && !!appNotFound && carriesRevalidation(req, PREVIEW_ID)
     const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
+    if (NOT_FOUND_TWIN && segment !== undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
+      if (ctx.internal && urlSegment !== undefined) {
+        // The regeneration asked for below, of a segment URL: the page's render, for the page's URL.
+        const q = ctx.originalUrl.indexOf('?')
+        const pageUrl = pathname.slice(0, pathname.lastIndexOf(`${SEGMENT_DIR}/`)) + (q < 0 ? '' : ctx.originalUrl.slice(q))
+        return serveNotFoundPage(req, res, { ...ctx, originalUrl: pageUrl }, false, false)
+      }
+      if (revalidating) {
+        // An on-demand revalidation sent as a segment request (by its headers or its URL): next
+        // start renders the not-found page anew, keeps it (document, payload, segments) and
+        // answers with the segment of the new render.
+        await regenerate(NOT_FOUND_KEY, ctx.originalUrl, pageRegenerationHeaders(ctx, NOT_FOUND_TWIN), undefined, true)
+        const entry = (await cache.get(notFoundPath)) || notFoundSeed
+        if (entry) return sendEntry(req, res, { ...entry, status: 404 }, 'REVALIDATED', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: true })
+      }
+    }
     // An unmatched URL's page (not a segment of it, nor a matched route's own 404): the app
     // router's not-found page as next start keeps it, a cached page that revalidates.
     if (NOT_FOUND_TWIN && segment === undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
       return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
+    }
+    if (notFoundSeed && inDraftMode(req)) {
+      // Draft mode: a segment of the not-found page is rendered for this request too, as next
+      // start renders it (a `HIT` there, as for the page).
+      return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
     if (notFoundSeed) {
       // A payload or segment of the not-found page, as its cache keeps it: a kept render's
@@ -726,7 +747,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     if (isRsc && segment !== undefined && prerenders.byPathname(NOT_FOUND_RSC_KEY)) {
       // A segment the prerendered not-found page does not have.
-      return sendSegmentMiss(res, notFoundCacheControl, ctx)
+      return sendSegmentMiss(res, notFoundCacheControl, ctx, state)
     }
     if (appNotFound && (isRsc || revalidating || !statics.byPathname('/404'))) {
       const onHead = revalidating ? () => void res.setHeader('x-nextjs-cache', 'REVALIDATED') : undefined
@@ -753,6 +774,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     res.setHeader('content-type', 'text/plain; charset=utf-8')
     res.end('Not Found')
   }
+
+  /** Whether the request carries the build's draft-mode (preview) cookie. */
+  const inDraftMode = (req) => Boolean(PREVIEW_ID) && parseCookies(req.headers.cookie).__prerender_bypass === PREVIEW_ID
 
   // The app router's not-found page (`/_not-found`) as the cache keeps it, and its Flight payload.
   const NOT_FOUND_KEY = `${basePath}/_not-found`
@@ -783,7 +807,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return renderAndStore(req, res, appNotFound, key, state, ctx, { status: 404, cacheControl: NO_STORE })
     }
     if (ctx.internal || revalidating) return render('REVALIDATED')
-    if (PREVIEW_ID && parseCookies(req.headers.cookie).__prerender_bypass === PREVIEW_ID) {
+    if (inDraftMode(req)) {
       // Draft mode: rendered for this request, not kept (next start labels it a hit, as for pages).
       res.statusCode = 404
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
@@ -1284,14 +1308,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * app-page handler's cache miss): an empty 404, `x-nextjs-postponed: 2` telling the client's
    * segment cache that the route is prefetched by segment.
    */
-  function sendSegmentMiss(res, cacheControl, ctx) {
+  function sendSegmentMiss(res, cacheControl, ctx, state = 'HIT') {
     res.statusCode = 404
     res.setHeader('cache-control', cacheControl)
     res.setHeader('vary', RSC_VARY)
-    res.setHeader('x-nextjs-cache', 'HIT')
+    res.setHeader('x-nextjs-cache', state)
     res.setHeader('x-nextjs-prerender', '1')
     res.setHeader('x-nextjs-postponed', '2')
-    ctx.meta.cache = 'HIT'
+    ctx.meta.cache = state
     res.end()
   }
 
@@ -1299,7 +1323,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const template = prerenders.byId(decision.target.id)
     // A pages-router page has no Flight form: an RSC request for one (a client navigating from an
     // app page) is answered with its HTML from the same cache entry, as next start answers it.
-    const isRsc = Boolean(decision.rscPathname) && !String(targetType(decision.target)).startsWith('PAGES')
+    // Nor has a route handler: its cached response answers the RSC request.
+    const type = String(targetType(decision.target))
+    const isRsc = Boolean(decision.rscPathname) && !type.startsWith('PAGES') && type !== 'APP_ROUTE'
     const invocation = canonicalLocale(manifestPath(decision.invocationPathname || decision.resolvedPathname))
     let concrete = invocation
     if (isRsc) {

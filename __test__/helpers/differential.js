@@ -174,6 +174,11 @@ const REQUESTS = {
     // A segment the page (prerendered by segment) does not have: an empty 404.
     { path: '/about?_rsc=jaWag_9zXGtMBqeC', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
     { path: '/nope', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
+    // A segment prefetch's headers without `rsc: 1` at an unmatched URL: the not-found page's
+    // segment (or the miss) all the same; an empty segment name is a segment it has not.
+    { path: '/nope', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/nope', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
+    { path: '/nope', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '' } },
     // Through a rewrite to a dynamic route (the Router answers with the template's twin): the
     // page's own segment, or the miss.
     { path: '/fallback-rewrite/first?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
