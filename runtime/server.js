@@ -245,7 +245,8 @@ function decodeSegment(s) {
 
 /** Whether a request is a segment prefetch by its headers (`next-router-segment-prefetch`). */
 function isSegmentPrefetch(req) {
-  return req.headers.rsc === '1' && req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined
+  // (With or without `rsc: 1`: Next's app-page handler reads the prefetch headers alone.)
+  return req.headers['next-router-prefetch'] === '1' && req.headers['next-router-segment-prefetch'] !== undefined
 }
 
 function acceptsGzip(req) {
@@ -1168,7 +1169,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const base = pagePathOf(page)
       await Promise.all([...captured.segments].map(([segment, body]) => {
         const template = prerenders.seedEntry(prerenders.byPathname(`${ctx.segmentsOf}.segments${segment}.segment.rsc`))
-        const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2' }
+        const segmentHeaders = template ? { ...template.headers } : { 'content-type': 'text/x-component', 'x-nextjs-postponed': '2', 'x-nextjs-prerender': '1' }
         delete segmentHeaders['x-next-cache-tags']
         return cache.set(`${base}.segments${segment}.segment.rsc`, {
           status: 200, headers: segmentHeaders, body: Buffer.from(body), encoding: 'identity', createdAt,
@@ -1325,12 +1326,15 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // app page) is answered with its HTML from the same cache entry, as next start answers it.
     // Nor has a route handler: its cached response answers the RSC request.
     const type = String(targetType(decision.target))
-    const isRsc = Boolean(decision.rscPathname) && !type.startsWith('PAGES') && type !== 'APP_ROUTE'
+    // A segment prefetch's headers without `rsc: 1` (the Router routes the document): next start
+    // answers with the segment all the same, from the page's cache entry.
+    const rscPathname = decision.rscPathname || (type === 'APP_PAGE' && isSegmentPrefetch(req) ? `${pagePathOf(manifestPath(decision.resolvedPathname))}${RSC_SUFFIX}` : undefined)
+    const isRsc = Boolean(rscPathname) && !type.startsWith('PAGES') && type !== 'APP_ROUTE'
     const invocation = canonicalLocale(manifestPath(decision.invocationPathname || decision.resolvedPathname))
     let concrete = invocation
     if (isRsc) {
       const resolved = manifestPath(decision.resolvedPathname)
-      const rsc = decision.rscPathname
+      const rsc = rscPathname
       concrete = rsc.startsWith(resolved) && resolved !== invocation ? invocation + rsc.slice(resolved === '/' ? 1 : resolved.length) : rsc
     }
     // A segment prefetch answered with a page's whole twin (the Router's answer when the output
@@ -1353,7 +1357,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         else concrete = own
       }
     }
-    let p = prerenders.byPathname(concrete) || (isRsc ? prerenders.byPathname(decision.rscPathname) : null) || template
+    let p = prerenders.byPathname(concrete) || (isRsc ? prerenders.byPathname(rscPathname) : null) || template
     if (!p) return render404(req, res, ctx)
     const fnId = isRsc ? `${p.parentOutputId}.rsc` : p.parentOutputId
     const fn = functions.get(fnId) || functions.get(p.parentOutputId)
@@ -1495,6 +1499,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         if (postponed !== undefined) return resume(req, res, fn, { ...fresh, headers: { ...fresh.headers, 'x-nextjs-prerender': '1' }, postponed }, 'MISS', ctx)
         return sendEntry(req, res, fresh, 'MISS', ctx, { cacheControl: cacheControlFor(fresh.revalidate, fresh.expire) })
       }
+    }
+    if (keepSegments && isSegmentPrefetch(req) && concrete.endsWith(SEGMENT_SUFFIX)) {
+      // A segment prefetch of a page not generated yet: next start renders the page, keeps its
+      // one entry (document, Flight payload, segments) and answers with the segment, so the
+      // page's next request is a hit. (Rendering the segment alone left the page to render again.)
+      const page = documentPathOf(concrete.slice(0, concrete.lastIndexOf(`${SEGMENT_DIR}/`)))
+      await regenerate(page, `${pageUrl(page)}${url.search}`, pageRegenerationHeaders(ctx, p), undefined)
+      if (writing.has(key)) await writing.get(key).catch(() => {})
+      const fresh = await cache.get(key)
+      if (fresh) return sendEntry(req, res, fresh, 'MISS', ctx)
+      const tree = await cache.get(`${pagePathOf(page)}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)
+      if (tree) return sendSegmentMiss(res, cacheControlFor(tree.revalidate, tree.expire), ctx, 'MISS')
     }
     if (keepSegments) ctx.segmentsOf = segmentsTemplate
     // A pages-router page generated here: its other form is generated beside it, as next start's

@@ -145,6 +145,15 @@ const REQUESTS = {
     // twenty-seventh session: every later request for the page got it).
     { path: '/blog/poison-me', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
     { path: '/blog/poison-me' },
+    // A segment prefetch of a page not generated yet: next start renders the whole page and
+    // keeps it (acme rendered the segment alone until the twenty-eighth session: the page's
+    // document then rendered again, a MISS where next start says HIT).
+    { path: '/blog/segment-first?_rsc=_i_aeImnuN6u1u1r', headers: { ...RSC, 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/blog/segment-first' },
+    // A segment prefetch's headers without `rsc: 1` on a prerendered page: the segment from its
+    // cache entry, or the miss (acme answered the document).
+    { path: '/products/1', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/_tree' } },
+    { path: '/about', headers: { 'next-router-prefetch': '1', 'next-router-segment-prefetch': '/foo' } },
     { path: '/products/1' },
     { path: '/products/3' },
     { path: '/dynamic' },
