@@ -215,6 +215,10 @@ for (const name of FIXTURES) {
           // HIT of the static page), as a document and as a Flight payload.
           { path: '/od-nope', headers: revalidate }, { path: '/od-nope', headers: { ...revalidate, rsc: '1' } },
           { path: '/od-nope' },
+          // With the draft-mode cookie too: a revalidation, not draft mode (Next reads no preview
+          // data on one), so the render is kept (acme rendered it as a draft until the
+          // twenty-eighth session, and kept nothing).
+          { path: '/blog/first', headers: { ...revalidate, cookie: `__prerender_bypass=${previewId}` } },
         ]
         const times = []
         const seen = await answers([oracle, acme], paths, (r, res) => {
@@ -225,6 +229,7 @@ for (const name of FIXTURES) {
         assert.deepEqual(seen[1], seen[0])
         assert.ok(seen[0][0].endsWith('200 REVALIDATED') && seen[0][2].endsWith('404 REVALIDATED'), seen[0].join('\n'))
         assert.ok(seen[0][6].endsWith('404 REVALIDATED') && seen[0][8].endsWith('404 HIT'), seen[0].join('\n'))
+        assert.ok(seen[0][9].endsWith('200 REVALIDATED'), seen[0].join('\n'))
         // Per server: the revalidating request rendered now, and the next requests got its render.
         for (const t of [times.slice(0, 3), times.slice(3)]) {
           assert.ok(Date.now() - Date.parse(t[0]) < 60_000, `rendered now: ${t[0]}`)

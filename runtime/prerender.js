@@ -198,7 +198,9 @@ function createPrerenders(outputDir, manifest) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return true
       const cfg = manifest.cacheConfigs[p.cacheConfig] || {}
       const cookies = parseCookies(req.headers.cookie)
-      if (cfg.bypassToken && cookies.__prerender_bypass === cfg.bypassToken) return true
+      // Draft mode, unless the request is an on-demand revalidation (the same token as
+      // `x-prerender-revalidate`): Next's `tryGetPreviewData` then reads no preview data.
+      if (cfg.bypassToken && cookies.__prerender_bypass === cfg.bypassToken && req.headers['x-prerender-revalidate'] !== cfg.bypassToken) return true
       return matchesAny(cfg.bypassFor, req, cookies, url)
     },
     close() {
