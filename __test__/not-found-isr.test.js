@@ -145,6 +145,8 @@ describe('an on-demand revalidation of an unmatched URL, against next start', ()
       { path: '/nope.segments/_full.segment.rsc', headers: draft },
       { path: '/products/1.segments/_full.segment.rsc', headers: { rsc: '1', ...draft } },
       { path: '/nope', headers: segment('/_tree') },
+      // A segment the not-found page has not, in draft mode: rendered all the same.
+      { path: '/about.segments/about/__PAGE__.segment.rsc', headers: draft },
     ]
     const see = (res, method) => ({ ...view(res, method), raw: String(res.body) })
     const results = await compareEach(oracle.origin, acme.origin, reqs, { see })
@@ -159,5 +161,6 @@ describe('an on-demand revalidation of an unmatched URL, against next start', ()
     assert.equal(acmeOf(4).raw, acmeOf(5).raw, 'the whole payload as a segment is the kept payload')
     assert.equal(acmeOf(6).raw, '')
     assert.notEqual(acmeOf(8).raw, acmeOf(11).raw, "draft mode's segment is not the kept one")
+    assert.ok(acmeOf(12).raw.length > 0, 'any segment name is rendered in draft mode')
   })
 })

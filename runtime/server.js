@@ -727,9 +727,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (NOT_FOUND_TWIN && segment === undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
       return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
     }
-    if (notFoundSeed && inDraftMode(req)) {
-      // Draft mode: a segment of the not-found page is rendered for this request too, as next
-      // start renders it (a `HIT` there, as for the page).
+    if ((notFoundSeed || (isRsc && appNotFound && segment !== undefined)) && inDraftMode(req)) {
+      // Draft mode: the not-found page's payload or segment (any segment name) is rendered for
+      // this request too, as next start renders it (a `HIT` there, as for the page).
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
     if (notFoundSeed) {
