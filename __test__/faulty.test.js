@@ -10,6 +10,7 @@ const assert = require('node:assert/strict')
 const { ensureBuilt } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { rawExchange, parseResponses } = require('./helpers/raw-http')
+const { request, view } = require('./helpers/differential')
 
 const FUNCTION_TIMEOUT_MS = 1500
 const BOUND_MS = 20_000
@@ -59,6 +60,19 @@ describe('faulty functions', () => {
     // an edge route handler (edge-runtime sandbox): logged under its output id
     { path: '/edge-throws', status: 500, message: 'faulty: edge throws', route: 'app/edge-throws/route' },
   ]
+  // The failing responses themselves, compared as the runtime differential compares responses:
+  // an edge function that throws is next start's plain-text 500 (acme served the 500 page until
+  // the twenty-eighth session).
+  test('the failing responses are the ones next start sends', async () => {
+    for (const f of FAILING) {
+      for (const method of ['GET', 'HEAD']) {
+        const r = { method, path: f.path }
+        const [a, n] = [await request(acme.origin, r), await request(oracle.origin, r)]
+        assert.deepEqual({ ...view(a, method), etag: a.headers.etag }, { ...view(n, method), etag: n.headers.etag }, `${method} ${f.path}`)
+      }
+    }
+  })
+
   for (const f of FAILING) {
     test(`${f.path}: ${f.status} like next start, logged once with the route, others keep being served`, async () => {
       for (let round = 0; round < 2; round++) {

@@ -994,9 +994,26 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       await pipeWebResponse(response, req, res)
     } catch (err) {
       log({ level: 'error', msg: 'edge function failed', route: fn.id, error: String((err && err.stack) || err) })
-      await render500(req, res)
+      sendEdgeFailure(req, res)
     }
   }
+
+  /**
+   * What next start answers when an edge function throws (an edge page renders its own errors;
+   * what escapes the function is the sandbox's): a plain-text 500, with Next's ETag of the text.
+   */
+  function sendEdgeFailure(req, res) {
+    if (res.headersSent) return res.destroy()
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    res.statusCode = 500
+    res.setHeader('cache-control', NO_STORE)
+    if (manifest.config.generateEtags !== false) res.setHeader('etag', EDGE_FAILURE_ETAG)
+    res.setHeader('content-type', 'text/plain')
+    res.setHeader('content-length', EDGE_FAILURE.length)
+    res.end(req.method === 'HEAD' ? undefined : EDGE_FAILURE)
+  }
+  const EDGE_FAILURE = Buffer.from('Internal Server Error')
+  const EDGE_FAILURE_ETAG = generateETag(EDGE_FAILURE)
 
   // --- prerenders -------------------------------------------------------------------------
   /** A pathname as the manifest spells prerender pathnames: basePath kept, no trailing slash. */
