@@ -117,6 +117,30 @@ describe('proxy.js (Node middleware) against next start', () => {
     assert.equal(mw && mw.runtime, 'nodejs')
   })
 
+  // An A/B split by cookie: the proxy rewrites `/ab` to `/variant-b` for `variant=b`, else to
+  // `/variant-a`, two ISR pages (revalidate = 1). A stale hit's regeneration is routed again,
+  // through the proxy: until the twenty-eighth session it went without the request's cookies, so
+  // it regenerated `/variant-a` and `/variant-b` stayed stale with the build's render for good.
+  test("a page reached through a cookie's rewrite regenerates, as on next start", { timeout: 60_000 }, async () => {
+    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
+    const b = { path: '/ab', headers: { cookie: 'theme=dark; variant=b' } }
+    for (const server of [oracle, acme]) {
+      const first = await request(server.origin, b)
+      assert.match(String(first.body), /Variant b/, server.origin)
+      const built = time(first)
+      // Stale once its revalidate has passed: served stale, regenerated in the background.
+      await new Promise((r) => setTimeout(r, 1300))
+      assert.equal((await request(server.origin, b)).headers['x-nextjs-cache'], 'STALE', server.origin)
+      let fresh
+      for (let i = 0; i < 50 && !fresh; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        const res = await request(server.origin, b)
+        if (time(res) !== built && /Variant b/.test(String(res.body))) fresh = res
+      }
+      assert.ok(fresh, `${server.origin}: /variant-b was regenerated`)
+    }
+  })
+
   for (const r of REQUESTS) {
     const method = r.method || 'GET'
     test(`${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`, async () => {

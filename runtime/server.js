@@ -1282,13 +1282,31 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     })
   }
 
-  /** The headers of a request a regeneration takes: the few rendering reads, and those prerender
-   * `p` (when given) lets into its cache key. */
+  /** The headers of a request a regeneration takes: the few rendering reads, those prerender
+   * `p` (when given) lets into its cache key, and what middleware may route by. */
   function regenerationHeaders(ctx, p) {
     const allow = new Set([...REGENERATE_HEADERS, ...((p && prerenders.cacheConfig(p).allowHeader) || [])])
     const out = {}
     for (const [k, v] of Object.entries(ctx.originalHeaders)) if (allow.has(k) && k !== 'x-prerender-revalidate') out[k] = v
+    // The regeneration is routed again, middleware included: it must reach the page the request
+    // reached (next start regenerates the page the request was routed to). Middleware routes by
+    // cookies (an A/B split, a session) and credentials; without them a page reached through a
+    // cookie's rewrite was never regenerated, the other variant was. Draft mode's cookies stay
+    // behind: the regeneration must be kept.
+    const cookie = withoutDraftCookies(ctx.originalHeaders.cookie)
+    if (cookie) out.cookie = cookie
+    if (ctx.originalHeaders.authorization !== undefined) out.authorization = ctx.originalHeaders.authorization
     return out
+  }
+
+  /** A Cookie header without draft mode's (and the pages router's preview) cookies. */
+  function withoutDraftCookies(header) {
+    if (!header) return undefined
+    const kept = String(header).split(';').filter((c) => {
+      const name = c.split('=', 1)[0].trim()
+      return name !== '__prerender_bypass' && name !== '__next_preview_data'
+    })
+    return kept.map((c) => c.trim()).filter(Boolean).join('; ') || undefined
   }
 
   /** The headers regenerating a page's document takes from a request for one of its payloads. */
