@@ -121,9 +121,14 @@ describe('proxy.js (Node middleware) against next start', () => {
   // `/variant-a`, two ISR pages (revalidate = 1). A stale hit's regeneration is routed again,
   // through the proxy: until the twenty-eighth session it went without the request's cookies, so
   // it regenerated `/variant-a` and `/variant-b` stayed stale with the build's render for good.
-  test("a page reached through a cookie's rewrite regenerates, as on next start", { timeout: 60_000 }, async () => {
+  // The same by a request header, in a rewrite's `has` (`/ab-tier`, `x-tier: gold`): until the
+  // same session the regeneration carried only a few headers, not this one.
+  const SPLITS = [
+    { path: '/ab', headers: { cookie: 'theme=dark; variant=b' } },
+    { path: '/ab-tier', headers: { 'x-tier': 'gold' } },
+  ]
+  for (const b of SPLITS) test(`a page reached through a rewrite by ${b.headers.cookie ? 'cookie' : 'header'} regenerates, as on next start`, { timeout: 60_000 }, async () => {
     const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
-    const b = { path: '/ab', headers: { cookie: 'theme=dark; variant=b' } }
     for (const server of [oracle, acme]) {
       const first = await request(server.origin, b)
       assert.match(String(first.body), /Variant b/, server.origin)

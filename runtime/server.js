@@ -41,7 +41,16 @@ const NEXT_INTERNAL_HEADERS = [
 const TWIN_WAIT_MS = 5_000
 // How long one instance may hold a key's regeneration before another takes over (it died).
 const REGENERATION_LOCK_MS = 30_000
-const REGENERATE_HEADERS = ['host', 'rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree', 'next-url', 'accept-language', 'user-agent']
+// The request headers a regeneration does not take (it takes the rest: see regenerationHeaders):
+// those of the connection and the body, conditional and partial requests (a 304 or 206 would
+// keep nothing), compression (it asks for identity), on-demand revalidation (it would revalidate
+// again), and those that make a request bypass the cache (a server action's).
+const NOT_REGENERATION_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect',
+  'content-length', 'content-type', 'content-encoding',
+  'range', 'if-range', 'if-none-match', 'if-match', 'if-modified-since', 'if-unmodified-since',
+  'accept-encoding', 'x-prerender-revalidate', 'x-prerender-revalidate-if-generated', 'next-action',
+])
 // The request headers that ask for a Flight payload or a segment of it.
 const FLIGHT_REQUEST_HEADERS = ['rsc', 'next-router-prefetch', 'next-router-segment-prefetch', 'next-router-state-tree']
 
@@ -544,7 +553,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (ctx.twinRegeneration || concrete.endsWith(RSC_SUFFIX)) return
     const siblings = manifest.prerenders.filter((q) => q.groupId === p.groupId && q !== p && !q.pathname.includes(SEGMENT_DIR))
     const isData = (q) => q.pathname.startsWith(DATA_DIR)
-    const headers = { ...pageRegenerationHeaders(ctx, p), [TWIN_HEADER]: secret }
+    const headers = { ...pageRegenerationHeaders(ctx), [TWIN_HEADER]: secret }
     delete headers['x-nextjs-data']
     let key
     let url
@@ -717,7 +726,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // An on-demand revalidation sent as a segment request (by its headers or its URL): next
         // start renders the not-found page anew, keeps it (document, payload, segments) and
         // answers with the segment of the new render.
-        await regenerate(NOT_FOUND_KEY, ctx.originalUrl, pageRegenerationHeaders(ctx, NOT_FOUND_TWIN), undefined, true)
+        await regenerate(NOT_FOUND_KEY, ctx.originalUrl, pageRegenerationHeaders(ctx), undefined, true)
         const entry = (await cache.get(notFoundPath)) || notFoundSeed
         if (entry) return sendEntry(req, res, { ...entry, status: 404 }, 'REVALIDATED', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: true })
       }
@@ -814,7 +823,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
     if (writing.has(key)) await writing.get(key).catch(() => {})
-    const found = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx, NOT_FOUND_TWIN), key)
+    const found = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx), key)
     if (!found) return render('MISS')
     const state = found.stale ? 'STALE' : 'HIT'
     if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
@@ -1282,20 +1291,21 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     })
   }
 
-  /** The headers of a request a regeneration takes: the few rendering reads, those prerender
-   * `p` (when given) lets into its cache key, and what middleware may route by. */
-  function regenerationHeaders(ctx, p) {
-    const allow = new Set([...REGENERATE_HEADERS, ...((p && prerenders.cacheConfig(p).allowHeader) || [])])
+  /**
+   * The headers of a request a regeneration takes. The regeneration is a request to this server,
+   * routed again (middleware and `has` conditions included), and must reach the page the request
+   * reached, as next start regenerates the page the request was routed to: it takes the request's
+   * headers but those of NOT_REGENERATION_HEADERS, and its cookies but draft mode's (it must be
+   * kept). With only a few headers, a page reached through a rewrite by a cookie or a header (an
+   * A/B split) was never regenerated (the other variant was), a page behind a session check was
+   * redirected.
+   */
+  function regenerationHeaders(ctx) {
     const out = {}
-    for (const [k, v] of Object.entries(ctx.originalHeaders)) if (allow.has(k) && k !== 'x-prerender-revalidate') out[k] = v
-    // The regeneration is routed again, middleware included: it must reach the page the request
-    // reached (next start regenerates the page the request was routed to). Middleware routes by
-    // cookies (an A/B split, a session) and credentials; without them a page reached through a
-    // cookie's rewrite was never regenerated, the other variant was. Draft mode's cookies stay
-    // behind: the regeneration must be kept.
-    const cookie = withoutDraftCookies(ctx.originalHeaders.cookie)
+    for (const [k, v] of Object.entries(ctx.originalHeaders)) if (!NOT_REGENERATION_HEADERS.has(k)) out[k] = v
+    const cookie = withoutDraftCookies(out.cookie)
     if (cookie) out.cookie = cookie
-    if (ctx.originalHeaders.authorization !== undefined) out.authorization = ctx.originalHeaders.authorization
+    else delete out.cookie
     return out
   }
 
@@ -1310,8 +1320,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /** The headers regenerating a page's document takes from a request for one of its payloads. */
-  function pageRegenerationHeaders(ctx, p) {
-    const out = regenerationHeaders(ctx, p)
+  function pageRegenerationHeaders(ctx) {
+    const out = regenerationHeaders(ctx)
     for (const k of FLIGHT_REQUEST_HEADERS) delete out[k]
     return out
   }
@@ -1484,8 +1494,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
       if (stale && entry.segmentOf) {
         // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
-        regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx, p), entry.createdAt)
-      } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), entry.createdAt)
+        regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx), entry.createdAt)
+      } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
@@ -1502,7 +1512,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // With a partial fallback it also starts the path's upgrade, as on next start.
         if (prerenders.cacheConfig(p).partialFallback && concrete.includes('.segments/')) {
           const page = concrete.slice(0, concrete.indexOf('.segments/'))
-          regenerate(page, page, pageRegenerationHeaders(ctx, p), 0)
+          regenerate(page, page, pageRegenerationHeaders(ctx), 0)
         }
         return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
       }
@@ -1510,12 +1520,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // A partial fallback (`partialFallback`, Next's `partialPrefetching`): the path gets its
         // own shell, generated in the background, which later requests are answered with (as
         // `next start` upgrades the fallback into a param-specific cache entry).
-        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
+        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), 0)
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
       if (mode === 'static' && p.seed && !isData) {
-        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p), 0)
+        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
@@ -1524,7 +1534,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A PPR page not generated yet and without a fallback shell: in minimal mode its render
       // answers with the shell alone, so generate the shell first (blocking, once per key), then
       // resume it for this request.
-      await regenerate(key, ctx.originalUrl, regenerationHeaders(ctx, p))
+      await regenerate(key, ctx.originalUrl, regenerationHeaders(ctx))
       if (writing.has(key)) await writing.get(key).catch(() => {})
       const fresh = await cache.get(key)
       if (fresh) {
@@ -1540,7 +1550,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // one entry (document, Flight payload, segments) and answers with the segment, so the
       // page's next request is a hit. (Rendering the segment alone left the page to render again.)
       const page = documentPathOf(concrete.slice(0, concrete.lastIndexOf(`${SEGMENT_DIR}/`)))
-      await regenerate(page, `${pageUrl(page)}${url.search}`, pageRegenerationHeaders(ctx, p), undefined)
+      await regenerate(page, `${pageUrl(page)}${url.search}`, pageRegenerationHeaders(ctx), undefined)
       if (writing.has(key)) await writing.get(key).catch(() => {})
       const fresh = await cache.get(key)
       if (fresh) return sendEntry(req, res, fresh, 'MISS', ctx)
