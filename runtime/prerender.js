@@ -198,9 +198,7 @@ function createPrerenders(outputDir, manifest) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return true
       const cfg = manifest.cacheConfigs[p.cacheConfig] || {}
       const cookies = parseCookies(req.headers.cookie)
-      // Draft mode, unless the request is an on-demand revalidation (the same token as
-      // `x-prerender-revalidate`): Next's `tryGetPreviewData` then reads no preview data.
-      if (cfg.bypassToken && cookies.__prerender_bypass === cfg.bypassToken && req.headers['x-prerender-revalidate'] !== cfg.bypassToken) return true
+      if (inDraftMode(req, cfg.bypassToken, cookies)) return true
       return matchesAny(cfg.bypassFor, req, cookies, url)
     },
     close() {
@@ -210,4 +208,13 @@ function createPrerenders(outputDir, manifest) {
   }
 }
 
-module.exports = { createPrerenders, generateETag, cacheControlFor, parseCacheControl, parseCookies, parseQuery }
+/**
+ * Whether a request is in draft mode for `token` (the build's preview id): it carries the
+ * `__prerender_bypass` cookie with it and is not an on-demand revalidation (`x-prerender-revalidate`
+ * with the same token), on which Next's `tryGetPreviewData` reads no preview data.
+ */
+function inDraftMode(req, token, cookies = parseCookies(req.headers.cookie)) {
+  return Boolean(token) && cookies.__prerender_bypass === token && req.headers['x-prerender-revalidate'] !== token
+}
+
+module.exports = { createPrerenders, generateETag, cacheControlFor, inDraftMode, parseCacheControl, parseCookies, parseQuery }

@@ -15,7 +15,7 @@ const { proxyExternal } = require('./external')
 const { compressResponse, headersBeforeCompression, appendVary } = require('./compress')
 const { createStaticFiles, rscVaryOf } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
-const { createPrerenders, cacheControlFor, generateETag, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
+const { createPrerenders, cacheControlFor, generateETag, inDraftMode, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
 const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
@@ -433,6 +433,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (at <= 0 || pathname[at - 1] === '/') return undefined
     return pathname.slice(at + SEGMENT_DIR.length, pathname.length - SEGMENT_SUFFIX.length)
   }
+  /** The page a segment's path belongs to (`/x.segments/_tree.segment.rsc` -> `/x`). */
+  function pageOfSegment(pathname) {
+    return pathname.slice(0, pathname.lastIndexOf(`${SEGMENT_DIR}/`))
+  }
   // experimental.validateRSCRequestHeaders (Next's default: on; outputs from before it was
   // recorded have no value and keep it on).
   const validateRscRequests = manifest.config.validateRSCRequestHeaders !== false
@@ -715,28 +719,24 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // of a 404 (it throws on any other). (`REVALIDATED` too for a path never generated.)
     const revalidating = !ctx.notFoundState && !!appNotFound && carriesRevalidation(req, PREVIEW_ID)
     const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
-    if (NOT_FOUND_TWIN && segment !== undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
-      if (ctx.internal && urlSegment !== undefined) {
-        // The regeneration asked for below, of a segment URL: the page's render, for the page's URL.
-        const q = ctx.originalUrl.indexOf('?')
-        const pageUrl = pathname.slice(0, pathname.lastIndexOf(`${SEGMENT_DIR}/`)) + (q < 0 ? '' : ctx.originalUrl.slice(q))
-        return serveNotFoundPage(req, res, { ...ctx, originalUrl: pageUrl }, false, false)
-      }
-      if (revalidating) {
-        // An on-demand revalidation sent as a segment request (by its headers or its URL): next
-        // start renders the not-found page anew, keeps it (document, payload, segments) and
-        // answers with the segment of the new render.
-        await regenerate(NOT_FOUND_KEY, ctx.originalUrl, pageRegenerationHeaders(ctx), undefined, true)
-        const entry = (await cache.get(notFoundPath)) || notFoundSeed
-        if (entry) return sendEntry(req, res, { ...entry, status: 404 }, 'REVALIDATED', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: true })
-      }
+    // An unmatched URL's 404 (not a matched route's own): the app router's not-found page as next
+    // start keeps it, a cached page that revalidates.
+    const cachedPage = NOT_FOUND_TWIN && ctx.notFoundCacheControl === undefined && !ctx.notFoundState
+    if (cachedPage && segment === undefined) return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
+    if (cachedPage && ctx.internal && urlSegment !== undefined) {
+      // The regeneration asked for below, of a segment URL: the page's render, for the page's URL.
+      const q = ctx.originalUrl.indexOf('?')
+      const pageUrl = pageOfSegment(pathname) + (q < 0 ? '' : ctx.originalUrl.slice(q))
+      return serveNotFoundPage(req, res, { ...ctx, originalUrl: pageUrl }, false, false)
     }
-    // An unmatched URL's page (not a segment of it, nor a matched route's own 404): the app
-    // router's not-found page as next start keeps it, a cached page that revalidates.
-    if (NOT_FOUND_TWIN && segment === undefined && ctx.notFoundCacheControl === undefined && !ctx.notFoundState) {
-      return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
+    if (cachedPage && revalidating) {
+      // An on-demand revalidation sent as a segment request (by its headers or its URL): next
+      // start renders the not-found page anew, keeps it (document, payload, segments) and
+      // answers with the segment of the new render.
+      const entry = (await regenerateAndGet(notFoundPath, NOT_FOUND_KEY, ctx.originalUrl, pageRegenerationHeaders(ctx), true)) || notFoundSeed
+      if (entry) return sendEntry(req, res, { ...entry, status: 404 }, 'REVALIDATED', ctx, { cacheControl: notFoundCacheControl, cached: true, segment: true })
     }
-    if ((notFoundSeed || (isRsc && appNotFound && segment !== undefined)) && inDraftMode(req)) {
+    if ((notFoundSeed || (isRsc && appNotFound && segment !== undefined)) && inDraftMode(req, PREVIEW_ID)) {
       // Draft mode: the not-found page's payload or segment (any segment name) is rendered for
       // this request too, as next start renders it (a `HIT` there, as for the page).
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
@@ -785,9 +785,6 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     res.end('Not Found')
   }
 
-  /** Whether the request carries the build's draft-mode (preview) cookie. */
-  const inDraftMode = (req) => Boolean(PREVIEW_ID) && parseCookies(req.headers.cookie).__prerender_bypass === PREVIEW_ID
-
   // The app router's not-found page (`/_not-found`) as the cache keeps it, and its Flight payload.
   const NOT_FOUND_KEY = `${basePath}/_not-found`
   const NOT_FOUND_RSC_KEY = `${NOT_FOUND_KEY}${RSC_SUFFIX}`
@@ -817,12 +814,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return renderAndStore(req, res, appNotFound, key, state, ctx, { status: 404, cacheControl: NO_STORE })
     }
     if (ctx.internal || revalidating) return render('REVALIDATED')
-    if (inDraftMode(req)) {
+    if (inDraftMode(req, PREVIEW_ID)) {
       // Draft mode: rendered for this request, not kept (next start labels it a hit, as for pages).
       res.statusCode = 404
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
-    if (writing.has(key)) await writing.get(key).catch(() => {})
     const found = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx), key)
     if (!found) return render('MISS')
     const state = found.stale ? 'STALE' : 'HIT'
@@ -840,7 +836,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * null when it has expired (by `expire` or its tags): it must be rendered now.
    */
   async function refreshNotFoundPage(key, url, headers, regenerateKey) {
-    const kept = await cache.get(key)
+    const kept = await keptEntry(key)
     const entry = kept || prerenders.seedEntry(NOT_FOUND_TWIN)
     const now = Date.now()
     if (!entry || (entry.expire && now > entry.createdAt + entry.expire * 1000)) return null
@@ -1228,6 +1224,21 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     return captured.html ? { key: twin.key, headers: { ...rest, 'content-type': 'text/html; charset=utf-8' }, body: Buffer.from(captured.html) } : null
   }
 
+  /** The entry the cache keeps under `key`, once a write of it in progress here is done. */
+  async function keptEntry(key) {
+    if (writing.has(key)) await writing.get(key).catch(() => {})
+    return cache.get(key)
+  }
+
+  /**
+   * Regenerates `regenerateKey` now, by a request for `url` with `headers` (`onDemand`: waiting
+   * for another instance's lock on it), and answers what the cache keeps under `key` after it.
+   */
+  async function regenerateAndGet(key, regenerateKey, url, headers, onDemand = false) {
+    await regenerate(regenerateKey, url, headers, undefined, onDemand)
+    return keptEntry(key)
+  }
+
   /** Stores `entry` under `key`; requests for the key wait for the write meanwhile. */
   async function keep(key, entry) {
     const write = cache.set(key, entry)
@@ -1422,8 +1433,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // hands back the fresh render as a non-miss entry), except a dynamic RSC request to a PPR
       // route; and every server-action POST to a prerendered page (fetch or form, PPR or not,
       // an unknown action's 409 too).
-      const token = prerenders.cacheConfig(p).bypassToken
-      const draft = Boolean(token) && parseCookies(req.headers.cookie).__prerender_bypass === token
+      const draft = inDraftMode(req, prerenders.cacheConfig(p).bypassToken)
       const action = req.method !== 'GET' && req.method !== 'HEAD'
       const onHead = action || (draft && !(partial && isRsc && !staticPrefetch)) ? () => void res.setHeader('x-nextjs-cache', 'HIT') : undefined
       return invokeNode(fn, req, res, ctx, { onHead })
@@ -1474,14 +1484,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       return
     }
 
-    if (writing.has(key)) await writing.get(key).catch(() => {})
-    let entry = await cache.get(key)
+    let entry = await keptEntry(key)
     if (!entry && partial && regenerating.has(key)) {
       // The path's own shell is being generated (a partial fallback's upgrade): like next start's
       // response cache, a request for the same key waits for it rather than taking the fallback.
       await regenerating.get(key)
-      if (writing.has(key)) await writing.get(key).catch(() => {})
-      entry = await cache.get(key)
+      entry = await keptEntry(key)
     }
     const now = Date.now()
     if (!entry && p.pathname === concrete) entry = prerenders.seedEntry(p)
@@ -1534,9 +1542,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A PPR page not generated yet and without a fallback shell: in minimal mode its render
       // answers with the shell alone, so generate the shell first (blocking, once per key), then
       // resume it for this request.
-      await regenerate(key, ctx.originalUrl, regenerationHeaders(ctx))
-      if (writing.has(key)) await writing.get(key).catch(() => {})
-      const fresh = await cache.get(key)
+      const fresh = await regenerateAndGet(key, key, ctx.originalUrl, regenerationHeaders(ctx))
       if (fresh) {
         const postponed = entryPostponed(fresh, p)
         // next start marks this first response `x-nextjs-prerender: 1` (later ones, resumed
@@ -1549,10 +1555,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A segment prefetch of a page not generated yet: next start renders the page, keeps its
       // one entry (document, Flight payload, segments) and answers with the segment, so the
       // page's next request is a hit. (Rendering the segment alone left the page to render again.)
-      const page = documentPathOf(concrete.slice(0, concrete.lastIndexOf(`${SEGMENT_DIR}/`)))
-      await regenerate(page, `${pageUrl(page)}${url.search}`, pageRegenerationHeaders(ctx), undefined)
-      if (writing.has(key)) await writing.get(key).catch(() => {})
-      const fresh = await cache.get(key)
+      const page = documentPathOf(pageOfSegment(concrete))
+      const fresh = await regenerateAndGet(key, page, `${pageUrl(page)}${url.search}`, pageRegenerationHeaders(ctx))
       if (fresh) return sendEntry(req, res, fresh, 'MISS', ctx)
       const tree = await cache.get(`${pagePathOf(page)}${SEGMENT_DIR}/_tree${SEGMENT_SUFFIX}`)
       if (tree) return sendSegmentMiss(res, cacheControlFor(tree.revalidate, tree.expire), ctx, 'MISS')
