@@ -146,6 +146,47 @@ describe('proxy.js (Node middleware) against next start', () => {
     }
   })
 
+  // A stale hit's regeneration renders the page the request was routed to: next start renders it
+  // in the request's own handler, after the proxy ran once. acme's regeneration is a request to
+  // itself, which until the twenty-ninth session was routed again, through the proxy: a proxy
+  // with side effects (a log, a rate limit, a counter) ran twice for one stale hit.
+  test('a stale hit runs the proxy once, its regeneration does not run it again', { timeout: 60_000 }, async () => {
+    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
+    const countOf = async (server) => JSON.parse(String((await request(server.origin, { path: '/proxy-count' })).body)).counted
+    for (const server of [oracle, acme]) {
+      const before = await countOf(server)
+      const first = await request(server.origin, { path: '/counted' })
+      const built = time(first)
+      await new Promise((r) => setTimeout(r, 1300))
+      assert.equal((await request(server.origin, { path: '/counted' })).headers['x-nextjs-cache'], 'STALE', server.origin)
+      let sent = 2
+      let fresh
+      for (let i = 0; i < 50 && !fresh; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        const res = await request(server.origin, { path: '/counted' })
+        sent++
+        if (time(res) !== built) fresh = res
+      }
+      assert.ok(fresh, `${server.origin}: /counted was regenerated`)
+      assert.equal((await countOf(server)) - before, sent, `${server.origin}: the proxy ran once per request`)
+    }
+  })
+
+  // The route a regeneration carries is taken from the server itself only (with its secret): a
+  // client naming a route is routed as any request, through the proxy.
+  test('a route named by a client is not taken', async () => {
+    const { createRouter } = require('../runtime/router')
+    const dir = ensureBuilt('proxy')
+    const router = createRouter(require('node:fs').readFileSync(require('node:path').join(dir, 'manifest.json'), 'utf8'))
+    const show = router.resolve({ url: '/show', headers: {} })
+    const packed = (show.kind === 'middleware' ? router.resume(show.continuation, {}) : show).packed
+    const headers = { 'x-acme-revalidate': 'guessed', 'x-acme-regen-route': encodeURIComponent(packed) }
+    for (const path of ['/nope', '/show?block=1']) {
+      const expected = proxyView(await request(oracle.origin, { path }), 'GET', oracle.origin)
+      assert.deepEqual(proxyView(await request(acme.origin, { path, headers }), 'GET', acme.origin), expected, path)
+    }
+  })
+
   for (const r of REQUESTS) {
     const method = r.method || 'GET'
     test(`${method} ${r.path}${r.headers ? ` ${JSON.stringify(r.headers)}` : ''}`, async () => {

@@ -118,6 +118,12 @@ class Decision {
     return v === '' ? undefined : Number(v)
   }
 
+  /** The decision's packed form, from which `restore` rebuilds it (a regeneration request to
+   * the server itself carries it, and is not routed again). */
+  get packed() {
+    return this._p
+  }
+
   /** Only a `middleware` decision has one (`Paused`). */
   get continuation() {
     return undefined
@@ -256,7 +262,8 @@ class Paused extends Decision {
  * Compiles the routing table of an output.
  * @param {string} manifestJson the text of `manifest.json`
  * @returns {{ resolve: (req: { method?: string, url: string, headers: object }) => object,
- *   resume: (continuation: object, outcome: object) => object, pathnames: () => string[],
+ *   resume: (continuation: object, outcome: object) => object, restore: (packed: string) => object,
+ *   pathnames: () => string[],
  *   headerNames: () => string[] }}
  * `headers` are Node's `req.headers` (lower-case names) or `rawHeaders`. `resume` takes the
  * `continuation` of a `middleware` decision (the decision itself), once. When middleware passed
@@ -451,6 +458,12 @@ function createRouter(manifestJson) {
           other,
         ),
       )
+    },
+    /** The decision `packed` (a decision's `packed`, not a `middleware` one) is the form of. */
+    restore(packed) {
+      const kind = typeof packed === 'string' ? kindOf(packed.charCodeAt(0)) : undefined
+      if (kind === undefined || kind === 'middleware') throw new Error('[INVALID_DECISION] not the packed form of a decision of this router')
+      return new Decision(packed)
     },
     pathnames() {
       return router.pathnames()

@@ -27,6 +27,12 @@ const INTERNAL_HEADER = 'x-acme-revalidate'
 const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
 // On a regeneration: it regenerates the other form of a page whose one form was just rendered.
 const TWIN_HEADER = 'x-acme-regen-twin'
+// On a regeneration of a request's own URL: the routing decision the request reached (its packed
+// form) and the request headers middleware left (JSON), both URI-encoded. The regeneration takes
+// them instead of being routed again, as next start regenerates in the request's own handler:
+// middleware ran once for the request and does not run again (nor routes elsewhere).
+const ROUTE_HEADER = 'x-acme-regen-route'
+const ROUTE_REQUEST_HEADERS = 'x-acme-regen-request-headers'
 // Headers of Next's own protocol between its router and its renderers, dropped from every
 // request as `next start` drops them (router-server.js `filterInternalHeaders`): an entrypoint
 // trusts them. A client's `next-resume: 1` POST to a PPR page was resumed from the postponed
@@ -819,7 +825,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       res.statusCode = 404
       return invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: NO_STORE, onHead: () => void res.setHeader('x-nextjs-cache', 'HIT') })
     }
-    const found = await refreshNotFoundPage(key, ctx.originalUrl, regenerationHeaders(ctx), key)
+    const found = await refreshNotFoundPage(key, ctx.originalUrl, ownRegenerationHeaders(ctx), key)
     if (!found) return render('MISS')
     const state = found.stale ? 'STALE' : 'HIT'
     if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
@@ -1290,8 +1296,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const r = http.request({ host: addr.host, port: addr.port, path: url, method: 'GET', headers: h }, (resp) => {
         resp.resume()
         // The entry is written before the response ends (storeRendered runs before res.end).
-        resp.on('end', () => resolve({ status: resp.statusCode, cache: resp.headers['x-nextjs-cache'] }))
-        resp.on('error', () => resolve(undefined))
+        // The render released the lock of the key it kept; this releases the key's own, should
+        // the request have rendered another (only the token's holder can: a no-op otherwise),
+        // which would hold it, and the key's next regeneration, for REGENERATION_LOCK_MS.
+        resp.on('end', () => {
+          releaseRegeneration(key, token)
+          resolve({ status: resp.statusCode, cache: resp.headers['x-nextjs-cache'] })
+        })
+        resp.on('error', () => {
+          releaseRegeneration(key, token)
+          resolve(undefined)
+        })
       })
       r.on('error', (err) => {
         log({ level: 'error', msg: 'regeneration failed', key, error: String(err) })
@@ -1312,11 +1327,38 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * redirected.
    */
   function regenerationHeaders(ctx) {
+    return regenerationRecord(ctx.originalHeaders)
+  }
+
+  /** `headers` but NOT_REGENERATION_HEADERS and draft mode's cookies. */
+  function regenerationRecord(headers) {
     const out = {}
-    for (const [k, v] of Object.entries(ctx.originalHeaders)) if (!NOT_REGENERATION_HEADERS.has(k)) out[k] = v
+    for (const [k, v] of Object.entries(headers)) if (!NOT_REGENERATION_HEADERS.has(k)) out[k] = v
     const cookie = withoutDraftCookies(out.cookie)
     if (cookie) out.cookie = cookie
     else delete out.cookie
+    return out
+  }
+
+  /**
+   * The headers of a regeneration of the request's own URL (`ctx.originalUrl`): its
+   * regenerationHeaders, and where routing took the request (ROUTE_HEADER), so the regeneration
+   * renders what the request reached without routing it again: middleware ran once for the
+   * request, as on next start (a regeneration routed again ran it twice, and reached another page
+   * where middleware routes by anything but the URL and the headers it takes, or at random).
+   * Without the route when it would not fit in a request's headers (then it is routed again).
+   */
+  function ownRegenerationHeaders(ctx) {
+    const out = regenerationHeaders(ctx)
+    if (!ctx.decision) return out
+    const route = encodeURIComponent(ctx.decision.packed)
+    const overrides = ctx.middlewareRequestHeaders && encodeURIComponent(JSON.stringify(regenerationRecord(ctx.middlewareRequestHeaders)))
+    let bytes = route.length + (overrides ? overrides.length : 0)
+    for (const [k, v] of Object.entries(out)) bytes += k.length + String(v).length + 4
+    // (Headroom for the internal headers requestRegeneration adds.)
+    if (bytes > guard.limits.maxHeaderBytes - 1024) return out
+    out[ROUTE_HEADER] = route
+    if (overrides) out[ROUTE_REQUEST_HEADERS] = overrides
     return out
   }
 
@@ -1503,7 +1545,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       if (stale && entry.segmentOf) {
         // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
         regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx), entry.createdAt)
-      } else if (stale) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), entry.createdAt)
+      } else if (stale) regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
       // A PPR route's seeds say `private, no-store` for the `.rsc` twin; next start goes by the route's revalidate.
@@ -1528,12 +1570,12 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // A partial fallback (`partialFallback`, Next's `partialPrefetching`): the path gets its
         // own shell, generated in the background, which later requests are answered with (as
         // `next start` upgrades the fallback into a param-specific cache entry).
-        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), 0)
+        if (prerenders.cacheConfig(p).partialFallback) regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), 0)
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
       if (mode === 'static' && p.seed && !isData) {
-        regenerate(key, ctx.originalUrl, regenerationHeaders(ctx), 0)
+        regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
@@ -1542,7 +1584,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A PPR page not generated yet and without a fallback shell: in minimal mode its render
       // answers with the shell alone, so generate the shell first (blocking, once per key), then
       // resume it for this request.
-      const fresh = await regenerateAndGet(key, key, ctx.originalUrl, regenerationHeaders(ctx))
+      const fresh = await regenerateAndGet(key, key, ctx.originalUrl, ownRegenerationHeaders(ctx))
       if (fresh) {
         const postponed = entryPostponed(fresh, p)
         // next start marks this first response `x-nextjs-prerender: 1` (later ones, resumed
@@ -1738,6 +1780,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
   }
 
+  /** The request headers middleware answered with, all of them (the rest are dropped). */
+  function takeRequestHeaders(req, ctx, requestHeaders) {
+    keepOriginalHeaders(req, ctx)
+    for (const k of Object.keys(req.headers)) if (!(k in requestHeaders)) delete req.headers[k]
+    Object.assign(req.headers, requestHeaders)
+    ctx.middlewareRequestHeaders = requestHeaders
+  }
+
   /** Copies the request headers as they came in before the first change to `req.headers`. */
   function keepOriginalHeaders(req, ctx) {
     if (ctx.originalHeaders === req.headers) ctx.originalHeaders = { ...req.headers }
@@ -1751,7 +1801,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (req.headers['x-nextjs-data'] !== undefined && !isDataUrl(req.url)) delete req.headers['x-nextjs-data']
     // `originalHeaders` is `req.headers` itself until something is about to change them
     // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
-    const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES }
+    const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES, decision: undefined }
     if (req.headers[INTERNAL_HEADER] !== undefined) {
       ctx.internal = req.headers[INTERNAL_HEADER] === secret
       if (ctx.internal) ctx.regenToken = req.headers[REGEN_TOKEN_HEADER]
@@ -1762,6 +1812,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       if (ctx.internal) ctx.twinRegeneration = req.headers[TWIN_HEADER] === secret
       delete req.headers[TWIN_HEADER]
       delete ctx.originalHeaders[TWIN_HEADER]
+      if (ctx.internal && req.headers[ROUTE_HEADER] !== undefined) {
+        ctx.route = { packed: req.headers[ROUTE_HEADER], requestHeaders: req.headers[ROUTE_REQUEST_HEADERS] }
+      }
+      delete req.headers[ROUTE_HEADER]
+      delete req.headers[ROUTE_REQUEST_HEADERS]
     }
     const clean = cleanTargetRedirect(req.url)
     if (clean !== null) {
@@ -1770,7 +1825,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       res.setHeader('refresh', `0;url=${clean}`)
       return res.end(req.method === 'HEAD' ? undefined : clean)
     }
-    let decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
+    let decision
+    if (ctx.route) {
+      // A regeneration of a request's own URL: where that request was routed, with the request
+      // headers middleware left it (no `middleware` decision, so the loop below does not run).
+      decision = router.restore(decodeURIComponent(ctx.route.packed))
+      if (ctx.route.requestHeaders !== undefined) takeRequestHeaders(req, ctx, JSON.parse(decodeURIComponent(ctx.route.requestHeaders)))
+    } else decision = router.resolve({ method: req.method, url: req.url, headers: req.headers })
     for (let hops = 0; decision.kind === 'middleware' && hops < 4; hops++) {
       if (!middlewareFn) {
         decision = router.resume(decision.continuation, {})
@@ -1789,16 +1850,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         const after = router.resume(decision.continuation, { bodySent: true, responseHeaders })
         return pipeWebResponse(outcome.response, req, res, after.headers)
       }
-      if (requestHeaders) {
-        keepOriginalHeaders(req, ctx)
-        for (const k of Object.keys(req.headers)) if (!(k in requestHeaders)) delete req.headers[k]
-        Object.assign(req.headers, requestHeaders)
-      }
+      if (requestHeaders) takeRequestHeaders(req, ctx, requestHeaders)
       const routerOutcome = { requestHeaders, responseHeaders }
       if (outcome.redirect) routerOutcome.redirect = { url: String(outcome.redirect.url), status: outcome.redirect.status }
       if (outcome.rewrite) routerOutcome.rewrite = String(outcome.rewrite)
       decision = router.resume(decision.continuation, routerOutcome)
     }
+    // (What a regeneration of this URL takes: `ownRegenerationHeaders`.)
+    ctx.decision = decision
     if (decision.headers) {
       setHeaders(res, decision.headers)
       ctx.routingHeaders = new Set(res.getHeaderNames())
