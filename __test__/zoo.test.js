@@ -120,6 +120,50 @@ describe('zoo fixture against next start', () => {
     assert.deepEqual(a, n)
   })
 
+  // A URL can spell a page's param several ways; next start keys its cache by the decoded path, as
+  // the build names its prerenders (`/encoded/café`, `/encoded/a b`). acme keyed by the URL as
+  // sent until the twenty-ninth session: a browser's spelling (`caf%C3%A9`, `a%20b`) never found
+  // the build's render (every such request rendered the page again, a MISS), and `a,b` and
+  // `a%2Cb` were two entries. Compared with the render's time, which shows which entry answered.
+  test('every spelling of a path is one cache entry, the build\'s for a prerendered one', async () => {
+    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
+    const steps = [
+      '/encoded/a%20b', '/encoded/a,b', '/encoded/a%2Cb', '/encoded/caf%C3%A9', '/encoded/%5Bx%5D', '/encoded/[x]',
+      // Generated here: the second spelling is the first's entry; delimiters stay escaped.
+      '/encoded/new,one', '/encoded/new%2Cone', '/encoded/new%2cone?_rsc', '/encoded/sl%2Fash', '/encoded/sl%2fash', '/encoded/pc%25t', '/encoded/pc%25t',
+      '/encoded-pages/a%20b', '/encoded-pages/a%2Cb', '/encoded-pages/caf%C3%A9', '/encoded-pages/n,1', '/encoded-pages/n%2C1',
+    ]
+    const run = async (origin) => {
+      const out = []
+      const times = new Map()
+      for (const path of steps) {
+        const res = await request(origin, { path, headers: path.includes('_rsc') ? RSC : {} })
+        // Times as first seen, numbered: the same number is the same render.
+        const t = time(res)
+        if (t && !times.has(t)) times.set(t, times.size)
+        out.push(`${path} ${res.status} ${res.headers['x-nextjs-cache']} render#${t ? times.get(t) : '-'}`)
+      }
+      return out
+    }
+    const [n, a] = [await run(oracle.origin), await run(acme.origin)]
+    assert.ok(n.filter((line) => / HIT /.test(line)).length >= 10, `next start answers most spellings from one entry: ${n.join(' | ')}`)
+    assert.deepEqual(a, n)
+  })
+
+  // A path that is no valid percent-encoding where a dynamic route matched: next start's router
+  // cannot decode the params and renders its 400 with the error page (an RSC request's `_rsc`
+  // checked first, as for any page). acme invoked the page, which threw: a 500.
+  test('params that cannot be decoded: a 400 from the error page', async () => {
+    for (const r of [
+      { path: '/encoded/%E0%A4%A' }, { path: '/encoded/%E0%A4%A', method: 'HEAD' }, { path: '/encoded-pages/%E0%A4%A' },
+      { path: '/static-params/%E0%A4%A' }, { path: '/isr-param/%E0%A4%A' }, { path: '/encoded/%E0%A4%A?_rsc', headers: RSC },
+    ]) {
+      const [a, n] = [await request(acme.origin, r), await request(oracle.origin, r)]
+      assert.equal(n.status, 400, JSON.stringify(r))
+      assert.deepEqual(zooView(a, r.method || 'GET'), zooView(n, r.method || 'GET'), JSON.stringify(r))
+    }
+  })
+
   // A route handler has no Flight form: an RSC request is answered from its cache entry, as any
   // request (acme rendered the handler for every RSC request until the twenty-eighth session).
   test('an RSC request to a cached route handler is a cache hit', async () => {

@@ -217,4 +217,39 @@ function inDraftMode(req, token, cookies = parseCookies(req.headers.cookie)) {
   return Boolean(token) && cookies.__prerender_bypass === token && req.headers['x-prerender-revalidate'] !== token
 }
 
-module.exports = { createPrerenders, generateETag, cacheControlFor, inDraftMode, parseCacheControl, parseCookies, parseQuery }
+// Path delimiters, and their escapes, which a decoded key segment keeps escaped.
+const DELIMITERS = /[/#?\\]|%(?:2f|23|3f|5c)/gi
+// A key segment's escaped delimiters, and the escapes of such escapes (`%252f`), kept as they are
+// in a URL of it; anything else is a character of the segment.
+const KEPT_ESCAPES = /(%(?:25)?(?:2f|23|3f|5c))/i
+
+/**
+ * The cache key's form of a page's pathname: each segment decoded, path delimiters (and their
+ * escapes) escaped again, as Next's `decodePathParams` keys its cache and names the build's
+ * prerenders (`/blog/café`). A URL can spell a page several ways (`/blog/a,b`, `/blog/a%2Cb`,
+ * `/blog/caf%C3%A9`): they are one cache entry, and a browser's spelling finds the build's render.
+ * A segment that is no valid escape sequence stays as it is.
+ */
+function keyPathOf(pathname) {
+  if (!pathname.includes('%') && !pathname.includes('\\')) return pathname
+  return pathname
+    .split('/')
+    .map((seg) => {
+      try {
+        return decodeURIComponent(seg).replace(DELIMITERS, encodeURIComponent)
+      } catch {
+        return seg
+      }
+    })
+    .join('/')
+}
+
+/** A URL path whose key path is `keyPath` (the inverse of `keyPathOf`, for a request to it). */
+function urlPathOf(keyPath) {
+  return keyPath
+    .split('/')
+    .map((seg) => seg.split(KEPT_ESCAPES).map((part, i) => (i % 2 ? part : encodeURIComponent(part))).join(''))
+    .join('/')
+}
+
+module.exports = { createPrerenders, generateETag, cacheControlFor, inDraftMode, parseCacheControl, parseCookies, parseQuery, keyPathOf, urlPathOf }

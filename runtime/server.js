@@ -15,7 +15,7 @@ const { proxyExternal } = require('./external')
 const { compressResponse, headersBeforeCompression, appendVary } = require('./compress')
 const { createStaticFiles, rscVaryOf } = require('./static')
 const { createNodeFunctions } = require('./node-functions')
-const { createPrerenders, cacheControlFor, generateETag, inDraftMode, parseCacheControl, parseCookies, parseQuery } = require('./prerender')
+const { createPrerenders, cacheControlFor, generateETag, inDraftMode, parseCacheControl, parseCookies, parseQuery, keyPathOf, urlPathOf } = require('./prerender')
 const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = require('./cache')
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
@@ -534,6 +534,37 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
 
   /**
+   * Whether the request reached a dynamic route (or its 404, all its paths prerendered) with a
+   * path that is no valid percent-encoding (`/blog/%E0%A4%A`): next start's router fails to decode
+   * the route's params, before any handler or RSC check (`badParams` answers as it does).
+   */
+  function malformedParams(decision, ctx) {
+    const route = decision.kind === 'resolved' ? decision.resolvedPathname : decision.kind === 'notFound' ? decision.matchedRoute : undefined
+    if (!route || !route.includes('[')) return false
+    try {
+      decodeURIComponent(decision.invocationPathname || new URL(ctx.originalUrl, 'http://x').pathname)
+      return false
+    } catch {
+      return true
+    }
+  }
+
+  /**
+   * next start's answer to params it cannot decode: its error page for a 400 (Bad Request), which
+   * only a pages-router error page can render; otherwise (app router only) a plain-text 500.
+   */
+  function badParams(req, res, ctx) {
+    const errorPage = functions.get('/_error')
+    if (!errorPage) return sendPlainServerError(req, res)
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    ctx.routingHeaders = NO_NAMES
+    // (The error page reads its status from the response; an RSC request's varies as a 404's.)
+    res.statusCode = 400
+    if (req.headers.rsc === '1') res.setHeader('vary', RSC_VARY)
+    return invokeNode(errorPage, req, res, ctx, { status: 400, cacheControl: NO_STORE })
+  }
+
+  /**
    * A middleware that threw: `next start` then renders `/500`, which only a pages-router error
    * page can answer; otherwise (app router only) it ends with a plain-text 500.
    */
@@ -579,17 +610,19 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         url = `${pageUrl(concrete)}?_rsc`
         headers.rsc = '1'
       } else if (siblings.some(isData)) {
-        key = url = `${DATA_PREFIX}${page.slice(basePath.length)}.json`
+        key = `${DATA_PREFIX}${page.slice(basePath.length)}.json`
+        url = urlPathOf(key)
         headers['x-nextjs-data'] = '1'
       } else return
     }
     if (!regenerating.has(key)) await regenerate(key, url, headers, undefined, onDemand)
   }
 
-  /** A page's pathname as a client asks for it: with the trailing slash the app's
-   * `trailingSlash` wants (else the router's redirect would answer the request). */
+  /** A page's pathname (a cache key's) as a client asks for it: encoded, with the trailing slash
+   * the app's `trailingSlash` wants (else the router's redirect would answer the request). */
   function pageUrl(pathname) {
-    return manifest.config.trailingSlash && pathname !== '/' && !pathname.endsWith('/') ? `${pathname}/` : pathname
+    const url = urlPathOf(pathname)
+    return manifest.config.trailingSlash && url !== '/' && !url.endsWith('/') ? `${url}/` : url
   }
 
   /** By route: the fallback mode its prerenders carry (`null`: none does). */
@@ -1005,15 +1038,16 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       await pipeWebResponse(response, req, res)
     } catch (err) {
       log({ level: 'error', msg: 'edge function failed', route: fn.id, error: String((err && err.stack) || err) })
-      sendEdgeFailure(req, res)
+      sendPlainServerError(req, res)
     }
   }
 
   /**
-   * What next start answers when an edge function throws (an edge page renders its own errors;
-   * what escapes the function is the sandbox's): a plain-text 500, with Next's ETag of the text.
+   * next start's plain-text 500, with Next's ETag of the text: what it answers when an edge
+   * function throws (an edge page renders its own errors; what escapes the function is the
+   * sandbox's), and where no error page can render its answer (`badParams`).
    */
-  function sendEdgeFailure(req, res) {
+  function sendPlainServerError(req, res) {
     if (res.headersSent) return res.destroy()
     for (const name of res.getHeaderNames()) res.removeHeader(name)
     res.statusCode = 500
@@ -1435,6 +1469,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const rsc = rscPathname
       concrete = rsc.startsWith(resolved) && resolved !== invocation ? invocation + rsc.slice(resolved === '/' ? 1 : resolved.length) : rsc
     }
+    // The cache's spelling of the path (`/blog/a%2Cb` and `/blog/a,b` are one page, `/blog/café`).
+    concrete = keyPathOf(concrete)
     // A segment prefetch answered with a page's whole twin (the Router's answer when the output
     // has no such segment, or when a rewrite reached a dynamic route's template): when the page
     // was prerendered by segment, its own segment, or next start's cache miss, an empty 404.
@@ -1544,7 +1580,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       const stale = (entry.revalidate !== false && entry.revalidate !== undefined && now > entry.createdAt + entry.revalidate * 1000) || tagState === 'stale'
       if (stale && entry.segmentOf) {
         // A segment of an upgraded partial fallback: the page regenerates, its segments with it.
-        regenerate(entry.segmentOf, entry.segmentOf, pageRegenerationHeaders(ctx), entry.createdAt)
+        regenerate(entry.segmentOf, urlPathOf(entry.segmentOf), pageRegenerationHeaders(ctx), entry.createdAt)
       } else if (stale) regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), entry.createdAt)
       const postponed = partial && !isRsc ? entryPostponed(entry, p) : undefined
       if (postponed !== undefined) return resume(req, res, fn, { ...entry, postponed }, stale ? 'STALE' : 'HIT', ctx)
@@ -1562,7 +1598,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // With a partial fallback it also starts the path's upgrade, as on next start.
         if (prerenders.cacheConfig(p).partialFallback && concrete.includes('.segments/')) {
           const page = concrete.slice(0, concrete.indexOf('.segments/'))
-          regenerate(page, page, pageRegenerationHeaders(ctx), 0)
+          regenerate(page, urlPathOf(page), pageRegenerationHeaders(ctx), 0)
         }
         return sendEntry(req, res, prerenders.seedEntry(p), 'MISS', ctx, { cacheControl: null })
       }
@@ -1867,6 +1903,15 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (decision.kind !== 'redirect' && ctx.originalUrl.includes('image')) {
       const url = new URL(ctx.originalUrl, 'http://x')
       if (images.matches(url.pathname)) return images.handle(req, res, { query: parseQuery(url.search), render404: () => render404(req, res, ctx), ctx })
+    }
+    if (ctx.originalUrl.includes('%') && malformedParams(decision, ctx)) {
+      // (Where an error page renders the answer, it checks an RSC request's `_rsc` first, as
+      // for any page: the redirect is no-store.)
+      if (functions.get('/_error') && req.headers.rsc === '1') {
+        res.setHeader('cache-control', NO_STORE)
+        if (redirectRscCacheBusting(req, res, decision.target || { kind: 'prerender' }, ctx)) return
+      }
+      return badParams(req, res, ctx)
     }
     switch (decision.kind) {
       case 'redirect': {

@@ -259,6 +259,13 @@ const REQUESTS = {
     { path: '/_next/static/%2e%2e/%2e%2e/package.json' },
     { path: '/manifest.json' },
     { path: '/server/node_modules/next/package.json' },
+    // A param that is no valid percent-encoding: next start cannot decode it, and without a
+    // pages-router error page to render its 400 answers a plain-text 500, before any RSC check
+    // (acme invoked the page: its 500 page, or the RSC check's redirect; a 404 where all the
+    // route's paths are prerendered).
+    { path: '/blog/%E0%A4%A' },
+    { path: '/blog/%E0%A4%A', headers: RSC },
+    { path: '/products/%E0%A4%A' },
     ...(actionId ? actionRequests(actionId) : []),
   ],
   'pages-router': (buildId) => [
@@ -307,6 +314,14 @@ const REQUESTS = {
     { path: '/ssr', headers: RSC },
     { path: '/isr', headers: RSC },
     { path: '/api/hello', headers: RSC },
+    // A param that is no valid percent-encoding: next start's router cannot decode it and
+    // renders the error page's 400 (an RSC request's `_rsc` checked first, the redirect no-store;
+    // `fallback: false` alike). acme invoked the page, which threw: a 500.
+    { path: '/posts/%E0%A4%A' },
+    { path: '/posts/%E0%A4%A', headers: RSC },
+    { path: '/posts/%E0%A4%A?_rsc', headers: RSC },
+    { path: '/docs/%E0%A4%A' },
+    { path: `/_next/data/${buildId}/posts/%E0%A4%A.json` },
   ],
   'i18n-basepath': (buildId) => [
     { path: '/base/' },
