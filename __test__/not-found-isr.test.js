@@ -30,10 +30,12 @@ describe("a not-found page under a root layout's revalidate, against next start"
   let acme
   let oracle
   let built
+  let previewId
   before(async () => {
     const out = ensureBuilt('not-found-isr')
     // The build's render of the page: the static 404 page, prerendered with it.
     built = renderedAt({ body: fs.readFileSync(path.join(out, 'static', '404.html')) })
+    previewId = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).cacheConfigs.find((c) => c && c.bypassToken).bypassToken
     acme = await startAcme('not-found-isr')
     oracle = await startOracle('not-found-isr')
   })
@@ -74,6 +76,39 @@ describe("a not-found page under a root layout's revalidate, against next start"
       assert.ok(renderedAt(segment) >= renderedAt(doc), 'the segment is of the same render or a later one')
     })
   }
+  // A route whose paths are all prerendered (`/items/[id]`, `dynamicParams = false`) answers any
+  // other path with the same not-found page from the same cache entry, with the route's
+  // cache-control. acme sent the build's render there until the twenty-ninth session (never the
+  // kept one), and a revalidation at such a path rendered the page without keeping it.
+  test("a route's own 404 serves the kept not-found render, and revalidating one keeps a new render", async () => {
+    const revalidate = { 'x-prerender-revalidate': previewId }
+    const reqs = [
+      { path: '/nope', headers: revalidate },
+      { path: '/items/9' },
+      { path: '/items/8', headers: revalidate },
+      { path: '/nope' },
+      { path: '/nope', headers: { rsc: '1' } },
+      { path: '/items/9' },
+      { path: '/items/9?_rsc', headers: { rsc: '1' } },
+    ]
+    const run = async (origin) => {
+      const out = []
+      for (const r of reqs) {
+        const res = await request(origin, r)
+        out.push({ status: res.status, 'cache-control': res.headers['cache-control'], at: renderedAt(res) })
+      }
+      return out
+    }
+    const [n, a] = [await run(oracle.origin), await run(acme.origin)]
+    // (Which render each served, numbered by first appearance: the times differ by server.)
+    const numbered = (rows) => {
+      const seen = []
+      return rows.map((r) => ({ ...r, at: seen.includes(r.at) ? seen.indexOf(r.at) : seen.push(r.at) - 1 }))
+    }
+    assert.deepEqual(numbered(n).map((r) => r.at), [0, 0, 1, 1, 1, 1, 1], `next start: ${JSON.stringify(n)}`)
+    assert.deepEqual(numbered(a), numbered(n))
+  })
+
 })
 
 describe('an on-demand revalidation of an unmatched URL, against next start', () => {

@@ -762,6 +762,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // start keeps it, a cached page that revalidates.
     const cachedPage = NOT_FOUND_TWIN && ctx.notFoundCacheControl === undefined && !ctx.notFoundState
     if (cachedPage && segment === undefined) return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
+    // A route's own 404 (`dynamicParams = false`) is the same page from the same entry, with the
+    // route's cache-control: it serves the kept render, and revalidating one keeps a new render,
+    // which every 404 then serves, as on next start. (acme sent the build's render until the
+    // twenty-ninth session, and kept none.)
+    if (NOT_FOUND_TWIN && !ctx.notFoundState && ctx.notFoundCacheControl !== undefined && segment === undefined && !isRsc) {
+      return serveNotFoundPage(req, res, ctx, isRsc, revalidating, ctx.notFoundCacheControl)
+    }
     if (cachedPage && ctx.internal && urlSegment !== undefined) {
       // The regeneration asked for below, of a segment URL: the page's render, for the page's URL.
       const q = ctx.originalUrl.indexOf('?')
@@ -837,9 +844,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * by its route's `revalidate` (a root layout's applies to it), by tags, and on demand
    * (`x-prerender-revalidate` with the preview id on any unmatched URL). A render is stored; until
    * one is, the build's (the static 404 page, the prerendered payload) is served, stale once the
-   * route's revalidate has passed. Always status 404 and no-store.
+   * route's revalidate has passed. Always status 404, and `cacheControl` (no-store, a matched
+   * route's own for its 404).
    */
-  async function serveNotFoundPage(req, res, ctx, isRsc, revalidating) {
+  async function serveNotFoundPage(req, res, ctx, isRsc, revalidating, cacheControl = NO_STORE) {
     const key = isRsc ? NOT_FOUND_RSC_KEY : NOT_FOUND_KEY
     const render = (state) => {
       ctx.twin = { key: isRsc ? NOT_FOUND_KEY : NOT_FOUND_RSC_KEY, flight: !isRsc, notFound: true }
@@ -850,7 +858,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       ctx.renderRules = { revalidate: NOT_FOUND_TWIN.revalidate ?? false, expire: NOT_FOUND_TWIN.expire }
       // (A render that starts as a 404 is one: Next's metadata then adds `robots: noindex`.)
       res.statusCode = 404
-      return renderAndStore(req, res, appNotFound, key, state, ctx, { status: 404, cacheControl: NO_STORE })
+      return renderAndStore(req, res, appNotFound, key, state, ctx, { status: 404, cacheControl })
     }
     if (ctx.internal || revalidating) return render('REVALIDATED')
     if (inDraftMode(req, PREVIEW_ID)) {
@@ -861,10 +869,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const found = await refreshNotFoundPage(key, ctx.originalUrl, ownRegenerationHeaders(ctx), key)
     if (!found) return render('MISS')
     const state = found.stale ? 'STALE' : 'HIT'
-    if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl: NO_STORE, cached: true, segment: false })
+    if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl, cached: true, segment: false })
     const page = statics.byPathname('/404')
     if (!page) return render('MISS')
-    return sendBuiltNotFoundPage(req, res, ctx, page, state, NO_STORE)
+    return sendBuiltNotFoundPage(req, res, ctx, page, state, cacheControl)
   }
 
   /**
