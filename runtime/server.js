@@ -907,8 +907,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     if (manifest.config.poweredByHeader) res.setHeader('x-powered-by', 'Next.js')
     // Next's ETag of the page, as its cache entry carries one.
-    builtNotFoundEtag ??= generateETag(fs.readFileSync(path.join(dir, page.file)))
-    statics.send(req, res, page, { status: 404, cacheControl, headers: { etag: builtNotFoundEtag } })
+    if (manifest.config.generateEtags !== false) builtNotFoundEtag ??= generateETag(fs.readFileSync(path.join(dir, page.file)))
+    statics.send(req, res, page, { status: 404, cacheControl, headers: builtNotFoundEtag ? { etag: builtNotFoundEtag } : undefined })
     ctx.meta.cache = state
   }
   let builtNotFoundEtag
@@ -1146,7 +1146,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     let body
     // HEAD describes the identity body, as next start's compression leaves HEAD alone.
-    if (entry.encoding === 'gzip' && req.method !== 'HEAD' && acceptsGzip(req)) {
+    // (Kept compressed, sent so only where the app compresses: next.config `compress`.)
+    if (entry.encoding === 'gzip' && compress && req.method !== 'HEAD' && acceptsGzip(req)) {
       res.setHeader('content-encoding', 'gzip')
       appendVary(res, 'Accept-Encoding')
       body = entry.body

@@ -70,6 +70,8 @@ function createStaticFiles(outputDir, manifest) {
   const stats = new Map()
   let cachedBytes = 0
   const rscVary = rscVaryOf(manifest)
+  // next.config `generateEtags: false`: next start's static files carry none (Last-Modified stays).
+  const etags = manifest.config.generateEtags !== false
 
   function statOf(entry) {
     let st = stats.get(entry.file)
@@ -152,8 +154,8 @@ function createStaticFiles(outputDir, manifest) {
     }
     res.setHeader('accept-ranges', 'bytes')
     res.setHeader('last-modified', st.lastModified)
-    res.setHeader('etag', st.etag)
-    if (etagMatches(req.headers['if-none-match'], st.etag)) {
+    if (etags) res.setHeader('etag', st.etag)
+    if (etags && etagMatches(req.headers['if-none-match'], st.etag)) {
       res.statusCode = 304
       res.removeHeader('content-type')
       res.end()

@@ -13,8 +13,9 @@ const { ROOT, fixtureDir, ensureBuilt: ensureOutput } = require('./fixtures')
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
 // Routed in the differential test too, not in the benchmark: a webpack build whose middleware
 // sits beside the pages router (its `_next/data` URLs normalized), and files named with
-// characters a URL encodes; middleware beside a pages router with i18n, basePath, trailingSlash.
-const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack', 'i18n-middleware']
+// characters a URL encodes; middleware beside a pages router with i18n, basePath, trailingSlash;
+// skipTrailingSlashRedirect and skipMiddlewareUrlNormalize with both routers and middleware.
+const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack', 'i18n-middleware', 'config-flags']
 
 /** Builds the fixture when its output is missing. Returns the manifest path. */
 function ensureBuilt(name) {
@@ -113,6 +114,13 @@ function pathsFor(fx) {
       '/x%5B1%5D.txt', '/robots.txt', `/_next/data/${id}/posts/1.json`, `/_next/data/${id}/posts/77.json`,
       `/_next/data/${id}/posts/77.json/`, `/_next/data/${id}/index.json`, `/_next/data/${id}/blog/first.json`,
       `/_next/data/${id}/nope.json`, `/_next/data/wrong/posts/1.json`,
+    ],
+    // No trailing-slash redirect, middleware sees data URLs as sent, app and pages routers.
+    'config-flags': [
+      '/', '/about', '/about/', '/blog/first/', '/blog/new', '/posts/1/', '/posts/9', '/ssr/', '/headers/',
+      '/api/time/', '/api/hello/', '/file.txt/', '/mw-rewrite', '/mw-rewrite/', '/go/x', '/go/x/', '/nope/',
+      `/_next/data/${id}/ssr.json`, `/_next/data/${id}/posts/1.json`, `/_next/data/${id}/posts/9.json/`,
+      `/_next/data/${id}/index.json`, `/_next/data/wrong/ssr.json`,
     ],
   }[fx.name]
   return { base, extra }
