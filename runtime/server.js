@@ -1833,6 +1833,65 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     ctx.middlewareRequestHeaders = requestHeaders
   }
 
+  /**
+   * A data URL's request as next start's router marks it (`x-nextjs-data`: by `route` with
+   * middleware, here where it reached a dynamic route), and the page it reached, which next
+   * start names in `x-nextjs-matched-path` (a pages-router client with middleware reads the page
+   * to render from it): set here for what the cache answers and for a route's 404; a render
+   * sets it itself.
+   */
+  function markDataRequest(req, res, decision) {
+    const page = dataPageOf(decision, req.url)
+    if (!page) return
+    if (!middlewareFn && !page.includes('[')) return
+    req.headers['x-nextjs-data'] = '1'
+    // (An edge page renders outside Next's page server, which names the page: not there.)
+    if (decision.target && decision.target.kind === 'function' && edgeById.has(decision.target.id)) return
+    res.setHeader('x-nextjs-matched-path', page)
+  }
+
+  /**
+   * The page a data URL's decision reached, as next start names it: the locale, then the page
+   * (`/fr/posts/[id]`, `/ssr`, `/` for the index), without basePath; undefined for none. A URL
+   * naming a dynamic route's template (`/_next/data/<id>/posts/[id].json`) is that output itself,
+   * not a match of the route (but for middleware, which sees every data URL).
+   */
+  function dataPageOf(decision, url) {
+    if (!middlewareFn && (url.includes('[') || url.includes('%5B') || url.includes('%5b'))) return undefined
+    let page
+    let concrete
+    if (decision.kind === 'resolved' && decision.target) {
+      const t = decision.target
+      concrete = decision.resolvedPathname.startsWith(`${DATA_PREFIX}/`) ? decision.resolvedPathname : decision.invocationPathname || decision.resolvedPathname
+      if (t.kind === 'prerender') {
+        const p = prerenders.byId(t.id)
+        page = p ? p.parentOutputId : undefined
+      } else if (t.kind === 'static') page = belowBasePath(decision.resolvedPathname)
+    } else if (decision.kind === 'notFound' && decision.matchedRoute) {
+      concrete = url
+      page = belowBasePath(decision.matchedRoute)
+    }
+    if (!concrete) return undefined
+    // The locale: the data path's first segment (`/_next/data/<id>/fr/…`, `…/fr.json`).
+    let locale
+    if (i18n) {
+      const localeOf = (path) => {
+        if (!path.startsWith(`${DATA_PREFIX}/`)) return undefined
+        const first = path.slice(DATA_PREFIX.length + 1).split(/[/?]/)[0].replace(/\.json$/, '')
+        return i18n.locales.find((l) => l === first)
+      }
+      locale = localeOf(concrete) || localeOf(url)
+    }
+    if (!page) {
+      // A page rendered on request: its data path below the locale.
+      if (!concrete.startsWith(`${DATA_PREFIX}/`)) return undefined
+      page = concrete.slice(DATA_PREFIX.length, -'.json'.length)
+      if (locale) page = page.slice(locale.length + 1) || '/index'
+    } else if (locale && (page === `/${locale}` || page.startsWith(`/${locale}/`))) page = page.slice(locale.length + 1) || '/index'
+    if (page === '/index') page = '/'
+    return `${locale ? `/${locale}` : ''}${page}`
+  }
+
   /** Copies the request headers as they came in before the first change to `req.headers`. */
   function keepOriginalHeaders(req, ctx) {
     if (ctx.originalHeaders === req.headers) ctx.originalHeaders = { ...req.headers }
@@ -1840,10 +1899,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
 
   async function route(req, res, meta) {
     for (const name of NEXT_INTERNAL_HEADERS) if (req.headers[name] !== undefined) delete req.headers[name]
-    // `x-nextjs-data` (a client navigation's data fetch) counts on a data URL only: elsewhere
-    // next start drops it too, and middleware's redirect of a page request carrying it was sent
-    // as a data redirect (`x-nextjs-redirect`, no Location).
-    if (req.headers['x-nextjs-data'] !== undefined && !isDataUrl(req.url)) delete req.headers['x-nextjs-data']
+    // `x-nextjs-data` (a client navigation's data fetch): next start's router drops the client's
+    // (`filterInternalHeaders`) and marks a data URL itself, on every one in an app with
+    // middleware (its `middleware_next_data` step, before middleware runs), else on one that
+    // reaches a dynamic route (`markDataRequest`). A page request carrying it had middleware's
+    // redirect sent as a data redirect (`x-nextjs-redirect`, no Location). (A regeneration's is
+    // the server's own.)
+    // (An RSC request's is never marked: next start's router takes its path as the Flight form's.)
+    const dataUrl = req.headers.rsc !== '1' && isDataUrl(req.url)
+    if (req.headers[INTERNAL_HEADER] === undefined) {
+      if (dataUrl && middlewareFn) req.headers['x-nextjs-data'] = '1'
+      else if (req.headers['x-nextjs-data'] !== undefined) delete req.headers['x-nextjs-data']
+    }
     // `originalHeaders` is `req.headers` itself until something is about to change them
     // (`keepOriginalHeaders`): most requests never do, and a copy per request shows in profiles.
     const ctx = { meta, originalUrl: req.url, originalHeaders: req.headers, internal: false, routingHeaders: NO_NAMES, decision: undefined }
@@ -1907,6 +1974,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       setHeaders(res, decision.headers)
       ctx.routingHeaders = new Set(res.getHeaderNames())
     }
+    if (dataUrl && !ctx.internal) markDataRequest(req, res, decision)
     // Parsing the URL only when it can be the optimizer's: a URL parser never decodes the
     // letters of a path, so a pathname `…/_next/image` has `image` in the raw URL too.
     if (decision.kind !== 'redirect' && ctx.originalUrl.includes('image')) {

@@ -113,6 +113,8 @@ function view(res, method) {
     'x-nextjs-cache': res.headers['x-nextjs-cache'],
     vary: res.headers.vary,
     'x-action-revalidated': res.headers['x-action-revalidated'],
+    // The page a data URL reached, which a pages-router client with middleware renders by.
+    'x-nextjs-matched-path': res.headers['x-nextjs-matched-path'],
     body: method === 'HEAD' || res.status === 304 ? '' : bodyDigest(String(res.headers['content-type'] || ''), res.body),
   }
 }
