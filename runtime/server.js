@@ -805,7 +805,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       // A segment the prerendered not-found page does not have.
       return sendSegmentMiss(res, notFoundCacheControl, ctx, state)
     }
-    if (appNotFound && (isRsc || revalidating || !statics.byPathname('/404'))) {
+    if (appNotFound && (isRsc || revalidating || !staticErrorPage(404, pathname))) {
       const onHead = revalidating ? () => void res.setHeader('x-nextjs-cache', 'REVALIDATED') : undefined
       await invokeNode(appNotFound, req, res, ctx, { status: 404, cacheControl: notFoundCacheControl, onHead })
       return
@@ -813,7 +813,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // next start varies an RSC request's 404 on the router headers, whatever renders it (in an
     // app without the app router too).
     if (isRsc) res.setHeader('vary', RSC_VARY)
-    const page = statics.byPathname('/404')
+    const page = staticErrorPage(404, pathname)
     if (page) {
       if (appNotFound) return sendBuiltNotFoundPage(req, res, ctx, page, state, cacheControl)
       if (ctx.notFoundState) res.setHeader('x-nextjs-cache', ctx.notFoundState)
@@ -870,7 +870,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (!found) return render('MISS')
     const state = found.stale ? 'STALE' : 'HIT'
     if (found.kept || isRsc) return sendEntry(req, res, { ...found.entry, status: 404 }, state, ctx, { cacheControl, cached: true, segment: false })
-    const page = statics.byPathname('/404')
+    const page = staticErrorPage(404, new URL(ctx.originalUrl, 'http://x').pathname)
     if (!page) return render('MISS')
     return sendBuiltNotFoundPage(req, res, ctx, page, state, cacheControl)
   }
@@ -913,10 +913,21 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   }
   let builtNotFoundEtag
 
+  /**
+   * The build's static error page (`404`, `500`) for a request path: below the basePath (`/docs/404`),
+   * with i18n in the path's locale, else the default one (`/base/fr/404`).
+   */
+  function staticErrorPage(code, pathname) {
+    if (!i18n) return statics.byPathname(`${basePath}/${code}`)
+    const first = belowBasePath(pathname).split('/')[1] || ''
+    const locale = i18n.locales.find((l) => l.toLowerCase() === first.toLowerCase()) || i18n.defaultLocale
+    return statics.byPathname(`${basePath}/${locale}/${code}`)
+  }
+
   async function render500(req, res) {
     if (res.headersSent) return res.destroy()
     for (const name of res.getHeaderNames()) res.removeHeader(name)
-    const page = statics.byPathname('/500')
+    const page = staticErrorPage(500, new URL(req.url, 'http://x').pathname)
     if (page && statics.send(req, res, page, { status: 500 })) return
     res.statusCode = 500
     res.setHeader('content-type', 'text/plain; charset=utf-8')
@@ -995,6 +1006,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     // invocation: without this a render right after a revalidation could be an old one.
     keepOriginalHeaders(req, ctx)
     req.headers['x-invocation-id'] = crypto.randomUUID()
+    addForwardedHeaders(req)
     const tapped = interceptResponse(res, {
       capture,
       beforeEnd,
@@ -1034,8 +1046,28 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
   }
 
+  /**
+   * The `x-forwarded-*` headers next start's server adds to every request it renders (base-server
+   * `handleRequestImpl`), those the request lacks: the Host it was sent to, the port the server
+   * listens on, the scheme, the client's address. Code that builds absolute URLs from them (auth
+   * libraries, redirects, canonical links) saw none on acme. Middleware runs before, without them.
+   */
+  function addForwardedHeaders(req) {
+    const h = req.headers
+    const https = h['x-forwarded-proto'] !== undefined ? h['x-forwarded-proto'] === 'https' : Boolean(req.socket && req.socket.encrypted)
+    if (h['x-forwarded-host'] === undefined && h.host !== undefined) h['x-forwarded-host'] = h.host
+    if (h['x-forwarded-port'] === undefined) {
+      const a = server.address()
+      h['x-forwarded-port'] = a && typeof a === 'object' ? String(a.port) : https ? '443' : '80'
+    }
+    if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = https ? 'https' : 'http'
+    if (h['x-forwarded-for'] === undefined && req.socket && req.socket.remoteAddress) h['x-forwarded-for'] = req.socket.remoteAddress
+  }
+
   async function invokeEdge(fn, req, res, decision, ctx) {
     const { instance } = edgeFunctions()
+    keepOriginalHeaders(req, ctx)
+    addForwardedHeaders(req)
     const ac = new AbortController()
     res.once('close', () => ac.abort())
     const url = `${origin(req)}${ctx.originalUrl}`

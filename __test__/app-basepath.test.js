@@ -1,0 +1,78 @@
+'use strict'
+
+// The `app-basepath` fixture: the app router below a basePath (`/docs`) with trailingSlash and
+// middleware — pages, payloads, an optional catch-all whose paths are all prerendered, a route
+// handler, redirects, rewrites and headers of next.config, the not-found page — `acme-next start`
+// against `next start` on the same build, in one sequence (the not-found page is a cached page:
+// what one request renders, later ones serve).
+
+const { describe, test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { ensureBuilt } = require('./helpers/fixtures')
+const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
+const { request, view } = require('./helpers/differential')
+
+const RSC = { rsc: '1' }
+
+const REQUESTS = [
+  // Outside the basePath: next start's 404 from the not-found page's cache entry. acme looked for
+  // the build's 404 page at `/404` (it is `/docs/404`), found none, and rendered the page anew
+  // for every 404 of a basePath app, keeping that render (later payloads were of it).
+  { path: '/_middleware/' },
+  { path: '/nope/' },
+  { path: '/docs/nope/' },
+  { path: '/docs/nope/', headers: RSC },
+  { path: '/docs/about.rsc' },
+  { path: '/docs/about/' },
+  { path: '/docs/about' },
+  { path: '/docs/about/?_rsc', headers: RSC },
+  { path: '/docs/blog/first/' },
+  { path: '/docs/blog/new/' },
+  { path: '/docs/blog/new/' },
+  { path: '/docs/shop/' },
+  { path: '/docs/shop/a/b/' },
+  { path: '/docs/shop/c/' },
+  { path: '/docs/isr/' },
+  // The `x-forwarded-*` headers next start's server adds to what it renders (acme added none).
+  { path: '/docs/dynamic/' },
+  { path: '/docs/api/hello/' },
+  { path: '/docs/api/hello/', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'example.com' } },
+  { path: '/docs/old/first/' },
+  { path: '/docs/r/second/' },
+  { path: '/docs/mw-rewrite/' },
+  { path: '/docs/mw-redirect/' },
+  { path: '/docs/note.txt' },
+  { path: '/docs/note.txt/' },
+  { path: '/docs' },
+]
+
+describe('app-basepath fixture against next start', () => {
+  let acme
+  let oracle
+  before(async () => {
+    ensureBuilt('app-basepath')
+    acme = await startAcme('app-basepath')
+    oracle = await startOracle('app-basepath', { hostname: 'localhost' })
+  })
+  after(async () => {
+    await stop(acme)
+    await stop(oracle)
+  })
+
+  test('answers the sequence as next start does', async () => {
+    const mismatches = []
+    for (const r of REQUESTS) {
+      const n = view(await request(oracle.origin, r), 'GET')
+      const a = view(await request(acme.origin, r), 'GET')
+      if (JSON.stringify(a) !== JSON.stringify(n)) mismatches.push({ req: r, next: n, acme: a })
+    }
+    assert.deepEqual(mismatches, [])
+  })
+
+  test("next start's answers show what is compared", async () => {
+    const outside = await request(oracle.origin, { path: '/elsewhere/' })
+    assert.equal(outside.status, 404)
+    assert.equal(outside.headers['x-nextjs-cache'], 'HIT', 'the not-found page from its cache entry')
+    assert.match(String((await request(oracle.origin, { path: '/docs/api/hello/' })).body), /"forwardedHost":true/)
+  })
+})
