@@ -37,6 +37,7 @@ const REQUESTS = [
   { path: '/docs/dynamic/' },
   { path: '/docs/api/hello/' },
   { path: '/docs/api/hello/', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'example.com' } },
+  { path: '/docs/api/edge/' },
   { path: '/docs/old/first/' },
   { path: '/docs/r/second/' },
   { path: '/docs/mw-rewrite/' },
@@ -74,5 +75,6 @@ describe('app-basepath fixture against next start', () => {
     assert.equal(outside.status, 404)
     assert.equal(outside.headers['x-nextjs-cache'], 'HIT', 'the not-found page from its cache entry')
     assert.match(String((await request(oracle.origin, { path: '/docs/api/hello/' })).body), /"forwardedHost":true/)
+    assert.match(String((await request(oracle.origin, { path: '/docs/api/edge/' })).body), /"forwardedHost":true/)
   })
 })
