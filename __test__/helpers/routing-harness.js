@@ -14,8 +14,9 @@ const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
 // Routed in the differential test too, not in the benchmark: a webpack build whose middleware
 // sits beside the pages router (its `_next/data` URLs normalized), and files named with
 // characters a URL encodes; middleware beside a pages router with i18n, basePath, trailingSlash;
-// skipTrailingSlashRedirect and skipMiddlewareUrlNormalize with both routers and middleware.
-const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack', 'i18n-middleware', 'config-flags']
+// skipTrailingSlashRedirect and skipMiddlewareUrlNormalize with both routers and middleware; the
+// app router below a basePath with trailingSlash and middleware.
+const DIFFERENTIAL_FIXTURES = [...FIXTURES, 'webpack', 'i18n-middleware', 'config-flags', 'app-basepath']
 
 /** Builds the fixture when its output is missing. Returns the manifest path. */
 function ensureBuilt(name) {
@@ -122,6 +123,12 @@ function pathsFor(fx) {
       `/_next/data/${id}/ssr.json`, `/_next/data/${id}/posts/1.json`, `/_next/data/${id}/posts/9.json/`,
       `/_next/data/${id}/index.json`, `/_next/data/wrong/ssr.json`,
     ],
+    // The app router below a basePath, with trailingSlash and middleware.
+    'app-basepath': [
+      '', '/', '/about', '/about/', '/blog/first/', '/blog/new', '/shop/', '/shop/a/b/', '/shop/c/', '/isr/', '/dynamic',
+      '/api/hello/', '/api/edge', '/old/first/', '/r/second/', '/mw-rewrite/', '/mw-redirect/', '/note.txt', '/nope/',
+      '/about.rsc', '/blog/first.segments/_tree.segment.rsc', `/_next/data/${id}/about.json`,
+    ].map((p) => bp + p).concat(['/', '/about/', '/docsfoo/', '/_next/static/x.js']),
   }[fx.name]
   return { base, extra }
 }
