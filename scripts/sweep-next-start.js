@@ -6,8 +6,9 @@
 // differential (with a fix, or as a listed known difference).
 //   node scripts/sweep-next-start.js <fixture> [count] [seed]
 // The requests: for the routing differential's fixtures (app-router, pages-router, i18n-basepath,
-// webpack, i18n-middleware, config-flags, app-basepath), the GET and HEAD requests among `count` (default 300) of the corpus `seed` (default 11) draws
-// (hostile paths, encodings, locales, data URLs, RSC headers, cookies); for any fixture, every
+// webpack, i18n-middleware, config-flags, app-basepath), the GET and HEAD requests among `count`
+// (default 300) of the corpus `seed` (default 11) draws (hostile paths, encodings, locales, data
+// URLs, RSC headers, cookies); for any fixture, every
 // output's URL (a dynamic route's with a made-up parameter), with a trailing slash and as an RSC
 // request. They run in order on both servers, so state (ISR, revalidation) evolves alike;
 // responses that depend on timing (a background regeneration's race) may differ between runs.
