@@ -14,7 +14,7 @@ const { request, view } = require('./helpers/differential')
 
 const RSC = { rsc: '1' }
 
-const REQUESTS = [
+const requests = (buildId) => [
   // Outside the basePath: next start's 404 from the not-found page's cache entry. acme looked for
   // the build's 404 page at `/404` (it is `/docs/404`), found none, and rendered the page anew
   // for every 404 of a basePath app, keeping that render (later payloads were of it).
@@ -45,13 +45,24 @@ const REQUESTS = [
   { path: '/docs/note.txt' },
   { path: '/docs/note.txt/' },
   { path: '/docs' },
+  // A missing build asset outside the basePath: next start's plain 404 (acme rendered the page).
+  { path: '/_next/static/x.js' },
+  // Data URLs, below the basePath or not, no route matched, middleware present: next start's
+  // `{}` (its router finds no not-found page for them below a basePath) naming the page path
+  // the URL normalizes to (acme answered the not-found page).
+  { path: '/_next/data/x/a.json' },
+  { path: '/docs/_next/data/x/a.json' },
+  { path: `/_next/data/${buildId}/nope.json` },
+  { path: `/docs/_next/data/${buildId}/nope.json` },
+  { path: `/_next/data/${buildId}/about.json` },
 ]
 
 describe('app-basepath fixture against next start', () => {
   let acme
   let oracle
+  let buildId
   before(async () => {
-    ensureBuilt('app-basepath')
+    buildId = require(require('node:path').join(ensureBuilt('app-basepath'), 'manifest.json')).buildId
     acme = await startAcme('app-basepath')
     oracle = await startOracle('app-basepath', { hostname: 'localhost' })
   })
@@ -62,7 +73,7 @@ describe('app-basepath fixture against next start', () => {
 
   test('answers the sequence as next start does', async () => {
     const mismatches = []
-    for (const r of REQUESTS) {
+    for (const r of requests(buildId)) {
       const n = view(await request(oracle.origin, r), 'GET')
       const a = view(await request(acme.origin, r), 'GET')
       if (JSON.stringify(a) !== JSON.stringify(n)) mismatches.push({ req: r, next: n, acme: a })
@@ -71,6 +82,7 @@ describe('app-basepath fixture against next start', () => {
   })
 
   test("next start's answers show what is compared", async () => {
+    assert.equal((await request(oracle.origin, { path: '/_next/data/x/a.json' })).headers['x-nextjs-matched-path'], '/_next/data/x/a.json')
     const outside = await request(oracle.origin, { path: '/elsewhere/' })
     assert.equal(outside.status, 404)
     assert.equal(outside.headers['x-nextjs-cache'], 'HIT', 'the not-found page from its cache entry')

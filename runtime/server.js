@@ -389,25 +389,29 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   const DATA_DIR = `${basePath}/_next/data/`
   const DATA_PREFIX = `${DATA_DIR}${manifest.buildId}`
   /** Whether a request URL (path and query) is a `_next/data` URL (of any build), as next start
-   * tells one: below the prefix, ending in `.json`. */
+   * tells one: below the prefix (below the basePath or not: next start takes the basePath off
+   * when the path has it), ending in `.json`. */
   const isDataUrl = (url) => {
     const q = url.indexOf('?')
     const p = q < 0 ? url : url.slice(0, q)
-    return p.startsWith(DATA_DIR) && p.endsWith('.json')
+    return (p.startsWith(DATA_DIR) || (basePath !== '' && p.startsWith('/_next/data/'))) && p.endsWith('.json')
   }
 
   /** The page path next start normalizes a data URL of this build to (with middleware): the
    * default locale's when it names none, with the trailing slash `trailingSlash` wants. Another
    * build's data URL is not normalized: its own path. */
   function normalizedDataPath(pathname) {
-    if (!pathname.startsWith(`${DATA_PREFIX}/`)) return pathname
-    let rest = pathname.slice(DATA_PREFIX.length).replace(/\.json$/, '')
+    // (A data URL of this build outside the basePath is normalized too, and keeps none.)
+    const bare = `/_next/data/${manifest.buildId}`
+    const hadBasePath = pathname.startsWith(`${DATA_PREFIX}/`)
+    if (!hadBasePath && !(basePath && pathname.startsWith(`${bare}/`))) return pathname
+    let rest = pathname.slice(hadBasePath ? DATA_PREFIX.length : bare.length).replace(/\.json$/, '')
     if (rest === '/index') rest = '/'
     if (i18n) {
       const first = (rest.split('/')[1] || '').toLowerCase()
       if (!i18n.locales.some((l) => l.toLowerCase() === first)) rest = `/${i18n.defaultLocale}${rest === '/' ? '' : rest}`
     }
-    const p = `${basePath}${rest}` || '/'
+    const p = `${hadBasePath ? basePath : ''}${rest}` || '/'
     return manifest.config.trailingSlash && !p.endsWith('/') ? `${p}/` : p
   }
 
@@ -725,15 +729,17 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     if (cacheControl === null) res.removeHeader('cache-control')
     else res.setHeader('cache-control', cacheControl)
     const pathname = new URL(ctx.originalUrl, 'http://x').pathname
-    if (pathname.startsWith(`${basePath}/_next/static/`)) {
-      // A missing build asset: a plain 404, as `next start` answers.
+    if (pathname.startsWith(`${basePath}/_next/static/`) || pathname.startsWith('/_next/static/')) {
+      // A missing build asset (below the basePath or not): a plain 404, as `next start` answers.
       return sendPlainNotFound(req, res)
     }
     // A data request's 404 in an app with middleware whose 404 is the pages router's, where no
     // route matched: `{}`, with the page path the URL normalized to, as next start's router
     // answers it (router-server.js `invokeRender`); the client then loads the page as a
-    // document. (A route's own 404, `fallback: false`, is the 404 page there.)
-    if (middlewareFn && !appNotFound && ctx.unmatched && isDataUrl(ctx.originalUrl)) {
+    // document. (A route's own 404, `fallback: false`, is the 404 page there.) An app router's
+    // not-found page answers instead, but below a basePath, where next start's router does not
+    // find that page for a data URL.
+    if (middlewareFn && (!appNotFound || basePath) && ctx.unmatched && isDataUrl(ctx.originalUrl)) {
       res.statusCode = 404
       res.setHeader('x-nextjs-matched-path', normalizedDataPath(pathname))
       res.setHeader('content-type', 'application/json')
