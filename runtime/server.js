@@ -23,6 +23,13 @@ const { createImageOptimizer } = require('./image')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
+// The response headers a kept render does not keep: the connection's, the cache state, and those
+// of the request that rendered it (`x-nextjs-matched-path` names the page a data request reached:
+// a render a regeneration kept carried it to every later request).
+const NOT_KEPT_HEADERS = new Set([
+  'set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache', 'x-next-cache-tags',
+  'x-nextjs-matched-path',
+])
 const INTERNAL_HEADER = 'x-acme-revalidate'
 const REGEN_TOKEN_HEADER = 'x-acme-regen-token'
 // On a regeneration: it regenerates the other form of a page whose one form was just rendered.
@@ -1263,7 +1270,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     }
     const headers = {}
     for (const [k, v] of Object.entries(result.headers)) {
-      if (['set-cookie', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-nextjs-cache', 'x-next-cache-tags'].includes(k)) continue
+      if (NOT_KEPT_HEADERS.has(k)) continue
       if (ctx.routingHeaders.has(k)) continue
       headers[k] = v
     }

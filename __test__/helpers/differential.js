@@ -141,6 +141,11 @@ const REQUESTS = {
     { path: '/blog/new-post' },
     { path: '/blog/head-first', method: 'HEAD' },
     { path: '/blog/head-first' },
+    // A data URL of a page not generated yet (an app page, middleware present): its render is
+    // kept, and the page's next request carries no `x-nextjs-matched-path` of the data request
+    // (acme kept the header with the render until the twenty-ninth session).
+    { path: `/_next/data/${buildId}/blog/data-first.json` },
+    { path: '/blog/data-first' },
     // A segment prefetch's headers without `rsc` (anyone can send them) on a page not generated
     // yet: answered with the segment, as next start answers it, and the page's document is kept,
     // not that payload (acme kept the Flight payload as the page's document until the
