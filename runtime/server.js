@@ -399,9 +399,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * tells one: below the prefix (below the basePath or not: next start takes the basePath off
    * when the path has it), ending in `.json`. */
   const isDataUrl = (url) => {
+    // (The prefix first: every request asks, and most are no data URL.)
+    if (!url.startsWith(DATA_DIR) && !(basePath !== '' && url.startsWith('/_next/data/'))) return false
     const q = url.indexOf('?')
-    const p = q < 0 ? url : url.slice(0, q)
-    return (p.startsWith(DATA_DIR) || (basePath !== '' && p.startsWith('/_next/data/'))) && p.endsWith('.json')
+    return (q < 0 ? url : url.slice(0, q)).endsWith('.json')
   }
 
   /** The page path next start normalizes a data URL of this build to (with middleware): the
@@ -773,13 +774,14 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     const state = ctx.notFoundState || (revalidating ? 'REVALIDATED' : 'HIT')
     // An unmatched URL's 404 (not a matched route's own): the app router's not-found page as next
     // start keeps it, a cached page that revalidates.
-    const cachedPage = NOT_FOUND_TWIN && ctx.notFoundCacheControl === undefined && !ctx.notFoundState
+    const notFoundPage = NOT_FOUND_TWIN && !ctx.notFoundState
+    const cachedPage = notFoundPage && ctx.notFoundCacheControl === undefined
     if (cachedPage && segment === undefined) return serveNotFoundPage(req, res, ctx, isRsc, revalidating)
     // A route's own 404 (`dynamicParams = false`) is the same page from the same entry, with the
     // route's cache-control: it serves the kept render, and revalidating one keeps a new render,
     // which every 404 then serves, as on next start. (acme sent the build's render until the
     // twenty-ninth session, and kept none.)
-    if (NOT_FOUND_TWIN && !ctx.notFoundState && ctx.notFoundCacheControl !== undefined && segment === undefined && !isRsc) {
+    if (notFoundPage && !cachedPage && segment === undefined && !isRsc) {
       return serveNotFoundPage(req, res, ctx, isRsc, revalidating, ctx.notFoundCacheControl)
     }
     if (cachedPage && ctx.internal && urlSegment !== undefined) {
@@ -1065,13 +1067,18 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * listens on, the scheme, the client's address. Code that builds absolute URLs from them (auth
    * libraries, redirects, canonical links) saw none on acme. Middleware runs before, without them.
    */
+  // The port the server listens on, read once it does (for addForwardedHeaders, per render).
+  let listenPort
   function addForwardedHeaders(req) {
     const h = req.headers
     const https = h['x-forwarded-proto'] !== undefined ? h['x-forwarded-proto'] === 'https' : Boolean(req.socket && req.socket.encrypted)
     if (h['x-forwarded-host'] === undefined && h.host !== undefined) h['x-forwarded-host'] = h.host
     if (h['x-forwarded-port'] === undefined) {
-      const a = server.address()
-      h['x-forwarded-port'] = a && typeof a === 'object' ? String(a.port) : https ? '443' : '80'
+      if (listenPort === undefined) {
+        const a = server.address()
+        if (a && typeof a === 'object') listenPort = String(a.port)
+      }
+      h['x-forwarded-port'] = listenPort ?? (https ? '443' : '80')
     }
     if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = https ? 'https' : 'http'
     if (h['x-forwarded-for'] === undefined && req.socket && req.socket.remoteAddress) h['x-forwarded-for'] = req.socket.remoteAddress
@@ -1105,13 +1112,13 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
     for (const name of res.getHeaderNames()) res.removeHeader(name)
     res.statusCode = 500
     res.setHeader('cache-control', NO_STORE)
-    if (manifest.config.generateEtags !== false) res.setHeader('etag', EDGE_FAILURE_ETAG)
+    if (manifest.config.generateEtags !== false) res.setHeader('etag', PLAIN_SERVER_ERROR_ETAG)
     res.setHeader('content-type', 'text/plain')
-    res.setHeader('content-length', EDGE_FAILURE.length)
-    res.end(req.method === 'HEAD' ? undefined : EDGE_FAILURE)
+    res.setHeader('content-length', PLAIN_SERVER_ERROR.length)
+    res.end(req.method === 'HEAD' ? undefined : PLAIN_SERVER_ERROR)
   }
-  const EDGE_FAILURE = Buffer.from('Internal Server Error')
-  const EDGE_FAILURE_ETAG = generateETag(EDGE_FAILURE)
+  const PLAIN_SERVER_ERROR = Buffer.from('Internal Server Error')
+  const PLAIN_SERVER_ERROR_ETAG = generateETag(PLAIN_SERVER_ERROR)
 
   // --- prerenders -------------------------------------------------------------------------
   /** A pathname as the manifest spells prerender pathnames: basePath kept, no trailing slash. */
