@@ -10,7 +10,7 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { ensureBuilt } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, view } = require('./helpers/differential')
+const { request, view, compareEach } = require('./helpers/differential')
 
 const GZIP = { 'accept-encoding': 'gzip' }
 // What the options decide: until the twenty-ninth session acme sent kept renders gzipped with
@@ -67,13 +67,8 @@ describe('config-flags fixture against next start', () => {
   })
 
   test('answers as next start, the options\' headers included', async () => {
-    const mismatches = []
-    for (const r of requests) {
-      const n = flagsView(await request(oracle.origin, r), 'GET')
-      const a = flagsView(await request(acme.origin, r), 'GET')
-      if (JSON.stringify(a) !== JSON.stringify(n)) mismatches.push({ req: r, next: n, acme: a })
-    }
-    assert.deepEqual(mismatches, [])
+    const results = await compareEach(oracle.origin, acme.origin, requests, { see: flagsView })
+    assert.deepEqual(results.filter((r) => !r.same), [])
   })
 
   test('the options are in force on next start (the comparison shows them)', async () => {
