@@ -151,8 +151,11 @@ export declare function nativeVersion(): string
  * Decodes an image, shrinks it to `width` (never enlarges) and encodes it as `contentType`
  * (`image/avif`, `image/webp`, `image/png`, `image/jpeg`, `image/gif`, `image/tiff`) at `quality`. Rejects, naming the
  * reason, when the header announces more than `maxInputPixels` pixels or the bytes don't decode.
+ * An AVIF source is decoded only with `avifSources` set, which only a process that may die
+ * sets: the AV1 decoder aborts its process on some corrupt inputs (`runtime/image-decoder.js`
+ * runs it in a child process); without it, an AVIF source rejects.
  */
-export declare function optimizeImage(input: Buffer, width: number, quality: number, contentType: string, maxInputPixels?: number | undefined | null): Promise<Buffer>
+export declare function optimizeImage(input: Buffer, width: number, quality: number, contentType: string, maxInputPixels?: number | undefined | null, avifSources?: boolean | undefined | null): Promise<Buffer>
 
 /**
  * The routing decision (the type of what `resolve` and `resumeAfterMiddleware` return). Only

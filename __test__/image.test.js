@@ -57,8 +57,10 @@ async function digest(res) {
 function startUpstream() {
   const photo = fs.readFileSync(path.join(PUBLIC, 'photo.jpg'))
   const alpha = fs.readFileSync(path.join(PUBLIC, 'alpha.png'))
+  const avif = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
   const routes = {
     '/remote/photo.jpg': (res) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo),
+    '/remote/photo.avif': (res) => res.writeHead(200, { 'content-type': 'image/avif' }).end(avif),
     '/remote/cached.png': (res) => res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'public, max-age=3600' }).end(alpha),
     '/remote/gzip.png': (res) => res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip' }).end(zlib.gzipSync(alpha)),
     '/remote/lying.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end('<html>not an image</html>'),
@@ -116,6 +118,13 @@ describe('/_next/image: acme-next start vs next start', () => {
       { path: img('/images/alpha.png', 128, 50), accept },
       { path: img('/images/pic.webp', 1080), accept },
     ]),
+    // AVIF sources (8-bit 4:2:0; 10-bit 4:4:4 with alpha), optimized in acme's decoder process
+    ...[AVIF, WEBP, ANY].map((accept) => ({ path: img('/images/photo.avif', 640), accept })),
+    { path: img('/images/alpha.avif', 128), accept: 'image/png' },
+    { path: img('/images/alpha.avif', 64), accept: WEBP },
+    { path: img(`${remote}/remote/photo.avif`, 64), accept: WEBP },
+    // a corrupt AVIF: sharp fails on it, rav1d aborts its (decoder) process; both serve it as it came
+    { path: img('/images/broken.avif', 64), accept: WEBP },
     { path: img('/images/tiny.png', 640), accept: WEBP },
     { path: img('/images/rotated.jpg', 64), accept: WEBP },
     { path: img('/images/still.gif', 128), accept: WEBP },
@@ -245,6 +254,18 @@ describe('/_next/image: acme-next start vs next start', () => {
     const res = await request(acme.origin, img('/images/bomb.png', 64), { accept: WEBP })
     assert.equal(res.status, 200)
     assert.deepEqual(res.body, fs.readFileSync(path.join(PUBLIC, 'bomb.png')))
+  })
+
+  test('an AVIF that aborts the decoder process costs that process only: served as it came, then AVIF again optimized', async () => {
+    const broken = await request(acme.origin, img('/images/broken.avif', 32), { accept: WEBP })
+    assert.equal(broken.status, 200)
+    assert.equal(broken.headers['content-type'], 'image/avif')
+    assert.deepEqual(broken.body, fs.readFileSync(path.join(PUBLIC, 'broken.avif')))
+    const next = await request(acme.origin, img('/images/photo.avif', 32), { accept: WEBP })
+    assert.equal(next.status, 200)
+    assert.equal(next.headers['content-type'], 'image/webp')
+    assert.equal((await sharp(next.body).metadata()).width, 32)
+    assert.equal(acme.child.exitCode, null, 'the server runs on')
   })
 
   test('HEAD answers the headers without a body', async () => {
@@ -480,5 +501,46 @@ describe('/_next/image with basePath and trailingSlash (i18n-basepath fixture)',
       }
     }
     assert.deepEqual(diffs, [], diffs.join('\n'))
+  })
+})
+
+describe('the AVIF decoder process (runtime/image-decoder.js)', () => {
+  const MAX_PIXELS = 268402689
+
+  test('a corrupt AVIF aborts the decoder child, not this process; the next job starts another', async () => {
+    const { createDecoderProcess } = require('../runtime/image-decoder')
+    const logs = []
+    const decoder = createDecoderProcess({ log: (entry) => logs.push(entry) })
+    try {
+      const good = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
+      const out = await decoder.optimize(good, 64, 75, 'image/webp', MAX_PIXELS)
+      assert.deepEqual(await sharp(out).metadata().then((m) => [m.format, m.width]), ['webp', 64])
+      const first = decoder.pid()
+      assert.ok(first, 'a child runs')
+      await assert.rejects(decoder.optimize(fs.readFileSync(path.join(PUBLIC, 'broken.avif')), 64, 75, 'image/webp', MAX_PIXELS), /image decoder process exited \(SIGABRT\)/)
+      assert.equal(logs.length, 1)
+      assert.match(logs[0].stderr, /panicked/, 'the log names the panic')
+      assert.equal(decoder.pid(), null, 'the dead child is forgotten')
+      const again = await decoder.optimize(good, 48, 75, 'image/png', MAX_PIXELS)
+      assert.deepEqual(await sharp(again).metadata().then((m) => [m.format, m.width]), ['png', 48])
+      assert.notEqual(decoder.pid(), first)
+    } finally {
+      decoder.close()
+    }
+  })
+
+  test('what the decoder refuses rejects with its reason, and the child lives on', async () => {
+    const { createDecoderProcess } = require('../runtime/image-decoder')
+    const decoder = createDecoderProcess()
+    try {
+      const avif = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
+      await assert.rejects(decoder.optimize(avif, 64, 75, 'image/webp', 1000), /exceeds the limit of 1000 input pixels/)
+      await assert.rejects(decoder.optimize(Buffer.from('not an image'), 64, 75, 'image/webp', MAX_PIXELS), /cannot decode/)
+      const pid = decoder.pid()
+      await decoder.optimize(avif, 16, 75, 'image/jpeg', MAX_PIXELS)
+      assert.equal(decoder.pid(), pid)
+    } finally {
+      decoder.close()
+    }
   })
 })

@@ -20,6 +20,7 @@ const path = require('node:path')
 const zlib = require('node:zlib')
 
 const { createFsCacheStore } = require('./cache/fs')
+const { createDecoderProcess } = require('./image-decoder')
 
 const CACHE_VERSION = 4
 const FETCH_TIMEOUT_MS = 7000
@@ -579,6 +580,8 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     }
   }
   const nativeBinding = () => native || (native = require(path.join(__dirname, '..', 'binding.js')))
+  let decoder = null
+  const decoderProcess = () => decoder || (decoder = createDecoderProcess({ log }))
 
   async function fetchLocal(href) {
     const url = new URL(href, 'http://n')
@@ -635,7 +638,9 @@ function createImageOptimizer({ manifest, outputDir, statics, cacheDir, log = ()
     let contentType = params.mimeType
     if (!contentType) contentType = upstreamType === 'image/webp' || upstreamType === 'image/avif' ? 'image/jpeg' : upstreamType
     try {
-      const buffer = await withSlot(() => nativeBinding().optimizeImage(upstream.buffer, params.width, params.quality, contentType, images.imgOptMaxInputPixels))
+      // AVIF sources decode in a child process (`image-decoder.js`: their decoder can abort).
+      const optimizer = upstreamType === 'image/avif' ? decoderProcess().optimize : nativeBinding().optimizeImage
+      const buffer = await withSlot(() => optimizer(upstream.buffer, params.width, params.quality, contentType, images.imgOptMaxInputPixels))
       return { buffer, contentType, maxAge, etag: hash([buffer]), upstreamEtag: upstream.etag }
     } catch (error) {
       log({ level: 'warn', msg: 'image not optimized, serving the original', url: params.href, error: String(error && error.message) })

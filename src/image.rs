@@ -59,6 +59,9 @@ impl Task for OptimizeImageTask {
 /// Decodes an image, shrinks it to `width` (never enlarges) and encodes it as `contentType`
 /// (`image/avif`, `image/webp`, `image/png`, `image/jpeg`, `image/gif`, `image/tiff`) at `quality`. Rejects, naming the
 /// reason, when the header announces more than `maxInputPixels` pixels or the bytes don't decode.
+/// An AVIF source is decoded only with `avifSources` set, which only a process that may die
+/// sets: the AV1 decoder aborts its process on some corrupt inputs (`runtime/image-decoder.js`
+/// runs it in a child process); without it, an AVIF source rejects.
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn optimize_image(
     input: Buffer,
@@ -66,6 +69,7 @@ pub fn optimize_image(
     quality: u32,
     content_type: String,
     max_input_pixels: Option<f64>,
+    avif_sources: Option<bool>,
 ) -> napi::Result<AsyncTask<OptimizeImageTask>> {
     let format = Format::from_mime(&content_type).ok_or_else(|| {
         napi::Error::new(
@@ -84,6 +88,7 @@ pub fn optimize_image(
             quality: quality.clamp(1, 100) as u8,
             format,
             max_input_pixels,
+            avif_sources: avif_sources.unwrap_or(false),
         },
     }))
 }

@@ -3,6 +3,8 @@
 //! format. Request validation, fetching, caching and headers live in `runtime/image.js`; this
 //! module only sees bytes, so it can run on a worker thread and be tested without Node.
 
+mod av1;
+mod avif;
 mod sniff;
 
 use std::io::Cursor;
@@ -62,6 +64,11 @@ pub struct Options {
     pub format: Format,
     /// Largest width x height decoded; anything larger is refused from its header alone.
     pub max_input_pixels: u64,
+    /// Decode AVIF sources. Their AV1 decoder, `rav1d`, is reached through its C interface, and
+    /// a panic there on some corrupt inputs cannot unwind: it aborts the process. So only a
+    /// process that may die sets this (`runtime/image-decoder.js`); elsewhere an AVIF source is
+    /// [`ImageError::AvifNotIsolated`].
+    pub avif_sources: bool,
 }
 
 /// Why an image could not be optimized.
@@ -80,6 +87,11 @@ pub enum ImageError {
     /// The bytes are not an image this optimizer decodes.
     #[error("cannot decode image: {0}")]
     Decode(String),
+    /// An AVIF source, and [`Options::avif_sources`] is not set.
+    #[error(
+        "AVIF sources are decoded only in an isolated decoder process (Options::avif_sources)"
+    )]
+    AvifNotIsolated,
     /// Encoding failed.
     #[error("cannot encode {format:?}: {message}")]
     Encode {
@@ -103,7 +115,15 @@ pub struct Optimized {
 
 /// Decodes `input`, shrinks it to `opts.width` and encodes it as `opts.format`.
 pub fn optimize(input: &[u8], opts: &Options) -> Result<Optimized, ImageError> {
-    let (img, jpeg_unrotated) = decode(input, opts.max_input_pixels)?;
+    let avif = detect_content_type(input) == Some("image/avif");
+    if avif && !opts.avif_sources {
+        return Err(ImageError::AvifNotIsolated);
+    }
+    let (img, jpeg_unrotated) = if avif {
+        (avif::decode(input, opts.max_input_pixels)?, false)
+    } else {
+        decode(input, opts.max_input_pixels)?
+    };
     let img = shrink(img, opts.width, jpeg_unrotated);
     let bytes = encode(&img, opts.format, opts.quality.clamp(1, 100))?;
     Ok(Optimized {
@@ -115,6 +135,9 @@ pub fn optimize(input: &[u8], opts: &Options) -> Result<Optimized, ImageError> {
 
 /// Reads the dimensions from the header only (no pixel decoding).
 pub fn dimensions(input: &[u8]) -> Result<(u32, u32), ImageError> {
+    if detect_content_type(input) == Some("image/avif") {
+        return avif::dimensions(input);
+    }
     let reader = ImageReader::new(Cursor::new(input))
         .with_guessed_format()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
