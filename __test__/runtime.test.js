@@ -107,6 +107,28 @@ for (const name of FIXTURES) {
     })
 
     if (name === 'pages-router') {
+      test('a crawler gets a `fallback: true` page rendered, not its fallback shell, as next start answers one', async () => {
+        const agents = {
+          googlebot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+          bingbot: 'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36',
+          adsbot: 'AdsBot-Google (+http://www.google.com/adsbot.html)',
+          slack: 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
+          browser: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+        }
+        const paths = [
+          ...Object.entries(agents).map(([who, ua]) => ({ path: `/fallback/crawled-${who}`, headers: { 'user-agent': ua } })),
+          // What the crawler had rendered is kept: a browser's request after it is a hit.
+          { path: '/fallback/crawled-googlebot', headers: { 'user-agent': agents.browser } },
+        ]
+        const seen = await answers([oracle, acme], paths, (r, res) => {
+          const h1 = /<h1>(.*?)<\/h1>/.exec(res.body.toString())
+          return `${r.path} [${r.headers['user-agent'].slice(0, 24)}] -> ${res.status} ${res.headers['cache-control']} ${res.headers['x-nextjs-cache']} ${h1 ? h1[1].replace(/<!-- -->/g, '') : 'fallback shell'}`
+        })
+        assert.ok(seen[0][0].endsWith('Fallback crawled-googlebot'), seen[0].join('\n'))
+        assert.ok(seen[0][4].endsWith('fallback shell'), seen[0].join('\n'))
+        assert.deepEqual(seen[1], seen[0])
+      })
+
       test('a regeneration of either form of an ISR page refreshes the other, as next start\'s one entry does', { timeout: 60_000 }, async () => {
         const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
         const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

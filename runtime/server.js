@@ -20,6 +20,7 @@ const { createCacheStore, cacheDirFor, registerCacheStore, tagStateOf } = requir
 const { createPpr } = require('./ppr')
 const { resolveLimits, serverOptions, createGuard, cleanTargetRedirect, staticMethodAllowed, methodNotAllowed, reportFunctionErrors, asInvocationOf } = require('./limits')
 const { createImageOptimizer } = require('./image')
+const { isBot } = require('./bots')
 
 const SCHEMA_VERSION = 1
 const NO_STORE = 'private, no-cache, no-store, max-age=0, must-revalidate'
@@ -1671,7 +1672,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         // The route's fallback shell, its holes (the params among them) resumed for this URL.
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
-      if (mode === 'static' && p.seed && !isData) {
+      // A crawler gets the page rendered now (below), as next start renders it for one (its
+      // pages handler's `isBot`): it would index the fallback's loading state otherwise.
+      if (mode === 'static' && p.seed && !isData && !isBot(req.headers['user-agent'])) {
         regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
