@@ -129,6 +129,27 @@ for (const name of FIXTURES) {
         assert.deepEqual(seen[1], seen[0])
       })
 
+      test('a data request naming a fallback route\'s template does not replace its fallback shell (a next start bug not followed)', async (t) => {
+        // next start keeps a `fallback: true` route's shell under the route's own pathname
+        // (`/fallback/[slug]`), which is also the cache key of the page at the URL
+        // `/fallback/[slug]`. When that URL's data is asked for before the shell was served
+        // since the start, next start renders the page of the slug "[slug]" and stores it there,
+        // and from then on every path not generated yet is answered with that page, "Fallback
+        // [slug]", instead of the shell (seen with a fresh `next start`; here, after the
+        // differential has served the shell, it answers the shell's `{}`). acme keeps the shell.
+        const data = { path: `/_next/data/${buildId}/fallback/[slug].json`, headers: { 'x-nextjs-data': '1' } }
+        const page = { path: '/fallback/poison-check' }
+        const h1 = (res) => /<h1>(.*?)<\/h1>/.exec(res.body.toString())?.[1]?.replace(/<!-- -->/g, '') ?? 'fallback shell'
+        for (const [who, server] of [['next start', oracle], ['acme', acme]]) {
+          const res = await request(server.origin, data)
+          t.diagnostic(`${who}: ${data.path} -> ${res.status} ${res.body.toString().slice(0, 80)}`)
+        }
+        t.diagnostic(`next start then: ${h1(await request(oracle.origin, page))}`)
+        const acmePage = await request(acme.origin, page)
+        assert.equal(h1(acmePage), 'fallback shell')
+        assert.equal(acmePage.headers['cache-control'], 'private, no-cache, no-store, max-age=0, must-revalidate')
+      })
+
       test('a regeneration of either form of an ISR page refreshes the other, as next start\'s one entry does', { timeout: 60_000 }, async () => {
         const timeIn = (res) => /20\d\d-\d\d-\d\dT[\d:.]+Z/.exec(res.body.toString())?.[0]
         const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
