@@ -52,7 +52,7 @@ pub(super) fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, Imag
         }
         None => None,
     };
-    Ok(to_rgb(&color, alpha.as_ref(), avif.premultiplied_alpha))
+    to_rgb(&color, alpha.as_ref(), avif.premultiplied_alpha)
 }
 
 fn parse(input: &[u8]) -> Result<avif_parse::AvifData, ImageError> {
@@ -185,7 +185,11 @@ fn upsample(plane: &[u16], cw: usize, ch: usize, w: usize, h: usize, sx: u32, sy
 }
 
 /// 8-bit RGB, or RGBA when there is an alpha frame.
-fn to_rgb(color: &Frame, alpha: Option<&Frame>, premultiplied: bool) -> DynamicImage {
+fn to_rgb(
+    color: &Frame,
+    alpha: Option<&Frame>,
+    premultiplied: bool,
+) -> Result<DynamicImage, ImageError> {
     let levels = Levels::of(color);
     let matrix = Matrix::of(color.matrix);
     let (sx, sy) = color.subsampling;
@@ -226,14 +230,15 @@ fn to_rgb(color: &Frame, alpha: Option<&Frame>, premultiplied: bool) -> DynamicI
             _ => out.extend_from_slice(&[to_byte(r), to_byte(g), to_byte(b)]),
         }
     }
-    let (w32, h32) = (w as u32, h as u32);
-    if channels == 4 {
-        RgbaImage::from_raw(w32, h32, out)
-            .map(DynamicImage::ImageRgba8)
-            .unwrap_or_else(|| DynamicImage::new_rgba8(w32, h32))
+    let size = |n: usize| {
+        u32::try_from(n).map_err(|_| ImageError::Decode(format!("AVIF: {n} pixels wide or high")))
+    };
+    let (w32, h32) = (size(w)?, size(h)?);
+    let image = if channels == 4 {
+        RgbaImage::from_raw(w32, h32, out).map(DynamicImage::ImageRgba8)
     } else {
-        RgbImage::from_raw(w32, h32, out)
-            .map(DynamicImage::ImageRgb8)
-            .unwrap_or_else(|| DynamicImage::new_rgb8(w32, h32))
-    }
+        RgbImage::from_raw(w32, h32, out).map(DynamicImage::ImageRgb8)
+    };
+    // The buffer was filled for exactly these dimensions; a mismatch would be a bug here.
+    image.ok_or_else(|| ImageError::Decode("AVIF: pixel buffer does not match the frame".into()))
 }
