@@ -129,6 +129,30 @@ for (const name of FIXTURES) {
         assert.deepEqual(seen[1], seen[0])
       })
 
+      test('a browser gets a `fallback: true` path\'s shell until the page\'s data request renders it, as on next start', async () => {
+        const doc = { path: '/fallback/browsed' }
+        const data = { path: `/_next/data/${buildId}/fallback/browsed.json`, headers: { 'x-nextjs-data': '1' } }
+        const sleep = { sleep: 1500 }
+        const seen = []
+        for (const server of [oracle, acme]) {
+          const lines = []
+          for (const r of [doc, sleep, doc, data, doc]) {
+            if (r.sleep) {
+              // Time for a background render, had one started (acme rendered one until now).
+              await new Promise((resolve) => setTimeout(resolve, r.sleep))
+              continue
+            }
+            const res = await request(server.origin, r)
+            const h1 = /<h1>(.*?)<\/h1>/.exec(res.body.toString())?.[1]?.replace(/<!-- -->/g, '')
+            const slug = r === data ? JSON.parse(res.body.toString()).pageProps?.slug : h1 || 'fallback shell'
+            lines.push(`${r.path} -> ${res.status} ${res.headers['x-nextjs-cache']} ${slug}`)
+          }
+          seen.push(lines)
+        }
+        assert.deepEqual(seen[0].map((l) => l.split(' -> ')[1]), ['200 MISS fallback shell', '200 MISS fallback shell', '200 MISS browsed', '200 HIT Fallback browsed'], 'next start')
+        assert.deepEqual(seen[1], seen[0])
+      })
+
       test('a data request naming a fallback route\'s template does not replace its fallback shell (a next start bug not followed)', async (t) => {
         // next start keeps a `fallback: true` route's shell under the route's own pathname
         // (`/fallback/[slug]`), which is also the cache key of the page at the URL

@@ -1673,9 +1673,10 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
         return resume(req, res, fn, { ...prerenders.seedEntry(p), postponed: fallbackPostponed }, 'MISS', ctx)
       }
       // A crawler gets the page rendered now (below), as next start renders it for one (its
-      // pages handler's `isBot`): it would index the fallback's loading state otherwise.
+      // pages handler's `isBot`): it would index the fallback's loading state otherwise. Others
+      // get the shell, and nothing is rendered until the client asks for the page's data, as on
+      // next start (a render here too raced that request's, and made the two forms disagree).
       if (mode === 'static' && p.seed && !isData && !isBot(req.headers['user-agent'])) {
-        regenerate(key, ctx.originalUrl, ownRegenerationHeaders(ctx), 0)
         const shell = prerenders.seedEntry(p)
         return sendEntry(req, res, { ...shell, headers: { ...shell.headers, 'cache-control': NO_STORE } }, 'MISS', ctx)
       }
