@@ -529,6 +529,31 @@ describe('the AVIF decoder process (runtime/image-decoder.js)', () => {
     }
   })
 
+  test('a corrupt AVIF fails its own job only: jobs sent beside it are decoded by the next child', async () => {
+    const { createDecoderProcess } = require('../runtime/image-decoder')
+    const decoder = createDecoderProcess()
+    try {
+      const good = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
+      const broken = fs.readFileSync(path.join(PUBLIC, 'broken.avif'))
+      // The AVIF encodes take ~10x as long as the corrupt file takes to abort: run beside it,
+      // they would die with it.
+      const results = await Promise.allSettled([
+        decoder.optimize(broken, 32, 75, 'image/webp', MAX_PIXELS),
+        decoder.optimize(good, 640, 75, 'image/avif', MAX_PIXELS),
+        decoder.optimize(good, 384, 75, 'image/avif', MAX_PIXELS),
+      ])
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['rejected', 'fulfilled', 'fulfilled'],
+        results.map((r) => r.reason && r.reason.message).join(', '),
+      )
+      assert.match(results[0].reason.message, /SIGABRT/)
+      assert.deepEqual(await Promise.all([1, 2].map((i) => sharp(results[i].value).metadata().then((m) => m.width))), [640, 384])
+    } finally {
+      decoder.close()
+    }
+  })
+
   test('what the decoder refuses rejects with its reason, and the child lives on', async () => {
     const { createDecoderProcess } = require('../runtime/image-decoder')
     const decoder = createDecoderProcess()

@@ -7,8 +7,10 @@
 //
 // Parent side: `createDecoderProcess({ log })` returns `optimize(buffer, width, quality,
 // contentType, maxInputPixels)`, a promise of the encoded bytes. The child is started on the first
-// AVIF, runs jobs concurrently (the caller bounds them), and leaves when it has been idle for a
-// while or its parent goes away. Child side: this file run with `fork`.
+// AVIF and leaves when it has been idle for a while or its parent goes away. It runs one job at a
+// time, the others wait here: a file that kills the child fails its own request only, not the
+// requests of images that happened to decode beside it (whose originals would be cached). Child
+// side: this file run with `fork`.
 
 const { fork } = require('node:child_process')
 const path = require('node:path')
@@ -44,7 +46,7 @@ function createDecoderProcess({ log = () => {} } = {}) {
       self.jobs.delete(id)
       if (error) job.reject(new Error(error))
       else job.resolve(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-      if (!self.jobs.size) idle(self)
+      pump()
     })
     const forget = () => {
       if (child === self) child = null
@@ -53,6 +55,7 @@ function createDecoderProcess({ log = () => {} } = {}) {
     proc.on('error', (err) => {
       forget()
       settle(self, new Error(`image decoder process failed: ${err.message}`))
+      pump()
     })
     // After 'exit', once stderr is read to its end: its last lines say why the child died.
     proc.on('close', (code, signal) => {
@@ -61,6 +64,7 @@ function createDecoderProcess({ log = () => {} } = {}) {
       const why = stderr.split('\n').find((l) => /panicked|abort/.test(l)) || ''
       log({ level: 'warn', msg: 'image decoder process died; its images are served as they came', code, signal, stderr: why.trim().slice(0, 300) })
       settle(self, new Error(`image decoder process exited (${signal || code})`))
+      pump()
     })
     return self
   }
@@ -91,7 +95,17 @@ function createDecoderProcess({ log = () => {} } = {}) {
     idleTimer.unref()
   }
 
-  function optimize(buffer, width, quality, contentType, maxInputPixels) {
+  /** Jobs not sent yet, in order. */
+  const queue = []
+
+  /** Sends the next job when the child has none (starting a child if none runs). */
+  function pump() {
+    if (child && child.jobs.size) return
+    const job = queue.shift()
+    if (!job) {
+      if (child) idle(child)
+      return
+    }
     if (idleTimer) {
       clearTimeout(idleTimer)
       idleTimer = null
@@ -100,11 +114,19 @@ function createDecoderProcess({ log = () => {} } = {}) {
     const self = child
     hold(self, true)
     const id = nextId++
+    self.jobs.set(id, job)
+    self.proc.send({ id, ...job.message }, (err) => {
+      if (err && self.jobs.delete(id)) {
+        job.reject(new Error(`image decoder process unreachable: ${err.message}`))
+        pump()
+      }
+    })
+  }
+
+  function optimize(buffer, width, quality, contentType, maxInputPixels) {
     return new Promise((resolve, reject) => {
-      self.jobs.set(id, { resolve, reject })
-      self.proc.send({ id, input: buffer, width, quality, contentType, maxInputPixels }, (err) => {
-        if (err && self.jobs.delete(id)) reject(new Error(`image decoder process unreachable: ${err.message}`))
-      })
+      queue.push({ message: { input: buffer, width, quality, contentType, maxInputPixels }, resolve, reject })
+      pump()
     })
   }
 
