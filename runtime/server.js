@@ -396,6 +396,8 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
   // Where `_next/data` URLs begin (of any build), and those of this build.
   const DATA_DIR = `${basePath}/_next/data/`
   const DATA_PREFIX = `${DATA_DIR}${manifest.buildId}`
+  // This build's data URLs without the basePath (next start takes them for its own too).
+  const BARE_DATA_PREFIX = `/_next/data/${manifest.buildId}`
   /** Whether a request URL (path and query) is a `_next/data` URL (of any build), as next start
    * tells one: below the prefix (below the basePath or not: next start takes the basePath off
    * when the path has it), ending in `.json`. */
@@ -411,15 +413,11 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    * build's data URL is not normalized: its own path. */
   function normalizedDataPath(pathname) {
     // (A data URL of this build outside the basePath is normalized too, and keeps none.)
-    const bare = `/_next/data/${manifest.buildId}`
     const hadBasePath = pathname.startsWith(`${DATA_PREFIX}/`)
-    if (!hadBasePath && !(basePath && pathname.startsWith(`${bare}/`))) return pathname
-    let rest = pathname.slice(hadBasePath ? DATA_PREFIX.length : bare.length).replace(/\.json$/, '')
+    if (!hadBasePath && !(basePath && pathname.startsWith(`${BARE_DATA_PREFIX}/`))) return pathname
+    let rest = pathname.slice(hadBasePath ? DATA_PREFIX.length : BARE_DATA_PREFIX.length).replace(/\.json$/, '')
     if (rest === '/index') rest = '/'
-    if (i18n) {
-      const first = (rest.split('/')[1] || '').toLowerCase()
-      if (!i18n.locales.some((l) => l.toLowerCase() === first)) rest = `/${i18n.defaultLocale}${rest === '/' ? '' : rest}`
-    }
+    if (i18n && !localeNamed(rest.split('/')[1] || '')) rest = `/${i18n.defaultLocale}${rest === '/' ? '' : rest}`
     const p = `${hadBasePath ? basePath : ''}${rest}` || '/'
     return manifest.config.trailingSlash && !p.endsWith('/') ? `${p}/` : p
   }
@@ -478,6 +476,9 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
       }
     })
   const i18n = manifest.config.i18n || null
+  /** The configured locale a path segment names, without regard to case, as Next matches a
+   * path's locale (undefined for none). */
+  const localeNamed = (segment) => i18n.locales.find((l) => l.toLowerCase() === segment.toLowerCase())
   const pending = new Set()
   const regenerating = new Map()
   const writing = new Map() // cache key -> pending store write (read-your-writes for the next request)
@@ -935,8 +936,7 @@ function createServer({ dir, log = () => {}, requestLog = true, cacheDir, cacheU
    */
   function staticErrorPage(code, pathname) {
     if (!i18n) return statics.byPathname(`${basePath}/${code}`)
-    const first = belowBasePath(pathname).split('/')[1] || ''
-    const locale = i18n.locales.find((l) => l.toLowerCase() === first.toLowerCase()) || i18n.defaultLocale
+    const locale = localeNamed(belowBasePath(pathname).split('/')[1] || '') || i18n.defaultLocale
     return statics.byPathname(`${basePath}/${locale}/${code}`)
   }
 
