@@ -56,20 +56,7 @@ impl Frame {
 }
 
 /// dav1d's `DAV1D_ERR(EAGAIN)`: the decoder wants the caller to do the other call first.
-const EAGAIN: i32 = -(rav1d_eagain());
-
-const fn rav1d_eagain() -> i32 {
-    // errno values as the platforms dav1d builds on define them.
-    if cfg!(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd"
-    )) {
-        35
-    } else {
-        11
-    }
-}
+const EAGAIN: i32 = -libc::EAGAIN;
 
 /// Closes the decoder on every way out.
 struct Decoder(Option<Dav1dContext>);

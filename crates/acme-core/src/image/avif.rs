@@ -203,16 +203,16 @@ fn to_rgb(
     });
     let channels = if alpha.is_some() { 4 } else { 3 };
     let mut out = Vec::with_capacity(w * h * channels);
-    let alpha_levels = alpha.map(Levels::of);
+    let alpha = alpha.map(|a| (a, Levels::of(a)));
     for i in 0..w * h {
         let y = levels.luma(color.planes[0][i]);
         let [r, g, b] = match &chroma {
             Some([cb, cr]) => matrix.rgb(y, levels.chroma_f(cb[i]), levels.chroma_f(cr[i])),
             None => [y, y, y],
         };
-        match (alpha, &alpha_levels) {
-            (Some(a), Some(al)) => {
-                let av = al.luma(a.planes[0][i]).clamp(0.0, 1.0);
+        match &alpha {
+            Some((a, levels)) => {
+                let av = levels.luma(a.planes[0][i]).clamp(0.0, 1.0);
                 let un = |c: f32| {
                     if premultiplied && av > 0.0 {
                         c / av
@@ -227,7 +227,7 @@ fn to_rgb(
                     to_byte(av),
                 ]);
             }
-            _ => out.extend_from_slice(&[to_byte(r), to_byte(g), to_byte(b)]),
+            None => out.extend_from_slice(&[to_byte(r), to_byte(g), to_byte(b)]),
         }
     }
     let size = |n: usize| {
