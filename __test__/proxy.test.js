@@ -11,7 +11,7 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { ensureBuilt } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, view } = require('./helpers/differential')
+const { request, view, renderTime } = require('./helpers/differential')
 const http = require('node:http')
 const zlib = require('node:zlib')
 const { freePort } = require('./helpers/net')
@@ -128,11 +128,10 @@ describe('proxy.js (Node middleware) against next start', () => {
     { path: '/ab-tier', headers: { 'x-tier': 'gold' } },
   ]
   for (const b of SPLITS) test(`a page reached through a rewrite by ${b.headers.cookie ? 'cookie' : 'header'} regenerates, as on next start`, { timeout: 60_000 }, async () => {
-    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
     for (const server of [oracle, acme]) {
       const first = await request(server.origin, b)
       assert.match(String(first.body), /Variant b/, server.origin)
-      const built = time(first)
+      const built = renderTime(first)
       // Stale once its revalidate has passed: served stale, regenerated in the background.
       await new Promise((r) => setTimeout(r, 1300))
       assert.equal((await request(server.origin, b)).headers['x-nextjs-cache'], 'STALE', server.origin)
@@ -140,7 +139,7 @@ describe('proxy.js (Node middleware) against next start', () => {
       for (let i = 0; i < 50 && !fresh; i++) {
         await new Promise((r) => setTimeout(r, 100))
         const res = await request(server.origin, b)
-        if (time(res) !== built && /Variant b/.test(String(res.body))) fresh = res
+        if (renderTime(res) !== built && /Variant b/.test(String(res.body))) fresh = res
       }
       assert.ok(fresh, `${server.origin}: /variant-b was regenerated`)
     }
@@ -151,12 +150,11 @@ describe('proxy.js (Node middleware) against next start', () => {
   // itself, which until the twenty-ninth session was routed again, through the proxy: a proxy
   // with side effects (a log, a rate limit, a counter) ran twice for one stale hit.
   test('a stale hit runs the proxy once, its regeneration does not run it again', { timeout: 60_000 }, async () => {
-    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
     const countOf = async (server) => JSON.parse(String((await request(server.origin, { path: '/proxy-count' })).body)).counted
     for (const server of [oracle, acme]) {
       const before = await countOf(server)
       const first = await request(server.origin, { path: '/counted' })
-      const built = time(first)
+      const built = renderTime(first)
       await new Promise((r) => setTimeout(r, 1300))
       assert.equal((await request(server.origin, { path: '/counted' })).headers['x-nextjs-cache'], 'STALE', server.origin)
       let sent = 2
@@ -165,7 +163,7 @@ describe('proxy.js (Node middleware) against next start', () => {
         await new Promise((r) => setTimeout(r, 100))
         const res = await request(server.origin, { path: '/counted' })
         sent++
-        if (time(res) !== built) fresh = res
+        if (renderTime(res) !== built) fresh = res
       }
       assert.ok(fresh, `${server.origin}: /counted was regenerated`)
       assert.equal((await countOf(server)) - before, sent, `${server.origin}: the proxy ran once per request`)

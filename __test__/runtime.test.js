@@ -12,7 +12,7 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildFixture } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, compareServers } = require('./helpers/differential')
+const { request, renderTime, compareServers } = require('./helpers/differential')
 const { computeCacheBustingSearchParam } = require('next/dist/shared/lib/router/utils/cache-busting-search-param')
 
 const FIXTURES = ['app-router', 'pages-router', 'i18n-basepath']
@@ -289,7 +289,7 @@ for (const name of FIXTURES) {
         ]
         const times = []
         const seen = await answers([oracle, acme], paths, (r, res) => {
-          const time = /id="time">([^<]+)</.exec(res.body.toString())?.[1]
+          const time = renderTime(res)
           if (r.path === '/isr') times.push(time)
           return `${r.path} ${r.headers ? Object.keys(r.headers).join('+') : '-'} -> ${res.status} ${res.headers['x-nextjs-cache']}`
         })

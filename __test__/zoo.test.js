@@ -13,7 +13,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
-const { request, view } = require('./helpers/differential')
+const { request, view, renderTime } = require('./helpers/differential')
 
 const RSC = { rsc: '1' }
 
@@ -126,7 +126,6 @@ describe('zoo fixture against next start', () => {
   // the build's render (every such request rendered the page again, a MISS), and `a,b` and
   // `a%2Cb` were two entries. Compared with the render's time, which shows which entry answered.
   test('every spelling of a path is one cache entry, the build\'s for a prerendered one', async () => {
-    const time = (res) => /id="time">([^<]+)</.exec(String(res.body))?.[1]
     const steps = [
       '/encoded/a%20b', '/encoded/a,b', '/encoded/a%2Cb', '/encoded/caf%C3%A9', '/encoded/%5Bx%5D', '/encoded/[x]',
       // Generated here: the second spelling is the first's entry; delimiters stay escaped.
@@ -139,7 +138,7 @@ describe('zoo fixture against next start', () => {
       for (const path of steps) {
         const res = await request(origin, { path, headers: path.includes('_rsc') ? RSC : {} })
         // Times as first seen, numbered: the same number is the same render.
-        const t = time(res)
+        const t = renderTime(res)
         if (t && !times.has(t)) times.set(t, times.size)
         out.push(`${path} ${res.status} ${res.headers['x-nextjs-cache']} render#${t ? times.get(t) : '-'}`)
       }

@@ -556,4 +556,9 @@ async function compareEach(oracleOrigin, acmeOrigin, reqs, { see = view, send = 
   return out
 }
 
-module.exports = { REQUESTS, KNOWN_DIFFERENCES, KNOWN_DIFFERENCES_BY_MINOR, request, view, compareServers, compareEach }
+/** The render time a fixture page prints (`<p id="time">`), which tells one render from another; undefined for none. */
+function renderTime(res) {
+  return /id="time">([^<]+)</.exec(String(res.body))?.[1]
+}
+
+module.exports = { REQUESTS, KNOWN_DIFFERENCES, KNOWN_DIFFERENCES_BY_MINOR, request, view, renderTime, compareServers, compareEach }
