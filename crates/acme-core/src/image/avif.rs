@@ -1,35 +1,41 @@
 //! AVIF sources. The `image` crate decodes AVIF only through the C library dav1d, so the
-//! container is read with `avif-parse` and its AV1 items decoded by [`super::av1`]; the frame's
-//! YCbCr is turned into 8-bit RGB(A) here, as libheif does for sharp in `next start`
-//! (the sequence header's matrix and range; BT.601 where it names none).
-//!
-//! Not handled, as before this module (the original is then served as it came): grid images
-//! (`avif-parse` refuses them), and the container's rotation and mirroring are not applied.
-
-use std::io::Cursor;
+//! container is read by [`super::heif`] and its AV1 items decoded by [`super::av1`]; grid tiles
+//! are put together as decoded samples, the frame's YCbCr is turned into 8-bit RGB(A) here (the
+//! sequence header's matrix and range; BT.601 where it names none), and the container's crop,
+//! rotation and mirroring are applied last, as libheif does for sharp in `next start`.
 
 use ::image::{DynamicImage, RgbImage, RgbaImage};
 
 use super::av1::{decode_frame, Frame};
+use super::heif::{self, Image, Transform};
 use super::ImageError;
 
-/// Width and height from the AV1 sequence header, without decoding a pixel.
-pub(super) fn dimensions(input: &[u8]) -> Result<(u32, u32), ImageError> {
-    let avif = parse(input)?;
-    let meta = avif
-        .primary_item_metadata()
-        .map_err(|e| ImageError::Decode(format!("AVIF: {e}")))?;
-    Ok((meta.max_frame_width.get(), meta.max_frame_height.get()))
+fn container_error(e: String) -> ImageError {
+    ImageError::Decode(format!("AVIF: {e}"))
 }
 
-/// Decodes the primary image and its alpha, refusing from the header alone a frame larger than
-/// `max_pixels` (the decoder is bounded by it too).
+/// Width and height as the image is shown (after its transforms), without decoding a pixel.
+pub(super) fn dimensions(input: &[u8]) -> Result<(u32, u32), ImageError> {
+    let avif = heif::parse(input).map_err(container_error)?;
+    let (mut width, mut height) = avif.color.size();
+    for transform in &avif.transforms {
+        match transform {
+            Transform::Crop(aperture) => {
+                let (_, _, w, h) = aperture.rect(width, height).map_err(container_error)?;
+                (width, height) = (w, h);
+            }
+            Transform::Rotate(turns) if turns % 2 == 1 => (width, height) = (height, width),
+            Transform::Rotate(_) | Transform::Mirror(_) => {}
+        }
+    }
+    Ok((width, height))
+}
+
+/// Decodes the primary image and its alpha, refusing from the container alone an image larger
+/// than `max_pixels` (the decoder is bounded by it too), and applies its transforms.
 pub(super) fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
-    let avif = parse(input)?;
-    let meta = avif
-        .primary_item_metadata()
-        .map_err(|e| ImageError::Decode(format!("AVIF: {e}")))?;
-    let (width, height) = (meta.max_frame_width.get(), meta.max_frame_height.get());
+    let avif = heif::parse(input).map_err(container_error)?;
+    let (width, height) = avif.color.size();
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(ImageError::TooManyPixels {
             width,
@@ -37,14 +43,13 @@ pub(super) fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, Imag
             limit: max_pixels,
         });
     }
-    let decode_err = |e: String| ImageError::Decode(format!("AVIF: {e}"));
-    let color = decode_frame(&avif.primary_item, max_pixels).map_err(decode_err)?;
-    let alpha = match &avif.alpha_item {
-        Some(item) => {
-            let alpha = decode_frame(item, max_pixels).map_err(decode_err)?;
+    let color = decode_image(&avif.color, max_pixels).map_err(container_error)?;
+    let alpha = match &avif.alpha {
+        Some(image) => {
+            let alpha = decode_image(image, max_pixels).map_err(container_error)?;
             if (alpha.width, alpha.height) != (color.width, color.height) {
-                return Err(ImageError::Decode(format!(
-                    "AVIF: alpha plane {}x{} does not match the image {}x{}",
+                return Err(container_error(format!(
+                    "alpha plane {}x{} does not match the image {}x{}",
                     alpha.width, alpha.height, color.width, color.height
                 )));
             }
@@ -52,12 +57,117 @@ pub(super) fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, Imag
         }
         None => None,
     };
-    to_rgb(&color, alpha.as_ref(), avif.premultiplied_alpha)
+    let mut image = to_rgb(&color, alpha.as_ref(), avif.premultiplied)?;
+    for transform in &avif.transforms {
+        image = match *transform {
+            Transform::Crop(aperture) => {
+                let (x, y, w, h) = aperture
+                    .rect(image.width(), image.height())
+                    .map_err(container_error)?;
+                image.crop_imm(x, y, w, h)
+            }
+            // Quarter turns anticlockwise: `rotate270` is one (`rotate90` turns clockwise).
+            Transform::Rotate(1) => image.rotate270(),
+            Transform::Rotate(2) => image.rotate180(),
+            Transform::Rotate(3) => image.rotate90(),
+            Transform::Rotate(_) => image,
+            Transform::Mirror(0) => image.flipv(),
+            Transform::Mirror(_) => image.fliph(),
+        };
+    }
+    Ok(image)
 }
 
-fn parse(input: &[u8]) -> Result<avif_parse::AvifData, ImageError> {
-    avif_parse::read_avif(&mut Cursor::new(input))
-        .map_err(|e| ImageError::Decode(format!("AVIF: {e}")))
+/// One item's samples: an AV1 item decoded, or a grid's tiles decoded and put in place.
+fn decode_image(image: &Image<'_>, max_pixels: u64) -> Result<Frame, String> {
+    let grid = match image {
+        Image::Coded { data, .. } => return decode_frame(data, max_pixels),
+        Image::Grid(grid) => grid,
+    };
+    let (width, height) = (grid.width as usize, grid.height as usize);
+    let mut tiles = grid.tiles.iter();
+    let first = decode_frame(tiles.next().ok_or("grid without tiles")?, max_pixels)?;
+    let (tw, th) = (first.width, first.height);
+    let (sx, sy) = first.subsampling;
+    // The tiles cover the output and none lies wholly outside it (ISO/IEC 23008-12, 6.6.2.3),
+    // so decoding them costs about the output's pixels; chroma tiles start on whole samples.
+    let covers = |tile: usize, count: usize, extent: usize| {
+        tile.checked_mul(count).is_some_and(|all| all >= extent) && tile * (count - 1) < extent
+    };
+    if !covers(tw, grid.columns, width) || !covers(th, grid.rows, height) {
+        return Err(format!(
+            "{}x{} tiles of {tw}x{th} do not make a {width}x{height} grid",
+            grid.columns, grid.rows
+        ));
+    }
+    if (grid.columns > 1 && tw % (1 << sx) != 0) || (grid.rows > 1 && th % (1 << sy) != 0) {
+        return Err(format!("{tw}x{th} tiles split chroma samples"));
+    }
+    let mut out = Frame {
+        width,
+        height,
+        bit_depth: first.bit_depth,
+        subsampling: first.subsampling,
+        planes: Default::default(),
+        matrix: first.matrix,
+        full_range: first.full_range,
+    };
+    let (cw, ch) = out.chroma_size();
+    let chroma = if first.has_chroma() { cw * ch } else { 0 };
+    out.planes = [vec![0; width * height], vec![0; chroma], vec![0; chroma]];
+    let at = |index: usize| ((index % grid.columns) * tw, (index / grid.columns) * th);
+    paste(&mut out, &first, at(0));
+    for (index, data) in tiles.enumerate().map(|(i, data)| (i + 1, data)) {
+        let tile = decode_frame(data, max_pixels)?;
+        let same = (tile.width, tile.height, tile.bit_depth, tile.subsampling)
+            == (tw, th, out.bit_depth, out.subsampling)
+            && (tile.matrix, tile.full_range, tile.has_chroma())
+                == (out.matrix, out.full_range, first.has_chroma());
+        if !same {
+            return Err(format!(
+                "grid tile {index} differs from the first in size or format"
+            ));
+        }
+        paste(&mut out, &tile, at(index));
+    }
+    Ok(out)
+}
+
+/// Copies `tile`'s samples into `frame` with its top left corner at luma `(x, y)`, cut at the
+/// frame's edges (the caller checked that both have the same format and that chroma
+/// positions are whole).
+fn paste(frame: &mut Frame, tile: &Frame, (x, y): (usize, usize)) {
+    let (sx, sy) = frame.subsampling;
+    let sizes = [
+        (frame.width, frame.height),
+        frame.chroma_size(),
+        frame.chroma_size(),
+    ];
+    let tile_sizes = [
+        (tile.width, tile.height),
+        tile.chroma_size(),
+        tile.chroma_size(),
+    ];
+    for (plane, (into, from)) in frame.planes.iter_mut().zip(&tile.planes).enumerate() {
+        let (into_w, into_h) = sizes[plane];
+        let (from_w, from_h) = tile_sizes[plane];
+        let (x, y) = if plane == 0 {
+            (x, y)
+        } else {
+            (x >> sx, y >> sy)
+        };
+        let copy_w = from_w.min(into_w.saturating_sub(x));
+        // (A monochrome frame's chroma planes are empty: no rows.)
+        let rows = if from.is_empty() {
+            0
+        } else {
+            from_h.min(into_h.saturating_sub(y))
+        };
+        for row in 0..rows {
+            let to = (y + row) * into_w + x;
+            into[to..to + copy_w].copy_from_slice(&from[row * from_w..row * from_w + copy_w]);
+        }
+    }
 }
 
 /// How a frame's samples map to [0, 1] luma and [-0.5, 0.5] chroma.

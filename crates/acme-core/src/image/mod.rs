@@ -5,6 +5,7 @@
 
 mod av1;
 mod avif;
+mod heif;
 mod sniff;
 
 use std::io::Cursor;
