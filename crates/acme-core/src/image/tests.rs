@@ -168,6 +168,19 @@ fn testdata(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| unreachable!("{path}: {e}"))
 }
 
+/// Mean and largest difference of two images' RGBA samples (they must be the same size).
+fn sample_difference(a: &DynamicImage, b: &DynamicImage) -> (f64, u32) {
+    let (a, b) = (a.to_rgba8(), b.to_rgba8());
+    let diffs: Vec<u32> = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u32::from(x.abs_diff(*y)))
+        .collect();
+    let mean = f64::from(diffs.iter().sum::<u32>()) / diffs.len() as f64;
+    (mean, diffs.iter().copied().max().unwrap_or(0))
+}
+
 #[test]
 fn avif_sources_decode_as_libavif_decodes_them() {
     for case in AVIF_CASES {
@@ -185,33 +198,12 @@ fn avif_sources_decode_as_libavif_decodes_them() {
             case.starts_with("alpha"),
             "{case}: alpha channel"
         );
-        let (a, b) = (ours.to_rgba8(), reference.to_rgba8());
-        let diffs: Vec<u32> = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(x, y)| u32::from(x.abs_diff(*y)))
-            .collect();
-        let mean = f64::from(diffs.iter().sum::<u32>()) / diffs.len() as f64;
-        let max = diffs.iter().copied().max().unwrap_or(0);
+        let (mean, max) = sample_difference(&ours, &reference);
         // Rounding only (0.0-0.3 on average, at most 2 levels, measured): a wrong matrix,
         // range or chroma siting is off by several levels on average and by tens at edges.
         assert!(mean < 0.5, "{case}: mean difference {mean:.2}");
         assert!(max <= 3, "{case}: largest difference {max}");
     }
-}
-
-/// Mean and largest difference of two images' RGBA samples (they must be the same size).
-fn sample_difference(a: &DynamicImage, b: &DynamicImage) -> (f64, u32) {
-    let (a, b) = (a.to_rgba8(), b.to_rgba8());
-    let diffs: Vec<u32> = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| u32::from(x.abs_diff(*y)))
-        .collect();
-    let mean = f64::from(diffs.iter().sum::<u32>()) / diffs.len() as f64;
-    (mean, diffs.iter().copied().max().unwrap_or(0))
 }
 
 /// AVIF files whose container transforms the image (`irot`, `imir`, `clap`, in the order
