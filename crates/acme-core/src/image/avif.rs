@@ -1,8 +1,9 @@
 //! AVIF sources. The `image` crate decodes AVIF only through the C library dav1d, so the
 //! container is read by [`super::heif`] and its AV1 items decoded by [`super::av1`]; grid tiles
 //! are put together as decoded samples, the frame's YCbCr is turned into 8-bit RGB(A) here (the
-//! sequence header's matrix and range; BT.601 where it names none), and the container's crop,
-//! rotation and mirroring are applied last, as libheif does for sharp in `next start`.
+//! sequence header's matrix and range; BT.601 where it names none), its ICC profile applied as
+//! sharp applies one, and the container's crop, rotation and mirroring last, as libheif does for
+//! sharp in `next start`.
 
 use ::image::{DynamicImage, RgbImage, RgbaImage};
 
@@ -58,6 +59,9 @@ pub(super) fn decode(input: &[u8], max_pixels: u64) -> Result<DynamicImage, Imag
         None => None,
     };
     let mut image = to_rgb(&color, alpha.as_ref(), avif.premultiplied)?;
+    if let Some(icc) = avif.icc {
+        image = super::color::from_embedded_profile(image, icc, color.bit_depth > 8);
+    }
     for transform in &avif.transforms {
         image = match *transform {
             Transform::Crop(aperture) => {

@@ -25,6 +25,8 @@ pub(super) struct Avif<'a> {
     pub premultiplied: bool,
     /// The primary item's transformative properties, in the order they apply.
     pub transforms: Vec<Transform>,
+    /// The primary item's ICC profile (a `colr` box of type `prof` or `rICC`).
+    pub icc: Option<&'a [u8]>,
 }
 
 /// A coded image item, or a grid of them.
@@ -481,11 +483,17 @@ impl<'a> Meta<'a> {
         let premultiplied =
             alpha_item.is_some_and(|a| self.referenced(b"prem", primary).contains(&a));
         let mut transforms = Vec::new();
+        let mut icc = None;
         for (kind, body) in self.properties_of(primary) {
             let mut r = Reader::new(body);
             match &kind {
                 b"irot" => transforms.push(Transform::Rotate(r.u8()? & 3)),
                 b"imir" => transforms.push(Transform::Mirror(r.u8()? & 1)),
+                b"colr" if icc.is_none() => {
+                    if matches!(&r.fourcc()?, b"prof" | b"rICC") {
+                        icc = Some(r.rest());
+                    }
+                }
                 b"clap" => {
                     let mut fraction = || -> Result<(u32, u32)> { Ok((r.u32()?, r.u32()?)) };
                     let (width, height) = (fraction()?, fraction()?);
@@ -506,6 +514,7 @@ impl<'a> Meta<'a> {
             alpha,
             premultiplied,
             transforms,
+            icc,
         })
     }
 }

@@ -1,10 +1,11 @@
 //! The image optimizer's pixel work: decode (refusing decompression bombs before any pixel
-//! buffer is allocated), apply the EXIF orientation, shrink to a width, encode to the negotiated
-//! format. Request validation, fetching, caching and headers live in `runtime/image.js`; this
+//! buffer is allocated), bring colours an embedded profile describes to sRGB as sharp does,
+//! apply the EXIF orientation, shrink to a width, encode to the negotiated format. Request validation, fetching, caching and headers live in `runtime/image.js`; this
 //! module only sees bytes, so it can run on a worker thread and be tested without Node.
 
 mod av1;
 mod avif;
+mod color;
 mod heif;
 mod sniff;
 
@@ -174,8 +175,17 @@ fn decode(input: &[u8], max_pixels: u64) -> Result<(DynamicImage, bool), ImageEr
     let orientation = decoder
         .orientation()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
+    // (A profile that cannot be read is no reason to refuse the pixels.)
+    let icc = decoder.icc_profile().ok().flatten();
     let mut img =
         DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Decode(e.to_string()))?;
+    if let Some(icc) = icc {
+        let deep = matches!(
+            img,
+            DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgba16(_)
+        );
+        img = color::from_embedded_profile(img, &icc, deep);
+    }
     let unrotated = orientation == ::image::metadata::Orientation::NoTransforms;
     img.apply_orientation(orientation);
     Ok((img, is_jpeg && unrotated))

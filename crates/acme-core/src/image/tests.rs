@@ -350,3 +350,90 @@ fn avif_containers_cut_or_corrupted_are_errors_not_panics() {
     // The cuts that leave the boxes whole are few: most lengths must be refused.
     assert!(errors > files.len() * 500, "{errors} cuts refused");
 }
+
+/// Sources with an embedded ICC profile, made with sharp (`withIccProfile`), and sharp's own
+/// decoding of each (`*.sharp.png`, no profile): what `next start`'s optimizer starts from.
+/// sharp converts an 8-bit source to sRGB and a 16-bit one to Display P3 (then only scales it
+/// to 8 bits): the P3 JPEG and PNG and the 16-bit sRGB PNG come out converted, the 16-bit P3
+/// PNG and the sRGB JPEG as they are; AVIF alike, by the bits a sample of the file (10: left in
+/// Display P3). `true`: the case needs the conversion.
+#[test]
+fn embedded_rgb_profiles_are_converted_as_sharp_converts_them() {
+    for (case, converted) in [
+        ("profile-p3.jpg", true),
+        ("profile-p3.png", true),
+        ("profile-srgb-rgb16.png", true),
+        ("profile-p3-rgba16.png", false),
+        ("profile-srgb.jpg", false),
+        ("profile-p3-8bit.avif", true),
+        ("profile-p3-10bit.avif", false),
+    ] {
+        let input = testdata(case);
+        let reference = ::image::load_from_memory(&testdata(&format!("{case}.sharp.png")))
+            .unwrap_or_else(|e| unreachable!("{case} reference: {e}"));
+        let decoded = |input: &[u8]| {
+            if case.ends_with(".avif") {
+                avif::decode(input, DEFAULT_MAX_INPUT_PIXELS)
+            } else {
+                decode(input, DEFAULT_MAX_INPUT_PIXELS).map(|(img, _)| img)
+            }
+            .unwrap_or_else(|e| unreachable!("{case}: {e}"))
+        };
+        let ours = decoded(&input);
+        let (mean, max) = sample_difference(&ours, &reference);
+        // Measured: 0.05-0.44 on average, at most 19 (two JPEG decoders' rounding at edges).
+        assert!(mean < 1.0, "{case}: mean difference {mean:.2}");
+        assert!(max <= 24, "{case}: largest difference {max}");
+        // The case tests what it says: the samples as stored are 6-7 levels off sharp's on
+        // average where a conversion is needed, and where none is they are what we output.
+        let stored = if case.ends_with(".avif") {
+            // The same file with its `colr` box no longer naming a profile.
+            let at = input
+                .windows(8)
+                .position(|w| w == b"colrprof")
+                .expect("colr");
+            let mut unprofiled = input.clone();
+            unprofiled[at + 4..at + 8].copy_from_slice(b"none");
+            decoded(&unprofiled)
+        } else {
+            ::image::load_from_memory(&input).expect("decode")
+        };
+        let (stored_mean, _) = sample_difference(&stored, &reference);
+        if converted {
+            assert!(
+                stored_mean > 4.0,
+                "{case}: stored samples {stored_mean:.2} off"
+            );
+        } else {
+            assert_eq!(stored.to_rgba8(), ours.to_rgba8(), "{case}: left as stored");
+        }
+    }
+}
+
+/// An embedded profile cut short or with any of its bytes changed is used or ignored, never a
+/// panic.
+#[test]
+fn corrupted_profiles_are_ignored_or_used_never_a_panic() {
+    let jpeg = testdata("profile-p3.jpg");
+    let decoder = ::image::codecs::jpeg::JpegDecoder::new(Cursor::new(&jpeg)).expect("jpeg");
+    let icc = {
+        let mut decoder = decoder;
+        decoder.icc_profile().expect("read").expect("a profile")
+    };
+    let img = DynamicImage::ImageRgb8(::image::RgbImage::from_fn(8, 8, |x, y| {
+        ::image::Rgb([(x * 30) as u8, (y * 30) as u8, 200])
+    }));
+    let mut ignored = 0;
+    for len in 0..icc.len() {
+        let out = color::from_embedded_profile(img.clone(), &icc[..len], false);
+        ignored += usize::from(out == img);
+    }
+    assert!(ignored > icc.len() / 2, "most cuts leave no usable profile");
+    for at in 0..icc.len() {
+        for value in [0x00, 0xff, icc[at] ^ 0x01, icc[at].wrapping_add(0x40)] {
+            let mut changed = icc.clone();
+            changed[at] = value;
+            let _ = color::from_embedded_profile(img.clone(), &changed, at % 2 == 0);
+        }
+    }
+}
