@@ -12,7 +12,6 @@ mod sniff;
 use std::io::Cursor;
 
 use ::image::codecs::avif::AvifEncoder;
-use ::image::codecs::jpeg::JpegEncoder;
 use ::image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use ::image::imageops::FilterType;
 use ::image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageReader, Limits};
@@ -228,6 +227,26 @@ fn target_height(w: u32, h: u32, width: u32, jpeg_unrotated: bool) -> u32 {
     u32::try_from(height).unwrap_or(u32::MAX)
 }
 
+/// A JPEG as sharp writes one with `mozjpeg: true` (what Next asks for): MozJPEG's default
+/// profile, that is progressive with optimized scans, trellis quantisation, overshoot
+/// deringing, its ImageMagick quantisation tables, optimized Huffman coding and 4:2:0 chroma.
+/// Its sizes and quality match sharp's (28,865 against 28,855 bytes on the test photo at 640 px,
+/// the same PSNR); it takes ~2-3x as long as the `image` crate's encoder, whose files were ~2.4x
+/// larger.
+fn mozjpeg(rgb: &::image::RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    // The library reports errors by unwinding out of its C code (built for it).
+    std::panic::catch_unwind(|| {
+        let mut jpeg = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        jpeg.set_size(rgb.width() as usize, rgb.height() as usize);
+        jpeg.set_quality(f32::from(quality));
+        let mut started = jpeg.start_compress(Vec::new())?;
+        started.write_scanlines(rgb.as_raw())?;
+        started.finish()
+    })
+    .map_err(|_| "MozJPEG failed".to_string())?
+    .map_err(|e| e.to_string())
+}
+
 fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, ImageError> {
     let err = |e: &dyn std::fmt::Display| ImageError::Encode {
         format,
@@ -236,12 +255,7 @@ fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, Im
     let (w, h) = (img.width(), img.height());
     let mut out = Vec::new();
     match format {
-        Format::Jpeg => {
-            let rgb = img.to_rgb8();
-            JpegEncoder::new_with_quality(&mut out, quality)
-                .write_image(&rgb, w, h, ExtendedColorType::Rgb8)
-                .map_err(|e| err(&e))?;
-        }
+        Format::Jpeg => out = mozjpeg(&img.to_rgb8(), quality).map_err(|e| err(&e))?,
         Format::Png => {
             let enc = PngEncoder::new_with_quality(
                 &mut out,
