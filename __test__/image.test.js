@@ -319,6 +319,25 @@ describe('/_next/image: acme-next start vs next start', () => {
     t.diagnostic(sizes.join('; '))
   })
 
+  test('PNG output is a palette image, as sharp writes it for Next, unless true colour is smaller', async (t) => {
+    // (A client that takes neither AVIF nor WebP gets a PNG source's format.) IHDR's colour type
+    // is byte 25: 3 is a palette. Before, every PNG was written in true colour: 4-5x next
+    // start's size for a photo. NeuQuant is not libimagequant: 1.2-2x its size on this photo.
+    const sizes = []
+    const colourType = (body) => body[25]
+    for (const [file, w, palette] of [['photo.png', 128, true], ['photo.png', 64, true], ['alpha.png', 640, false]]) {
+      const p = img(`/images/${file}`, w)
+      const [want, got] = await Promise.all([request(oracle.origin, p, { accept: 'image/png' }), request(acme.origin, p, { accept: 'image/png' })])
+      for (const res of [want, got]) assert.equal(res.headers['content-type'], 'image/png', p)
+      assert.equal(colourType(want.body), 3, `${p}: next start writes a palette image`)
+      const ratio = got.body.length / want.body.length
+      sizes.push(`${file} w=${w}: next ${want.body.length} B, acme ${got.body.length} B (${ratio.toFixed(2)}, colour type ${colourType(got.body)})`)
+      assert.equal(colourType(got.body) === 3, palette, sizes.at(-1))
+      assert.ok(ratio < 2.5, sizes.at(-1))
+    }
+    t.diagnostic(sizes.join('; '))
+  })
+
   test('HEAD answers the headers without a body', async () => {
     const { hostname, port } = new URL(acme.origin)
     const res = await new Promise((resolve, reject) => {

@@ -7,13 +7,12 @@ mod av1;
 mod avif;
 mod color;
 mod heif;
+mod palette;
 mod sniff;
 
 use std::io::Cursor;
 
 use ::image::codecs::avif::AvifEncoder;
-use ::image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
-use ::image::imageops::FilterType;
 use ::image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageReader, Limits};
 
 pub use sniff::{detect_content_type, is_animated};
@@ -198,7 +197,22 @@ fn shrink(img: DynamicImage, width: u32, jpeg_unrotated: bool) -> DynamicImage {
         return img;
     }
     let height = target_height(w, h, width, jpeg_unrotated);
-    img.resize_exact(width, height, FilterType::Lanczos3)
+    resize(img, width, height)
+}
+
+/// Lanczos3, as sharp resizes, through `fast_image_resize` (SIMD, ~4-10x the `image` crate's
+/// `resize_exact`: 117 against 27 ms for a 12-megapixel photo to 640 px here) with the colour
+/// premultiplied by alpha while it is filtered, as libvips does, so transparent pixels' colours
+/// do not bleed into their neighbours. A pixel type it does not take (32-bit float) goes through
+/// the `image` crate.
+fn resize(img: DynamicImage, width: u32, height: u32) -> DynamicImage {
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    let mut out = DynamicImage::new(width, height, img.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    match Resizer::new().resize(&img, &mut out, &options) {
+        Ok(()) => out,
+        Err(_) => img.resize_exact(width, height, ::image::imageops::FilterType::Lanczos3),
+    }
 }
 
 /// The output height sharp gives. A JPEG that needs no rotation is first shrunk on load by
@@ -256,19 +270,7 @@ fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, Im
     let mut out = Vec::new();
     match format {
         Format::Jpeg => out = mozjpeg(&img.to_rgb8(), quality).map_err(|e| err(&e))?,
-        Format::Png => {
-            let enc = PngEncoder::new_with_quality(
-                &mut out,
-                CompressionType::Default,
-                PngFilter::Adaptive,
-            );
-            if img.color().has_alpha() {
-                enc.write_image(&img.to_rgba8(), w, h, ExtendedColorType::Rgba8)
-            } else {
-                enc.write_image(&img.to_rgb8(), w, h, ExtendedColorType::Rgb8)
-            }
-            .map_err(|e| err(&e))?;
-        }
+        Format::Png => out = palette::encode(img).map_err(|e| err(&e))?,
         Format::Webp => {
             // libwebp's lossy encoder: `image`'s own WebP encoder is lossless only, which would
             // make the "optimized" image larger than a JPEG source.

@@ -437,3 +437,62 @@ fn corrupted_profiles_are_ignored_or_used_never_a_panic() {
         }
     }
 }
+
+/// `(palette, width x height, bit depth)` of a PNG's header.
+fn png_kind(bytes: &[u8]) -> (bool, u32, u32) {
+    let decoder = png::Decoder::new(Cursor::new(bytes));
+    let reader = decoder.read_info().expect("png");
+    let info = reader.info();
+    (
+        info.color_type == png::ColorType::Indexed,
+        info.width,
+        info.height,
+    )
+}
+
+#[test]
+fn png_output_is_a_palette_image_as_sharp_writes_it_unless_true_colour_is_smaller() {
+    // A photo: 256 dithered colours, under half the size of true colour (2.7x smaller, measured),
+    // and close to it.
+    let photo = ::image::load_from_memory(&testdata("photo-320.jpg")).expect("photo");
+    let out = palette::encode(&photo).expect("encode");
+    assert_eq!(png_kind(&out), (true, 320, 213), "a palette image");
+    let truecolor = palette::truecolor(&photo).expect("true colour");
+    assert!(
+        out.len() * 2 < truecolor.len(),
+        "{} against {}",
+        out.len(),
+        truecolor.len()
+    );
+    let (mean, _) = sample_difference(&::image::load_from_memory(&out).expect("decode"), &photo);
+    // Dithering's noise: ~5 levels a sample (measured); indexes into the wrong colours are off
+    // by tens.
+    assert!(mean < 7.0, "mean difference {mean:.2}");
+
+    // At most 256 colours, alpha included: kept exactly.
+    let few = DynamicImage::ImageRgba8(RgbaImage::from_fn(200, 100, |x, y| {
+        // 200 colours in no order (one byte a pixel then beats four), a few half transparent.
+        let i = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503))
+            .wrapping_mul(2_246_822_519)
+            >> 16;
+        let i = i % 200;
+        Rgba([
+            (i * 37 % 256) as u8,
+            (i * 91 % 256) as u8,
+            i as u8,
+            if i < 10 { 128 } else { 255 },
+        ])
+    }));
+    let out = palette::encode(&few).expect("encode");
+    assert!(png_kind(&out).0, "a palette image");
+    let back = ::image::load_from_memory(&out).expect("decode");
+    assert_eq!(back.to_rgba8(), few.to_rgba8(), "lossless");
+
+    // A smooth gradient of thousands of colours compresses better in true colour (dithering
+    // would add noise): that is what is written.
+    let gradient = DynamicImage::ImageRgb8(::image::RgbImage::from_fn(640, 400, |x, y| {
+        ::image::Rgb([(x * 255 / 639) as u8, (y * 255 / 399) as u8, 128])
+    }));
+    let out = palette::encode(&gradient).expect("encode");
+    assert_eq!(out, palette::truecolor(&gradient).expect("true colour"));
+}
