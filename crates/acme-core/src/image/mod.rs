@@ -1,7 +1,8 @@
 //! The image optimizer's pixel work: decode (refusing decompression bombs before any pixel
 //! buffer is allocated), bring colours an embedded profile describes to sRGB as sharp does,
-//! apply the EXIF orientation, shrink to a width, encode to the negotiated format. Request validation, fetching, caching and headers live in `runtime/image.js`; this
-//! module only sees bytes, so it can run on a worker thread and be tested without Node.
+//! apply the EXIF orientation, shrink to a width, encode to the negotiated format. Request
+//! validation, fetching, caching and headers live in `runtime/image.js`; this module only sees
+//! bytes, so it can run on a worker thread and be tested without Node.
 
 mod av1;
 mod avif;
