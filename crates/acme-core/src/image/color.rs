@@ -7,7 +7,12 @@
 //! cannot be read (sharp warns and goes on without it).
 
 use ::image::{DynamicImage, ImageBuffer};
-use moxcms::{ColorProfile, DataColorSpace, Layout, RenderingIntent, TransformOptions};
+use std::sync::Arc;
+
+use moxcms::{
+    CmsError, ColorProfile, DataColorSpace, Layout, RenderingIntent, TransformExecutor,
+    TransformOptions,
+};
 
 /// `img` brought from the colour space `icc` describes to sharp's processing space, which
 /// depends on whether the source had more than 8 bits a sample (`deep`: an AVIF of 10 or 12
@@ -34,14 +39,16 @@ pub(super) fn from_embedded_profile(img: DynamicImage, icc: &[u8], deep: bool) -
         ..TransformOptions::default()
     };
     let (w, h) = (img.width(), img.height());
+    let eight = |layout| profile.create_transform_8bit(layout, &target, layout, options);
+    let sixteen = |layout| profile.create_transform_16bit(layout, &target, layout, options);
     let converted = match &img {
-        DynamicImage::ImageRgb8(buf) => convert8(&profile, &target, Layout::Rgb, options, buf)
+        DynamicImage::ImageRgb8(buf) => convert(buf, eight(Layout::Rgb))
             .and_then(|raw| ImageBuffer::from_raw(w, h, raw).map(DynamicImage::ImageRgb8)),
-        DynamicImage::ImageRgba8(buf) => convert8(&profile, &target, Layout::Rgba, options, buf)
+        DynamicImage::ImageRgba8(buf) => convert(buf, eight(Layout::Rgba))
             .and_then(|raw| ImageBuffer::from_raw(w, h, raw).map(DynamicImage::ImageRgba8)),
-        DynamicImage::ImageRgb16(buf) => convert16(&profile, &target, Layout::Rgb, options, buf)
+        DynamicImage::ImageRgb16(buf) => convert(buf, sixteen(Layout::Rgb))
             .and_then(|raw| ImageBuffer::from_raw(w, h, raw).map(DynamicImage::ImageRgb16)),
-        DynamicImage::ImageRgba16(buf) => convert16(&profile, &target, Layout::Rgba, options, buf)
+        DynamicImage::ImageRgba16(buf) => convert(buf, sixteen(Layout::Rgba))
             .and_then(|raw| ImageBuffer::from_raw(w, h, raw).map(DynamicImage::ImageRgba16)),
         _ => None,
     };
@@ -82,32 +89,12 @@ fn same_curve(a: &moxcms::ToneReprCurve, b: &moxcms::ToneReprCurve) -> bool {
     })
 }
 
-fn convert8(
-    from: &ColorProfile,
-    to: &ColorProfile,
-    layout: Layout,
-    options: TransformOptions,
-    samples: &[u8],
-) -> Option<Vec<u8>> {
-    let transform = from
-        .create_transform_8bit(layout, to, layout, options)
-        .ok()?;
-    let mut out = vec![0; samples.len()];
-    transform.transform(samples, &mut out).ok()?;
-    Some(out)
-}
-
-fn convert16(
-    from: &ColorProfile,
-    to: &ColorProfile,
-    layout: Layout,
-    options: TransformOptions,
-    samples: &[u16],
-) -> Option<Vec<u16>> {
-    let transform = from
-        .create_transform_16bit(layout, to, layout, options)
-        .ok()?;
-    let mut out = vec![0; samples.len()];
-    transform.transform(samples, &mut out).ok()?;
+/// `samples` run through `transform` (`None` when it could not be made or run).
+fn convert<T: Copy + Default>(
+    samples: &[T],
+    transform: Result<Arc<dyn TransformExecutor<T> + Send + Sync>, CmsError>,
+) -> Option<Vec<T>> {
+    let mut out = vec![T::default(); samples.len()];
+    transform.ok()?.transform(samples, &mut out).ok()?;
     Some(out)
 }

@@ -438,7 +438,7 @@ fn corrupted_profiles_are_ignored_or_used_never_a_panic() {
     }
 }
 
-/// `(palette, width x height, bit depth)` of a PNG's header.
+/// Whether a PNG is a palette image, and its width and height, from its header.
 fn png_kind(bytes: &[u8]) -> (bool, u32, u32) {
     let decoder = png::Decoder::new(Cursor::new(bytes));
     let reader = decoder.read_info().expect("png");
