@@ -20,6 +20,7 @@ const { buildFixture, ensureBuilt, fixtureDir } = require('./helpers/fixtures')
 const { startOracle, startAcme, stop } = require('./helpers/runtime-servers')
 const { freePort } = require('./helpers/net')
 const { createServer } = require('../runtime/server')
+const { createDecoderProcess } = require('../runtime/image-decoder')
 
 const PUBLIC = path.join(fixtureDir('images'), 'public', 'images')
 const COMPARED = ['content-type', 'cache-control', 'vary', 'content-disposition', 'content-security-policy', 'x-nextjs-cache']
@@ -577,11 +578,19 @@ describe('/_next/image with basePath and trailingSlash (i18n-basepath fixture)',
 describe('the AVIF decoder process (runtime/image-decoder.js)', () => {
   const MAX_PIXELS = 268402689
 
-  test('a corrupt AVIF aborts the decoder child, not this process; the next job starts another', async () => {
-    const { createDecoderProcess } = require('../runtime/image-decoder')
-    const logs = []
-    const decoder = createDecoderProcess({ log: (entry) => logs.push(entry) })
+  /** Runs `fn` with a decoder process of its own, ended afterwards. */
+  async function withDecoder(options, fn) {
+    const decoder = createDecoderProcess(options)
     try {
+      return await fn(decoder)
+    } finally {
+      decoder.close()
+    }
+  }
+
+  test('a corrupt AVIF aborts the decoder child, not this process; the next job starts another', async () => {
+    const logs = []
+    await withDecoder({ log: (entry) => logs.push(entry) }, async (decoder) => {
       const good = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
       const out = await decoder.optimize(good, 64, 75, 'image/webp', MAX_PIXELS)
       assert.deepEqual(await sharp(out).metadata().then((m) => [m.format, m.width]), ['webp', 64])
@@ -594,15 +603,11 @@ describe('the AVIF decoder process (runtime/image-decoder.js)', () => {
       const again = await decoder.optimize(good, 48, 75, 'image/png', MAX_PIXELS)
       assert.deepEqual(await sharp(again).metadata().then((m) => [m.format, m.width]), ['png', 48])
       assert.notEqual(decoder.pid(), first)
-    } finally {
-      decoder.close()
-    }
+    })
   })
 
   test('a corrupt AVIF fails its own job only: jobs sent beside it are decoded by the next child', async () => {
-    const { createDecoderProcess } = require('../runtime/image-decoder')
-    const decoder = createDecoderProcess()
-    try {
+    await withDecoder({}, async (decoder) => {
       const good = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
       const broken = fs.readFileSync(path.join(PUBLIC, 'broken.avif'))
       // The AVIF encodes take ~10x as long as the corrupt file takes to abort: run beside it,
@@ -619,23 +624,17 @@ describe('the AVIF decoder process (runtime/image-decoder.js)', () => {
       )
       assert.match(results[0].reason.message, /SIGABRT/)
       assert.deepEqual(await Promise.all([1, 2].map((i) => sharp(results[i].value).metadata().then((m) => m.width))), [640, 384])
-    } finally {
-      decoder.close()
-    }
+    })
   })
 
   test('what the decoder refuses rejects with its reason, and the child lives on', async () => {
-    const { createDecoderProcess } = require('../runtime/image-decoder')
-    const decoder = createDecoderProcess()
-    try {
+    await withDecoder({}, async (decoder) => {
       const avif = fs.readFileSync(path.join(PUBLIC, 'photo.avif'))
       await assert.rejects(decoder.optimize(avif, 64, 75, 'image/webp', 1000), /exceeds the limit of 1000 input pixels/)
       await assert.rejects(decoder.optimize(Buffer.from('not an image'), 64, 75, 'image/webp', MAX_PIXELS), /cannot decode/)
       const pid = decoder.pid()
       await decoder.optimize(avif, 16, 75, 'image/jpeg', MAX_PIXELS)
       assert.equal(decoder.pid(), pid)
-    } finally {
-      decoder.close()
-    }
+    })
   })
 })
